@@ -1,0 +1,264 @@
+/*
+ * Private interfaces shared by the files of lib/. Nothing here is exported.
+ * Every name is prefixed az_.
+ */
+#ifndef AZ_INTERNAL_H
+#define AZ_INTERNAL_H
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentauthz.h"
+
+#define AZ_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define AZ_UNUSED(x) ((void)(x))
+
+/* Input bounds (documented in agentauthz-policy(5) and libagentauthz(3)). */
+#define AZ_MAX_INPUT (16u * 1024u * 1024u) /* a policy file or JSON text */
+#define AZ_MAX_DEPTH 64                    /* nesting of YAML and JSON   */
+#define AZ_MAX_ITEMS 65536                 /* items of one list or map   */
+#define AZ_MAX_NODES (1024u * 1024u)       /* nodes of one document      */
+#define AZ_MAX_SCALAR (64u * 1024u)        /* one YAML scalar            */
+#define AZ_MAX_NAME 128                    /* ids, roles, tasks, labels  */
+#define AZ_MAX_PATTERN 1024                /* one glob                   */
+#define AZ_MAX_REGEX 256                   /* one regex                  */
+#define AZ_MAX_LABELS 1024                 /* labels of a session/action */
+
+/* ---- errors and diagnostics (error.c) ---- */
+
+/* Fills err (if not NULL) and returns code. */
+int az_error_set(agentauthz_error *err, int code, const char *path, unsigned long line,
+                 unsigned long column, size_t offset, const char *fmt, ...) AZ_PRINTF(7, 8);
+
+typedef struct az_mark {
+    unsigned long line;   /* 1-based */
+    unsigned long column; /* 1-based */
+    size_t offset;
+} az_mark;
+
+/*
+ * Collects the findings of one load: every error and warning goes to the
+ * caller's callback; the first error is kept in *first.
+ */
+typedef struct az_diag {
+    agentauthz_diag_fn fn;
+    void *ctx;
+    agentauthz_error *first; /* may be NULL */
+    const char *path;        /* the file being read */
+    size_t errors;
+    size_t warnings;
+} az_diag;
+
+void az_diag_error(az_diag *d, const az_mark *m, int code, const char *fmt, ...) AZ_PRINTF(4, 5);
+void az_diag_warn(az_diag *d, const az_mark *m, const char *fmt, ...) AZ_PRINTF(3, 4);
+
+/* ---- growable buffer with a hard cap (buf.c) ---- */
+
+typedef struct az_buf {
+    char *p;    /* always NUL-terminated when not NULL */
+    size_t len;
+    size_t cap;
+    size_t max; /* hard cap on len; 0 means AZ_MAX_INPUT */
+} az_buf;
+
+int az_buf_append(az_buf *b, const void *data, size_t len); /* 0 or ENOMEM/ELIMIT */
+int az_buf_putc(az_buf *b, char c);
+int az_buf_printf(az_buf *b, const char *fmt, ...) AZ_PRINTF(2, 3);
+void az_buf_free(az_buf *b);
+/* Appends s as a JSON string literal, quotes included. */
+int az_buf_json_string(az_buf *b, const char *s, size_t len);
+
+/* ---- values (value.c) and JSON (json.c) ---- */
+
+typedef struct az_kv {
+    char *key;
+    size_t klen;
+    struct agentauthz_value *val;
+} az_kv;
+
+struct agentauthz_value {
+    agentauthz_type type;
+    union {
+        bool b;
+        double num;
+        struct {
+            char *p; /* NUL-terminated; may hold NULs inside */
+            size_t len;
+        } str;
+        struct {
+            struct agentauthz_value **items;
+            size_t n, cap;
+        } list;
+        struct {
+            az_kv *items;
+            size_t n, cap;
+        } map;
+    } u;
+};
+
+/* A string value that borrows s: never freed, used for views on the stack. */
+static inline agentauthz_value az_value_view_string(const char *s, size_t len)
+{
+    agentauthz_value v;
+    v.type = AGENTAUTHZ_STRING;
+    v.u.str.p = (char *)s;
+    v.u.str.len = len;
+    return v;
+}
+
+static inline agentauthz_value az_value_view_number(double n)
+{
+    agentauthz_value v;
+    v.type = AGENTAUTHZ_NUMBER;
+    v.u.num = n;
+    return v;
+}
+
+static inline agentauthz_value az_value_view_bool(bool b)
+{
+    agentauthz_value v;
+    v.type = AGENTAUTHZ_BOOL;
+    v.u.b = b;
+    return v;
+}
+
+/* The value under key (klen bytes) in map, or NULL (also when not a map). */
+const agentauthz_value *az_value_map_getn(const agentauthz_value *map, const char *key,
+                                          size_t klen);
+/* JSON equality: maps ignore key order, numbers compare numerically. */
+bool az_value_equal(const agentauthz_value *a, const agentauthz_value *b);
+/*
+ * Feeds a canonical encoding of v (maps sorted by key, numbers as IEEE
+ * doubles) to a BLAKE2b state, so equal values hash equally. ENOMEM possible
+ * for maps (sorting needs a scratch array).
+ */
+struct crypto_generichash_blake2b_state;
+int az_value_hash(const agentauthz_value *v, struct crypto_generichash_blake2b_state *st);
+/* Appends v as compact JSON. */
+int az_value_write_json(az_buf *b, const agentauthz_value *v);
+
+/*
+ * Parses JSON text strictly. On error returns AGENTAUTHZ_EJSON (or
+ * ELIMIT/ENOMEM) and fills err with line, column, offset and a message that
+ * says what was expected. path labels the error (may be NULL).
+ */
+int az_json_parse(const char *text, size_t len, const char *path, agentauthz_value **out,
+                  agentauthz_error *err);
+
+/* Validates UTF-8; returns the offset of the first bad byte or len if valid. */
+size_t az_utf8_check(const char *s, size_t len);
+
+/* ---- YAML documents (load.c) ---- */
+
+typedef enum az_node_type { AZ_NODE_SCALAR, AZ_NODE_SEQ, AZ_NODE_MAP } az_node_type;
+
+/* How a scalar resolves under the YAML 1.2 core schema (quoted: string). */
+typedef enum az_scalar_kind {
+    AZ_SCALAR_STRING,
+    AZ_SCALAR_INT,
+    AZ_SCALAR_FLOAT,
+    AZ_SCALAR_BOOL,
+    AZ_SCALAR_NULL
+} az_scalar_kind;
+
+typedef struct az_node {
+    az_node_type type;
+    az_mark mark;
+    /* scalars */
+    az_scalar_kind kind;
+    char *str; /* the scalar's text, NUL-terminated */
+    size_t len;
+    double num; /* INT and FLOAT */
+    bool b;     /* BOOL */
+    /* sequences: items[0..n); maps: items[2i] key, items[2i+1] value */
+    struct az_node **items;
+    size_t n;
+} az_node;
+
+/*
+ * Parses one YAML file's text into a tree. Refuses (reporting through d,
+ * each with its line and column): syntax errors, NUL bytes, invalid UTF-8,
+ * tags, directives, anchors, aliases, more than one document, duplicate map
+ * keys, non-scalar map keys, nesting deeper than AZ_MAX_DEPTH, more than
+ * AZ_MAX_NODES nodes, scalars over AZ_MAX_SCALAR, texts over AZ_MAX_INPUT.
+ * An empty document gives *out == NULL and an error. Returns 0 or the code of
+ * the first error. The caller frees the tree with az_node_free.
+ */
+int az_yaml_parse(const char *text, size_t len, az_diag *d, az_node **out);
+void az_node_free(az_node *n);
+
+/* ---- matching (match.c) ---- */
+
+typedef enum az_glob_mode {
+    AZ_GLOB_PATH = 0, /* '/' separates segments */
+    AZ_GLOB_TOOL = 1  /* '.' separates segments; exactly "*" matches all */
+} az_glob_mode;
+
+typedef struct az_glob {
+    char *pat; /* owned copy */
+    size_t len;
+    uint8_t mode;
+    bool icase;
+    uint8_t shape; /* private: literal, all, prefix or general, for fast paths */
+    size_t fixed;  /* private: length of the literal prefix */
+} az_glob;
+
+/* Validates and prepares a glob. On error fills msg (msgcap bytes) and returns -1. */
+int az_glob_compile(az_glob *g, const char *pat, size_t len, az_glob_mode mode, bool icase,
+                    char *msg, size_t msgcap);
+bool az_glob_match(const az_glob *g, const char *s, size_t len);
+void az_glob_free(az_glob *g);
+/*
+ * Matches an uncompiled pattern (a task parameter used as a glob). Returns
+ * 1 match, 0 no match, -1 invalid pattern. No heap allocation.
+ */
+int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen,
+                      az_glob_mode mode, bool icase);
+
+/*
+ * Whether the host in value (a host, host:port, URL with or without scheme,
+ * or email address) equals domain or is a subdomain of it, ASCII
+ * case-insensitively. A value with no parseable host never matches.
+ */
+bool az_domain_match(const char *value, size_t vlen, const char *domain, size_t dlen);
+/* Whether domain is a syntactically valid host name (for policy checks). */
+bool az_domain_valid(const char *domain, size_t len);
+
+typedef struct az_cidr {
+    uint8_t family; /* 4 or 6 */
+    uint8_t prefix;
+    uint8_t addr[16];
+} az_cidr;
+
+/* Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (full-length prefix). */
+int az_cidr_parse(az_cidr *c, const char *s, size_t len);
+/* Whether the address text (v4, v6, or v4-mapped v6) lies inside c. */
+bool az_cidr_contains(const az_cidr *c, const char *ip, size_t len);
+
+typedef struct az_regex {
+    regex_t re;
+    bool compiled;
+} az_regex;
+
+/* Compiles a POSIX ERE anchored at both ends; patterns over AZ_MAX_REGEX refused. */
+int az_regex_compile(az_regex *r, const char *pat, size_t len, bool icase, char *msg,
+                     size_t msgcap);
+bool az_regex_match(const az_regex *r, const char *s, size_t len);
+void az_regex_free(az_regex *r);
+
+/* ASCII helpers. */
+bool az_mem_eq(const char *a, size_t alen, const char *b, size_t blen, bool icase);
+bool az_has_prefix(const char *s, size_t len, const char *p, size_t plen, bool icase);
+bool az_has_suffix(const char *s, size_t len, const char *p, size_t plen, bool icase);
+
+/* ---- durations and names (compile.c) ---- */
+
+/* "90s", "15m", "2h", "1d" or plain seconds; 0 on success. */
+int az_parse_duration(const char *s, size_t len, uint64_t *seconds);
+/* [A-Za-z0-9_.:-]{1,128} */
+bool az_name_valid(const char *s, size_t len);
+
+#endif /* AZ_INTERNAL_H */
