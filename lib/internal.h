@@ -6,6 +6,7 @@
 #define AZ_INTERNAL_H
 
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -260,5 +261,240 @@ bool az_has_suffix(const char *s, size_t len, const char *p, size_t plen, bool i
 int az_parse_duration(const char *s, size_t len, uint64_t *seconds);
 /* [A-Za-z0-9_.:-]{1,128} */
 bool az_name_valid(const char *s, size_t len);
+
+
+/* ---- the compiled policy (compile.c) ---- */
+
+/* Where a condition looks (policy.md, "What a condition can look at"). */
+typedef enum az_field {
+    AZ_F_IDENTITY,
+    AZ_F_ROLES,
+    AZ_F_TASK,
+    AZ_F_TOOL,
+    AZ_F_RESOURCE,
+    AZ_F_DESTINATION,
+    AZ_F_ARGS,
+    AZ_F_LABELS,
+    AZ_F_SESSION_LABELS,
+    AZ_F_SESSION_CALLS,
+    AZ_F_SESSION_AGE,
+    AZ_F_SESSION_PARAM,
+    AZ_F_TOOL_SINK,
+    AZ_F_TOOL_PRODUCES
+} az_field;
+
+typedef enum az_op {
+    AZ_OP_EQ,
+    AZ_OP_NE,
+    AZ_OP_IN,
+    AZ_OP_NOT_IN,
+    AZ_OP_GLOB,
+    AZ_OP_PREFIX,
+    AZ_OP_SUFFIX,
+    AZ_OP_DOMAIN,
+    AZ_OP_CIDR,
+    AZ_OP_REGEX,
+    AZ_OP_LT,
+    AZ_OP_LTE,
+    AZ_OP_GT,
+    AZ_OP_GTE,
+    AZ_OP_HAS,
+    AZ_OP_EACH,
+    AZ_OP_SOME,
+    AZ_OP_EXISTS,
+    AZ_OP_TYPE,
+    AZ_OP_LEN_LTE,
+    AZ_OP_NOT,
+    AZ_OP_ANY,
+    AZ_OP_ALL
+} az_op;
+
+/*
+ * One operand of a predicate: a literal scalar, prepared for the operator
+ * (a compiled glob, CIDR or regex), or a reference to a session parameter
+ * that is resolved at check time.
+ */
+typedef struct az_item {
+    agentauthz_value *lit; /* NULL for a parameter reference */
+    char *param;           /* parameter name, or NULL */
+    az_glob glob;          /* AZ_OP_GLOB literals */
+    az_cidr cidr;          /* AZ_OP_CIDR literals */
+    az_regex regex;        /* AZ_OP_REGEX literals */
+} az_item;
+
+typedef struct az_pred {
+    az_op op;
+    bool icase;
+    bool flag;      /* exists */
+    unsigned types; /* type: a mask of 1 << agentauthz_type */
+    double limit;   /* len_lte */
+    az_item *items;
+    size_t nitems;
+    struct az_pred *kids; /* not (1), any/all (n), each/some (1), several ops (all) */
+    size_t nkids;
+} az_pred;
+
+typedef struct az_cond {
+    az_field field;
+    char **path; /* args.<path> segments, or the parameter name */
+    size_t *plen;
+    size_t npath;
+    az_pred pred;
+} az_cond;
+
+typedef struct az_where {
+    az_cond *conds;
+    size_t nconds;
+    struct az_where *any; /* any: [ {where}... ] */
+    size_t nany;
+    struct az_where *not_; /* not: {where} */
+} az_where;
+
+typedef struct az_rule {
+    char *id;
+    agentauthz_effect effect;
+    char *reason;
+    uint32_t *tasks; /* task indices; none: every task */
+    size_t ntasks;
+    uint32_t *roles; /* role indices; none: every identity */
+    size_t nroles;
+    az_glob *tools;
+    size_t ntools;
+    az_where where;
+    bool has_where;
+    az_mark mark; /* where the rule starts, for lint warnings */
+    size_t file;  /* index into az_policy.files */
+} az_rule;
+
+typedef struct az_param_decl {
+    char *name;
+    agentauthz_type type; /* STRING, NUMBER, BOOL or LIST */
+} az_param_decl;
+
+typedef struct az_tool_limit {
+    char *tool;
+    uint64_t limit;
+} az_tool_limit;
+
+typedef struct az_task {
+    char *name;
+    uint32_t *roles;
+    size_t nroles;
+    uint64_t max_ttl_s; /* 0: none */
+    uint32_t *secrets;
+    size_t nsecrets;
+    bool has_calls;
+    uint64_t calls;
+    az_tool_limit *per_tool;
+    size_t nper_tool;
+    int on_deny;   /* -1: the default's, 0 continue, 1 revoke */
+    bool ask_otherwise;
+    az_param_decl *params;
+    size_t nparams;
+} az_task;
+
+typedef enum az_provider {
+    AZ_PROVIDER_RANDOM,
+    AZ_PROVIDER_DERIVED,
+    AZ_PROVIDER_TOKEN,
+    AZ_PROVIDER_HOST
+} az_provider;
+
+typedef struct az_secret_decl {
+    char *name;
+    az_provider provider;
+    size_t bytes;
+    uint64_t ttl_s; /* 0: the session's */
+    az_glob *tools;
+    size_t ntools;
+    char *audience;
+} az_secret_decl;
+
+typedef struct az_identity {
+    az_glob match;
+    uint32_t *roles;
+    size_t nroles;
+} az_identity;
+
+typedef struct az_tool_entry {
+    char *name;
+    bool sink;
+    agentauthz_value *produces; /* a list of label strings */
+} az_tool_entry;
+
+/* Candidate rules for one tool name, in file order. */
+typedef struct az_tool_index {
+    char *name;
+    size_t len;
+    uint64_t hash;
+    uint32_t *rules;
+    size_t nrules;
+    const az_tool_entry *entry; /* catalogue entry, or NULL */
+} az_tool_index;
+
+typedef struct az_policy {
+    _Atomic size_t refs;
+    char **files; /* the paths the policy was loaded from */
+    size_t nfiles;
+    char *name;
+    char hash[65];
+    uint64_t session_ttl_s;
+    uint64_t max_session_ttl_s; /* 0: none */
+    bool revoke_on_deny;
+    bool has_identities;
+    az_identity *identities;
+    size_t nidentities;
+    char **roles; /* every role name, indexed */
+    size_t nroles;
+    az_tool_entry *tools;
+    size_t ntools;
+    az_secret_decl *secrets;
+    size_t nsecrets;
+    az_task *tasks;
+    size_t ntasks;
+    az_rule *rules;
+    size_t nrules;
+    /* The index: open addressing over tool names. */
+    az_tool_index *index;
+    size_t index_cap; /* a power of two */
+    uint32_t *glob_rules; /* rules with a non-literal tool pattern */
+    size_t nglob_rules;
+} az_policy;
+
+/* One file of a policy being loaded. */
+typedef struct az_source {
+    const char *path;
+    const char *text;
+    size_t len;
+} az_source;
+
+/*
+ * Parses, validates and compiles sources into a policy with one reference.
+ * Reports every error through d; returns 0 or the first error's code.
+ */
+int az_policy_compile(const az_source *src, size_t n, az_diag *d, az_policy **out);
+void az_policy_ref(az_policy *p);
+void az_policy_unref(az_policy *p);
+int az_policy_find_task(const az_policy *p, const char *name);
+int az_policy_find_role(const az_policy *p, const char *name);
+const az_tool_index *az_policy_lookup_tool(const az_policy *p, const char *tool, size_t len);
+uint64_t az_hash_bytes(const char *s, size_t len);
+/* Lint warnings: rules that never match or are shadowed by a deny. */
+void az_policy_lint(const az_policy *p, az_diag *d);
+
+/* ---- engine keys (keys.c) ---- */
+
+/*
+ * struct agentauthz_keys is private to keys.c. The key bytes live in
+ * libsodium guarded memory, readable only (sodium_mprotect_readonly).
+ */
+#define AZ_KEY_BYTES 32
+typedef struct agentauthz_keys agentauthz_keys;
+const unsigned char *az_keys_public_key(const agentauthz_keys *k); /* 32 bytes */
+const unsigned char *az_keys_master_key(const agentauthz_keys *k); /* 32 bytes */
+const unsigned char *az_keys_audit_key(const agentauthz_keys *k);  /* 32 bytes */
+/* Ed25519 detached signature of m with the engine's signing key. */
+int az_keys_sign(const agentauthz_keys *k, const unsigned char *m, size_t len,
+                 unsigned char sig[64]);
 
 #endif /* AZ_INTERNAL_H */

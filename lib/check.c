@@ -1,0 +1,329 @@
+/*
+ * agentauthz_check: the engine's own decisions (session state, limits),
+ * then the rules', then what an allow does to the session (labels) and what
+ * a deny does (revocation under on_deny: revoke). Approvals turn an ask
+ * into an allow for one exact action.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "session.h"
+
+static void copy_bounded(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
+static void decide(agentauthz_decision *d, agentauthz_effect effect, const char *rule,
+                   const char *reason)
+{
+    d->effect = effect;
+    copy_bounded(d->rule, sizeof d->rule, rule);
+    copy_bounded(d->reason, sizeof d->reason, reason);
+}
+
+const char *agentauthz_effect_name(agentauthz_effect effect)
+{
+    switch (effect) {
+    case AGENTAUTHZ_ALLOW: return "allow";
+    case AGENTAUTHZ_ASK: return "ask";
+    default: return "deny";
+    }
+}
+
+/* ---- session state ---- */
+
+/* Moves the session onto the policy in force, if a reload replaced it. */
+static int refresh_view(agentauthz_session *s)
+{
+    az_policy *cur = atomic_load_explicit(&s->e->policy, memory_order_acquire);
+    az_view fresh;
+    int rc;
+    if (cur == s->view.p)
+        return 0;
+    if (!(cur = az_engine_policy_ref(s->e)))
+        return AGENTAUTHZ_ENOPOLICY;
+    rc = az_view_build(&fresh, cur, s->identity, s->task);
+    az_policy_unref(cur);
+    if (rc)
+        return rc;
+    az_view_clear(&s->view);
+    s->view = fresh;
+    return 0;
+}
+
+/* The engine's step 1: a session that ended, or that the policy no longer admits. */
+static bool session_refused(agentauthz_session *s, uint64_t now, agentauthz_decision *d)
+{
+    if (s->state == AZ_OPEN && now - s->opened_ns >= s->ttl_ns)
+        az_session_end(s, AZ_EXPIRED, "session expired");
+    if (s->state == AZ_OPEN && s->view.refused[0])
+        az_session_end(s, AZ_REVOKED, s->view.refused);
+    if (s->state == AZ_OPEN)
+        return false;
+    decide(d, AGENTAUTHZ_DENY, "session", s->ended_why);
+    return true;
+}
+
+static az_counter *tool_counter(agentauthz_session *s, const char *tool)
+{
+    az_counter *grown;
+    for (size_t i = 0; i < s->ncounters; i++)
+        if (strcmp(s->counters[i].tool, tool) == 0)
+            return &s->counters[i];
+    grown = realloc(s->counters, (s->ncounters + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    s->counters = grown;
+    grown[s->ncounters].tool = strdup(tool);
+    grown[s->ncounters].n = 0;
+    if (!grown[s->ncounters].tool)
+        return NULL;
+    return &grown[s->ncounters++];
+}
+
+/*
+ * The engine's step 2. Every check counts, denied ones too; per-tool
+ * counters exist only for the tools the task limits, so that a check of an
+ * unlimited tool never allocates.
+ */
+static int limits_exceeded(agentauthz_session *s, const agentauthz_action *a,
+                           agentauthz_decision *d)
+{
+    const az_task *t = &s->view.p->tasks[s->view.task];
+    char why[AGENTAUTHZ_REASON_MAX];
+    for (size_t i = 0; i < t->nper_tool; i++) {
+        az_counter *c;
+        if (strcmp(t->per_tool[i].tool, a->tool.p) != 0)
+            continue;
+        if (!(c = tool_counter(s, a->tool.p)))
+            return AGENTAUTHZ_ENOMEM;
+        if (++c->n > t->per_tool[i].limit) {
+            snprintf(why, sizeof why, "%.128s limited to %llu calls per session", a->tool.p,
+                     (unsigned long long)t->per_tool[i].limit);
+            decide(d, AGENTAUTHZ_DENY, "limit", why);
+            return 1;
+        }
+    }
+    if (t->has_calls && s->calls > t->calls) {
+        snprintf(why, sizeof why, "session limited to %llu calls",
+                 (unsigned long long)t->calls);
+        decide(d, AGENTAUTHZ_DENY, "limit", why);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- approvals ---- */
+
+static int hash_string(crypto_generichash_state *st, const char *s, size_t len, bool present)
+{
+    agentauthz_value v = az_value_view_string(s ? s : "", len);
+    unsigned char tag = present;
+    crypto_generichash_update(st, &tag, 1);
+    return present ? az_value_hash(&v, st) : 0;
+}
+
+static int hash_value(crypto_generichash_state *st, const agentauthz_value *v)
+{
+    unsigned char tag = v != NULL;
+    crypto_generichash_update(st, &tag, 1);
+    return v ? az_value_hash(v, st) : 0;
+}
+
+/* The identity of an action for approvals: tool, resource, destinations, arguments. */
+static int action_hash(const agentauthz_action *a, unsigned char out[32])
+{
+    crypto_generichash_state st;
+    int rc;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    rc = hash_string(&st, a->tool.p, a->tool.len, true);
+    if (!rc)
+        rc = hash_string(&st, a->resource.p, a->resource.len, a->has_resource);
+    if (!rc)
+        rc = hash_value(&st, a->dest);
+    if (!rc)
+        rc = hash_value(&st, a->args);
+    crypto_generichash_final(&st, out, 32);
+    return rc;
+}
+
+static az_approval *find_approval(agentauthz_session *s, const unsigned char h[32])
+{
+    for (size_t i = 0; i < s->napprovals; i++)
+        if (sodium_memcmp(s->approvals[i].hash, h, 32) == 0)
+            return &s->approvals[i];
+    return NULL;
+}
+
+/* Whether a pending approval covers the action; a one-time approval is used up. */
+static int take_approval(agentauthz_session *s, const agentauthz_action *a, bool *approved)
+{
+    unsigned char h[32];
+    az_approval *ap;
+    int rc;
+    *approved = false;
+    if (s->napprovals == 0)
+        return 0;
+    if ((rc = action_hash(a, h)) != 0)
+        return rc;
+    if (!(ap = find_approval(s, h)))
+        return 0;
+    *approved = true;
+    if (ap->scope == AGENTAUTHZ_APPROVE_ONCE)
+        *ap = s->approvals[--s->napprovals];
+    return 0;
+}
+
+int agentauthz_approve(agentauthz_session *s, const agentauthz_action *a,
+                       agentauthz_approval scope)
+{
+    unsigned char h[32];
+    az_approval *ap;
+    int rc;
+    if (!s || !a || !a->tool.len ||
+        (scope != AGENTAUTHZ_APPROVE_ONCE && scope != AGENTAUTHZ_APPROVE_SESSION))
+        return AGENTAUTHZ_EINVAL;
+    if ((rc = action_hash(a, h)) != 0)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((ap = find_approval(s, h)) != NULL) {
+        if (scope == AGENTAUTHZ_APPROVE_SESSION)
+            ap->scope = scope;
+    } else if (s->napprovals >= AZ_MAX_APPROVALS) {
+        rc = AGENTAUTHZ_ELIMIT;
+    } else if (!s->approvals &&
+               !(s->approvals = calloc(AZ_MAX_APPROVALS, sizeof *s->approvals))) {
+        rc = AGENTAUTHZ_ENOMEM;
+    } else {
+        memcpy(s->approvals[s->napprovals].hash, h, 32);
+        s->approvals[s->napprovals++].scope = scope;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* ---- labels ---- */
+
+static bool has_label(const agentauthz_value *labels, const agentauthz_value *l)
+{
+    for (size_t i = 0; i < labels->u.list.n; i++)
+        if (az_value_equal(labels->u.list.items[i], l))
+            return true;
+    return false;
+}
+
+static int add_labels(agentauthz_session *s, const agentauthz_value *from)
+{
+    for (size_t i = 0; from && i < from->u.list.n; i++) {
+        const agentauthz_value *l = from->u.list.items[i];
+        if (has_label(s->labels, l))
+            continue;
+        if (s->labels->u.list.n >= AZ_MAX_LABELS)
+            return AGENTAUTHZ_ELIMIT;
+        if (agentauthz_value_list_append(s->labels, agentauthz_value_copy(l)) != 0)
+            return AGENTAUTHZ_ENOMEM;
+    }
+    return 0;
+}
+
+/* After an allow, the session has read what the tool produces and what the inputs carried. */
+static int taint_session(agentauthz_session *s, const az_eval *ev)
+{
+    int rc = add_labels(s, ev->entry ? ev->entry->produces : NULL);
+    return rc ? rc : add_labels(s, ev->a->labels);
+}
+
+/* ---- the check ---- */
+
+static void decide_default(agentauthz_session *s, agentauthz_decision *d)
+{
+    const az_task *t = &s->view.p->tasks[s->view.task];
+    decide(d, t->ask_otherwise ? AGENTAUTHZ_ASK : AGENTAUTHZ_DENY, "default",
+           "no rule matched");
+}
+
+static int decide_by_rules(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
+{
+    const az_rule *rule = NULL;
+    agentauthz_effect effect;
+    bool approved;
+    int rc;
+    if (az_eval_rules(ev, &rule, &effect) != 0) {
+        decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default",
+               "a condition could not be evaluated (invalid parameter pattern or missing "
+               "parameter)");
+        return 0;
+    }
+    if (!rule)
+        decide_default(s, d);
+    else
+        decide(d, effect, rule->id, rule->reason);
+    if (d->effect == AGENTAUTHZ_ASK) {
+        if ((rc = take_approval(s, ev->a, &approved)) != 0)
+            return rc;
+        if (approved)
+            decide(d, AGENTAUTHZ_ALLOW, d->rule, "approved by the host");
+    }
+    return 0;
+}
+
+static bool revokes_on_deny(const agentauthz_session *s)
+{
+    const az_task *t = &s->view.p->tasks[s->view.task];
+    return t->on_deny < 0 ? s->view.p->revoke_on_deny : t->on_deny == 1;
+}
+
+static int check_locked(agentauthz_session *s, const agentauthz_action *a,
+                        agentauthz_decision *d)
+{
+    uint64_t now = az_engine_now(s->e);
+    az_eval ev;
+    int rc;
+    if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d))
+        return rc;
+    d->seq = ++s->calls;
+    if ((rc = limits_exceeded(s, a, d)) != 0)
+        return rc < 0 ? rc : 0;
+    az_eval_init(&ev, s, a, now);
+    if ((rc = decide_by_rules(s, &ev, d)) != 0)
+        return rc;
+    if (d->effect == AGENTAUTHZ_ALLOW && (rc = taint_session(s, &ev)) != 0) {
+        decide(d, AGENTAUTHZ_DENY, "session", "the session's labels could not be recorded");
+        return rc;
+    }
+    return 0;
+}
+
+int agentauthz_check(agentauthz_session *s, const agentauthz_action *a,
+                     agentauthz_decision *d)
+{
+    int rc;
+    if (!d)
+        return AGENTAUTHZ_EINVAL;
+    decide(d, AGENTAUTHZ_DENY, "default", "internal error");
+    d->seq = 0;
+    if (!s || !a || !a->tool.len || !s->e) {
+        decide(d, AGENTAUTHZ_DENY, s && !s->e ? "session" : "default",
+               s && !s->e ? "session closed" : "invalid session or action");
+        return AGENTAUTHZ_EINVAL;
+    }
+    pthread_mutex_lock(&s->lock);
+    rc = check_locked(s, a, d);
+    if (rc) {
+        d->effect = AGENTAUTHZ_DENY;
+        copy_bounded(d->reason, sizeof d->reason, "internal error");
+    }
+    if (d->effect == AGENTAUTHZ_DENY && s->state == AZ_OPEN && s->view.p &&
+        s->view.task >= 0 && revokes_on_deny(s))
+        az_session_end(s, AZ_REVOKED, "session revoked after a deny (on_deny: revoke)");
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}

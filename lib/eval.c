@@ -1,0 +1,393 @@
+/*
+ * The decision procedure of policy.md ("Decision", step 4): which rules
+ * match an action, and which of them decides. Nothing here allocates:
+ * every value a condition looks at is either owned by the session, the
+ * action or the policy, or is a view on the caller's stack.
+ *
+ * Predicates return 1 (holds), 0 (does not) or -1 (cannot be evaluated,
+ * e.g. a task parameter used as a glob is not a valid glob). The caller
+ * turns -1 into a deny: an error never allows.
+ */
+#include <string.h>
+
+#include "session.h"
+
+static const agentauthz_value *args_path(const agentauthz_value *v, const az_cond *c)
+{
+    for (size_t i = 0; v && i < c->npath; i++)
+        v = az_value_map_getn(v, c->path[i], c->plen[i]);
+    return v;
+}
+
+static const agentauthz_value *field_value(az_eval *ev, const az_cond *c)
+{
+    const agentauthz_session *s = ev->s;
+    switch (c->field) {
+    case AZ_F_IDENTITY: return &ev->identity;
+    case AZ_F_ROLES: return s->view.roles;
+    case AZ_F_TASK: return &ev->task;
+    case AZ_F_TOOL: return &ev->tool;
+    case AZ_F_RESOURCE: return ev->a->has_resource ? &ev->resource : NULL;
+    case AZ_F_DESTINATION: return ev->a->dest;
+    case AZ_F_ARGS: return args_path(ev->a->args, c);
+    case AZ_F_LABELS: return ev->a->labels ? ev->a->labels : &ev->empty;
+    case AZ_F_SESSION_LABELS: return s->labels;
+    case AZ_F_SESSION_CALLS: return &ev->calls;
+    case AZ_F_SESSION_AGE: return &ev->age;
+    case AZ_F_SESSION_PARAM: return az_value_map_getn(s->params, c->path[0], c->plen[0]);
+    case AZ_F_TOOL_SINK: return ev->entry ? &ev->sink : NULL;
+    case AZ_F_TOOL_PRODUCES: return ev->entry ? ev->entry->produces : NULL;
+    }
+    return NULL;
+}
+
+/* ---- operands: literals and session parameters, flattened ---- */
+
+typedef struct operand_iter {
+    const az_pred *p;
+    size_t item;  /* the next item of p */
+    const agentauthz_value *list; /* a list parameter being walked */
+    size_t elem;
+} operand_iter;
+
+/*
+ * The next operand value, with the item it came from (whose prepared glob,
+ * CIDR or regex is valid only when item->lit is set). NULL at the end; an
+ * item naming a parameter the session lacks sets *missing.
+ */
+static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
+                                            const az_item **from, bool *missing)
+{
+    for (;;) {
+        const az_item *item;
+        const agentauthz_value *v;
+        if (it->list && it->elem < it->list->u.list.n) {
+            *from = &it->p->items[it->item - 1];
+            return it->list->u.list.items[it->elem++];
+        }
+        it->list = NULL;
+        if (it->item >= it->p->nitems)
+            return NULL;
+        item = &it->p->items[it->item++];
+        *from = item;
+        if (item->lit)
+            return item->lit;
+        v = az_value_map_getn(ev->s->params, item->param, strlen(item->param));
+        if (!v) {
+            *missing = true;
+            return NULL;
+        }
+        if (v->type != AGENTAUTHZ_LIST)
+            return v;
+        it->list = v;
+        it->elem = 0;
+    }
+}
+
+static bool is_str(const agentauthz_value *v)
+{
+    return v->type == AGENTAUTHZ_STRING;
+}
+
+static bool values_eq(const agentauthz_value *x, const agentauthz_value *y, bool icase)
+{
+    if (icase && is_str(x) && is_str(y))
+        return az_mem_eq(x->u.str.p, x->u.str.len, y->u.str.p, y->u.str.len, true);
+    return az_value_equal(x, y);
+}
+
+static int match_glob(const az_item *from, const agentauthz_value *x,
+                      const agentauthz_value *o, bool icase)
+{
+    if (from->lit)
+        return az_glob_match(&from->glob, x->u.str.p, x->u.str.len);
+    return az_glob_match_raw(o->u.str.p, o->u.str.len, x->u.str.p, x->u.str.len, AZ_GLOB_PATH,
+                             icase);
+}
+
+static int match_cidr(const az_item *from, const agentauthz_value *x,
+                      const agentauthz_value *o)
+{
+    az_cidr parsed;
+    if (from->lit)
+        return az_cidr_contains(&from->cidr, x->u.str.p, x->u.str.len);
+    if (az_cidr_parse(&parsed, o->u.str.p, o->u.str.len) != 0)
+        return -1;
+    return az_cidr_contains(&parsed, x->u.str.p, x->u.str.len);
+}
+
+/* One string operator applied to the string x and one operand o. */
+static int string_op(const az_pred *p, const az_item *from, const agentauthz_value *x,
+                     const agentauthz_value *o)
+{
+    const char *s = x->u.str.p;
+    size_t len = x->u.str.len;
+    if (!is_str(o))
+        return 0;
+    switch (p->op) {
+    case AZ_OP_GLOB: return match_glob(from, x, o, p->icase);
+    case AZ_OP_PREFIX: return az_has_prefix(s, len, o->u.str.p, o->u.str.len, p->icase);
+    case AZ_OP_SUFFIX: return az_has_suffix(s, len, o->u.str.p, o->u.str.len, p->icase);
+    case AZ_OP_DOMAIN: return az_domain_match(s, len, o->u.str.p, o->u.str.len);
+    case AZ_OP_CIDR: return match_cidr(from, x, o);
+    case AZ_OP_REGEX: return az_regex_match(&from->regex, s, len);
+    default: return 0;
+    }
+}
+
+static int number_op(az_op op, double x, const agentauthz_value *o)
+{
+    if (o->type != AGENTAUTHZ_NUMBER)
+        return 0;
+    switch (op) {
+    case AZ_OP_LT: return x < o->u.num;
+    case AZ_OP_LTE: return x <= o->u.num;
+    case AZ_OP_GT: return x > o->u.num;
+    case AZ_OP_GTE: return x >= o->u.num;
+    default: return 0;
+    }
+}
+
+/* One operand's verdict on the scalar x. */
+static int operand_op(const az_pred *p, const az_item *from, const agentauthz_value *x,
+                      const agentauthz_value *o)
+{
+    switch (p->op) {
+    case AZ_OP_EQ:
+    case AZ_OP_NE:
+    case AZ_OP_IN:
+    case AZ_OP_NOT_IN: return values_eq(x, o, p->icase);
+    case AZ_OP_LT:
+    case AZ_OP_LTE:
+    case AZ_OP_GT:
+    case AZ_OP_GTE: return x->type == AGENTAUTHZ_NUMBER && number_op(p->op, x->u.num, o);
+    default: return is_str(x) ? string_op(p, from, x, o) : 0;
+    }
+}
+
+/*
+ * A scalar operator on the scalar x: true when some operand says so, except
+ * ne and not_in, which hold when no operand is equal.
+ */
+static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
+{
+    operand_iter it = {p, 0, NULL, 0};
+    const agentauthz_value *o;
+    const az_item *from = NULL;
+    bool missing = false, negated = p->op == AZ_OP_NE || p->op == AZ_OP_NOT_IN;
+    while ((o = next_operand(ev, &it, &from, &missing)) != NULL) {
+        int r = operand_op(p, from, x, o);
+        if (r < 0)
+            return -1;
+        if (r)
+            return !negated;
+    }
+    return missing ? -1 : negated;
+}
+
+/* A list contains every operand. */
+static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
+{
+    operand_iter it = {p, 0, NULL, 0};
+    const agentauthz_value *o;
+    const az_item *from = NULL;
+    bool missing = false;
+    if (v->type != AGENTAUTHZ_LIST)
+        return 0;
+    while ((o = next_operand(ev, &it, &from, &missing)) != NULL) {
+        bool found = false;
+        for (size_t i = 0; i < v->u.list.n && !found; i++)
+            found = az_value_equal(v->u.list.items[i], o);
+        if (!found)
+            return 0;
+    }
+    return missing ? -1 : 1;
+}
+
+static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v);
+
+/* each (all elements) or some (one element) of a non-empty list. */
+static int elements_op(az_eval *ev, const az_pred *p, const agentauthz_value *v, bool every)
+{
+    if (!v || v->type != AGENTAUTHZ_LIST || v->u.list.n == 0)
+        return 0;
+    for (size_t i = 0; i < v->u.list.n; i++) {
+        int r = eval_pred(ev, &p->kids[0], v->u.list.items[i]);
+        if (r < 0)
+            return -1;
+        if (every != (r == 1))
+            return !every;
+    }
+    return every;
+}
+
+/* any (first true wins) or all (first false loses) of the kids. */
+static int group_op(az_eval *ev, const az_pred *p, const agentauthz_value *v, bool any)
+{
+    for (size_t i = 0; i < p->nkids; i++) {
+        int r = eval_pred(ev, &p->kids[i], v);
+        if (r < 0)
+            return -1;
+        if (any == (r == 1))
+            return any;
+    }
+    return !any;
+}
+
+static int length_op(const az_pred *p, const agentauthz_value *v)
+{
+    if (v && v->type == AGENTAUTHZ_STRING)
+        return (double)v->u.str.len <= p->limit;
+    if (v && v->type == AGENTAUTHZ_LIST)
+        return (double)v->u.list.n <= p->limit;
+    return 0;
+}
+
+/* A string or number operator on a value: on a list, every element must pass. */
+static int value_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
+{
+    if (!v || v->type == AGENTAUTHZ_MAP)
+        return 0;
+    if (v->type != AGENTAUTHZ_LIST)
+        return scalar_op(ev, p, v);
+    if (v->u.list.n == 0)
+        return 0;
+    for (size_t i = 0; i < v->u.list.n; i++) {
+        int r = scalar_op(ev, p, v->u.list.items[i]);
+        if (r != 1)
+            return r;
+    }
+    return 1;
+}
+
+static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
+{
+    int r;
+    switch (p->op) {
+    case AZ_OP_NOT:
+        r = eval_pred(ev, &p->kids[0], v);
+        return r < 0 ? r : !r;
+    case AZ_OP_ANY: return group_op(ev, p, v, true);
+    case AZ_OP_ALL: return group_op(ev, p, v, false);
+    case AZ_OP_EACH: return elements_op(ev, p, v, true);
+    case AZ_OP_SOME: return elements_op(ev, p, v, false);
+    case AZ_OP_EXISTS: return (v != NULL) == p->flag;
+    case AZ_OP_TYPE: return v && (p->types & (1u << v->type)) != 0;
+    case AZ_OP_LEN_LTE: return length_op(p, v);
+    case AZ_OP_HAS: return v ? has_op(ev, p, v) : 0;
+    default: return value_op(ev, p, v);
+    }
+}
+
+static int eval_where(az_eval *ev, const az_where *w)
+{
+    int r;
+    for (size_t i = 0; i < w->nconds; i++) {
+        r = eval_pred(ev, &w->conds[i].pred, field_value(ev, &w->conds[i]));
+        if (r != 1)
+            return r;
+    }
+    if (w->nany) {
+        int any = 0;
+        for (size_t i = 0; i < w->nany && any != 1; i++) {
+            r = eval_where(ev, &w->any[i]);
+            if (r < 0)
+                return r;
+            any = r;
+        }
+        if (!any)
+            return 0;
+    }
+    if (w->not_) {
+        r = eval_where(ev, w->not_);
+        return r < 0 ? r : !r;
+    }
+    return 1;
+}
+
+/* ---- scope and the decision ---- */
+
+static bool rule_in_scope(const az_rule *r, const az_view *v)
+{
+    bool in = r->ntasks == 0;
+    for (size_t i = 0; i < r->ntasks && !in; i++)
+        in = (int)r->tasks[i] == v->task;
+    if (!in)
+        return false;
+    if (r->nroles == 0)
+        return true;
+    for (size_t i = 0; i < r->nroles; i++)
+        if (v->role_bits[r->roles[i] / 64] & (UINT64_C(1) << (r->roles[i] % 64)))
+            return true;
+    return false;
+}
+
+static bool rule_tool_matches(const az_rule *r, const char *tool, size_t len)
+{
+    for (size_t i = 0; i < r->ntools; i++)
+        if (az_glob_match(&r->tools[i], tool, len))
+            return true;
+    return false;
+}
+
+void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
+                  uint64_t now)
+{
+    const az_policy *p = s->view.p;
+    ev->s = s;
+    ev->a = a;
+    ev->now = now;
+    ev->entry = NULL;
+    ev->identity = az_value_view_string(s->identity, strlen(s->identity));
+    ev->task = az_value_view_string(s->task, strlen(s->task));
+    ev->tool = az_value_view_string(a->tool.p, a->tool.len);
+    ev->resource = az_value_view_string(a->resource.p ? a->resource.p : "", a->resource.len);
+    ev->calls = az_value_view_number((double)s->calls);
+    ev->age = az_value_view_number((double)(now - s->opened_ns) / 1e9);
+    memset(&ev->empty, 0, sizeof ev->empty);
+    ev->empty.type = AGENTAUTHZ_LIST;
+    {
+        const az_tool_index *idx = az_policy_lookup_tool(p, a->tool.p, a->tool.len);
+        ev->entry = idx ? idx->entry : NULL;
+    }
+    ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
+}
+
+/*
+ * Deny beats ask beats allow; among rules of the deciding effect the first
+ * in file order names the decision. The first matching deny ends the scan.
+ */
+int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
+{
+    const az_policy *p = ev->s->view.p;
+    const az_tool_index *idx = az_policy_lookup_tool(p, ev->a->tool.p, ev->a->tool.len);
+    const uint32_t *cand = idx ? idx->rules : p->glob_rules;
+    size_t n = idx ? idx->nrules : p->nglob_rules;
+    const az_rule *ask = NULL, *allow = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const az_rule *r = &p->rules[cand[i]];
+        int m;
+        if (!rule_in_scope(r, &ev->s->view) ||
+            (!idx && !rule_tool_matches(r, ev->a->tool.p, ev->a->tool.len)))
+            continue;
+        if (r->effect != AGENTAUTHZ_DENY && (r->effect == AGENTAUTHZ_ASK ? ask : allow))
+            continue; /* an earlier rule of this effect already names the decision */
+        m = r->has_where ? eval_where(ev, &r->where) : 1;
+        *rule = r;
+        if (m < 0)
+            return -1;
+        if (!m)
+            continue;
+        if (r->effect == AGENTAUTHZ_DENY) {
+            *effect = AGENTAUTHZ_DENY;
+            return 0;
+        }
+        if (r->effect == AGENTAUTHZ_ASK)
+            ask = r;
+        else
+            allow = r;
+    }
+    *rule = ask ? ask : allow;
+    *effect = ask ? AGENTAUTHZ_ASK : allow ? AGENTAUTHZ_ALLOW : AGENTAUTHZ_DENY;
+    return 0;
+}

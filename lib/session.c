@@ -1,0 +1,306 @@
+/*
+ * Task sessions: opening (who may open what, with which parameters and
+ * TTL), the per-check state (counters, labels, approvals) and the check
+ * itself, which runs the engine's own decisions before the rules'.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "session.h"
+
+/* ---- views: a session under one policy ---- */
+
+static int view_roles(az_view *v, const az_policy *p, const char *identity)
+{
+    size_t words = p->nroles / 64 + 1, len = strlen(identity);
+    bool admitted = !p->has_identities;
+    v->role_bits = calloc(words, sizeof *v->role_bits);
+    v->roles = agentauthz_value_list();
+    if (!v->role_bits || !v->roles)
+        return AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; i < p->nidentities; i++) {
+        const az_identity *id = &p->identities[i];
+        if (!az_glob_match(&id->match, identity, len))
+            continue;
+        admitted = true;
+        for (size_t j = 0; j < id->nroles; j++)
+            v->role_bits[id->roles[j] / 64] |= UINT64_C(1) << (id->roles[j] % 64);
+    }
+    for (size_t r = 0; r < p->nroles; r++)
+        if ((v->role_bits[r / 64] & (UINT64_C(1) << (r % 64))) &&
+            agentauthz_value_list_append(v->roles, agentauthz_value_string(p->roles[r])) != 0)
+            return AGENTAUTHZ_ENOMEM;
+    if (!admitted)
+        snprintf(v->refused, sizeof v->refused, "identity matches no identities entry");
+    return 0;
+}
+
+static bool holds_task_role(const az_view *v, const az_task *t)
+{
+    if (t->nroles == 0)
+        return true;
+    for (size_t i = 0; i < t->nroles; i++)
+        if (v->role_bits[t->roles[i] / 64] & (UINT64_C(1) << (t->roles[i] % 64)))
+            return true;
+    return false;
+}
+
+void az_view_clear(az_view *v)
+{
+    az_policy_unref(v->p);
+    free(v->role_bits);
+    agentauthz_value_free(v->roles);
+    memset(v, 0, sizeof *v);
+}
+
+/*
+ * Resolves the session's task and roles under p (taking a reference to p).
+ * A policy that refuses the session is not an error: v->refused says why.
+ */
+int az_view_build(az_view *v, az_policy *p, const char *identity, const char *task)
+{
+    int rc;
+    memset(v, 0, sizeof *v);
+    az_policy_ref(p);
+    v->p = p;
+    v->task = az_policy_find_task(p, task);
+    rc = view_roles(v, p, identity);
+    if (rc) {
+        az_view_clear(v);
+        return rc;
+    }
+    if (v->task < 0)
+        snprintf(v->refused, sizeof v->refused, "task \"%.100s\" is not in the policy", task);
+    else if (!v->refused[0] && !holds_task_role(v, &p->tasks[v->task]))
+        snprintf(v->refused, sizeof v->refused,
+                 "identity holds none of the roles of task \"%.100s\"", task);
+    return 0;
+}
+
+/* ---- parameters ---- */
+
+static bool param_type_ok(const agentauthz_value *v, agentauthz_type want)
+{
+    if (v->type != want)
+        return false;
+    for (size_t i = 0; want == AGENTAUTHZ_LIST && i < v->u.list.n; i++) {
+        agentauthz_type t = v->u.list.items[i]->type;
+        if (t != AGENTAUTHZ_STRING && t != AGENTAUTHZ_NUMBER && t != AGENTAUTHZ_BOOL)
+            return false;
+    }
+    return true;
+}
+
+static const char *type_name(agentauthz_type t)
+{
+    static const char *const names[] = {"null", "bool", "number", "string", "list", "map"};
+    return names[t];
+}
+
+static int check_params(const az_task *t, const agentauthz_value *params, agentauthz_error *err)
+{
+    size_t given = params ? agentauthz_value_length(params) : 0;
+    if (params && params->type != AGENTAUTHZ_MAP)
+        return az_error_set(err, AGENTAUTHZ_EPARAM, "", 0, 0, 0, "params must be a map");
+    for (size_t i = 0; i < t->nparams; i++) {
+        const az_param_decl *pd = &t->params[i];
+        const agentauthz_value *v = params ? agentauthz_value_map_get(params, pd->name) : NULL;
+        if (!v)
+            return az_error_set(err, AGENTAUTHZ_EPARAM, "", 0, 0, 0,
+                                "task \"%s\" needs parameter \"%s\" (%s)", t->name, pd->name,
+                                type_name(pd->type));
+        if (!param_type_ok(v, pd->type))
+            return az_error_set(err, AGENTAUTHZ_EPARAM, "", 0, 0, 0,
+                                "parameter \"%s\" must be a %s%s", pd->name,
+                                type_name(pd->type),
+                                pd->type == AGENTAUTHZ_LIST ? " of scalars" : "");
+    }
+    for (size_t i = 0; i < given; i++) {
+        const char *key = agentauthz_value_map_key(params, i);
+        bool declared = false;
+        for (size_t j = 0; j < t->nparams && !declared; j++)
+            declared = strcmp(t->params[j].name, key) == 0;
+        if (!declared)
+            return az_error_set(err, AGENTAUTHZ_EPARAM, "", 0, 0, 0,
+                                "task \"%s\" does not declare parameter \"%.128s\"", t->name,
+                                key);
+    }
+    return 0;
+}
+
+/* ---- opening ---- */
+
+static uint64_t clamp_ttl_ns(const az_policy *p, const az_task *t, uint64_t requested_ns)
+{
+    uint64_t ttl = requested_ns ? requested_ns : p->session_ttl_s * 1000000000u;
+    if (t->max_ttl_s && ttl > t->max_ttl_s * 1000000000u)
+        ttl = t->max_ttl_s * 1000000000u;
+    if (p->max_session_ttl_s && ttl > p->max_session_ttl_s * 1000000000u)
+        ttl = p->max_session_ttl_s * 1000000000u;
+    return ttl;
+}
+
+static int refuse_open(const az_view *v, agentauthz_error *err)
+{
+    int code = v->task < 0 ? AGENTAUTHZ_ENOTASK : AGENTAUTHZ_EIDENTITY;
+    return az_error_set(err, code, "", 0, 0, 0, "%s", v->refused);
+}
+
+static void session_free(agentauthz_session *s)
+{
+    az_view_clear(&s->view);
+    for (size_t i = 0; i < s->ncounters; i++)
+        free(s->counters[i].tool);
+    free(s->counters);
+    free(s->approvals);
+    agentauthz_value_free(s->labels);
+    agentauthz_value_free(s->params);
+    free(s->identity);
+    free(s->task);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+void az_session_unref(agentauthz_session *s)
+{
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        session_free(s);
+}
+
+static agentauthz_session *session_alloc(const char *identity, const char *task,
+                                         const agentauthz_value *params)
+{
+    agentauthz_session *s = calloc(1, sizeof *s);
+    unsigned char rnd[16];
+    if (!s)
+        return NULL;
+    atomic_init(&s->refs, 1);
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(s->id, sizeof s->id, rnd, sizeof rnd);
+    s->identity = strdup(identity);
+    s->task = strdup(task);
+    s->labels = agentauthz_value_list();
+    s->params = params ? agentauthz_value_copy(params) : agentauthz_value_map();
+    if (!s->identity || !s->task || !s->labels || !s->params) {
+        session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void engine_link(agentauthz_engine *e, agentauthz_session *s)
+{
+    pthread_mutex_lock(&e->lock);
+    s->e = e;
+    s->next = e->sessions;
+    if (e->sessions)
+        e->sessions->prev = s;
+    e->sessions = s;
+    pthread_mutex_unlock(&e->lock);
+}
+
+static bool bounded_string(const char *s, size_t max)
+{
+    return s && memchr(s, '\0', max + 1) != NULL;
+}
+
+int agentauthz_session_open(agentauthz_engine *e, const char *identity, const char *task,
+                            const agentauthz_session_options *opt, agentauthz_session **out,
+                            agentauthz_error *err)
+{
+    agentauthz_session *s = NULL;
+    az_policy *p = NULL;
+    az_view view;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!e || !out || !bounded_string(identity, 4096) || !bounded_string(task, AZ_MAX_NAME))
+        return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0,
+                            "need an engine, an identity (at most 4096 bytes) and a task");
+    if (!(p = az_engine_policy_ref(e)))
+        return az_error_set(err, AGENTAUTHZ_ENOPOLICY, "", 0, 0, 0, "no policy is loaded");
+    rc = az_view_build(&view, p, identity, task);
+    az_policy_unref(p);
+    if (rc)
+        return az_error_set(err, rc, "", 0, 0, 0, "out of memory");
+    if (view.refused[0]) {
+        rc = refuse_open(&view, err);
+        goto fail;
+    }
+    if ((rc = check_params(&view.p->tasks[view.task], opt ? opt->params : NULL, err)) != 0)
+        goto fail;
+    if (!(s = session_alloc(identity, task, opt ? opt->params : NULL))) {
+        rc = az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
+        goto fail;
+    }
+    s->view = view;
+    s->opened_ns = az_engine_now(e);
+    s->ttl_ns = clamp_ttl_ns(view.p, &view.p->tasks[view.task], opt ? opt->ttl_ns : 0);
+    engine_link(e, s);
+    *out = s;
+    return 0;
+fail:
+    az_view_clear(&view);
+    return rc;
+}
+
+const char *agentauthz_session_id(const agentauthz_session *s)
+{
+    return s ? s->id : NULL;
+}
+
+/* ---- ending ---- */
+
+/* Ends an open session with state and reason; the caller holds s->lock. */
+void az_session_end(agentauthz_session *s, az_state state, const char *why)
+{
+    if (s->state != AZ_OPEN)
+        return;
+    s->state = state;
+    snprintf(s->ended_why, sizeof s->ended_why, "%s", why);
+}
+
+int agentauthz_session_revoke(agentauthz_session *s)
+{
+    if (!s)
+        return AGENTAUTHZ_EINVAL;
+    pthread_mutex_lock(&s->lock);
+    az_session_end(s, AZ_REVOKED, "session revoked");
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static void engine_unlink(agentauthz_session *s)
+{
+    agentauthz_engine *e = s->e;
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->lock);
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (e->sessions == s)
+        e->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->e = NULL;
+    pthread_mutex_unlock(&e->lock);
+}
+
+void agentauthz_session_close(agentauthz_session *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    az_session_end(s, AZ_CLOSED, "session closed");
+    pthread_mutex_unlock(&s->lock);
+    engine_unlink(s);
+    az_session_unref(s);
+}
