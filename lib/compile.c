@@ -171,6 +171,14 @@ static const az_node *map_get(const az_node *map, const char *key)
     return NULL;
 }
 
+static const az_node *map_key(const az_node *map, const char *key)
+{
+    for (size_t i = 0; map->type == AZ_NODE_MAP && i < map->n; i += 2)
+        if (key_is(map->items[i], key))
+            return map->items[i];
+    return NULL;
+}
+
 /* ---- name tables ---- */
 
 static int find_name(char *const *names, size_t n, const char *s, size_t len)
@@ -1104,7 +1112,7 @@ static bool compile_pred_map(cc *c, const az_node *n, const rule_scope *scope, a
         ok = false;
     ops = count_ops(c, n, &ok, &icase_used);
     if (icase_seen && !icase_used) {
-        fail(c, map_get(n, "icase"), "icase applies only to eq, ne, in, not_in, glob, prefix "
+        fail(c, map_key(n, "icase"), "icase applies only to eq, ne, in, not_in, glob, prefix "
                                      "and suffix");
         ok = false;
     }

@@ -1,0 +1,392 @@
+/*
+ * Conformance of the decision procedure: every field and predicate of
+ * policy.md, table-driven, then the decision rules (deny over ask over
+ * allow, defaults, limits, labels, approvals).
+ */
+#include "testutil.h"
+
+static const char *const policy_template =
+    "agentauthz: 1\n"
+    "identities:\n"
+    "  - { match: \"agent/*\", roles: [r1] }\n"
+    "  - { match: \"agent/admin\", roles: [admin] }\n"
+    "lists:\n"
+    "  doms: [corp.example, corp-mail.example]\n"
+    "tools:\n"
+    "  read_file: { produces: [internal] }\n"
+    "  http.post: { sink: true }\n"
+    "tasks:\n"
+    "  t:\n"
+    "    params: { who: string, max: number, okdoms: list, flag: bool, pat: string }\n"
+    "rules:\n"
+    "  - id: r\n"
+    "    effect: allow\n"
+    "    tasks: [t]\n"
+    "    tools: [\"*\"]\n"
+    "    where: %s\n";
+
+static const char *const params =
+    "{\"who\":\"Bob@X.example\",\"max\":100,\"okdoms\":[\"corp.example\"],\"flag\":true,"
+    "\"pat\":\"/home/*\"}";
+
+typedef struct where_case {
+    const char *where;
+    const char *action;
+    bool match;
+} where_case;
+
+static const where_case cases[] = {
+    /* fields */
+    {"{ tool: read_file }", "{\"tool\":\"read_file\"}", true},
+    {"{ tool: write_file }", "{\"tool\":\"read_file\"}", false},
+    {"{ identity: { glob: \"agent/*\" } }", "{\"tool\":\"x\"}", true},
+    {"{ identity: { prefix: other } }", "{\"tool\":\"x\"}", false},
+    {"{ roles: { has: r1 } }", "{\"tool\":\"x\"}", true},
+    {"{ roles: { has: admin } }", "{\"tool\":\"x\"}", false},
+    {"{ task: t }", "{\"tool\":\"x\"}", true},
+    {"{ resource: { glob: \"/kb/**\" } }", "{\"tool\":\"x\",\"resource\":\"/kb/a/b.md\"}", true},
+    {"{ resource: { glob: \"/kb/**\" } }", "{\"tool\":\"x\",\"resource\":\"/kbx/a\"}", false},
+    {"{ resource: { glob: \"/kb/*\" } }", "{\"tool\":\"x\",\"resource\":\"/kb/a/b.md\"}", false},
+    {"{ resource: { glob: \"/kb/**\" } }", "{\"tool\":\"x\"}", false},
+    {"{ resource: { exists: false } }", "{\"tool\":\"x\"}", true},
+    {"{ resource: { exists: true } }", "{\"tool\":\"x\"}", false},
+    {"{ resource: { not: { glob: \"/x/**\" } } }", "{\"tool\":\"x\"}", true},
+    {"{ resource: { not: { glob: \"/x/**\" } } }", "{\"tool\":\"x\",\"resource\":\"/x/y\"}",
+     false},
+    {"{ resource: { prefix: /tmp/ } }", "{\"tool\":\"x\",\"resource\":\"/tmp/a\"}", true},
+    {"{ resource: { prefix: [/a/, /tmp/] } }", "{\"tool\":\"x\",\"resource\":\"/tmp/a\"}", true},
+    {"{ resource: { suffix: .md } }", "{\"tool\":\"x\",\"resource\":\"/a.MD\"}", false},
+    {"{ resource: { suffix: .md, icase: true } }", "{\"tool\":\"x\",\"resource\":\"/a.MD\"}",
+     true},
+    {"{ resource: { glob: \"/KB/**\", icase: true } }", "{\"tool\":\"x\",\"resource\":\"/kb/x\"}",
+     true},
+    /* destinations and domains */
+    {"{ destination: { domain: { list: doms } } }",
+     "{\"tool\":\"x\",\"destination\":\"https://api.corp.example/x\"}", true},
+    {"{ destination: { domain: { list: doms } } }",
+     "{\"tool\":\"x\",\"destination\":\"evil.com\"}", false},
+    {"{ destination: { domain: { list: doms } } }",
+     "{\"tool\":\"x\",\"destination\":\"corp.example.evil.com\"}", false},
+    {"{ destination: { domain: { list: doms } } }",
+     "{\"tool\":\"x\",\"destination\":[\"a@corp.example\",\"b@evil.com\"]}", false},
+    {"{ destination: { domain: { list: doms } } }",
+     "{\"tool\":\"x\",\"destination\":[\"a@corp.example\",\"b@corp-mail.example\"]}", true},
+    {"{ destination: { domain: [ { list: doms }, partner.example ] } }",
+     "{\"tool\":\"x\",\"destination\":\"x.partner.example:443\"}", true},
+    {"{ destination: { not: { domain: [corp.example] } } }", "{\"tool\":\"x\"}", true},
+    {"{ destination: { list: doms } }", "{\"tool\":\"x\",\"destination\":\"corp.example\"}",
+     true},
+    /* arguments */
+    {"{ args.ip: { cidr: [10.0.0.0/8, \"2001:db8::/32\"] } }",
+     "{\"tool\":\"x\",\"args\":{\"ip\":\"10.1.2.3\"}}", true},
+    {"{ args.ip: { cidr: [10.0.0.0/8, \"2001:db8::/32\"] } }",
+     "{\"tool\":\"x\",\"args\":{\"ip\":\"2001:db8::1\"}}", true},
+    {"{ args.ip: { cidr: 10.0.0.0/8 } }", "{\"tool\":\"x\",\"args\":{\"ip\":\"11.0.0.1\"}}",
+     false},
+    {"{ args.id: { regex: \"[a-z]{3}-[0-9]+\" } }", "{\"tool\":\"x\",\"args\":{\"id\":\"abc-12\"}}",
+     true},
+    {"{ args.id: { regex: \"[a-z]{3}-[0-9]+\" } }",
+     "{\"tool\":\"x\",\"args\":{\"id\":\"xabc-12\"}}", false},
+    {"{ args.amount: { gt: 1000 } }", "{\"tool\":\"x\",\"args\":{\"amount\":1000.5}}", true},
+    {"{ args.amount: { gt: 1000 } }", "{\"tool\":\"x\",\"args\":{\"amount\":1000}}", false},
+    {"{ args.amount: { gte: 1000 } }", "{\"tool\":\"x\",\"args\":{\"amount\":1000}}", true},
+    {"{ args.amount: { lt: 10 } }", "{\"tool\":\"x\",\"args\":{\"amount\":9.99}}", true},
+    {"{ args.amount: { lte: 10 } }", "{\"tool\":\"x\",\"args\":{\"amount\":10.01}}", false},
+    {"{ args.amount: { gt: 1000 } }", "{\"tool\":\"x\",\"args\":{\"amount\":\"2000\"}}", false},
+    {"{ args.n: { gt: 1, lt: 10 } }", "{\"tool\":\"x\",\"args\":{\"n\":5}}", true},
+    {"{ args.n: { gt: 1, lt: 10 } }", "{\"tool\":\"x\",\"args\":{\"n\":10}}", false},
+    {"{ args.n: 1 }", "{\"tool\":\"x\",\"args\":{\"n\":1.0}}", true},
+    {"{ args.n: \"1\" }", "{\"tool\":\"x\",\"args\":{\"n\":1}}", false},
+    {"{ args.b: true }", "{\"tool\":\"x\",\"args\":{\"b\":true}}", true},
+    {"{ args.b: yes }", "{\"tool\":\"x\",\"args\":{\"b\":true}}", false},
+    {"{ args.b: yes }", "{\"tool\":\"x\",\"args\":{\"b\":\"yes\"}}", true},
+    {"{ args.n: { ne: 3 } }", "{\"tool\":\"x\",\"args\":{\"n\":4}}", true},
+    {"{ args.n: { ne: 3 } }", "{\"tool\":\"x\",\"args\":{\"n\":3}}", false},
+    {"{ args.n: { ne: 3 } }", "{\"tool\":\"x\"}", false},
+    {"{ args.color: [red, green] }", "{\"tool\":\"x\",\"args\":{\"color\":\"green\"}}", true},
+    {"{ args.color: [red, green] }", "{\"tool\":\"x\",\"args\":{\"color\":\"blue\"}}", false},
+    {"{ args.color: { in: [RED], icase: true } }", "{\"tool\":\"x\",\"args\":{\"color\":\"red\"}}",
+     true},
+    {"{ args.color: { not_in: [red] } }", "{\"tool\":\"x\",\"args\":{\"color\":\"blue\"}}", true},
+    {"{ args.color: { not_in: [red] } }", "{\"tool\":\"x\",\"args\":{\"color\":\"red\"}}", false},
+    {"{ args.color: { not_in: [red] } }", "{\"tool\":\"x\"}", false},
+    {"{ args.color: { eq: RED, icase: true } }", "{\"tool\":\"x\",\"args\":{\"color\":\"red\"}}",
+     true},
+    {"{ args.color: { ne: RED, icase: true } }", "{\"tool\":\"x\",\"args\":{\"color\":\"red\"}}",
+     false},
+    {"{ args.query.limit: { lte: 100 } }",
+     "{\"tool\":\"x\",\"args\":{\"query\":{\"limit\":50}}}", true},
+    {"{ args.query.limit: { lte: 100 } }", "{\"tool\":\"x\",\"args\":{\"query\":50}}", false},
+    {"{ args.m: { prefix: a } }", "{\"tool\":\"x\",\"args\":{\"m\":{}}}", false},
+    /* lists under string predicates: every element must pass */
+    {"{ args.to: { suffix: \"@corp.example\" } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"b@corp.example\"]}}", true},
+    {"{ args.to: { suffix: \"@corp.example\" } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"b@evil.example\"]}}", false},
+    {"{ args.to: { suffix: \"@corp.example\" } }", "{\"tool\":\"x\",\"args\":{\"to\":[]}}",
+     false},
+    /* labels, has, each, some */
+    {"{ labels: { has: pii } }", "{\"tool\":\"x\",\"labels\":[\"pii\",\"x\"]}", true},
+    {"{ labels: { has: [pii, x] } }", "{\"tool\":\"x\",\"labels\":[\"pii\",\"x\"]}", true},
+    {"{ labels: { has: [pii, y] } }", "{\"tool\":\"x\",\"labels\":[\"pii\",\"x\"]}", false},
+    {"{ labels: { has: pii } }", "{\"tool\":\"x\"}", false},
+    {"{ labels: { exists: true } }", "{\"tool\":\"x\"}", true},
+    {"{ args.to: { each: { suffix: \"@corp.example\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"b@corp.example\"]}}", true},
+    {"{ args.to: { each: { suffix: \"@corp.example\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"b@evil\"]}}", false},
+    {"{ args.to: { each: { suffix: \"@corp.example\" } } }", "{\"tool\":\"x\",\"args\":{\"to\":[]}}",
+     false},
+    {"{ args.to: { each: { suffix: \"@corp.example\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":\"a@corp.example\"}}", false},
+    {"{ args.to: { some: { suffix: \"@evil\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"b@evil\"]}}", true},
+    {"{ args.to: { some: { suffix: \"@evil\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\"]}}", false},
+    {"{ args.to: { each: { any: [ { domain: { list: doms } }, { in: [ops@partner.example] } ] } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"ops@partner.example\"]}}", true},
+    {"{ args.to: { each: { any: [ { domain: { list: doms } }, { in: [ops@partner.example] } ] } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"eve@partner.example\"]}}", false},
+    /* exists, type, len_lte */
+    {"{ args.x: { exists: true } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}", true},
+    {"{ args.x: { type: [string, number] } }", "{\"tool\":\"x\",\"args\":{\"x\":5}}", true},
+    {"{ args.x: { type: [string, number] } }", "{\"tool\":\"x\",\"args\":{\"x\":[1]}}", false},
+    {"{ args.x: { type: map } }", "{\"tool\":\"x\",\"args\":{\"x\":{}}}", true},
+    {"{ args.x: { type: bool } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}", false},
+    {"{ args.q: { len_lte: 3 } }", "{\"tool\":\"x\",\"args\":{\"q\":\"abc\"}}", true},
+    {"{ args.q: { len_lte: 3 } }", "{\"tool\":\"x\",\"args\":{\"q\":\"abcd\"}}", false},
+    {"{ args.q: { len_lte: 3 } }", "{\"tool\":\"x\",\"args\":{\"q\":[1,2,3]}}", true},
+    {"{ args.q: { len_lte: 3 } }", "{\"tool\":\"x\",\"args\":{\"q\":7}}", false},
+    /* any, all, not (predicates and condition groups) */
+    {"{ args.x: { any: [ { eq: 1 }, { eq: 2 } ] } }", "{\"tool\":\"x\",\"args\":{\"x\":2}}",
+     true},
+    {"{ args.x: { all: [ { gt: 1 }, { lt: 3 } ] } }", "{\"tool\":\"x\",\"args\":{\"x\":2}}",
+     true},
+    {"{ args.x: { all: [ { gt: 1 }, { lt: 3 } ] } }", "{\"tool\":\"x\",\"args\":{\"x\":3}}",
+     false},
+    {"{ args.x: { not: { eq: 1 } } }", "{\"tool\":\"x\",\"args\":{\"x\":2}}", true},
+    {"{ any: [ { args.a: 1 }, { args.b: 1 } ] }", "{\"tool\":\"x\",\"args\":{\"b\":1}}", true},
+    {"{ any: [ { args.a: 1 }, { args.b: 1 } ] }", "{\"tool\":\"x\",\"args\":{\"c\":1}}", false},
+    {"{ not: { args.a: 1 } }", "{\"tool\":\"x\",\"args\":{\"a\":2}}", true},
+    {"{ not: { args.a: 1 } }", "{\"tool\":\"x\",\"args\":{\"a\":1}}", false},
+    {"{ args.a: 1, not: { args.b: 1 }, any: [ { args.c: 1 } ] }",
+     "{\"tool\":\"x\",\"args\":{\"a\":1,\"b\":2,\"c\":1}}", true},
+    /* task parameters */
+    {"{ args.email: { eq: { param: who }, icase: true } }",
+     "{\"tool\":\"x\",\"args\":{\"email\":\"bob@x.example\"}}", true},
+    {"{ args.email: { eq: { param: who } } }",
+     "{\"tool\":\"x\",\"args\":{\"email\":\"bob@x.example\"}}", false},
+    {"{ args.email: { param: who } }", "{\"tool\":\"x\",\"args\":{\"email\":\"Bob@X.example\"}}",
+     true},
+    {"{ args.amount: { lte: { param: max } } }", "{\"tool\":\"x\",\"args\":{\"amount\":100}}",
+     true},
+    {"{ args.amount: { lte: { param: max } } }", "{\"tool\":\"x\",\"args\":{\"amount\":101}}",
+     false},
+    {"{ args.d: { in: { param: okdoms } } }", "{\"tool\":\"x\",\"args\":{\"d\":\"corp.example\"}}",
+     true},
+    {"{ args.d: { param: okdoms } }", "{\"tool\":\"x\",\"args\":{\"d\":\"evil.example\"}}", false},
+    {"{ args.d: { in: [ { param: okdoms }, other.example ] } }",
+     "{\"tool\":\"x\",\"args\":{\"d\":\"other.example\"}}", true},
+    {"{ destination: { domain: { param: okdoms } } }",
+     "{\"tool\":\"x\",\"destination\":\"x.corp.example\"}", true},
+    {"{ resource: { glob: { param: pat } } }", "{\"tool\":\"x\",\"resource\":\"/home/a\"}", true},
+    {"{ resource: { glob: { param: pat } } }", "{\"tool\":\"x\",\"resource\":\"/home/a/b\"}",
+     false},
+    {"{ session.params.flag: true }", "{\"tool\":\"x\"}", true},
+    {"{ session.params.who: { suffix: X.example } }", "{\"tool\":\"x\"}", true},
+    {"{ session.params.max: { gt: 100 } }", "{\"tool\":\"x\"}", false},
+    /* the catalogue and the session */
+    {"{ tool.sink: true }", "{\"tool\":\"http.post\"}", true},
+    {"{ tool.sink: true }", "{\"tool\":\"read_file\"}", false},
+    {"{ tool.sink: false }", "{\"tool\":\"read_file\"}", true},
+    {"{ tool.sink: true }", "{\"tool\":\"unknown\"}", false},
+    {"{ tool.sink: { exists: false } }", "{\"tool\":\"unknown\"}", true},
+    {"{ tool.produces: { has: internal } }", "{\"tool\":\"read_file\"}", true},
+    {"{ session.calls: 1 }", "{\"tool\":\"x\"}", true},
+    {"{ session.calls: { gt: 1 } }", "{\"tool\":\"x\"}", false},
+    {"{ session.age: { lt: 1 } }", "{\"tool\":\"x\"}", true},
+    {"{ session.labels: { has: internal } }", "{\"tool\":\"x\"}", false},
+    {"{ session.labels: { len_lte: 0 } }", "{\"tool\":\"x\"}", true},
+};
+
+START_TEST(test_where_case)
+{
+    const where_case *c = &cases[_i];
+    char policy[4096];
+    agentauthz_error err;
+    agentauthz_engine *e;
+    agentauthz_session *s;
+    snprintf(policy, sizeof policy, policy_template, c->where);
+    e = engine_with(NULL, policy, &err);
+    ck_assert_msg(e != NULL, "where %s: %s:%lu:%lu: %s", c->where, err.path, err.line,
+                  err.column, err.message);
+    s = open_session(e, "agent/7", "t", params);
+    expect_decision(s, c->action, c->match ? AGENTAUTHZ_ALLOW : AGENTAUTHZ_DENY,
+                    c->match ? "r" : "default");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* ---- the decision rules ---- */
+
+static const char *const effects_policy =
+    "agentauthz: 1\n"
+    "tasks:\n"
+    "  t: {}\n"
+    "  asking: { otherwise: ask }\n"
+    "rules:\n"
+    "  - { id: allow-a, effect: allow, tools: [a, b, c] }\n"
+    "  - { id: allow-a2, effect: allow, tools: [a] }\n"
+    "  - { id: ask-b, effect: ask, tools: [b, c], reason: needs a human }\n"
+    "  - { id: ask-b2, effect: ask, tools: [b] }\n"
+    "  - { id: deny-c, effect: deny, tools: [c], reason: never c }\n"
+    "  - { id: deny-c2, effect: deny, tools: [\"*\"], where: { tool: c } }\n"
+    "  - { id: glob, effect: allow, tools: [\"gh.*\"] }\n"
+    "  - { id: deep, effect: ask, tools: [\"gh.**\"], where: { args.big: true } }\n";
+
+START_TEST(test_deny_over_ask_over_allow)
+{
+    agentauthz_engine *e = engine_with(NULL, effects_policy, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "anyone", "t", NULL);
+    expect_decision(s, "{\"tool\":\"a\"}", AGENTAUTHZ_ALLOW, "allow-a");
+    expect_decision(s, "{\"tool\":\"b\"}", AGENTAUTHZ_ASK, "ask-b");
+    expect_decision(s, "{\"tool\":\"c\"}", AGENTAUTHZ_DENY, "deny-c");
+    expect_decision(s, "{\"tool\":\"d\"}", AGENTAUTHZ_DENY, "default");
+    expect_decision(s, "{\"tool\":\"gh.issue\"}", AGENTAUTHZ_ALLOW, "glob");
+    expect_decision(s, "{\"tool\":\"gh.issue\",\"args\":{\"big\":true}}", AGENTAUTHZ_ASK, "deep");
+    expect_decision(s, "{\"tool\":\"gh.repo.push\"}", AGENTAUTHZ_DENY, "default");
+    a = action_from_json("{\"tool\":\"c\"}");
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_str_eq(d.reason, "never c");
+    ck_assert_uint_eq(d.seq, 8);
+    agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    s = open_session(e, "anyone", "asking", NULL);
+    expect_decision(s, "{\"tool\":\"d\"}", AGENTAUTHZ_ASK, "default");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_approvals)
+{
+    agentauthz_engine *e = engine_with(NULL, effects_policy, NULL);
+    agentauthz_session *s = open_session(e, "anyone", "t", NULL);
+    agentauthz_action *b = action_from_json("{\"tool\":\"b\",\"args\":{\"x\":1,\"y\":[1,2]}}");
+    agentauthz_action *same = action_from_json("{\"tool\":\"b\",\"args\":{\"y\":[1.0,2],\"x\":1}}");
+    agentauthz_action *other = action_from_json("{\"tool\":\"b\",\"args\":{\"x\":2}}");
+    agentauthz_action *c = action_from_json("{\"tool\":\"c\"}");
+    agentauthz_decision d;
+    ck_assert_int_eq(agentauthz_check(s, b, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);
+    ck_assert_int_eq(agentauthz_approve(s, b, AGENTAUTHZ_APPROVE_ONCE), 0);
+    ck_assert_int_eq(agentauthz_check(s, other, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK); /* another action is not approved */
+    ck_assert_int_eq(agentauthz_check(s, same, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW); /* key order and 1 == 1.0 ignored */
+    ck_assert_str_eq(d.rule, "ask-b");
+    ck_assert_int_eq(agentauthz_check(s, b, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK); /* once means once */
+    ck_assert_int_eq(agentauthz_approve(s, b, AGENTAUTHZ_APPROVE_SESSION), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(agentauthz_check(s, b, &d), 0);
+        ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    }
+    ck_assert_int_eq(agentauthz_approve(s, c, AGENTAUTHZ_APPROVE_SESSION), 0);
+    ck_assert_int_eq(agentauthz_check(s, c, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY); /* an approval never lifts a deny */
+    ck_assert_int_eq(agentauthz_approve(s, c, (agentauthz_approval)7), AGENTAUTHZ_EINVAL);
+    agentauthz_action_free(b);
+    agentauthz_action_free(same);
+    agentauthz_action_free(other);
+    agentauthz_action_free(c);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+static const char *const limits_policy =
+    "agentauthz: 1\n"
+    "tools:\n"
+    "  get_secret: { produces: [secret] }\n"
+    "  http.post: { sink: true }\n"
+    "tasks:\n"
+    "  limited:\n"
+    "    limits: { calls: 4, per_tool: { send: 2 } }\n"
+    "  strict: { on_deny: revoke }\n"
+    "rules:\n"
+    "  - { id: ok, effect: allow, tools: [\"*\"], where: { tool: { not_in: [forbidden] } } }\n"
+    "  - id: no-exfil\n"
+    "    effect: deny\n"
+    "    tools: [\"*\"]\n"
+    "    where:\n"
+    "      session.labels: { has: secret }\n"
+    "      tool.sink: true\n"
+    "      destination: { not: { domain: [corp.example] } }\n";
+
+START_TEST(test_limits)
+{
+    agentauthz_engine *e = engine_with(NULL, limits_policy, NULL);
+    agentauthz_session *s = open_session(e, "x", "limited", NULL);
+    expect_decision(s, "{\"tool\":\"send\"}", AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"send\"}", AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"send\"}", AGENTAUTHZ_DENY, "limit");
+    expect_decision(s, "{\"tool\":\"forbidden\"}", AGENTAUTHZ_DENY, "default");
+    /* the fifth check: denied ones count too */
+    expect_decision(s, "{\"tool\":\"other\"}", AGENTAUTHZ_DENY, "limit");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_taint_and_revoke)
+{
+    agentauthz_engine *e = engine_with(NULL, limits_policy, NULL);
+    agentauthz_session *s = open_session(e, "x", "limited", NULL);
+    expect_decision(s, "{\"tool\":\"http.post\",\"destination\":\"evil.example\"}",
+                    AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"get_secret\"}", AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"http.post\",\"destination\":\"api.corp.example\"}",
+                    AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"http.post\",\"destination\":\"evil.example\"}",
+                    AGENTAUTHZ_DENY, "no-exfil");
+    agentauthz_session_close(s);
+    /* labels the host attaches taint the session only when the action is allowed */
+    s = open_session(e, "x", "strict", NULL);
+    expect_decision(s, "{\"tool\":\"forbidden\",\"labels\":[\"secret\"]}", AGENTAUTHZ_DENY,
+                    "default");
+    expect_decision(s, "{\"tool\":\"read\"}", AGENTAUTHZ_DENY, "session");
+    agentauthz_session_close(s);
+    s = open_session(e, "x", "limited", NULL);
+    expect_decision(s, "{\"tool\":\"read\",\"labels\":[\"secret\"]}", AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"http.post\",\"destination\":\"evil.example\"}",
+                    AGENTAUTHZ_DENY, "no-exfil");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+static Suite *eval_suite(void)
+{
+    Suite *s = suite_create("eval");
+    TCase *tc = tcase_create("where");
+    tcase_add_loop_test(tc, test_where_case, 0, (int)(sizeof cases / sizeof cases[0]));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("decision");
+    tcase_add_test(tc, test_deny_over_ask_over_allow);
+    tcase_add_test(tc, test_approvals);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_taint_and_revoke);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(eval_suite());
+}
