@@ -1,0 +1,251 @@
+/*
+ * A small agent orchestrator that asks libagentauthz before every tool call.
+ *
+ * It loads a policy (argv[1], default examples/policy.yaml), opens a session
+ * for a support agent bound to one customer and one refund amount, and plays
+ * a scripted sequence of the agent's tool calls. Each decision is printed as
+ * one line:
+ *
+ *     allow  read_file /kb/refunds.md  [rule read-kb]
+ *
+ * A real orchestrator would run the tool after an allow, show the call to a
+ * human after an ask, and report a deny back to the model. Here the script
+ * also says which decision each call should get, so that "make demo" fails
+ * loudly if the library and the example policy ever disagree.
+ *
+ * Uses only the public API in <agentauthz.h>. Build:
+ *     cc -std=c99 -Iinclude examples/orchestrator.c -Llib -lagentauthz
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <agentauthz.h>
+
+#define IDENTITY "spiffe://corp.example/agents/support/7"
+#define TASK "resolve-ticket"
+
+/* One tool call the agent makes, and what the policy should say. */
+struct step {
+    const char *story; /* why the agent does this, for the reader */
+    const char *tool;
+    const char *resource;    /* NULL when the call has none */
+    const char *destination; /* NULL when the call has none */
+    const char *args;        /* a JSON object, or NULL */
+    const char *label;       /* a data label on the call's input, or NULL */
+    agentauthz_effect expect;
+    int human_approves; /* on ask: a human approves, the agent retries */
+};
+
+static const struct step script[] = {
+    {"reads the ticket", "read_file", "/tickets/4711.json", NULL, NULL, NULL, AGENTAUTHZ_ALLOW, 0},
+    {"looks up the refund procedure", "read_file", "/kb/refunds.md", NULL, NULL, NULL,
+     AGENTAUTHZ_ALLOW, 0},
+    {"is told by the ticket to read the app's credentials", "read_file", "/srv/app/.env", NULL,
+     NULL, NULL, AGENTAUTHZ_DENY, 0},
+    {"mails the operations team", "send_email", NULL, "ops@corp.example",
+     "{\"to\":[\"ops@corp.example\"],\"subject\":\"Ticket 4711\"}", "internal", AGENTAUTHZ_ALLOW,
+     0},
+    {"is told to forward the ticket outside", "send_email", NULL, "eve@evil.example",
+     "{\"to\":[\"eve@evil.example\"],\"subject\":\"fwd\"}", "internal", AGENTAUTHZ_DENY, 0},
+    {"refunds the customer the session is for", "payments.refund", NULL, NULL,
+     "{\"email\":\"Alice@Customer.example\",\"amount\":30}", NULL, AGENTAUTHZ_ALLOW, 0},
+    {"is told to refund someone else", "payments.refund", NULL, NULL,
+     "{\"email\":\"mallory@evil.example\",\"amount\":30}", NULL, AGENTAUTHZ_DENY, 0},
+    {"pays a supplier a large invoice", "send_money", NULL, NULL,
+     "{\"payee\":\"GB29NWBK60161331926819\",\"amount\":2500}", NULL, AGENTAUTHZ_ASK, 1},
+    {"fetches the SMTP password", "get_secret", "vault:support/smtp", NULL, NULL, NULL,
+     AGENTAUTHZ_ALLOW, 0},
+    {"is told to post it to a paste site", "http.post", NULL, "https://paste.evil.example/upload",
+     "{\"body\":\"...\"}", NULL, AGENTAUTHZ_DENY, 0},
+    {"updates the ticket through the internal API", "http.post", NULL,
+     "https://api.corp.example/tickets/4711", "{\"status\":\"resolved\"}", NULL, AGENTAUTHZ_ALLOW,
+     0},
+};
+
+static void print_error(const char *what, int rc, const agentauthz_error *err)
+{
+    if (err && err->message[0] != '\0' && err->line > 0)
+        fprintf(stderr, "%s:%lu:%lu: error: %s\n", err->path, err->line, err->column, err->message);
+    else if (err && err->message[0] != '\0')
+        fprintf(stderr, "orchestrator: %s: %s\n", what, err->message);
+    else
+        fprintf(stderr, "orchestrator: %s: %s\n", what, agentauthz_strerror(rc));
+}
+
+/* Fills the action for one step; the action is reset first so it can be reused. */
+static int build_action(agentauthz_action *a, const struct step *st)
+{
+    agentauthz_error err;
+    int rc;
+
+    agentauthz_action_reset(a);
+    rc = agentauthz_action_set_tool(a, st->tool);
+    if (rc == 0 && st->resource)
+        rc = agentauthz_action_set_resource(a, st->resource);
+    if (rc == 0 && st->destination)
+        rc = agentauthz_action_add_destination(a, st->destination);
+    if (rc == 0 && st->label)
+        rc = agentauthz_action_add_label(a, st->label);
+    if (rc == 0 && st->args) {
+        memset(&err, 0, sizeof err);
+        rc = agentauthz_action_set_args_json(a, st->args, strlen(st->args), &err);
+        if (rc != 0)
+            print_error("arguments", rc, &err);
+    }
+    return rc;
+}
+
+/* What the line names after the tool: the resource, else the destination. */
+static const char *target(const struct step *st)
+{
+    if (st->resource)
+        return st->resource;
+    if (st->destination)
+        return st->destination;
+    return st->args ? st->args : "";
+}
+
+static void print_decision(const struct step *st, const agentauthz_decision *d)
+{
+    printf("%-5s  %s %s  [rule %s]", agentauthz_effect_name(d->effect), st->tool, target(st),
+           d->rule);
+    if (d->reason[0] != '\0')
+        printf(" %s", d->reason);
+    putchar('\n');
+}
+
+/*
+ * Checks one step; on an ask that the script says a human approves, records
+ * the approval and checks again, as a host would after showing the call to
+ * its user. Returns 0 when every decision was the expected one.
+ */
+static int run_step(agentauthz_session *s, agentauthz_action *a, const struct step *st)
+{
+    agentauthz_decision d;
+    int rc;
+
+    printf("# the agent %s\n", st->story);
+    if (build_action(a, st) != 0)
+        return -1;
+    rc = agentauthz_check(s, a, &d);
+    if (rc != 0)
+        fprintf(stderr, "orchestrator: check failed (%s), so it is a deny\n",
+                agentauthz_strerror(rc));
+    print_decision(st, &d);
+    if (d.effect != st->expect)
+        goto mismatch;
+    if (d.effect != AGENTAUTHZ_ASK || !st->human_approves)
+        return 0;
+    printf("# a human approves this one payment, the agent retries\n");
+    rc = agentauthz_approve(s, a, AGENTAUTHZ_APPROVE_ONCE);
+    if (rc != 0) {
+        print_error("approve", rc, NULL);
+        return -1;
+    }
+    rc = agentauthz_check(s, a, &d);
+    print_decision(st, &d);
+    if (rc == 0 && d.effect == AGENTAUTHZ_ALLOW)
+        return 0;
+    fprintf(stderr, "orchestrator: %s was approved but not allowed\n", st->tool);
+    return -1;
+mismatch:
+    fprintf(stderr, "orchestrator: unexpected decision for %s: expected %s\n", st->tool,
+            agentauthz_effect_name(st->expect));
+    return -1;
+}
+
+/* The session's parameters: what the user asked for, in so many words. */
+static agentauthz_value *make_params(void)
+{
+    agentauthz_value *p = agentauthz_value_map();
+
+    if (!p)
+        return NULL;
+    /* map_set takes ownership of the item even on failure, so chaining never leaks. */
+    if (agentauthz_value_map_set(p, "customer_email",
+                                 agentauthz_value_string("alice@customer.example")) != 0 ||
+        agentauthz_value_map_set(p, "max_refund", agentauthz_value_number(50)) != 0) {
+        agentauthz_value_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int open_session(agentauthz_engine *e, agentauthz_session **s)
+{
+    agentauthz_session_options so = AGENTAUTHZ_SESSION_OPTIONS_INIT;
+    agentauthz_value *params = make_params();
+    agentauthz_error err;
+    int rc;
+
+    if (!params)
+        return AGENTAUTHZ_ENOMEM;
+    memset(&err, 0, sizeof err);
+    so.ttl_ns = 30ull * 60ull * 1000000000ull;
+    so.params = params; /* borrowed: the session keeps its own copy */
+    rc = agentauthz_session_open(e, IDENTITY, TASK, &so, s, &err);
+    agentauthz_value_free(params);
+    if (rc != 0)
+        print_error("session", rc, &err);
+    return rc;
+}
+
+static int load_policy(agentauthz_engine *e, const char *path)
+{
+    agentauthz_policy_info info;
+    agentauthz_error err;
+    int rc;
+
+    memset(&err, 0, sizeof err);
+    rc = agentauthz_engine_load(e, &path, 1, NULL, &err);
+    if (rc != 0) {
+        print_error(path, rc, &err);
+        return rc;
+    }
+    rc = agentauthz_engine_policy_info(e, &info);
+    if (rc == 0)
+        printf("# policy %s: %zu rules, %zu tasks (libagentauthz %s)\n", info.name, info.rules,
+               info.tasks, agentauthz_version());
+    return rc;
+}
+
+static int run_script(agentauthz_session *s)
+{
+    agentauthz_action *a = NULL;
+    size_t i;
+    int failed = 0;
+
+    if (agentauthz_action_new(&a) != 0)
+        return -1;
+    for (i = 0; i < sizeof script / sizeof script[0]; i++)
+        if (run_step(s, a, &script[i]) != 0)
+            failed = 1;
+    agentauthz_action_free(a);
+    return failed ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = argc > 1 ? argv[1] : "examples/policy.yaml";
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s = NULL;
+    agentauthz_error err;
+    int status = 1;
+    int rc;
+
+    memset(&err, 0, sizeof err);
+    rc = agentauthz_engine_new(&e, NULL, &err);
+    if (rc != 0) {
+        print_error("engine", rc, &err);
+        goto out;
+    }
+    if (load_policy(e, path) != 0 || open_session(e, &s) != 0)
+        goto out;
+    printf("# session %s: %s as %s\n", agentauthz_session_id(s), TASK, IDENTITY);
+    if (run_script(s) == 0)
+        status = 0;
+out:
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    return status;
+}

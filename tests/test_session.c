@@ -1,0 +1,264 @@
+/*
+ * Sessions: who may open what, parameters binding the user's intent, TTLs
+ * and their clamps, expiry, revocation, reload applying to live sessions,
+ * and the sweep.
+ */
+#include "testutil.h"
+
+static const char *const policy =
+    "agentauthz: 1\n"
+    "defaults: { session_ttl: 10m, max_session_ttl: 1h }\n"
+    "identities:\n"
+    "  - { match: \"spiffe://corp.example/agents/support/*\", roles: [support] }\n"
+    "  - { match: \"spiffe://corp.example/agents/coder\", roles: [coder, reader] }\n"
+    "tasks:\n"
+    "  triage: { roles: [support], max_ttl: 30m }\n"
+    "  code: { roles: [coder] }\n"
+    "  open-to-all: {}\n"
+    "  refund:\n"
+    "    roles: [support]\n"
+    "    params: { customer: string, max: number, ok: bool, repos: list }\n"
+    "rules:\n"
+    "  - { id: all, effect: allow, tools: [\"*\"] }\n"
+    "  - id: refund-own\n"
+    "    effect: deny\n"
+    "    tasks: [refund]\n"
+    "    tools: [refund]\n"
+    "    where: { args.customer: { ne: { param: customer } } }\n";
+
+static const char *const support = "spiffe://corp.example/agents/support/7";
+
+static int try_open(agentauthz_engine *e, const char *id, const char *task, const char *params,
+                    agentauthz_error *err)
+{
+    agentauthz_session_options opt = AGENTAUTHZ_SESSION_OPTIONS_INIT;
+    agentauthz_session *s = NULL;
+    agentauthz_value *p = params ? json_value(params) : NULL;
+    int rc;
+    opt.params = p;
+    rc = agentauthz_session_open(e, id, task, &opt, &s, err);
+    agentauthz_value_free(p);
+    ck_assert_int_eq(rc != 0, s == NULL);
+    agentauthz_session_close(s);
+    return rc;
+}
+
+START_TEST(test_open_refusals)
+{
+    agentauthz_engine *e = engine_with(NULL, policy, NULL);
+    agentauthz_error err;
+    ck_assert_int_eq(try_open(e, support, "triage", NULL, &err), 0);
+    ck_assert_int_eq(try_open(e, support, "nope", NULL, &err), AGENTAUTHZ_ENOTASK);
+    ck_assert_ptr_nonnull(strstr(err.message, "nope"));
+    ck_assert_int_eq(try_open(e, "spiffe://evil/agent", "open-to-all", NULL, &err),
+                     AGENTAUTHZ_EIDENTITY);
+    ck_assert_int_eq(try_open(e, support, "code", NULL, &err), AGENTAUTHZ_EIDENTITY);
+    ck_assert_int_eq(try_open(e, "spiffe://corp.example/agents/support/7/x", "triage", NULL,
+                              &err),
+                     AGENTAUTHZ_EIDENTITY);
+    ck_assert_int_eq(try_open(e, "spiffe://corp.example/agents/coder", "code", NULL, &err), 0);
+    ck_assert_int_eq(try_open(e, NULL, "code", NULL, &err), AGENTAUTHZ_EINVAL);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_empty_identities_admit_nobody)
+{
+    agentauthz_engine *e = engine_with(
+        NULL, "agentauthz: 1\nidentities: []\ntasks: { t: {} }\nrules: []\n", NULL);
+    agentauthz_error err;
+    ck_assert_int_eq(try_open(e, "anyone", "t", NULL, &err), AGENTAUTHZ_EIDENTITY);
+    agentauthz_engine_free(e);
+    e = engine_with(NULL, "agentauthz: 1\ntasks: { t: {} }\nrules: []\n", NULL);
+    ck_assert_int_eq(try_open(e, "anyone", "t", NULL, &err), 0);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_params)
+{
+    agentauthz_engine *e = engine_with(NULL, policy, NULL);
+    agentauthz_error err;
+    agentauthz_session *s;
+    const char *good = "{\"customer\":\"c1\",\"max\":5,\"ok\":true,\"repos\":[\"a\",\"b\"]}";
+    ck_assert_int_eq(try_open(e, support, "refund", good, &err), 0);
+    ck_assert_int_eq(try_open(e, support, "refund", NULL, &err), AGENTAUTHZ_EPARAM);
+    ck_assert_int_eq(try_open(e, support, "refund",
+                              "{\"customer\":\"c1\",\"max\":\"5\",\"ok\":true,\"repos\":[]}", &err),
+                     AGENTAUTHZ_EPARAM);
+    ck_assert_ptr_nonnull(strstr(err.message, "max"));
+    ck_assert_int_eq(try_open(e, support, "refund",
+                              "{\"customer\":\"c1\",\"max\":5,\"ok\":\"true\",\"repos\":[]}", &err),
+                     AGENTAUTHZ_EPARAM);
+    ck_assert_int_eq(try_open(e, support, "refund",
+                              "{\"customer\":\"c1\",\"max\":5,\"ok\":true,\"repos\":[{}]}", &err),
+                     AGENTAUTHZ_EPARAM);
+    ck_assert_int_eq(
+        try_open(e, support, "refund",
+                 "{\"customer\":\"c1\",\"max\":5,\"ok\":true,\"repos\":[],\"extra\":1}", &err),
+        AGENTAUTHZ_EPARAM);
+    ck_assert_ptr_nonnull(strstr(err.message, "extra"));
+    ck_assert_int_eq(try_open(e, support, "triage", "{\"customer\":\"c1\"}", &err),
+                     AGENTAUTHZ_EPARAM);
+    ck_assert_int_eq(try_open(e, support, "refund", "[1]", &err), AGENTAUTHZ_EPARAM);
+    /* the bound parameter, not the agent's argument, decides */
+    s = open_session(e, support, "refund", good);
+    expect_decision(s, "{\"tool\":\"refund\",\"args\":{\"customer\":\"c1\"}}", AGENTAUTHZ_ALLOW,
+                    "all");
+    expect_decision(s, "{\"tool\":\"refund\",\"args\":{\"customer\":\"c2\"}}", AGENTAUTHZ_DENY,
+                    "refund-own");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+static void expect_ttl(agentauthz_engine *e, fake_clock *c, const char *task, double request_s,
+                       double ttl_s)
+{
+    agentauthz_session_options opt = AGENTAUTHZ_SESSION_OPTIONS_INIT;
+    agentauthz_session *s = NULL;
+    opt.ttl_ns = (uint64_t)(request_s * 1e9);
+    ck_assert_int_eq(agentauthz_session_open(e, support, task, &opt, &s, NULL), 0);
+    fake_clock_advance(c, ttl_s - 1);
+    expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_ALLOW, "all");
+    fake_clock_advance(c, 1); /* a session expires when its age reaches its TTL */
+    expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_DENY, "session");
+    agentauthz_session_close(s);
+}
+
+START_TEST(test_ttl_clamps)
+{
+    fake_clock c = {1000};
+    agentauthz_engine *e = engine_with(&c, policy, NULL);
+    expect_ttl(e, &c, "triage", 0, 600);          /* defaults.session_ttl */
+    expect_ttl(e, &c, "triage", 120, 120);        /* requested */
+    expect_ttl(e, &c, "triage", 7200, 1800);      /* task max_ttl */
+    expect_ttl(e, &c, "open-to-all", 7200, 3600); /* defaults.max_session_ttl */
+    agentauthz_engine_free(e);
+    e = engine_with(&c, "agentauthz: 1\ntasks: { t: {} }\nrules: [ { id: all, effect: allow, "
+                        "tools: [\"*\"] } ]\n",
+                    NULL);
+    {
+        agentauthz_session *s = open_session(e, "x", "t", NULL);
+        fake_clock_advance(&c, 15 * 60 - 1);
+        expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_ALLOW, "all");
+        fake_clock_advance(&c, 1); /* 15m without any default */
+        expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_DENY, "session");
+        agentauthz_session_close(s);
+    }
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_revoke_and_reasons)
+{
+    agentauthz_engine *e = engine_with(NULL, policy, NULL);
+    agentauthz_session *s = open_session(e, support, "triage", NULL);
+    agentauthz_action *a = action_from_json("{\"tool\":\"x\"}");
+    agentauthz_decision d;
+    ck_assert_uint_eq(strlen(agentauthz_session_id(s)), 32);
+    ck_assert_int_eq(agentauthz_session_revoke(s), 0);
+    ck_assert_int_eq(agentauthz_session_revoke(s), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_str_eq(d.rule, "session");
+    ck_assert_str_eq(d.reason, "session revoked");
+    ck_assert_int_eq(agentauthz_check(NULL, a, &d), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_int_eq(agentauthz_check(s, NULL, &d), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    agentauthz_session_close(NULL);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_reload_applies_to_live_sessions)
+{
+    fake_clock c = {0};
+    agentauthz_engine *e = engine_with(
+        &c,
+        "agentauthz: 1\ntools: { read: { produces: [internal] } }\n"
+        "tasks: { t: { limits: { calls: 3 } }, u: {} }\n"
+        "rules: [ { id: v1, effect: allow, tools: [\"*\"] } ]\n",
+        NULL);
+    const char *v2 = "agentauthz: 1\ntasks: { t: { limits: { calls: 3 } } }\n"
+                     "rules: [ { id: v2, effect: allow, tools: [x], "
+                     "where: { session.labels: { has: internal } } } ]\n";
+    agentauthz_session *s = open_session(e, "a", "t", NULL);
+    agentauthz_session *u = open_session(e, "a", "u", NULL);
+    expect_decision(s, "{\"tool\":\"read\"}", AGENTAUTHZ_ALLOW, "v1");
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "v2", v2, strlen(v2), NULL, NULL), 0);
+    /* labels and counters survive the reload */
+    expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_ALLOW, "v2");
+    expect_decision(s, "{\"tool\":\"y\"}", AGENTAUTHZ_DENY, "default");
+    expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_DENY, "limit");
+    /* a session whose task is gone is denied from then on */
+    expect_decision(u, "{\"tool\":\"x\"}", AGENTAUTHZ_DENY, "session");
+    agentauthz_session_close(s);
+    agentauthz_session_close(u);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_sweep)
+{
+    fake_clock c = {0};
+    agentauthz_engine *e = engine_with(&c, policy, NULL);
+    agentauthz_session *short_s, *long_s;
+    agentauthz_session_options opt = AGENTAUTHZ_SESSION_OPTIONS_INIT;
+    size_t expired = 99;
+    opt.ttl_ns = 60000000000u;
+    ck_assert_int_eq(agentauthz_session_open(e, support, "triage", &opt, &short_s, NULL), 0);
+    long_s = open_session(e, support, "triage", NULL);
+    ck_assert_int_eq(agentauthz_engine_sweep(e, &expired), 0);
+    ck_assert_uint_eq(expired, 0);
+    fake_clock_advance(&c, 60);
+    ck_assert_int_eq(agentauthz_engine_sweep(e, &expired), 0);
+    ck_assert_uint_eq(expired, 1);
+    ck_assert_int_eq(agentauthz_engine_sweep(e, &expired), 0);
+    ck_assert_uint_eq(expired, 0);
+    expect_decision(short_s, "{\"tool\":\"x\"}", AGENTAUTHZ_DENY, "session");
+    expect_decision(long_s, "{\"tool\":\"x\"}", AGENTAUTHZ_ALLOW, "all");
+    agentauthz_session_close(short_s);
+    /* an engine freed with a session still open ends it; the handle can still be closed */
+    agentauthz_engine_free(e);
+    agentauthz_session_close(long_s);
+}
+END_TEST
+
+START_TEST(test_no_policy)
+{
+    agentauthz_engine *e = engine_with(NULL, NULL, NULL);
+    agentauthz_error err;
+    agentauthz_policy_info info;
+    ck_assert_int_eq(try_open(e, "a", "t", NULL, &err), AGENTAUTHZ_ENOPOLICY);
+    ck_assert_int_eq(agentauthz_engine_policy_info(e, &info), AGENTAUTHZ_ENOPOLICY);
+    ck_assert_str_eq(agentauthz_version(), AGENTAUTHZ_VERSION_STRING);
+    ck_assert_str_eq(agentauthz_strerror(AGENTAUTHZ_EPOLICY), "invalid policy");
+    agentauthz_engine_free(e);
+    agentauthz_engine_free(NULL);
+}
+END_TEST
+
+static Suite *session_suite(void)
+{
+    Suite *s = suite_create("session");
+    TCase *tc = tcase_create("session");
+    tcase_add_test(tc, test_open_refusals);
+    tcase_add_test(tc, test_empty_identities_admit_nobody);
+    tcase_add_test(tc, test_params);
+    tcase_add_test(tc, test_ttl_clamps);
+    tcase_add_test(tc, test_revoke_and_reasons);
+    tcase_add_test(tc, test_reload_applies_to_live_sessions);
+    tcase_add_test(tc, test_sweep);
+    tcase_add_test(tc, test_no_policy);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(session_suite());
+}
