@@ -173,11 +173,36 @@ AGENTAUTHZ_API const agentauthz_value *agentauthz_value_map_value(const agentaut
 /* Frees memory the library returned with "free with agentauthz_free". */
 AGENTAUTHZ_API void agentauthz_free(void *p);
 
+/* Engine keys, task tokens and the audit log have headers of their own. */
+#include <agentauthz/secrets.h>
+#include <agentauthz/audit.h>
+
 /* ------------------------------------------------------------------ */
 /* Engine and policy                                                   */
 /* ------------------------------------------------------------------ */
 
 typedef struct agentauthz_engine agentauthz_engine;
+
+/* What the host's secret provider is asked to issue or revoke. Borrowed. */
+typedef struct agentauthz_secret_request {
+    const char *secret;   /* the secret's name in the policy */
+    const char *session;  /* the session's id */
+    const char *identity; /* the session's workload identity */
+    const char *task;     /* the session's task */
+    uint64_t ttl_ns;      /* how long the value must stay valid */
+} agentauthz_secret_request;
+
+/*
+ * Issues a `host` secret: writes at most cap bytes (cap is 4096) into buf
+ * and their count into *len (at least 8, so that leaks of it can be
+ * detected), and returns 0; non-zero refuses, and the session open fails
+ * with AGENTAUTHZ_EPROVIDER. Called with no library lock held, possibly from
+ * several threads at once.
+ */
+typedef int (*agentauthz_secret_issue_fn)(void *ctx, const agentauthz_secret_request *req,
+                                          unsigned char *buf, size_t cap, size_t *len);
+/* Revokes what issue issued, exactly once per issued secret. */
+typedef void (*agentauthz_secret_revoke_fn)(void *ctx, const agentauthz_secret_request *req);
 
 /*
  * A clock: monotonic nanoseconds. The default is CLOCK_MONOTONIC. Tests
@@ -187,13 +212,21 @@ typedef struct agentauthz_engine agentauthz_engine;
 typedef uint64_t (*agentauthz_clock_fn)(void *ctx);
 
 typedef struct agentauthz_engine_options {
-    unsigned version;          /* AGENTAUTHZ_ENGINE_OPTIONS_VERSION */
-    agentauthz_clock_fn clock; /* NULL: the monotonic clock */
+    unsigned version;               /* AGENTAUTHZ_ENGINE_OPTIONS_VERSION */
+    agentauthz_clock_fn clock;      /* TTLs; NULL: the monotonic clock */
     void *clock_ctx;
+    agentauthz_clock_fn wall_clock; /* Unix ns for tokens and audit; NULL: CLOCK_REALTIME */
+    void *wall_clock_ctx;
+    const agentauthz_keys *keys;    /* borrowed, must outlive the engine; NULL: fresh keys */
+    agentauthz_secret_issue_fn secret_issue;   /* the `host` provider, or NULL */
+    agentauthz_secret_revoke_fn secret_revoke; /* may be NULL */
+    void *secret_ctx;
+    const char *name;               /* the engine's name in audit records (copied), or NULL */
 } agentauthz_engine_options;
 
 #define AGENTAUTHZ_ENGINE_OPTIONS_VERSION 1
-#define AGENTAUTHZ_ENGINE_OPTIONS_INIT {AGENTAUTHZ_ENGINE_OPTIONS_VERSION, NULL, NULL}
+#define AGENTAUTHZ_ENGINE_OPTIONS_INIT                                                        \
+    {AGENTAUTHZ_ENGINE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /*
  * Creates an engine with no policy loaded (every session open fails with
@@ -266,6 +299,31 @@ AGENTAUTHZ_API int agentauthz_engine_policy_info(agentauthz_engine *e,
  * NULL, receives how many were ended. Engine-safe; call it from a timer.
  */
 AGENTAUTHZ_API int agentauthz_engine_sweep(agentauthz_engine *e, size_t *expired);
+
+/*
+ * Copies the engine's Ed25519 public key (the one task tokens verify with).
+ * Thread-safe.
+ */
+AGENTAUTHZ_API int agentauthz_engine_public_key(const agentauthz_engine *e,
+                                                unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES]);
+
+/*
+ * Starts writing the audit log (agentauthz-audit in libagentauthz(3)):
+ * every session event, check, approval and lease from now on, MAC-chained
+ * with the engine keys' audit key. opt NULL stops it. Replaces an earlier
+ * log. When a record cannot be written the check it records is denied.
+ * Engine-safe.
+ */
+AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_engine_set_audit(agentauthz_engine *e,
+                                                               const agentauthz_audit_options *opt,
+                                                               agentauthz_error *err);
+
+/*
+ * Reopens the audit file (after it was renamed by log rotation); the MAC
+ * chain continues in the new file. Call it from a SIGHUP handler's thread,
+ * not from the handler. Engine-safe.
+ */
+AGENTAUTHZ_API int agentauthz_engine_audit_reopen(agentauthz_engine *e, agentauthz_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Sessions                                                            */
@@ -411,6 +469,126 @@ typedef enum agentauthz_approval {
  */
 AGENTAUTHZ_API int agentauthz_approve(agentauthz_session *s, const agentauthz_action *a,
                                       agentauthz_approval scope);
+
+/* ------------------------------------------------------------------ */
+/* Secrets: leases, placeholders, scrubbing                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A session's secrets are issued when it opens (per the task's `secrets`)
+ * and destroyed when it closes, is revoked or expires (or the secret's own
+ * TTL passes). The agent never needs to hold them: the tool runtime leases
+ * one for an action that was checked and allowed, or has placeholders
+ * substituted into an outgoing request, and scrubs tool output.
+ */
+typedef struct agentauthz_lease agentauthz_lease;
+
+/*
+ * Leases the session's secret named secret for the action a, which d must
+ * be the allowing decision of (one of the session's last 16 allowed
+ * checks, of the same tool), and whose tool must match the secret's
+ * `tools`. Anything else is refused with AGENTAUTHZ_EDENIED (recorded as a
+ * denied lease in the audit log); AGENTAUTHZ_ENOTFOUND for a secret the
+ * session does not hold, AGENTAUTHZ_ESESSION when it has ended. The caller
+ * releases the lease with agentauthz_lease_release. Thread-safe.
+ */
+AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_lease_acquire(agentauthz_session *s,
+                                                            const agentauthz_action *a,
+                                                            const agentauthz_decision *d,
+                                                            const char *secret,
+                                                            agentauthz_lease **out,
+                                                            agentauthz_error *err);
+
+/*
+ * The leased bytes, in read-only guarded memory, and their length. When the
+ * session ends (on any thread) while the lease is held, the bytes are wiped
+ * to zeros in place, the pointer stays readable until release, and this call
+ * returns NULL from then on; agentauthz_lease_valid returns 0.
+ */
+AGENTAUTHZ_API const unsigned char *agentauthz_lease_value(const agentauthz_lease *l,
+                                                           size_t *len);
+AGENTAUTHZ_API int agentauthz_lease_valid(const agentauthz_lease *l);
+/* Releases the lease. NULL is a no-op. */
+AGENTAUTHZ_API void agentauthz_lease_release(agentauthz_lease *l);
+
+/* Guarded memory holding a request with secrets substituted. */
+typedef struct agentauthz_secret_buffer agentauthz_secret_buffer;
+
+/*
+ * Copies text, replacing each ${secret:NAME} with that secret's value, for
+ * an action allowed by d (as for agentauthz_lease_acquire, for every secret
+ * named). All or nothing: any refused placeholder fails the whole call with
+ * AGENTAUTHZ_EDENIED and no output; an unterminated or malformed
+ * placeholder gives AGENTAUTHZ_EINVAL. The caller frees the buffer with
+ * agentauthz_secret_buffer_free, which wipes it. Thread-safe.
+ */
+AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_substitute(agentauthz_session *s,
+                                                         const agentauthz_action *a,
+                                                         const agentauthz_decision *d,
+                                                         const char *text, size_t len,
+                                                         agentauthz_secret_buffer **out,
+                                                         agentauthz_error *err);
+AGENTAUTHZ_API const unsigned char *agentauthz_secret_buffer_data(
+    const agentauthz_secret_buffer *b, size_t *len);
+AGENTAUTHZ_API void agentauthz_secret_buffer_free(agentauthz_secret_buffer *b);
+
+/*
+ * Copies a tool's output with every live secret of the engine's sessions,
+ * raw or hex, base64, base64url or percent-encoded, replaced by
+ * [redacted:NAME]. *out (NUL-terminated, *outlen bytes) is freed by the
+ * caller with agentauthz_free. Thread-safe.
+ */
+AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_scrub(agentauthz_session *s, const void *data,
+                                                    size_t len, char **out, size_t *outlen,
+                                                    agentauthz_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Delegation and downstream checks                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct agentauthz_delegate_options {
+    unsigned version;               /* AGENTAUTHZ_DELEGATE_OPTIONS_VERSION */
+    uint64_t ttl_ns;                /* 0: the task's default; never past the parent's end */
+    const agentauthz_value *params; /* the child task's parameters, or NULL */
+    const char *const *tools;       /* tool names or globs the child may use; NULL: all */
+    size_t ntools;
+    const char *const *secrets;     /* parent secrets to hand down; NULL: none */
+    size_t nsecrets;
+} agentauthz_delegate_options;
+
+#define AGENTAUTHZ_DELEGATE_OPTIONS_VERSION 1
+#define AGENTAUTHZ_DELEGATE_OPTIONS_INIT {AGENTAUTHZ_DELEGATE_OPTIONS_VERSION, 0, NULL, NULL, 0, NULL, 0}
+#define AGENTAUTHZ_DELEGATION_DEPTH_MAX 8
+
+/*
+ * Opens a child session for a sub-agent, as agentauthz_session_open does
+ * for identity and task, and narrower than its parent: every check on the
+ * child must also be allowed by the parent's policy view (a dry run that
+ * changes nothing in the parent), its tools are limited to opt->tools and
+ * to the tools its ancestors were limited to, its secrets are copies of the
+ * named parent secrets that the child's task also lists, and it ends no
+ * later than the parent. Ending the parent ends every descendant. At most
+ * AGENTAUTHZ_DELEGATION_DEPTH_MAX levels (AGENTAUTHZ_ELIMIT). Thread-safe.
+ */
+AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_session_delegate(
+    agentauthz_session *parent, const char *identity, const char *task,
+    const agentauthz_delegate_options *opt, agentauthz_session **out, agentauthz_error *err);
+
+/*
+ * For a downstream service: verifies a task token with verifier v (offline,
+ * its cache and revocations included), then checks the action for the
+ * token's identity and task against this engine's own policy, in a
+ * one-check session that lives no longer than the token, and denies
+ * (rule "session") a tool the token does not name. Returns the token's
+ * error (ETOKEN, ESIGNATURE, EEXPIRED, EAUDIENCE, ESESSION) with a deny in
+ * *d, or 0 with the policy's decision. Engine-safe.
+ */
+AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_check_token(agentauthz_engine *e,
+                                                          agentauthz_verifier *v,
+                                                          const char *token, size_t len,
+                                                          const agentauthz_action *a,
+                                                          agentauthz_decision *d,
+                                                          agentauthz_error *err);
 
 #ifdef __cplusplus
 }

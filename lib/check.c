@@ -206,6 +206,8 @@ int agentauthz_approve(agentauthz_session *s, const agentauthz_action *a,
         memcpy(s->approvals[s->napprovals].hash, h, 32);
         s->approvals[s->napprovals++].scope = scope;
     }
+    if (!rc && s->e)
+        rc = az_audit_session(s, AZ_AUDIT_APPROVE, a, NULL, NULL);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -250,7 +252,76 @@ static void decide_default(agentauthz_session *s, agentauthz_decision *d)
            "no rule matched");
 }
 
-static int decide_by_rules(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
+/* How restrictive an effect is: deny < ask < allow. */
+static int strength(agentauthz_effect e)
+{
+    return e == AGENTAUTHZ_ALLOW ? 2 : e == AGENTAUTHZ_ASK ? 1 : 0;
+}
+
+static bool tool_delegated(const agentauthz_session *s, const agentauthz_action *a)
+{
+    if (!s->tools)
+        return true;
+    for (size_t i = 0; i < s->ntools; i++)
+        if (az_glob_match(&s->tools[i], a->tool.p, a->tool.len))
+            return true;
+    return false;
+}
+
+/* The rules' verdict in s, changing nothing; the caller holds s->lock. */
+static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz_decision *d)
+{
+    const az_rule *rule = NULL;
+    agentauthz_effect effect;
+    az_eval ev;
+    int rc;
+    if ((rc = refresh_view(s)) != 0 || session_refused(s, az_engine_now(s->e), d))
+        return rc;
+    if (!tool_delegated(s, a)) {
+        decide(d, AGENTAUTHZ_DENY, "session", "tool not delegated to this session");
+        return 0;
+    }
+    az_eval_init(&ev, s, a, az_engine_now(s->e));
+    if (az_eval_rules(&ev, &rule, &effect) != 0) {
+        decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default", "a condition could not be evaluated");
+        return 0;
+    }
+    if (!rule)
+        decide_default(s, d);
+    else
+        decide(d, effect, rule->id, rule->reason);
+    return 0;
+}
+
+/*
+ * What the ancestors of a delegated session say about the action: the most
+ * restrictive of their verdicts. Each ancestor is locked alone, before the
+ * child, so that locks are only ever nested parent over child.
+ */
+static int ancestors_verdict(agentauthz_session *parent, const agentauthz_action *a,
+                             agentauthz_decision *verdict)
+{
+    decide(verdict, AGENTAUTHZ_ALLOW, "", "");
+    for (agentauthz_session *p = parent; p; p = p->parent) {
+        agentauthz_decision d;
+        int rc;
+        decide(&d, AGENTAUTHZ_DENY, "session", "parent session ended");
+        pthread_mutex_lock(&p->lock);
+        rc = p->e ? dry_run(p, a, &d) : 0;
+        pthread_mutex_unlock(&p->lock);
+        if (rc)
+            return rc;
+        if (strength(d.effect) < strength(verdict->effect)) {
+            char reason[AGENTAUTHZ_REASON_MAX];
+            snprintf(reason, sizeof reason, "delegated from a parent session: %.470s", d.reason);
+            decide(verdict, d.effect, d.rule, reason);
+        }
+    }
+    return 0;
+}
+
+static int decide_by_rules(agentauthz_session *s, az_eval *ev, const agentauthz_decision *up,
+                           agentauthz_decision *d)
 {
     const az_rule *rule = NULL;
     agentauthz_effect effect;
@@ -266,6 +337,8 @@ static int decide_by_rules(agentauthz_session *s, az_eval *ev, agentauthz_decisi
         decide_default(s, d);
     else
         decide(d, effect, rule->id, rule->reason);
+    if (up && strength(up->effect) < strength(d->effect))
+        decide(d, up->effect, up->rule, up->reason);
     if (d->effect == AGENTAUTHZ_ASK) {
         if ((rc = take_approval(s, ev->a, &approved)) != 0)
             return rc;
@@ -281,45 +354,74 @@ static bool revokes_on_deny(const agentauthz_session *s)
     return t->on_deny < 0 ? s->view.p->revoke_on_deny : t->on_deny == 1;
 }
 
-static int check_locked(agentauthz_session *s, const agentauthz_action *a,
-                        agentauthz_decision *d)
+/* Policy.md's decision steps 2 to 4, once the session is known to be live. */
+static int decide_live(agentauthz_session *s, const agentauthz_action *a,
+                       const agentauthz_decision *up, uint64_t now, agentauthz_decision *d)
 {
-    uint64_t now = az_engine_now(s->e);
     az_eval ev;
     int rc;
-    if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d))
-        return rc;
-    d->seq = ++s->calls;
     if ((rc = limits_exceeded(s, a, d)) != 0)
         return rc < 0 ? rc : 0;
+    if (!tool_delegated(s, a)) {
+        decide(d, AGENTAUTHZ_DENY, "session", "tool not delegated to this session");
+        return 0;
+    }
+    if (az_secrets_scan(s, a, d))
+        return 0;
     az_eval_init(&ev, s, a, now);
-    if ((rc = decide_by_rules(s, &ev, d)) != 0)
+    if ((rc = decide_by_rules(s, &ev, up, d)) != 0)
         return rc;
-    if (d->effect == AGENTAUTHZ_ALLOW && (rc = taint_session(s, &ev)) != 0) {
+    if (d->effect != AGENTAUTHZ_ALLOW)
+        return 0;
+    if ((rc = taint_session(s, &ev)) != 0) {
         decide(d, AGENTAUTHZ_DENY, "session", "the session's labels could not be recorded");
         return rc;
     }
+    az_secrets_note_allowed(s, d->seq, a);
     return 0;
+}
+
+static int check_locked(agentauthz_session *s, const agentauthz_action *a,
+                        const agentauthz_decision *up, agentauthz_decision *d)
+{
+    uint64_t now = az_engine_now(s->e);
+    int rc;
+    if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d))
+        return rc;
+    if (s->nsecrets)
+        az_secrets_expire(s, now);
+    d->seq = ++s->calls;
+    return decide_live(s, a, up, now, d);
 }
 
 int agentauthz_check(agentauthz_session *s, const agentauthz_action *a,
                      agentauthz_decision *d)
 {
+    agentauthz_decision up;
     int rc;
     if (!d)
         return AGENTAUTHZ_EINVAL;
     decide(d, AGENTAUTHZ_DENY, "default", "internal error");
     d->seq = 0;
-    if (!s || !a || !a->tool.len || !s->e) {
-        decide(d, AGENTAUTHZ_DENY, s && !s->e ? "session" : "default",
-               s && !s->e ? "session closed" : "invalid session or action");
+    if (!s || !a || !a->tool.len) {
+        decide(d, AGENTAUTHZ_DENY, "default", "invalid session or action");
         return AGENTAUTHZ_EINVAL;
     }
+    if (s->parent && (rc = ancestors_verdict(s->parent, a, &up)) != 0)
+        return rc;
     pthread_mutex_lock(&s->lock);
-    rc = check_locked(s, a, d);
+    if (s->e)
+        rc = check_locked(s, a, s->parent ? &up : NULL, d);
+    else
+        decide(d, AGENTAUTHZ_DENY, "session", "session closed");
     if (rc) {
         d->effect = AGENTAUTHZ_DENY;
         copy_bounded(d->reason, sizeof d->reason, "internal error");
+    }
+    if (s->e && az_audit_session(s, AZ_AUDIT_CHECK, a, d, NULL) != 0 &&
+        d->effect != AGENTAUTHZ_DENY) {
+        decide(d, AGENTAUTHZ_DENY, "default", "the audit record could not be written");
+        rc = AGENTAUTHZ_EIO;
     }
     if (d->effect == AGENTAUTHZ_DENY && s->state == AZ_OPEN && s->view.p &&
         s->view.task >= 0 && revokes_on_deny(s))

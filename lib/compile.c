@@ -1439,11 +1439,34 @@ static void compile_name(cc *c, const az_node *v)
         oom(c, v);
 }
 
+/* audit: { clear_args: [NAME...] } names arguments the audit log shows in clear. */
+static void compile_audit(cc *c, const az_node *n)
+{
+    static const char *const keys[] = {"clear_args", NULL};
+    const az_node *list;
+    char **grown;
+    if (!expect_map(c, n, "audit"))
+        return;
+    check_keys(c, n, "audit", keys);
+    if (!(list = map_get(n, "clear_args")) || !expect_seq(c, list, "clear_args"))
+        return;
+    grown = realloc(c->p->clear_args, (c->p->nclear + list->n + 1) * sizeof *grown);
+    if (!grown) {
+        oom(c, list);
+        return;
+    }
+    c->p->clear_args = grown;
+    for (size_t i = 0; i < list->n; i++)
+        if (expect_name(c, list->items[i], "argument name") &&
+            !(grown[c->p->nclear++] = xstrndup(list->items[i]->str, list->items[i]->len)))
+            oom(c, list->items[i]);
+}
+
 static void pass1_file(cc *c, const az_node *root)
 {
     static const char *const keys[] = {"agentauthz", "name",    "defaults", "identities",
                                        "lists",      "tools",   "secrets",  "tasks",
-                                       "rules",      NULL};
+                                       "rules",      "audit",   NULL};
     if (!expect_map(c, root, "a policy document"))
         return;
     check_keys(c, root, "the policy", keys);
@@ -1462,6 +1485,8 @@ static void pass1_file(cc *c, const az_node *root)
             compile_tools(c, v);
         else if (key_is(k, "secrets"))
             compile_secrets(c, v);
+        else if (key_is(k, "audit"))
+            compile_audit(c, v);
     }
 }
 

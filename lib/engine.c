@@ -24,9 +24,22 @@ static uint64_t monotonic_ns(void *ctx)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t realtime_ns(void *ctx)
+{
+    struct timespec ts;
+    AZ_UNUSED(ctx);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t az_engine_now(const agentauthz_engine *e)
 {
     return e->clock(e->clock_ctx);
+}
+
+uint64_t az_engine_wall(const agentauthz_engine *e)
+{
+    return e->wall_clock(e->wall_clock_ctx);
 }
 
 const char *agentauthz_version(void)
@@ -34,10 +47,14 @@ const char *agentauthz_version(void)
     return AGENTAUTHZ_VERSION_STRING;
 }
 
+static int engine_secrets_init(agentauthz_engine *e, const agentauthz_engine_options *opt,
+                               agentauthz_error *err);
+
 int agentauthz_engine_new(agentauthz_engine **out, const agentauthz_engine_options *opt,
                           agentauthz_error *err)
 {
     agentauthz_engine *e;
+    int rc;
     if (!out)
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "no engine pointer");
     *out = NULL;
@@ -52,11 +69,52 @@ int agentauthz_engine_new(agentauthz_engine **out, const agentauthz_engine_optio
         free(e);
         return az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "cannot create a mutex");
     }
+    pthread_mutex_init(&e->secret_lock, NULL);
+    pthread_mutex_init(&e->audit_lock, NULL);
     atomic_init(&e->policy, NULL);
+    atomic_init(&e->leaks, NULL);
     e->clock = opt && opt->clock ? opt->clock : monotonic_ns;
     e->clock_ctx = opt ? opt->clock_ctx : NULL;
+    e->wall_clock = opt && opt->wall_clock ? opt->wall_clock : realtime_ns;
+    e->wall_clock_ctx = opt ? opt->wall_clock_ctx : NULL;
+    if (opt) {
+        e->secret_issue = opt->secret_issue;
+        e->secret_revoke = opt->secret_revoke;
+        e->secret_ctx = opt->secret_ctx;
+    }
+    rc = engine_secrets_init(e, opt, err);
+    if (!rc && opt && opt->name && !(e->name = strndup(opt->name, AZ_MAX_NAME)))
+        rc = az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
+    if (rc) {
+        agentauthz_engine_free(e);
+        return rc;
+    }
     *out = e;
     return 0;
+}
+
+static int engine_secrets_init(agentauthz_engine *e, const agentauthz_engine_options *opt,
+                               agentauthz_error *err)
+{
+    int rc = az_secpool_new(&e->pool);
+    if (rc)
+        return az_error_set(err, rc, "", 0, 0, 0, "cannot allocate guarded memory");
+    if (opt && opt->keys) {
+        e->keys = opt->keys;
+        return 0;
+    }
+    if ((rc = agentauthz_keys_generate(&e->own_keys, err)) != 0)
+        return rc;
+    e->keys = e->own_keys;
+    return 0;
+}
+
+int agentauthz_engine_public_key(const agentauthz_engine *e,
+                                 unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES])
+{
+    if (!e || !pk)
+        return AGENTAUTHZ_EINVAL;
+    return agentauthz_keys_public_raw(e->keys, pk);
 }
 
 void agentauthz_engine_free(agentauthz_engine *e)
@@ -67,8 +125,10 @@ void agentauthz_engine_free(agentauthz_engine *e)
     pthread_mutex_lock(&e->lock);
     while ((s = e->sessions) != NULL) {
         e->sessions = s->next;
+        pthread_mutex_unlock(&e->lock);
         pthread_mutex_lock(&s->lock);
         az_session_end(s, AZ_CLOSED, "session closed");
+        pthread_mutex_lock(&e->lock);
         az_view_clear(&s->view);
         s->view.task = -1;
         s->e = NULL;
@@ -77,8 +137,43 @@ void agentauthz_engine_free(agentauthz_engine *e)
     }
     pthread_mutex_unlock(&e->lock);
     az_policy_unref(atomic_load(&e->policy));
+    az_audit_free(e->audit);
+    az_engine_secrets_free(e);
+    agentauthz_keys_free(e->own_keys);
+    free(e->name);
     pthread_mutex_destroy(&e->lock);
+    pthread_mutex_destroy(&e->secret_lock);
+    pthread_mutex_destroy(&e->audit_lock);
     free(e);
+}
+
+int agentauthz_engine_set_audit(agentauthz_engine *e, const agentauthz_audit_options *opt,
+                                agentauthz_error *err)
+{
+    az_audit *fresh = NULL, *old;
+    int rc;
+    if (!e)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "no engine");
+    if (opt && (rc = az_audit_new(&fresh, opt, az_keys_audit_key(e->keys), err)) != 0)
+        return rc;
+    pthread_mutex_lock(&e->audit_lock);
+    old = e->audit;
+    e->audit = fresh;
+    pthread_mutex_unlock(&e->audit_lock);
+    az_audit_free(old);
+    return 0;
+}
+
+int agentauthz_engine_audit_reopen(agentauthz_engine *e, agentauthz_error *err)
+{
+    int rc = 0;
+    if (!e)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "no engine");
+    pthread_mutex_lock(&e->audit_lock);
+    if (e->audit)
+        rc = az_audit_reopen(e->audit, err);
+    pthread_mutex_unlock(&e->audit_lock);
+    return rc;
 }
 
 az_policy *az_engine_policy_ref(agentauthz_engine *e)
@@ -262,8 +357,10 @@ static int compile_and_install(agentauthz_engine *e, const az_source *src, size_
 {
     az_policy *p = NULL;
     int rc = az_policy_compile(src, n, d, &p);
-    if (rc == 0)
+    if (rc == 0) {
         install(e, p);
+        az_audit_engine(e, AZ_AUDIT_RELOAD);
+    }
     return rc;
 }
 

@@ -459,6 +459,8 @@ typedef struct az_policy {
     size_t index_cap; /* a power of two */
     uint32_t *glob_rules; /* rules with a non-literal tool pattern */
     size_t nglob_rules;
+    char **clear_args; /* audit: argument names logged in clear */
+    size_t nclear;
 } az_policy;
 
 /* One file of a policy being loaded. */
@@ -489,7 +491,6 @@ void az_policy_lint(const az_policy *p, az_diag *d);
  * libsodium guarded memory, readable only (sodium_mprotect_readonly).
  */
 #define AZ_KEY_BYTES 32
-typedef struct agentauthz_keys agentauthz_keys;
 const unsigned char *az_keys_public_key(const agentauthz_keys *k); /* 32 bytes */
 const unsigned char *az_keys_master_key(const agentauthz_keys *k); /* 32 bytes */
 const unsigned char *az_keys_audit_key(const agentauthz_keys *k);  /* 32 bytes */

@@ -125,6 +125,9 @@ static void policy_free(az_policy *p)
     tasks_free(p);
     catalogue_free(p);
     index_free(p);
+    for (size_t i = 0; i < p->nclear; i++)
+        free(p->clear_args[i]);
+    free(p->clear_args);
     for (size_t i = 0; i < p->nfiles; i++)
         free(p->files[i]);
     free(p->files);

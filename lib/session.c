@@ -149,8 +149,25 @@ static int refuse_open(const az_view *v, agentauthz_error *err)
     return az_error_set(err, code, "", 0, 0, 0, "%s", v->refused);
 }
 
+static void secrets_free(agentauthz_session *s)
+{
+    for (size_t i = 0; i < s->nsecrets; i++) {
+        if (s->secrets[i].slot)
+            az_secpool_release(s->secrets[i].slot);
+        free(s->secrets[i].name);
+    }
+    free(s->secrets);
+    az_leak_ref_unref(s->leaks);
+}
+
 static void session_free(agentauthz_session *s)
 {
+    secrets_free(s);
+    for (size_t i = 0; i < s->ntools; i++)
+        az_glob_free(&s->tools[i]);
+    free(s->tools);
+    free(s->children);
+    az_session_unref(s->parent);
     az_view_clear(&s->view);
     for (size_t i = 0; i < s->ncounters; i++)
         free(s->counters[i].tool);
@@ -170,7 +187,7 @@ void az_session_unref(agentauthz_session *s)
         session_free(s);
 }
 
-static agentauthz_session *session_alloc(const char *identity, const char *task,
+agentauthz_session *az_session_alloc(const char *identity, const char *task,
                                          const agentauthz_value *params)
 {
     agentauthz_session *s = calloc(1, sizeof *s);
@@ -211,6 +228,19 @@ static bool bounded_string(const char *s, size_t max)
     return s && memchr(s, '\0', max + 1) != NULL;
 }
 
+int az_session_refuse_or_check(const az_view *v, const agentauthz_value *params,
+                               agentauthz_error *err)
+{
+    if (v->refused[0])
+        return refuse_open(v, err);
+    return check_params(&v->p->tasks[v->task], params, err);
+}
+
+uint64_t az_clamp_ttl_ns(const az_policy *p, int task, uint64_t requested_ns)
+{
+    return clamp_ttl_ns(p, &p->tasks[task], requested_ns);
+}
+
 int agentauthz_session_open(agentauthz_engine *e, const char *identity, const char *task,
                             const agentauthz_session_options *opt, agentauthz_session **out,
                             agentauthz_error *err)
@@ -236,19 +266,33 @@ int agentauthz_session_open(agentauthz_engine *e, const char *identity, const ch
     }
     if ((rc = check_params(&view.p->tasks[view.task], opt ? opt->params : NULL, err)) != 0)
         goto fail;
-    if (!(s = session_alloc(identity, task, opt ? opt->params : NULL))) {
+    if (!(s = az_session_alloc(identity, task, opt ? opt->params : NULL))) {
         rc = az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
         goto fail;
     }
     s->view = view;
+    s->e = e;
     s->opened_ns = az_engine_now(e);
     s->ttl_ns = clamp_ttl_ns(view.p, &view.p->tasks[view.task], opt ? opt->ttl_ns : 0);
-    engine_link(e, s);
-    *out = s;
-    return 0;
+    return az_session_start(s, out, err);
 fail:
     az_view_clear(&view);
     return rc;
+}
+
+/* Issues the secrets of a session set up by open or delegate, and links it. */
+int az_session_start(agentauthz_session *s, agentauthz_session **out, agentauthz_error *err)
+{
+    int rc = s->parent ? 0 : az_secrets_issue(s, err);
+    if (rc) {
+        s->e = NULL;
+        az_session_unref(s);
+        return rc;
+    }
+    engine_link(s->e, s);
+    az_audit_session(s, AZ_AUDIT_OPEN, NULL, NULL, NULL);
+    *out = s;
+    return 0;
 }
 
 const char *agentauthz_session_id(const agentauthz_session *s)
@@ -258,13 +302,44 @@ const char *agentauthz_session_id(const agentauthz_session *s)
 
 /* ---- ending ---- */
 
-/* Ends an open session with state and reason; the caller holds s->lock. */
+/* The live children of s, each with a reference; the caller holds s->lock. */
+static agentauthz_session **take_children(agentauthz_session *s, size_t *n)
+{
+    agentauthz_session **kids = NULL;
+    *n = 0;
+    if (s->nchildren && (kids = calloc(s->nchildren, sizeof *kids)) != NULL)
+        for (size_t i = 0; i < s->nchildren; i++) {
+            atomic_fetch_add_explicit(&s->children[i]->refs, 1, memory_order_relaxed);
+            kids[(*n)++] = s->children[i];
+        }
+    return kids;
+}
+
+/*
+ * Ends an open session with state and reason; the caller holds s->lock.
+ * Its secrets are destroyed at once, and so are its descendants: a parent
+ * takes its children's locks under its own, never the other way round.
+ */
 void az_session_end(agentauthz_session *s, az_state state, const char *why)
 {
+    static const az_audit_kind kinds[] = {AZ_AUDIT_OPEN, AZ_AUDIT_CLOSE, AZ_AUDIT_REVOKE,
+                                          AZ_AUDIT_EXPIRE};
+    agentauthz_session **kids;
+    size_t n;
     if (s->state != AZ_OPEN)
         return;
     s->state = state;
     snprintf(s->ended_why, sizeof s->ended_why, "%s", why);
+    az_secrets_destroy(s);
+    az_audit_session(s, kinds[state], NULL, NULL, NULL);
+    kids = take_children(s, &n);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&kids[i]->lock);
+        az_session_end(kids[i], AZ_REVOKED, "parent session ended");
+        pthread_mutex_unlock(&kids[i]->lock);
+        az_session_unref(kids[i]);
+    }
+    free(kids);
 }
 
 int agentauthz_session_revoke(agentauthz_session *s)
@@ -294,6 +369,20 @@ static void engine_unlink(agentauthz_session *s)
     pthread_mutex_unlock(&e->lock);
 }
 
+static void parent_unlink(agentauthz_session *s)
+{
+    agentauthz_session *p = s->parent;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nchildren; i++)
+        if (p->children[i] == s) {
+            p->children[i] = p->children[--p->nchildren];
+            break;
+        }
+    pthread_mutex_unlock(&p->lock);
+}
+
 void agentauthz_session_close(agentauthz_session *s)
 {
     if (!s)
@@ -301,6 +390,7 @@ void agentauthz_session_close(agentauthz_session *s)
     pthread_mutex_lock(&s->lock);
     az_session_end(s, AZ_CLOSED, "session closed");
     pthread_mutex_unlock(&s->lock);
+    parent_unlink(s);
     engine_unlink(s);
     az_session_unref(s);
 }

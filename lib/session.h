@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 
 #include "internal.h"
+#include "audit_private.h"
+#include "secmem_private.h"
 
 struct agentauthz_action {
     az_buf tool;
@@ -45,6 +47,39 @@ typedef struct az_approval {
 typedef enum az_state { AZ_OPEN, AZ_CLOSED, AZ_REVOKED, AZ_EXPIRED } az_state;
 
 #define AZ_MAX_APPROVALS 256
+#define AZ_ALLOWED_RING 16 /* recent allowed checks a lease may refer to */
+#define AZ_HOST_SECRET_MAX 4096
+
+/*
+ * One issued secret. Its bytes live in a guarded pool slot; the record lives
+ * as long as its session (leases hold a session reference). slot, live and
+ * leases are guarded by the engine's secret_lock.
+ */
+typedef struct az_secret {
+    char *name;
+    az_provider provider;
+    az_secslot *slot;     /* NULL once released to the pool */
+    size_t len;
+    uint64_t expires_ns;  /* monotonic */
+    uint32_t id;          /* engine-wide, for leak hits */
+    _Atomic bool live;
+    size_t leases;        /* outstanding leases on the slot */
+    bool host_issued;     /* call the revoke callback at destruction */
+    struct agentauthz_session *owner;
+} az_secret;
+
+typedef struct az_allowed {
+    uint64_t seq;
+    uint64_t tool_hash;
+} az_allowed;
+
+/* The engine's leak matcher, shared immutable and reference counted. */
+typedef struct az_leak_ref {
+    _Atomic size_t refs;
+    struct az_leak_set *set;
+    az_secret **by_index; /* the secrets it was built from, id = index */
+    size_t n;
+} az_leak_ref;
 
 struct agentauthz_session {
     _Atomic size_t refs; /* the handle, plus a sweep in progress */
@@ -66,6 +101,19 @@ struct agentauthz_session {
     size_t napprovals;
     az_view view;
     struct agentauthz_session *prev, *next; /* the engine's list */
+    /* secrets */
+    az_secret *secrets;
+    size_t nsecrets;
+    az_allowed allowed[AZ_ALLOWED_RING];
+    size_t allowed_next;
+    az_leak_ref *leaks; /* the matcher this session last scanned with (a reference) */
+    /* delegation */
+    struct agentauthz_session *parent;   /* holds a reference */
+    struct agentauthz_session **children; /* not references: unlinked at close */
+    size_t nchildren;
+    unsigned depth;
+    az_glob *tools; /* the delegated tools, or NULL for all */
+    size_t ntools;
 };
 
 struct agentauthz_engine {
@@ -73,19 +121,66 @@ struct agentauthz_engine {
     pthread_mutex_t lock; /* reloads, the session list, policy hand-over */
     agentauthz_clock_fn clock;
     void *clock_ctx;
+    agentauthz_clock_fn wall_clock;
+    void *wall_clock_ctx;
     uint64_t generation;
     agentauthz_session *sessions;
+    /* secrets: never held together with lock, except lock inside secret_lock */
+    pthread_mutex_t secret_lock;
+    const agentauthz_keys *keys;
+    agentauthz_keys *own_keys;
+    az_secpool *pool;
+    agentauthz_secret_issue_fn secret_issue;
+    agentauthz_secret_revoke_fn secret_revoke;
+    void *secret_ctx;
+    az_secret **live;  /* every live secret of every session */
+    size_t nlive, live_cap;
+    _Atomic(az_leak_ref *) leaks;
+    /* audit */
+    char *name;
+    pthread_mutex_t audit_lock;
+    az_audit *audit; /* guarded by audit_lock */
 };
 
 uint64_t az_engine_now(const agentauthz_engine *e);
 /* The policy in force with a new reference, or NULL. */
 az_policy *az_engine_policy_ref(agentauthz_engine *e);
 
+uint64_t az_engine_wall(const agentauthz_engine *e);
+
+/* secret.c */
+int az_secrets_issue(agentauthz_session *s, agentauthz_error *err);
+/* Destroys every secret of s; the caller holds s->lock. */
+void az_secrets_destroy(agentauthz_session *s);
+/* Destroys the secrets whose own TTL has passed; the caller holds s->lock. */
+void az_secrets_expire(agentauthz_session *s, uint64_t now);
+/* The leak step of a check: 1 and a deny in d when a live secret is in a. */
+int az_secrets_scan(agentauthz_session *s, const agentauthz_action *a, agentauthz_decision *d);
+void az_secrets_note_allowed(agentauthz_session *s, uint64_t seq, const agentauthz_action *a);
+void az_leak_ref_unref(az_leak_ref *r);
+void az_engine_secrets_free(agentauthz_engine *e);
+/* Copies the named parent secrets that the child's task lists into the child. */
+int az_secrets_inherit(agentauthz_session *child, agentauthz_session *parent,
+                       const agentauthz_delegate_options *opt, agentauthz_error *err);
+
 /* session.c */
+agentauthz_session *az_session_alloc(const char *identity, const char *task,
+                                     const agentauthz_value *params);
+int az_session_start(agentauthz_session *s, agentauthz_session **out, agentauthz_error *err);
+int az_session_refuse_or_check(const az_view *v, const agentauthz_value *params,
+                               agentauthz_error *err);
+uint64_t az_clamp_ttl_ns(const az_policy *p, int task, uint64_t requested_ns);
 int az_view_build(az_view *v, az_policy *p, const char *identity, const char *task);
 void az_view_clear(az_view *v);
 void az_session_end(agentauthz_session *s, az_state state, const char *why);
 void az_session_unref(agentauthz_session *s);
+
+/* record.c: audit records of session events; 0 or the audit's error */
+int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz_action *a,
+                     const agentauthz_decision *d, const char *secret);
+void az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
+                            const char *secret, int rc, const agentauthz_error *err);
+void az_audit_engine(agentauthz_engine *e, az_audit_kind kind);
 
 /* eval.c: the rules' decision for an action; s->lock is held. */
 typedef struct az_eval {

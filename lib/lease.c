@@ -1,0 +1,289 @@
+/*
+ * Handing secrets to tools: leases and placeholder substitution, each only
+ * for an action the session checked and allowed, whose tool the secret is
+ * bound to; and scrubbing secrets out of tool output.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "leak_private.h"
+#include "session.h"
+
+struct agentauthz_lease {
+    agentauthz_session *s; /* holds a reference */
+    az_secret *sec;
+};
+
+struct agentauthz_secret_buffer {
+    az_secpool *pool;
+    az_secslot *slot;
+    size_t len;
+    unsigned char *plain; /* sodium_malloc'd when larger than a pool slot allows */
+};
+
+static az_secret *find_secret(agentauthz_session *s, const char *name, size_t len)
+{
+    for (size_t i = 0; i < s->nsecrets; i++)
+        if (strlen(s->secrets[i].name) == len && memcmp(s->secrets[i].name, name, len) == 0)
+            return &s->secrets[i];
+    return NULL;
+}
+
+static const az_secret_decl *find_decl(const az_policy *p, const char *name)
+{
+    for (size_t i = 0; i < p->nsecrets; i++)
+        if (strcmp(p->secrets[i].name, name) == 0)
+            return &p->secrets[i];
+    return NULL;
+}
+
+static bool tool_bound(const az_secret_decl *decl, const agentauthz_action *a)
+{
+    for (size_t i = 0; i < decl->ntools; i++)
+        if (az_glob_match(&decl->tools[i], a->tool.p, a->tool.len))
+            return true;
+    return false;
+}
+
+static bool recently_allowed(const agentauthz_session *s, const agentauthz_action *a,
+                             const agentauthz_decision *d)
+{
+    uint64_t h = az_hash_bytes(a->tool.p, a->tool.len);
+    if (d->effect != AGENTAUTHZ_ALLOW || d->seq == 0)
+        return false;
+    for (size_t i = 0; i < AZ_ALLOWED_RING; i++)
+        if (s->allowed[i].seq == d->seq && s->allowed[i].tool_hash == h)
+            return true;
+    return false;
+}
+
+/*
+ * Whether the named secret may go to this action now; the caller holds
+ * s->lock. Returns 0 with *out set, or an error filled in err.
+ */
+static int may_release(agentauthz_session *s, const agentauthz_action *a,
+                       const agentauthz_decision *d, const char *name, size_t nlen,
+                       az_secret **out, agentauthz_error *err)
+{
+    const az_secret_decl *decl;
+    az_secret *sec = find_secret(s, name, nlen);
+    if (s->state != AZ_OPEN)
+        return az_error_set(err, AGENTAUTHZ_ESESSION, "", 0, 0, 0, "%s", s->ended_why);
+    if (!sec)
+        return az_error_set(err, AGENTAUTHZ_ENOTFOUND, "", 0, 0, 0,
+                            "the session holds no secret \"%.*s\"", (int)(nlen > 128 ? 128 : nlen),
+                            name);
+    az_secrets_expire(s, az_engine_now(s->e));
+    if (!atomic_load(&sec->live))
+        return az_error_set(err, AGENTAUTHZ_ESESSION, "", 0, 0, 0, "secret \"%s\" has expired",
+                            sec->name);
+    if (!recently_allowed(s, a, d))
+        return az_error_set(err, AGENTAUTHZ_EDENIED, "", 0, 0, 0,
+                            "secret \"%s\" refused: the action was not checked and allowed in "
+                            "this session",
+                            sec->name);
+    decl = find_decl(s->view.p, sec->name);
+    if (!decl || !tool_bound(decl, a))
+        return az_error_set(err, AGENTAUTHZ_EDENIED, "", 0, 0, 0,
+                            "secret \"%s\" refused: not bound to tool \"%.128s\"", sec->name,
+                            a->tool.p);
+    *out = sec;
+    return 0;
+}
+
+int agentauthz_lease_acquire(agentauthz_session *s, const agentauthz_action *a,
+                             const agentauthz_decision *d, const char *secret,
+                             agentauthz_lease **out, agentauthz_error *err)
+{
+    az_secret *sec = NULL;
+    agentauthz_lease *l;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!s || !a || !d || !secret || !out || !s->e || !a->tool.len)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "missing argument");
+    if (!(l = calloc(1, sizeof *l)))
+        return az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
+    pthread_mutex_lock(&s->lock);
+    rc = may_release(s, a, d, secret, strlen(secret), &sec, err);
+    if (!rc) {
+        pthread_mutex_lock(&s->e->secret_lock);
+        sec->leases++;
+        pthread_mutex_unlock(&s->e->secret_lock);
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+        l->s = s;
+        l->sec = sec;
+    }
+    pthread_mutex_unlock(&s->lock);
+    az_session_audit_lease(s, a, secret, rc, err);
+    if (rc) {
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+const unsigned char *agentauthz_lease_value(const agentauthz_lease *l, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!l || !atomic_load(&l->sec->live))
+        return NULL;
+    if (len)
+        *len = l->sec->len;
+    return az_secpool_read(l->sec->slot);
+}
+
+int agentauthz_lease_valid(const agentauthz_lease *l)
+{
+    return l && atomic_load(&l->sec->live);
+}
+
+void agentauthz_lease_release(agentauthz_lease *l)
+{
+    agentauthz_engine *e;
+    if (!l)
+        return;
+    e = l->s->e;
+    if (e) {
+        pthread_mutex_lock(&e->secret_lock);
+        if (--l->sec->leases == 0 && !atomic_load(&l->sec->live)) {
+            az_secpool_release(l->sec->slot);
+            l->sec->slot = NULL;
+        }
+        pthread_mutex_unlock(&e->secret_lock);
+    }
+    az_session_unref(l->s);
+    free(l);
+}
+
+/* ---- placeholders ---- */
+
+static const char placeholder[] = "${secret:";
+#define PLACEHOLDER_LEN (sizeof placeholder - 1)
+
+/* One pass over text: with out NULL it only validates and sizes. */
+static int substitute_pass(agentauthz_session *s, const agentauthz_action *a,
+                           const agentauthz_decision *d, const char *text, size_t len,
+                           unsigned char *out, size_t *outlen, agentauthz_error *err)
+{
+    size_t i = 0, o = 0;
+    while (i < len) {
+        const char *start = len - i >= PLACEHOLDER_LEN ? memmem(text + i, len - i, placeholder,
+                                                                 PLACEHOLDER_LEN)
+                                                        : NULL;
+        size_t lit = start ? (size_t)(start - (text + i)) : len - i, nlen;
+        const char *name, *close;
+        az_secret *sec = NULL;
+        int rc;
+        if (out)
+            memcpy(out + o, text + i, lit);
+        o += lit;
+        i += lit;
+        if (!start)
+            break;
+        name = start + PLACEHOLDER_LEN;
+        close = memchr(name, '}', (size_t)(text + len - name));
+        nlen = close ? (size_t)(close - name) : 0;
+        if (!close || !az_name_valid(name, nlen))
+            return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, i,
+                                "malformed placeholder at byte %zu", i);
+        if ((rc = may_release(s, a, d, name, nlen, &sec, err)) != 0)
+            return rc;
+        if (out)
+            memcpy(out + o, az_secpool_read(sec->slot), sec->len);
+        o += sec->len;
+        i = (size_t)(close + 1 - text);
+    }
+    *outlen = o;
+    return 0;
+}
+
+static int buffer_alloc(agentauthz_engine *e, size_t len, agentauthz_secret_buffer **out)
+{
+    agentauthz_secret_buffer *b = calloc(1, sizeof *b);
+    if (!b || !(b->plain = sodium_malloc(len ? len : 1))) {
+        free(b);
+        return AGENTAUTHZ_ENOMEM;
+    }
+    b->pool = e->pool;
+    b->len = len;
+    *out = b;
+    return 0;
+}
+
+int agentauthz_substitute(agentauthz_session *s, const agentauthz_action *a,
+                          const agentauthz_decision *d, const char *text, size_t len,
+                          agentauthz_secret_buffer **out, agentauthz_error *err)
+{
+    size_t need = 0;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!s || !a || !d || (!text && len) || !out || !s->e || len > AZ_MAX_INPUT)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "missing or oversized argument");
+    pthread_mutex_lock(&s->lock);
+    rc = substitute_pass(s, a, d, text, len, NULL, &need, err);
+    if (!rc)
+        rc = buffer_alloc(s->e, need, out);
+    if (!rc)
+        rc = substitute_pass(s, a, d, text, len, (*out)->plain, &need, err);
+    if (!rc)
+        sodium_mprotect_readonly((*out)->plain);
+    pthread_mutex_unlock(&s->lock);
+    if (rc) {
+        agentauthz_secret_buffer_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+const unsigned char *agentauthz_secret_buffer_data(const agentauthz_secret_buffer *b, size_t *len)
+{
+    if (len)
+        *len = b ? b->len : 0;
+    return b ? b->plain : NULL;
+}
+
+void agentauthz_secret_buffer_free(agentauthz_secret_buffer *b)
+{
+    if (!b)
+        return;
+    sodium_free(b->plain); /* sodium_free wipes before it unmaps */
+    free(b);
+}
+
+/* ---- scrubbing ---- */
+
+int agentauthz_scrub(agentauthz_session *s, const void *data, size_t len, char **out,
+                     size_t *outlen, agentauthz_error *err)
+{
+    az_leak_ref *r;
+    az_buf b = {0};
+    int rc = 0;
+    if (out)
+        *out = NULL;
+    if (!s || (!data && len) || !out || !s->e)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "missing argument");
+    pthread_mutex_lock(&s->e->lock);
+    r = atomic_load(&s->e->leaks);
+    if (r)
+        atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&s->e->lock);
+    rc = r ? az_leak_scrub(r->set, data, len, &b) : az_buf_append(&b, data, len);
+    if (!rc && !b.p)
+        rc = az_buf_append(&b, "", 0);
+    az_leak_ref_unref(r);
+    if (rc) {
+        az_buf_free(&b);
+        return az_error_set(err, rc, "", 0, 0, 0, "cannot scrub: %s", agentauthz_strerror(rc));
+    }
+    *out = b.p;
+    if (outlen)
+        *outlen = b.len;
+    return 0;
+}

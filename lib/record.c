@@ -1,0 +1,102 @@
+/*
+ * Audit records of the engine's events: builds the event from the session,
+ * action and decision, and hands it to the audit log when one is set.
+ */
+#include <string.h>
+
+#include "leak_private.h"
+#include "session.h"
+
+/* Redacts a clear-logged argument that holds a live secret. */
+static bool holds_secret(const char *s, size_t len, void *ctx)
+{
+    const az_leak_ref *r = ctx;
+    az_leak_hit hit;
+    return r && len && az_leak_scan(r->set, s, len, &hit) == 1;
+}
+
+static void describe_action(az_audit_event *ev, const agentauthz_action *a)
+{
+    if (!a)
+        return;
+    ev->tool = a->tool.p;
+    ev->resource = a->has_resource ? a->resource.p : NULL;
+    ev->destination = a->dest;
+    ev->args = a->args;
+}
+
+static void describe_policy(az_audit_event *ev, const az_policy *p)
+{
+    if (!p)
+        return;
+    ev->policy_name = p->name;
+    ev->policy_hash = p->hash;
+    ev->clear_args = (const char *const *)p->clear_args;
+    ev->nclear = p->nclear;
+}
+
+static int emit(agentauthz_engine *e, az_audit_event *ev)
+{
+    int rc = 0;
+    pthread_mutex_lock(&e->audit_lock);
+    if (e->audit) {
+        ev->time_ns = az_engine_wall(e);
+        ev->engine = e->name;
+        rc = az_audit_emit(e->audit, ev);
+    }
+    pthread_mutex_unlock(&e->audit_lock);
+    return rc;
+}
+
+int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz_action *a,
+                     const agentauthz_decision *d, const char *secret)
+{
+    az_audit_event ev;
+    if (!s->e)
+        return 0;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.session = s->id;
+    ev.parent = s->parent ? s->parent->id : NULL;
+    ev.identity = s->identity;
+    ev.task = s->task;
+    ev.secret = secret;
+    ev.scan = holds_secret;
+    ev.scan_ctx = s->leaks;
+    describe_policy(&ev, s->view.p);
+    describe_action(&ev, a);
+    if (kind == AZ_AUDIT_CLOSE || kind == AZ_AUDIT_REVOKE || kind == AZ_AUDIT_EXPIRE)
+        ev.reason = s->ended_why;
+    if (d) {
+        ev.decision = agentauthz_effect_name(d->effect);
+        ev.rule = d->rule;
+        ev.reason = d->reason;
+        ev.check_seq = d->seq;
+    }
+    return emit(s->e, &ev);
+}
+
+void az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
+                            const char *secret, int rc, const agentauthz_error *err)
+{
+    agentauthz_decision d;
+    memset(&d, 0, sizeof d);
+    d.effect = rc ? AGENTAUTHZ_DENY : AGENTAUTHZ_ALLOW;
+    strcpy(d.rule, "lease");
+    if (rc && err)
+        memcpy(d.reason, err->message, sizeof d.reason - 1);
+    pthread_mutex_lock(&s->lock);
+    az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void az_audit_engine(agentauthz_engine *e, az_audit_kind kind)
+{
+    az_audit_event ev;
+    az_policy *p = az_engine_policy_ref(e);
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    describe_policy(&ev, p);
+    emit(e, &ev);
+    az_policy_unref(p);
+}
