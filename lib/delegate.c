@@ -155,7 +155,7 @@ static int check_claims(agentauthz_engine *e, const agentauthz_token_claims *c,
         return 0;
     }
     opt.ttl_ns = left > 0 ? (uint64_t)left * 1000000000u : 1;
-    if ((rc = agentauthz_session_open(e, c->identity, c->task, &opt, &s, err)) != 0) {
+    if ((rc = az_session_open(e, c->identity, c->task, &opt, false, &s, err)) != 0) {
         deny(d, "session", err ? err->message : "the token's session cannot be opened here");
         return 0;
     }

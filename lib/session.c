@@ -245,6 +245,13 @@ int agentauthz_session_open(agentauthz_engine *e, const char *identity, const ch
                             const agentauthz_session_options *opt, agentauthz_session **out,
                             agentauthz_error *err)
 {
+    return az_session_open(e, identity, task, opt, true, out, err);
+}
+
+int az_session_open(agentauthz_engine *e, const char *identity, const char *task,
+                    const agentauthz_session_options *opt, bool issue, agentauthz_session **out,
+                    agentauthz_error *err)
+{
     agentauthz_session *s = NULL;
     az_policy *p = NULL;
     az_view view;
@@ -274,6 +281,7 @@ int agentauthz_session_open(agentauthz_engine *e, const char *identity, const ch
     s->e = e;
     s->opened_ns = az_engine_now(e);
     s->ttl_ns = clamp_ttl_ns(view.p, &view.p->tasks[view.task], opt ? opt->ttl_ns : 0);
+    s->no_secrets = !issue;
     return az_session_start(s, out, err);
 fail:
     az_view_clear(&view);
@@ -283,7 +291,7 @@ fail:
 /* Issues the secrets of a session set up by open or delegate, and links it. */
 int az_session_start(agentauthz_session *s, agentauthz_session **out, agentauthz_error *err)
 {
-    int rc = s->parent ? 0 : az_secrets_issue(s, err);
+    int rc = s->parent || s->no_secrets ? 0 : az_secrets_issue(s, err);
     if (rc) {
         s->e = NULL;
         az_session_unref(s);

@@ -112,6 +112,7 @@ struct agentauthz_session {
     struct agentauthz_session **children; /* not references: unlinked at close */
     size_t nchildren;
     unsigned depth;
+    bool no_secrets; /* a downstream one-check session issues none */
     az_glob *tools; /* the delegated tools, or NULL for all */
     size_t ntools;
 };
@@ -166,6 +167,9 @@ int az_secrets_inherit(agentauthz_session *child, agentauthz_session *parent,
 /* session.c */
 agentauthz_session *az_session_alloc(const char *identity, const char *task,
                                      const agentauthz_value *params);
+int az_session_open(agentauthz_engine *e, const char *identity, const char *task,
+                    const agentauthz_session_options *opt, bool issue, agentauthz_session **out,
+                    agentauthz_error *err);
 int az_session_start(agentauthz_session *s, agentauthz_session **out, agentauthz_error *err);
 int az_session_refuse_or_check(const az_view *v, const agentauthz_value *params,
                                agentauthz_error *err);
