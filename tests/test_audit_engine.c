@@ -1,0 +1,173 @@
+/*
+ * The audit log as the engine writes it: one record for every session
+ * event, check, approval, lease and refusal; the chain verifies; no secret
+ * value appears in it, in any encoding, even for arguments logged in clear.
+ */
+#include <sodium.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *const policy =
+    "agentauthz: 1\n"
+    "name: audited\n"
+    "audit: { clear_args: [to] }\n"
+    "secrets: { db: { provider: random, tools: [db.query] } }\n"
+    "tasks: { t: { secrets: [db] } }\n"
+    "rules:\n"
+    "  - { id: ok, effect: allow, tools: [db.query, send] }\n"
+    "  - { id: pay, effect: ask, tools: [pay] }\n";
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int count_events(const char *log, const char *event)
+{
+    char needle[64];
+    int n = 0;
+    snprintf(needle, sizeof needle, "\"event\":\"%s\"", event);
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+static void assert_absent(const char *log, size_t len, const unsigned char *v, size_t vlen)
+{
+    char enc[256];
+    ck_assert_ptr_null(memmem(log, len, v, vlen));
+    sodium_bin2hex(enc, sizeof enc, v, vlen);
+    ck_assert_ptr_null(strstr(log, enc));
+    sodium_bin2base64(enc, sizeof enc, v, vlen, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    ck_assert_ptr_null(strstr(log, enc));
+    sodium_bin2base64(enc, sizeof enc, v, vlen, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    ck_assert_ptr_null(strstr(log, enc));
+}
+
+START_TEST(test_every_event_recorded_and_verified)
+{
+    char path[] = "/tmp/azauditXXXXXX";
+    fake_clock c = {0};
+    agentauthz_engine *e = engine_with(&c, policy, NULL);
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_audit_report rep;
+    agentauthz_keys *keys = NULL;
+    agentauthz_session *s, *s2;
+    agentauthz_action *q, *pay, *send;
+    agentauthz_decision d;
+    agentauthz_lease *l = NULL;
+    unsigned char secret[64];
+    size_t slen = 0, loglen;
+    char *log, leakjson[512], hex[200];
+    const char *paths[1];
+    int fd = mkstemp(path);
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    close(fd);
+    agentauthz_engine_free(e);
+    ck_assert_int_eq(agentauthz_keys_generate(&keys, NULL), 0);
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    eo.keys = keys;
+    eo.name = "test-engine";
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ao.path = path;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    q = action_from_json("{\"tool\":\"db.query\",\"args\":{\"sql\":\"SELECT 1\"}}");
+    ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
+    ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), 0);
+    memcpy(secret, agentauthz_lease_value(l, &slen), 32);
+    slen = 32;
+    agentauthz_lease_release(l);
+    send = action_from_json("{\"tool\":\"send\"}");
+    ck_assert_int_eq(agentauthz_lease_acquire(s, send, &d, "db", &l, NULL), AGENTAUTHZ_EDENIED);
+    /* the agent tries to mail the secret out, in clear-logged and digested arguments */
+    sodium_bin2hex(hex, sizeof hex, secret, slen);
+    snprintf(leakjson, sizeof leakjson, "{\"to\":\"x%s\",\"body\":\"%s\"}", hex, hex);
+    ck_assert_int_eq(agentauthz_action_set_args_json(send, leakjson, strlen(leakjson), NULL), 0);
+    ck_assert_int_eq(agentauthz_check(s, send, &d), 0);
+    ck_assert_str_eq(d.rule, "leak");
+    pay = action_from_json("{\"tool\":\"pay\",\"args\":{\"to\":\"bob\"}}");
+    ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);
+    ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_ONCE), 0);
+    ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    ck_assert_int_eq(agentauthz_session_revoke(s), 0);
+    agentauthz_session_close(s);
+    s = open_session(e, "agent", "t", NULL);
+    agentauthz_session_close(s);
+    s2 = open_session(e, "agent", "t", NULL);
+    fake_clock_advance(&c, 3600);
+    ck_assert_int_eq(agentauthz_engine_sweep(e, NULL), 0);
+    agentauthz_session_close(s2);
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0); /* flushes */
+    log = slurp(path, &loglen);
+    ck_assert_int_eq(count_events(log, "reload"), 1);
+    ck_assert_int_eq(count_events(log, "open"), 3);
+    ck_assert_int_eq(count_events(log, "check"), 4);
+    ck_assert_int_eq(count_events(log, "lease"), 1);
+    ck_assert_int_eq(count_events(log, "lease_refused"), 1);
+    ck_assert_int_eq(count_events(log, "approve"), 1);
+    ck_assert_int_eq(count_events(log, "revoke"), 1);
+    ck_assert_int_eq(count_events(log, "close"), 1);
+    ck_assert_int_eq(count_events(log, "expire"), 1);
+    ck_assert_ptr_nonnull(strstr(log, "\"bob\""));      /* named in clear_args */
+    ck_assert_ptr_null(strstr(log, "SELECT 1"));        /* digested by default */
+    ck_assert_ptr_nonnull(strstr(log, "test-engine"));
+    ck_assert_ptr_nonnull(strstr(log, "audited"));
+    assert_absent(log, loglen, secret, slen);
+    paths[0] = path;
+    ck_assert_int_eq(agentauthz_audit_verify(keys, paths, 1, &rep, NULL), 0);
+    ck_assert_uint_eq(rep.records, 14);
+    /* an edit anywhere is detected at its line */
+    {
+        char *at = strstr(log, "\"decision\":\"deny\"");
+        FILE *f;
+        ck_assert_ptr_nonnull(at);
+        memcpy(at + 12, "allo", 4);
+        f = fopen(path, "wb");
+        fwrite(log, 1, loglen, f);
+        fclose(f);
+        ck_assert_int_eq(agentauthz_audit_verify(keys, paths, 1, &rep, NULL), AGENTAUTHZ_ETAMPER);
+        ck_assert_uint_gt(rep.line, 1);
+    }
+    free(log);
+    unlink(path);
+    agentauthz_action_free(q);
+    agentauthz_action_free(pay);
+    agentauthz_action_free(send);
+    agentauthz_engine_free(e);
+    agentauthz_keys_free(keys);
+}
+END_TEST
+
+static Suite *audit_engine_suite(void)
+{
+    Suite *s = suite_create("audit_engine");
+    TCase *tc = tcase_create("engine");
+    tcase_add_test(tc, test_every_event_recorded_and_verified);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    return run_suite(audit_engine_suite());
+}
