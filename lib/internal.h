@@ -207,7 +207,10 @@ typedef struct az_glob {
     size_t fixed;  /* private: length of the literal prefix */
 } az_glob;
 
-/* Validates and prepares a glob. On error fills msg (msgcap bytes) and returns -1. */
+/*
+ * Validates and prepares a glob. A bad pattern returns -1 (AGENTAUTHZ_EINVAL)
+ * with msg (msgcap bytes) saying why; AGENTAUTHZ_ENOMEM when out of memory.
+ */
 int az_glob_compile(az_glob *g, const char *pat, size_t len, az_glob_mode mode, bool icase,
                     char *msg, size_t msgcap);
 bool az_glob_match(const az_glob *g, const char *s, size_t len);
@@ -234,7 +237,10 @@ typedef struct az_cidr {
     uint8_t addr[16];
 } az_cidr;
 
-/* Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (full-length prefix). */
+/*
+ * Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (full-length
+ * prefix); 0 or AGENTAUTHZ_EINVAL.
+ */
 int az_cidr_parse(az_cidr *c, const char *s, size_t len);
 /* Whether the address text (v4, v6, or v4-mapped v6) lies inside c. */
 bool az_cidr_contains(const az_cidr *c, const char *ip, size_t len);
@@ -255,7 +261,7 @@ bool az_mem_eq(const char *a, size_t alen, const char *b, size_t blen, bool icas
 bool az_has_prefix(const char *s, size_t len, const char *p, size_t plen, bool icase);
 bool az_has_suffix(const char *s, size_t len, const char *p, size_t plen, bool icase);
 
-/* ---- durations and names (compile.c) ---- */
+/* ---- durations and names (match.c) ---- */
 
 /* "90s", "15m", "2h", "1d" or plain seconds; 0 on success. */
 int az_parse_duration(const char *s, size_t len, uint64_t *seconds);

@@ -1,0 +1,1194 @@
+/*
+ * Matchers used by the predicates of a policy: globs, domains, CIDR
+ * networks and anchored regular expressions, plus the small parsers of
+ * durations and names. Nothing here keeps state between calls, so every
+ * function is reentrant; matching never allocates.
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void set_msg(char *msg, size_t cap, const char *fmt, ...) AZ_PRINTF(3, 4);
+
+static void set_msg(char *msg, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (!msg || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- ASCII helpers ---- */
+
+/* Folds ASCII letters only: locale-dependent tolower() would make policy meaning vary. */
+static unsigned char fold(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(unsigned char c)
+{
+    return fold(c) >= 'a' && fold(c) <= 'z';
+}
+
+static bool bytes_eq(const char *a, const char *b, size_t n, bool icase)
+{
+    size_t i;
+    if (!icase)
+        return n == 0 || memcmp(a, b, n) == 0;
+    for (i = 0; i < n; i++)
+        if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
+bool az_mem_eq(const char *a, size_t alen, const char *b, size_t blen, bool icase)
+{
+    return alen == blen && bytes_eq(a, b, alen, icase);
+}
+
+bool az_has_prefix(const char *s, size_t len, const char *p, size_t plen, bool icase)
+{
+    return plen <= len && bytes_eq(s, p, plen, icase);
+}
+
+bool az_has_suffix(const char *s, size_t len, const char *p, size_t plen, bool icase)
+{
+    return plen <= len && bytes_eq(s + (len - plen), p, plen, icase);
+}
+
+/* ---- globs ---- */
+
+/*
+ * A glob is compiled, on the stack, into a list of NFA states, one per
+ * token, and matched by running every state at once over the subject
+ * (Thompson's construction). The cost is O(subject x pattern) at worst and
+ * never exponential, whatever the pattern. The states are rebuilt from the
+ * pattern text at each match so that az_glob needs no more than its text and
+ * az_glob_match_raw needs no heap.
+ *
+ * Globs see characters, not bytes: a UTF-8 sequence is one character for
+ * '?' and classes, and a byte that is not part of a valid sequence is a
+ * character on its own.
+ */
+enum glob_kind {
+    G_LIT,    /* one character (off, len) of the pattern                 */
+    G_ANY,    /* '?'                                                      */
+    G_CLASS,  /* '[...]', the members at (off, len)                       */
+    G_NCLASS, /* '[!...]' or '[^...]'                                     */
+    G_STAR,   /* '*': stays on any non-separator, or skips                */
+    G_DSTAR,  /* '**': stays on anything, or skips                        */
+    G_DSENT,  /* "**" + separator at a segment start: skip, or G_DSLOOP  */
+    G_DSLOOP  /* inside it: stays on anything, leaves on a separator      */
+};
+
+enum glob_shape { SHAPE_GENERAL, SHAPE_LITERAL, SHAPE_ALL, SHAPE_PREFIX };
+
+typedef struct gstate {
+    uint8_t kind;
+    uint16_t off;
+    uint16_t len;
+} gstate;
+
+/* A pattern of n bytes has at most n states (G_DSENT+G_DSLOOP use 3 bytes), plus accept. */
+typedef struct gprog {
+    gstate st[AZ_MAX_PATTERN];
+    size_t n; /* state n is the accepting state */
+    const char *pat;
+    unsigned char sep;
+    bool icase;
+} gprog;
+
+#define GSET_WORDS ((AZ_MAX_PATTERN + 1 + 63) / 64)
+typedef struct gset {
+    uint64_t w[GSET_WORDS];
+} gset;
+
+typedef struct gerr {
+    const char *what;
+    size_t at;
+} gerr;
+
+/* The length of the character at s: a valid UTF-8 sequence, else one byte. */
+static size_t u8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k = 1, i;
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        k = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        k = 4;
+    if (k > n)
+        return 1;
+    for (i = 1; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 1;
+    return k;
+}
+
+/* The code point of a character; stray bytes get values above Unicode, so they stay distinct. */
+static uint32_t u8_value(const unsigned char *s, size_t k)
+{
+    static const unsigned char lead_mask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+    uint32_t v;
+    size_t i;
+    if (k == 1 && s[0] >= 0x80)
+        return 0x110000u + s[0];
+    v = s[0] & lead_mask[k];
+    for (i = 1; i < k; i++)
+        v = (v << 6) | (s[i] & 0x3Fu);
+    return v;
+}
+
+static unsigned char glob_sep(az_glob_mode mode)
+{
+    return mode == AZ_GLOB_TOOL ? '.' : '/';
+}
+
+static void gprog_add(gprog *g, uint8_t kind, size_t off, size_t len)
+{
+    g->st[g->n].kind = kind;
+    g->st[g->n].off = (uint16_t)off;
+    g->st[g->n].len = (uint16_t)len;
+    g->n++;
+}
+
+static bool glob_fail(gerr *e, const char *what, size_t at)
+{
+    e->what = what;
+    e->at = at;
+    return false;
+}
+
+/* Reads one class member character at *j (escapes resolved) into *cp. */
+static bool class_char(const char *p, size_t n, size_t *j, uint32_t *cp)
+{
+    size_t k;
+    if (p[*j] == '\\')
+        (*j)++;
+    if (*j >= n)
+        return false;
+    k = u8_len((const unsigned char *)p + *j, n - *j);
+    *cp = u8_value((const unsigned char *)p + *j, k);
+    *j += k;
+    return true;
+}
+
+/* Validates the class at p[i] == '[' and adds its state; *i moves past the ']'. */
+static bool glob_class(gprog *g, const char *p, size_t n, size_t *i, gerr *e)
+{
+    size_t j = *i + 1, body;
+    uint8_t kind = G_CLASS;
+    uint32_t lo, hi;
+    if (j < n && (p[j] == '!' || p[j] == '^')) {
+        kind = G_NCLASS;
+        j++;
+    }
+    body = j;
+    for (;;) {
+        if (j >= n)
+            return glob_fail(e, "unclosed '['", *i);
+        if (p[j] == ']' && j > body)
+            break;
+        /* "[[:alpha:]]" would silently mean "one of [:alph"; refuse it instead. */
+        if (p[j] == '[' && j + 1 < n && p[j + 1] == ':')
+            return glob_fail(e, "character class names like [:alpha:] are not supported", j);
+        if (!class_char(p, n, &j, &lo))
+            return glob_fail(e, "unclosed '['", *i);
+        if (j + 1 < n && p[j] == '-' && p[j + 1] != ']') {
+            j++;
+            if (!class_char(p, n, &j, &hi))
+                return glob_fail(e, "unclosed '['", *i);
+            if (hi < lo)
+                return glob_fail(e, "reversed range in '[...]'", *i);
+        }
+    }
+    gprog_add(g, kind, body, j - body);
+    *i = j + 1;
+    return true;
+}
+
+/* Adds the state(s) of a run of one or two '*' at p[*i]. */
+static bool glob_stars(gprog *g, const char *p, size_t n, size_t *i, bool seg_start, gerr *e)
+{
+    size_t run = 0;
+    while (*i + run < n && p[*i + run] == '*')
+        run++;
+    if (run > 2)
+        return glob_fail(e, "'***' is not a glob: use '*' or '**'", *i);
+    *i += run;
+    if (run == 1) {
+        gprog_add(g, G_STAR, 0, 0);
+    } else if (seg_start && *i < n && (unsigned char)p[*i] == g->sep) {
+        /*
+         * A "**" that fills a whole segment may match no segment at all,
+         * so "/a/", "**", "/b" together match "/a/b".
+         */
+        gprog_add(g, G_DSENT, 0, 0);
+        gprog_add(g, G_DSLOOP, 0, 0);
+        (*i)++;
+    } else {
+        gprog_add(g, G_DSTAR, 0, 0);
+    }
+    return true;
+}
+
+/* Adds a literal character (escaped or not) at p[*i]; returns whether it is the separator. */
+static bool glob_literal(gprog *g, const char *p, size_t n, size_t *i, gerr *e, bool *is_sep)
+{
+    size_t k;
+    if (p[*i] == '\\') {
+        if (*i + 1 >= n)
+            return glob_fail(e, "trailing '\\'", *i);
+        (*i)++;
+    }
+    k = u8_len((const unsigned char *)p + *i, n - *i);
+    gprog_add(g, G_LIT, *i, k);
+    *is_sep = k == 1 && (unsigned char)p[*i] == g->sep;
+    *i += k;
+    return true;
+}
+
+static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_start, gerr *e)
+{
+    bool sep = false, ok;
+    if (p[*i] == '*') {
+        ok = glob_stars(g, p, n, i, *seg_start, e);
+        /* A "**" + separator ends a segment, so a further "**" there fills one too. */
+        sep = ok && g->n > 0 && g->st[g->n - 1].kind == G_DSLOOP;
+    } else if (p[*i] == '?') {
+        gprog_add(g, G_ANY, 0, 0);
+        (*i)++;
+        ok = true;
+    } else if (p[*i] == '[') {
+        ok = glob_class(g, p, n, i, e);
+    } else {
+        ok = glob_literal(g, p, n, i, e, &sep);
+    }
+    *seg_start = sep;
+    return ok;
+}
+
+/* Validates pat and builds its states in g. */
+static bool glob_parse(gprog *g, const char *p, size_t n, az_glob_mode mode, bool icase, gerr *e)
+{
+    size_t i = 0;
+    bool seg_start = true;
+    g->n = 0;
+    g->pat = p;
+    g->sep = glob_sep(mode);
+    g->icase = icase;
+    if (n == 0)
+        return glob_fail(e, "empty glob", 0);
+    if (n > AZ_MAX_PATTERN)
+        return glob_fail(e, "glob longer than 1024 bytes", AZ_MAX_PATTERN);
+    while (i < n)
+        if (!glob_token(g, p, n, &i, &seg_start, e))
+            return false;
+    return true;
+}
+
+static bool gset_has(const gset *s, size_t i)
+{
+    return (s->w[i / 64] >> (i % 64)) & 1u;
+}
+
+static void gset_add(gset *s, size_t i)
+{
+    s->w[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static bool gset_empty(const gset *s)
+{
+    size_t i;
+    for (i = 0; i < GSET_WORDS; i++)
+        if (s->w[i])
+            return false;
+    return true;
+}
+
+/* The bits of word w above bit b (b in 0..63), so a scan sees bits set while scanning. */
+static uint64_t bits_above(uint64_t w, size_t b)
+{
+    return b == 63 ? 0 : w & (~(uint64_t)0 << (b + 1));
+}
+
+/*
+ * Adds the states reachable without reading a character. Those edges only go
+ * forward, so one ascending pass that sees its own additions is enough.
+ */
+static void glob_closure(const gprog *g, gset *s)
+{
+    size_t wi, i;
+    uint64_t bits;
+    for (wi = 0; wi < GSET_WORDS; wi++) {
+        for (bits = s->w[wi]; bits; bits = bits_above(s->w[wi], i % 64)) {
+            i = wi * 64 + (size_t)__builtin_ctzll(bits);
+            if (i >= g->n)
+                return;
+            if (g->st[i].kind == G_STAR || g->st[i].kind == G_DSTAR || g->st[i].kind == G_DSENT)
+                gset_add(s, i + 1);
+            if (g->st[i].kind == G_DSENT)
+                gset_add(s, i + 2);
+        }
+    }
+}
+
+static bool lit_eq(const gprog *g, const gstate *st, const unsigned char *c, size_t k)
+{
+    return st->len == k && bytes_eq(g->pat + st->off, (const char *)c, k, g->icase);
+}
+
+static bool class_has(const gprog *g, const gstate *st, uint32_t cp)
+{
+    const char *p = g->pat + st->off;
+    size_t n = st->len, j = 0;
+    uint32_t lo, hi;
+    while (j < n) {
+        class_char(p, n, &j, &lo);
+        hi = lo;
+        if (j + 1 < n && p[j] == '-') {
+            j++;
+            class_char(p, n, &j, &hi);
+        }
+        if (cp >= lo && cp <= hi)
+            return true;
+    }
+    return false;
+}
+
+/* A class never matches the separator, even "[!a]": it stands for one character of a segment. */
+static bool class_match(const gprog *g, const gstate *st, const unsigned char *c, size_t k,
+                        bool is_sep)
+{
+    uint32_t cp = u8_value(c, k);
+    bool in;
+    if (is_sep)
+        return false;
+    in = class_has(g, st, cp);
+    if (!in && g->icase && k == 1 && is_alpha(c[0]))
+        in = class_has(g, st, cp ^ 0x20u);
+    return st->kind == G_NCLASS ? !in : in;
+}
+
+/* The state that state i moves to on character c, added to next. */
+static void glob_step1(const gprog *g, size_t i, const unsigned char *c, size_t k, gset *next)
+{
+    const gstate *st = &g->st[i];
+    bool is_sep = k == 1 && c[0] == g->sep;
+    switch (st->kind) {
+    case G_LIT:
+        if (lit_eq(g, st, c, k))
+            gset_add(next, i + 1);
+        break;
+    case G_ANY:
+        if (!is_sep)
+            gset_add(next, i + 1);
+        break;
+    case G_CLASS:
+    case G_NCLASS:
+        if (class_match(g, st, c, k, is_sep))
+            gset_add(next, i + 1);
+        break;
+    case G_STAR:
+        if (!is_sep)
+            gset_add(next, i);
+        break;
+    case G_DSTAR:
+        gset_add(next, i);
+        break;
+    case G_DSLOOP:
+        gset_add(next, i);
+        if (is_sep)
+            gset_add(next, i + 1);
+        break;
+    default: /* G_DSENT reads nothing: its edges are in glob_closure */
+        break;
+    }
+}
+
+static void glob_step(const gprog *g, const gset *cur, gset *next, const unsigned char *c, size_t k)
+{
+    size_t wi, i;
+    uint64_t bits;
+    memset(next, 0, sizeof *next);
+    for (wi = 0; wi < GSET_WORDS; wi++) {
+        for (bits = cur->w[wi]; bits; bits &= bits - 1) {
+            i = wi * 64 + (size_t)__builtin_ctzll(bits);
+            if (i < g->n)
+                glob_step1(g, i, c, k, next);
+        }
+    }
+    glob_closure(g, next);
+}
+
+static bool glob_run(const gprog *g, const char *s, size_t len)
+{
+    gset a, b, *cur = &a, *next = &b, *t;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    memset(cur, 0, sizeof *cur);
+    gset_add(cur, 0);
+    glob_closure(g, cur);
+    while (i < len) {
+        size_t k = u8_len(u + i, len - i);
+        glob_step(g, cur, next, u + i, k);
+        if (gset_empty(next))
+            return false;
+        t = cur;
+        cur = next;
+        next = t;
+        i += k;
+    }
+    return gset_has(cur, g->n);
+}
+
+/* The one rule that is not a glob rule: the tool pattern "*" matches every tool. */
+static bool glob_is_all(const char *p, size_t n, az_glob_mode mode)
+{
+    return (n == 1 && p[0] == '*' && mode == AZ_GLOB_TOOL) ||
+           (n == 2 && p[0] == '*' && p[1] == '*');
+}
+
+int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
+                      bool icase)
+{
+    gprog g;
+    gerr e;
+    if (!pat || (!s && slen))
+        return -1;
+    if (!glob_parse(&g, pat, plen, mode, icase, &e))
+        return -1;
+    if (glob_is_all(pat, plen, mode))
+        return 1;
+    return glob_run(&g, s, slen) ? 1 : 0;
+}
+
+/*
+ * Picks a fast path. A literal prefix may only be cut before "**" when its
+ * last byte is ASCII: otherwise a partial UTF-8 sequence at its end could
+ * join the subject's next bytes into a character the general matcher would
+ * see differently.
+ */
+static uint8_t glob_shape(const char *p, size_t n, az_glob_mode mode, size_t *fixed)
+{
+    size_t m = 0;
+    *fixed = 0;
+    if (glob_is_all(p, n, mode))
+        return SHAPE_ALL;
+    while (m < n && !memchr("*?[\\", p[m], 4))
+        m++;
+    *fixed = m;
+    if (m == n)
+        return SHAPE_LITERAL;
+    if (m > 0 && m + 2 == n && p[m] == '*' && p[m + 1] == '*' && (unsigned char)p[m - 1] < 0x80)
+        return SHAPE_PREFIX;
+    *fixed = 0;
+    return SHAPE_GENERAL;
+}
+
+int az_glob_compile(az_glob *g, const char *pat, size_t len, az_glob_mode mode, bool icase,
+                    char *msg, size_t msgcap)
+{
+    gprog *prog = NULL;
+    gerr e = {NULL, 0};
+    int rc = -1;
+    if (!g || !pat) {
+        set_msg(msg, msgcap, "no glob");
+        return -1;
+    }
+    memset(g, 0, sizeof *g);
+    /* The program is a few kilobytes: compile is not on the hot path, so keep it off the stack. */
+    prog = malloc(sizeof *prog);
+    if (!prog) {
+        rc = AGENTAUTHZ_ENOMEM;
+        set_msg(msg, msgcap, "out of memory");
+        goto out;
+    }
+    if (!glob_parse(prog, pat, len, mode, icase, &e)) {
+        set_msg(msg, msgcap, "%s (at byte %zu)", e.what, e.at);
+        goto out;
+    }
+    g->pat = malloc(len + 1);
+    if (!g->pat) {
+        rc = AGENTAUTHZ_ENOMEM;
+        set_msg(msg, msgcap, "out of memory");
+        goto out;
+    }
+    memcpy(g->pat, pat, len);
+    g->pat[len] = '\0';
+    g->len = len;
+    g->mode = (uint8_t)mode;
+    g->icase = icase;
+    g->shape = glob_shape(pat, len, mode, &g->fixed);
+    rc = 0;
+out:
+    free(prog);
+    return rc;
+}
+
+bool az_glob_match(const az_glob *g, const char *s, size_t len)
+{
+    gprog prog;
+    gerr e;
+    if (!g || !g->pat || (!s && len))
+        return false;
+    switch (g->shape) {
+    case SHAPE_ALL:
+        return true;
+    case SHAPE_LITERAL:
+        return az_mem_eq(g->pat, g->len, s, len, g->icase);
+    case SHAPE_PREFIX:
+        return az_has_prefix(s, len, g->pat, g->fixed, g->icase);
+    default:
+        break;
+    }
+    if (!glob_parse(&prog, g->pat, g->len, (az_glob_mode)g->mode, g->icase, &e))
+        return false;
+    return glob_run(&prog, s, len);
+}
+
+void az_glob_free(az_glob *g)
+{
+    if (!g)
+        return;
+    free(g->pat);
+    g->pat = NULL;
+    g->len = 0;
+}
+
+/* ---- IP addresses ---- */
+
+#define IP_TEXT_MAX 63
+
+/* Parses a bare IPv4 or IPv6 address into out (4 or 16 bytes); returns 4, 6 or 0. */
+static int ip_parse(const char *s, size_t len, uint8_t out[16])
+{
+    char tmp[IP_TEXT_MAX + 1];
+    int fam;
+    if (!s || len == 0 || len > IP_TEXT_MAX || memchr(s, '\0', len))
+        return 0;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    fam = memchr(s, ':', len) ? AF_INET6 : AF_INET;
+    memset(out, 0, 16);
+    if (inet_pton(fam, tmp, out) != 1)
+        return 0;
+    return fam == AF_INET6 ? 6 : 4;
+}
+
+static bool ip_is_v4_mapped(const uint8_t a[16])
+{
+    static const uint8_t pre[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, pre, sizeof pre) == 0;
+}
+
+/* Turns ::ffff:a.b.c.d into a.b.c.d, so one host has one form. */
+static int ip_unmap(int fam, uint8_t a[16])
+{
+    if (fam != 6 || !ip_is_v4_mapped(a))
+        return fam;
+    memmove(a, a + 12, 4);
+    memset(a + 4, 0, 12);
+    return 4;
+}
+
+static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+    size_t full = bits / 8;
+    unsigned rest = bits % 8;
+    uint8_t mask;
+    if (full && memcmp(a, b, full) != 0)
+        return false;
+    if (!rest)
+        return true;
+    mask = (uint8_t)(0xFFu << (8 - rest));
+    return (a[full] & mask) == (b[full] & mask);
+}
+
+/* ---- domains ---- */
+
+static bool dns_label_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (i = 0; i < n; i++)
+        if (!is_alpha((unsigned char)s[i]) && !is_digit((unsigned char)s[i]) && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* A DNS name without its trailing dot: labels of [A-Za-z0-9-], at most 253 bytes. */
+static bool dns_name_ok(const char *s, size_t n)
+{
+    size_t start = 0, i;
+    if (n == 0 || n > 253)
+        return false;
+    for (i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.')
+            continue;
+        if (!dns_label_ok(s + start, i - start))
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
+static size_t strip_dot(const char *s, size_t n)
+{
+    return (n > 1 && s[n - 1] == '.') ? n - 1 : n;
+}
+
+/* An IP literal, with or without the brackets of a URL's IPv6 host. */
+static int ip_literal(const char *s, size_t n, uint8_t out[16])
+{
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
+        return ip_parse(s + 1, n - 2, out) == 6 ? 6 : 0;
+    return ip_parse(s, n, out);
+}
+
+bool az_domain_valid(const char *domain, size_t len)
+{
+    uint8_t a[16];
+    if (!domain || len == 0)
+        return false;
+    if (ip_literal(domain, len, a))
+        return true;
+    return dns_name_ok(domain, strip_dot(domain, len));
+}
+
+typedef struct host_ref {
+    const char *p;
+    size_t len;
+    bool bracketed; /* an IPv6 literal in [ ] */
+} host_ref;
+
+static bool port_ok(const char *s, size_t n)
+{
+    size_t i;
+    unsigned long v = 0;
+    if (n == 0 || n > 5)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (!is_digit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    return v <= 65535;
+}
+
+static bool scheme_char(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.';
+}
+
+/* The length of "scheme://" at the start of v, or 0. */
+static size_t scheme_len(const char *v, size_t n)
+{
+    size_t i = 0;
+    if (n == 0 || !is_alpha((unsigned char)v[0]))
+        return 0;
+    while (i < n && scheme_char((unsigned char)v[i]))
+        i++;
+    return (i + 3 <= n && memcmp(v + i, "://", 3) == 0) ? i + 3 : 0;
+}
+
+/* Splits "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 address. */
+static bool host_port(const char *s, size_t n, host_ref *h)
+{
+    const char *colon;
+    h->bracketed = false;
+    if (n && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return false;
+        h->p = s;
+        h->len = (size_t)(close - s) + 1;
+        h->bracketed = true;
+        if (h->len == n)
+            return true;
+        return s[h->len] == ':' && port_ok(s + h->len + 1, n - h->len - 1);
+    }
+    colon = memchr(s, ':', n);
+    h->p = s;
+    h->len = n;
+    if (!colon)
+        return true;
+    if (memchr(colon + 1, ':', n - (size_t)(colon - s) - 1)) {
+        uint8_t a[16];
+        return ip_parse(s, n, a) == 6;
+    }
+    h->len = (size_t)(colon - s);
+    return port_ok(colon + 1, n - h->len - 1);
+}
+
+/*
+ * Whether s holds a space, a control byte or a NUL: valid URLs and addresses
+ * hold none, and a reader in C would stop at a NUL where this one would not.
+ */
+static bool has_ctl(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7F)
+            return true;
+    return false;
+}
+
+/*
+ * Finds the host of a URL, host:port or email address. The authority ends at
+ * the first '/', '?' or '#', the user part ends at its last '@' (as browsers
+ * read URLs), and an authority holding a backslash is refused, because some
+ * URL parsers read '\' as '/' and others do not: the host must not depend on
+ * who reads it.
+ */
+static bool host_extract(const char *v, size_t n, host_ref *h)
+{
+    size_t start = scheme_len(v, n), end, i;
+    if (has_ctl(v, n))
+        return false;
+    for (end = start; end < n; end++)
+        if (v[end] == '/' || v[end] == '?' || v[end] == '#')
+            break;
+    for (i = start; i < end; i++) {
+        if (v[i] == '\\')
+            return false;
+        if (v[i] == '@')
+            start = i + 1;
+    }
+    if (start == end || !host_port(v + start, end - start, h))
+        return false;
+    if (!h->bracketed)
+        h->len = strip_dot(h->p, h->len);
+    return h->len > 0;
+}
+
+/* IP hosts match only the same address: "subdomains" of an address mean nothing. */
+static bool ip_host_match(const host_ref *h, const char *domain, size_t dlen)
+{
+    uint8_t a[16], b[16];
+    int fa = ip_literal(h->p, h->len, a), fb = ip_literal(domain, dlen, b);
+    fa = ip_unmap(fa, a);
+    fb = ip_unmap(fb, b);
+    return fa != 0 && fa == fb && memcmp(a, b, 16) == 0;
+}
+
+bool az_domain_match(const char *value, size_t vlen, const char *domain, size_t dlen)
+{
+    host_ref h;
+    uint8_t tmp[16];
+    if (!value || !domain || !az_domain_valid(domain, dlen) || !host_extract(value, vlen, &h))
+        return false;
+    if (h.bracketed || ip_literal(h.p, h.len, tmp) || ip_literal(domain, dlen, tmp))
+        return ip_host_match(&h, domain, dlen);
+    if (!dns_name_ok(h.p, h.len))
+        return false;
+    dlen = strip_dot(domain, dlen);
+    if (az_mem_eq(h.p, h.len, domain, dlen, true))
+        return true;
+    return h.len > dlen && h.p[h.len - dlen - 1] == '.' &&
+           az_has_suffix(h.p, h.len, domain, dlen, true);
+}
+
+/* ---- CIDR ---- */
+
+/* "0".."max" in decimal, without sign or leading zeros. */
+static bool prefix_parse(const char *s, size_t n, unsigned max, unsigned *out)
+{
+    size_t i;
+    unsigned v = 0;
+    if (n == 0 || n > 3 || (n > 1 && s[0] == '0'))
+        return false;
+    for (i = 0; i < n; i++) {
+        if (!is_digit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return v <= max;
+}
+
+static void mask_host_bits(uint8_t a[16], unsigned prefix)
+{
+    size_t i;
+    for (i = 0; i < 16; i++) {
+        if (prefix >= 8) {
+            prefix -= 8;
+            continue;
+        }
+        a[i] = (uint8_t)(a[i] & (0xFFu << (8 - prefix)));
+        prefix = 0;
+    }
+}
+
+int az_cidr_parse(az_cidr *c, const char *s, size_t len)
+{
+    const char *slash;
+    size_t alen;
+    unsigned prefix, max;
+    int fam;
+    if (!c || !s || len == 0 || len > IP_TEXT_MAX)
+        return AGENTAUTHZ_EINVAL;
+    slash = memchr(s, '/', len);
+    alen = slash ? (size_t)(slash - s) : len;
+    memset(c, 0, sizeof *c);
+    fam = ip_parse(s, alen, c->addr);
+    if (!fam)
+        return AGENTAUTHZ_EINVAL;
+    max = fam == 4 ? 32 : 128;
+    prefix = max;
+    if (slash && !prefix_parse(slash + 1, len - alen - 1, max, &prefix))
+        return AGENTAUTHZ_EINVAL;
+    /* A network inside ::ffff:0:0/96 is an IPv4 network, as its addresses are IPv4 hosts. */
+    if (fam == 6 && prefix >= 96 && ip_is_v4_mapped(c->addr)) {
+        fam = ip_unmap(fam, c->addr);
+        prefix -= 96;
+    }
+    mask_host_bits(c->addr, prefix);
+    c->family = (uint8_t)fam;
+    c->prefix = (uint8_t)prefix;
+    return 0;
+}
+
+bool az_cidr_contains(const az_cidr *c, const char *ip, size_t len)
+{
+    uint8_t a[16];
+    int fam;
+    if (!c)
+        return false;
+    fam = ip_unmap(ip_parse(ip, len, a), a);
+    return fam != 0 && fam == c->family && prefix_eq(a, c->addr, c->prefix);
+}
+
+/* ---- regular expressions ---- */
+
+/*
+ * The most regex "atoms" an interval may expand a pattern to. glibc copies
+ * the subexpression of "x{n}" n times, so "((a{255}){255}){255}" would cost
+ * gigabytes at compile time without this bound.
+ */
+#define REGEX_MAX_WEIGHT 4096u
+#define REGEX_MAX_COUNT 1000u
+
+typedef struct re_frame {
+    uint64_t sum;  /* atoms in this group so far */
+    uint64_t last; /* atoms in the last element, which a quantifier repeats */
+} re_frame;
+
+typedef struct re_scan {
+    re_frame f[AZ_MAX_REGEX + 1];
+    size_t depth;
+    const char *why;
+} re_scan;
+
+/* Skips the name of "[:name:]", "[.name.]" or "[=name=]" from i; returns the index after or 0. */
+static size_t re_skip_name(const char *p, size_t n, size_t i, char delim)
+{
+    for (; i + 1 < n; i++)
+        if (p[i] == delim && p[i + 1] == ']')
+            return i + 2;
+    return 0;
+}
+
+/* Skips a bracket expression at p[i] == '[' as glibc reads it; returns the index after it or 0. */
+static size_t re_skip_bracket(const char *p, size_t n, size_t i)
+{
+    i++;
+    if (i < n && p[i] == '^')
+        i++;
+    if (i < n && p[i] == ']')
+        i++;
+    while (i < n) {
+        if (p[i] == ']')
+            return i + 1;
+        if (p[i] == '[' && i + 1 < n && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+            i = re_skip_name(p, n, i + 2, p[i + 1]);
+            if (!i)
+                return 0;
+            continue;
+        }
+        i++;
+    }
+    return 0;
+}
+
+static bool re_fail(re_scan *sc, const char *why)
+{
+    sc->why = why;
+    return false;
+}
+
+static void re_atom(re_scan *sc, uint64_t w)
+{
+    sc->f[sc->depth].sum += w;
+    sc->f[sc->depth].last = w;
+}
+
+/* Reads "{m}", "{m,}" or "{m,n}" at p[i]; returns the index after it or 0 if it is not one. */
+static size_t re_interval(const char *p, size_t n, size_t i, uint64_t *count)
+{
+    uint64_t v[2] = {0, 0};
+    size_t k = 0, digits = 0;
+    for (i++; i < n && p[i] != '}'; i++) {
+        if (p[i] == ',' && k == 0) {
+            k = 1;
+            digits = 0;
+            continue;
+        }
+        if (!is_digit((unsigned char)p[i]))
+            return 0;
+        /* Saturate rather than give up: glibc reads "{0000001}" as an interval too. */
+        digits++;
+        v[k] = v[k] > REGEX_MAX_COUNT ? v[k] : v[k] * 10 + (uint64_t)(p[i] - '0');
+    }
+    if (i >= n)
+        return 0;
+    /* "{m,}" copies x m times and adds a star. */
+    *count = (k == 1 && digits == 0) ? v[0] + 1 : (v[k] > v[0] ? v[k] : v[0]);
+    return i + 1;
+}
+
+static bool re_repeat(re_scan *sc, uint64_t count)
+{
+    re_frame *f = &sc->f[sc->depth];
+    if (count > REGEX_MAX_COUNT)
+        return re_fail(sc, "interval count over 1000");
+    if (count == 0)
+        return true;
+    f->sum += f->last * (count - 1);
+    f->last *= count;
+    if (f->sum > REGEX_MAX_WEIGHT)
+        return re_fail(sc, "pattern expands too much through intervals");
+    return true;
+}
+
+static bool re_close(re_scan *sc)
+{
+    uint64_t w;
+    if (sc->depth == 0)
+        return re_fail(sc, "unmatched ')'");
+    w = sc->f[sc->depth].sum ? sc->f[sc->depth].sum : 1;
+    sc->depth--;
+    re_atom(sc, w);
+    if (sc->f[sc->depth].sum > REGEX_MAX_WEIGHT)
+        return re_fail(sc, "pattern expands too much through intervals");
+    return true;
+}
+
+/* Reads the element at p[*i]; false (with sc->why) if the pattern must be refused. */
+static bool re_element(re_scan *sc, const char *p, size_t n, size_t *i)
+{
+    size_t j;
+    uint64_t count;
+    switch (p[*i]) {
+    case '\\':
+        if (*i + 1 >= n)
+            return re_fail(sc, "trailing '\\'");
+        if (p[*i + 1] >= '1' && p[*i + 1] <= '9')
+            return re_fail(sc, "back-references are not supported");
+        re_atom(sc, 1);
+        *i += 2;
+        return true;
+    case '[':
+        j = re_skip_bracket(p, n, *i);
+        if (!j)
+            return re_fail(sc, "unclosed '['");
+        re_atom(sc, 1);
+        *i = j;
+        return true;
+    case '(':
+        sc->depth++;
+        memset(&sc->f[sc->depth], 0, sizeof sc->f[sc->depth]);
+        break;
+    case ')':
+        if (!re_close(sc))
+            return false;
+        break;
+    case '{':
+        j = re_interval(p, n, *i, &count);
+        if (j) {
+            *i = j;
+            return re_repeat(sc, count);
+        }
+        re_atom(sc, 1);
+        break;
+    case '|':
+        sc->f[sc->depth].last = 0;
+        break;
+    case '+':
+        /* glibc compiles "x+" as "xx*": nested '+' double the pattern at each level. */
+        (*i)++;
+        return re_repeat(sc, 2);
+    case '*':
+    case '?':
+    case '^':
+    case '$':
+        break;
+    default:
+        re_atom(sc, 1);
+        break;
+    }
+    (*i)++;
+    return true;
+}
+
+/*
+ * Checks what regcomp cannot: that the pattern cannot close the group that
+ * anchors it (with "a)|(b", "^(a)|(b)$" would match any text starting with
+ * "a"), uses no back-references (which make matching exponential), and does
+ * not expand past a bound through intervals.
+ */
+static const char *re_check(const char *p, size_t n, re_scan *sc)
+{
+    size_t i = 0;
+    sc->depth = 0;
+    sc->why = NULL;
+    memset(&sc->f[0], 0, sizeof sc->f[0]);
+    while (i < n)
+        if (!re_element(sc, p, n, &i))
+            return sc->why;
+    return NULL;
+}
+
+int az_regex_compile(az_regex *r, const char *pat, size_t len, bool icase, char *msg, size_t msgcap)
+{
+    char buf[AZ_MAX_REGEX + 5];
+    re_scan *sc = NULL;
+    const char *why;
+    int rc, ret = -1;
+    if (!r || !pat) {
+        set_msg(msg, msgcap, "no regex");
+        return -1;
+    }
+    r->compiled = false;
+    if (len > AZ_MAX_REGEX || memchr(pat, '\0', len)) {
+        set_msg(msg, msgcap,
+                len > AZ_MAX_REGEX ? "regex longer than 256 bytes" : "regex holds a NUL byte");
+        return -1;
+    }
+    sc = malloc(sizeof *sc);
+    if (!sc) {
+        set_msg(msg, msgcap, "out of memory");
+        return AGENTAUTHZ_ENOMEM;
+    }
+    why = re_check(pat, len, sc);
+    if (why) {
+        set_msg(msg, msgcap, "%s", why);
+        goto out;
+    }
+    memcpy(buf, "^(", 2);
+    memcpy(buf + 2, pat, len);
+    memcpy(buf + 2 + len, ")$", 3);
+    rc = regcomp(&r->re, buf, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
+    if (rc != 0) {
+        char tmp[128];
+        regerror(rc, &r->re, tmp, sizeof tmp);
+        set_msg(msg, msgcap, "%s", tmp);
+        ret = rc == REG_ESPACE ? AGENTAUTHZ_ENOMEM : -1;
+        goto out;
+    }
+    r->compiled = true;
+    ret = 0;
+out:
+    free(sc);
+    return ret;
+}
+
+/*
+ * REG_STARTEND makes glibc's regexec read exactly len bytes, NULs included,
+ * and no strlen. (The regexec interceptor of GCC 12's AddressSanitizer still
+ * calls strlen, so under ASan the subject must be NUL-terminated somewhere;
+ * value strings always are.)
+ */
+bool az_regex_match(const az_regex *r, const char *s, size_t len)
+{
+    regmatch_t m[1];
+    if (!r || !r->compiled || (!s && len) || len > (size_t)INT_MAX)
+        return false;
+    m[0].rm_so = 0;
+    m[0].rm_eo = (regoff_t)len;
+    return regexec(&r->re, s ? s : "", 1, m, REG_STARTEND) == 0;
+}
+
+void az_regex_free(az_regex *r)
+{
+    if (!r || !r->compiled)
+        return;
+    regfree(&r->re);
+    r->compiled = false;
+}
+
+/* ---- durations and names ---- */
+
+static bool unit_seconds(char u, uint64_t *mult)
+{
+    switch (u) {
+    case 's':
+        *mult = 1;
+        return true;
+    case 'm':
+        *mult = 60;
+        return true;
+    case 'h':
+        *mult = 3600;
+        return true;
+    case 'd':
+        *mult = 86400;
+        return true;
+    default:
+        return false;
+    }
+}
+
+int az_parse_duration(const char *s, size_t len, uint64_t *seconds)
+{
+    uint64_t v = 0, mult = 1;
+    size_t i, digits = len;
+    if (!s || !seconds || len == 0)
+        return AGENTAUTHZ_EINVAL;
+    if (!is_digit((unsigned char)s[len - 1])) {
+        if (!unit_seconds(s[len - 1], &mult))
+            return AGENTAUTHZ_EINVAL;
+        digits--;
+    }
+    if (digits == 0)
+        return AGENTAUTHZ_EINVAL;
+    for (i = 0; i < digits; i++) {
+        if (!is_digit((unsigned char)s[i]))
+            return AGENTAUTHZ_EINVAL;
+        if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return AGENTAUTHZ_EINVAL;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > UINT64_MAX / mult)
+        return AGENTAUTHZ_EINVAL;
+    *seconds = v * mult;
+    return 0;
+}
+
+bool az_name_valid(const char *s, size_t len)
+{
+    size_t i;
+    if (!s || len == 0 || len > AZ_MAX_NAME)
+        return false;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_alpha(c) && !is_digit(c) && !memchr("_.:-", c, 4))
+            return false;
+    }
+    return true;
+}

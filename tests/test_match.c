@@ -1,0 +1,937 @@
+/* Tests of lib/match.c: globs, domains, CIDRs, regexes, durations and names. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define P AZ_GLOB_PATH
+#define T AZ_GLOB_TOOL
+
+typedef struct glob_case {
+    const char *pat;
+    const char *s;
+    az_glob_mode mode;
+    bool icase;
+    bool want;
+} glob_case;
+
+static const glob_case glob_cases[] = {
+    /* the examples of the policy language */
+    {"github.*", "github.issue", T, false, true},
+    {"github.*", "github.repo.push", T, false, false},
+    {"github.**", "github.issue", T, false, true},
+    {"github.**", "github.repo.push", T, false, true},
+    {"github.**", "github", T, false, false},
+    {"github.*", "github.", T, false, true},
+    {"*", "github.repo.push", T, false, true},
+    {"*", "read_file", T, false, true},
+    {"*", "", T, false, true},
+    {"**", "a.b.c", T, false, true},
+    {"*", "a/b", P, false, false},
+    {"*", "ab", P, false, true},
+    {"*", "", P, false, true},
+    {"**", "/a/b/c", P, false, true},
+    {"**", "", P, false, true},
+    {"/kb/**", "/kb/a/b.md", P, false, true},
+    {"/kb/**", "/kb/", P, false, true},
+    {"/kb/**", "/kb", P, false, false},
+    {"/kb/**", "/kbx/a", P, false, false},
+    {"/kb/**", "/KB/a", P, false, false},
+    {"/kb/**", "/KB/a", P, true, true},
+    {"**/.env*", "/app/.env.local", P, false, true},
+    {"**/.env*", ".env", P, false, true},
+    {"**/.env*", "/.env", P, false, true},
+    {"**/.env*", "a/b/c/.env", P, false, true},
+    {"**/.env*", "x.env", P, false, false},
+    {"**/.env*", "/app/x.env", P, false, false},
+    {"**/.env*", "/app/.env/x", P, false, false},
+    {"/a/**/b", "/a/b", P, false, true},
+    {"/a/**/b", "/a/x/b", P, false, true},
+    {"/a/**/b", "/a/x/y/z/b", P, false, true},
+    {"/a/**/b", "/a/xb", P, false, false},
+    {"/a/**/b", "/ab", P, false, false},
+    {"/a/**/**/b", "/a/b", P, false, true},
+    {"/a/**/**/b", "/a/x/y/b", P, false, true},
+    {"a**/b", "ab", P, false, false},
+    {"a**/b", "ax/y/b", P, false, true},
+    {"a.**.b", "a.b", T, false, true},
+    {"a.**.b", "a.x.y.b", T, false, true},
+    {"**.read", "read", T, false, true},
+    {"**.read", "fs.read", T, false, true},
+    {"**.read", "fsread", T, false, false},
+    {"a/**", "a/", P, false, true},
+    {"a**", "a/b/c", P, false, true},
+    /* '?' */
+    {"?", "a", P, false, true},
+    {"?", "", P, false, false},
+    {"?", "ab", P, false, false},
+    {"?", "/", P, false, false},
+    {"?", ".", T, false, false},
+    {"?", "/", T, false, true},
+    {"a?c", "abc", P, false, true},
+    {"a?c", "a/c", P, false, false},
+    {"?", "\xc3\xa9", P, false, true}, /* é is one character */
+    {"??", "\xc3\xa9", P, false, false},
+    {"?", "\xe2\x82\xac", P, false, true},     /* € */
+    {"?", "\xf0\x9f\x98\x80", P, false, true}, /* an emoji */
+    {"??", "\xc3", P, false, false},           /* a stray byte is one character */
+    {"?", "\xc3", P, false, true},
+    {"??",
+     "\xc3"
+     "a",
+     P, false, true},
+    /* '*' */
+    {"a*", "a", P, false, true},
+    {"a*b", "axxxb", P, false, true},
+    {"a*b", "ax/xb", P, false, false},
+    {"*.txt", "notes.txt", P, false, true},
+    {"*.txt", "dir/notes.txt", P, false, false},
+    {"*x*", "axa", P, false, true},
+    {"*x*", "aaa", P, false, false},
+    {"/home/*/.ssh/*", "/home/bob/.ssh/id_rsa", P, false, true},
+    {"/home/*/.ssh/*", "/home/bob/x/.ssh/id_rsa", P, false, false},
+    /* classes */
+    {"[abc]", "b", P, false, true},
+    {"[abc]", "d", P, false, false},
+    {"[abc]", "", P, false, false},
+    {"[a-z]", "q", P, false, true},
+    {"[a-z]", "Q", P, false, false},
+    {"[a-z]", "Q", P, true, true},
+    {"[A-Z]", "q", P, true, true},
+    {"[!a-z]", "Q", P, false, true},
+    {"[!a-z]", "Q", P, true, false},
+    {"[^a-z]", "1", P, false, true},
+    {"[!abc]", "a", P, false, false},
+    {"[!abc]", "d", P, false, true},
+    {"[!abc]", "/", P, false, false}, /* a class never matches the separator */
+    {"[!abc]", ".", T, false, false},
+    {"[!abc]", ".", P, false, true},
+    {"[/]", "/", P, false, false},
+    {"[.-0]", "/", P, false, false},
+    {"[]]", "]", P, false, true},
+    {"[]a]", "a", P, false, true},
+    {"[!]]", "]", P, false, false},
+    {"[!]]", "x", P, false, true},
+    {"[a-]", "-", P, false, true},
+    {"[-a]", "-", P, false, true},
+    {"[a\\-z]", "-", P, false, true},
+    {"[a\\-z]", "b", P, false, false},
+    {"[\\]]", "]", P, false, true},
+    {"[\\\\]", "\\", P, false, true},
+    {"[*?]", "*", P, false, true},
+    {"[*?]", "a", P, false, false},
+    {"[\xc3\xa0-\xc3\xbf]", "\xc3\xa9", P, false, true},
+    {"[\xc3\xa0-\xc3\xbf]", "e", P, false, false},
+    {"[!\xc3\xa9]", "\xc3\xa9", P, false, false},
+    {"[!\xc3\xa9]", "\xc3\xa8", P, false, true},
+    {"x[0-9][0-9]", "x42", P, false, true},
+    {"x[0-9][0-9]", "x4", P, false, false},
+    /* escapes */
+    {"\\*", "*", P, false, true},
+    {"\\*", "a", P, false, false},
+    {"\\?", "?", P, false, true},
+    {"\\[a]", "[a]", P, false, true},
+    {"a\\\\b", "a\\b", P, false, true},
+    {"\\a", "a", P, false, true},
+    {"\\**", "*abc", P, false, true},
+    {"\\**", "abc", P, false, false},
+    {"*\\**", "a*b", P, false, true},
+    {"\\*\\*\\*", "***", P, false, true},
+    /* literals and icase */
+    {"read_file", "read_file", T, false, true},
+    {"read_file", "read_filex", T, false, false},
+    {"read_file", "read_fil", T, false, false},
+    {"Read_File", "read_file", T, false, false},
+    {"Read_File", "read_file", T, true, true},
+    {"\xc3\x89", "\xc3\xa9", P, true, false}, /* icase folds ASCII only */
+    {"]", "]", P, false, true},
+    {"a*B?", "axxbc", P, true, true},
+    /* prefix fast path */
+    {"/tmp/**", "/tmp/a/b", P, false, true},
+    {"/tmp/**", "/tm", P, false, false},
+    {"\xc3**", "\xc3\xa9", P, false, false},
+    {"\xc3**",
+     "\xc3"
+     "a",
+     P, false, true},
+    /* ranges of characters that are not letters under icase */
+    {"[0-9]", "5", P, true, true},
+    {"[@]", "`", P, true, false},
+};
+
+static void check_glob_case(const glob_case *c)
+{
+    az_glob g;
+    char msg[256];
+    size_t plen = strlen(c->pat), slen = strlen(c->s);
+    ck_assert_msg(az_glob_compile(&g, c->pat, plen, c->mode, c->icase, msg, sizeof msg) == 0,
+                  "compile %s: %s", c->pat, msg);
+    ck_assert_msg(az_glob_match(&g, c->s, slen) == c->want, "glob %s (mode %d icase %d) on %s",
+                  c->pat, (int)c->mode, (int)c->icase, c->s);
+    ck_assert_int_eq(az_glob_match_raw(c->pat, plen, c->s, slen, c->mode, c->icase),
+                     c->want ? 1 : 0);
+    az_glob_free(&g);
+    ck_assert_ptr_null(g.pat);
+}
+
+START_TEST(test_glob_table)
+{
+    check_glob_case(&glob_cases[_i]);
+}
+END_TEST
+
+START_TEST(test_glob_shapes)
+{
+    az_glob g;
+    ck_assert_int_eq(az_glob_compile(&g, "read_file", 9, T, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, 1);
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "*", 1, T, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, 2);
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "*", 1, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, 0);
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "**", 2, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, 2);
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "/kb/**", 6, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, 3);
+    ck_assert_uint_eq(g.fixed, 4);
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "/kb/*", 5, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, 0);
+    az_glob_free(&g);
+    az_glob_free(&g); /* twice is harmless */
+    az_glob_free(NULL);
+}
+END_TEST
+
+static const char *const bad_globs[] = {
+    "[",   "[a",    "[]",   "[!]",   "[!",          "[a-",   "[a\\",    "\\",    "a\\",
+    "***", "a***b", "****", "[z-a]", "[[:alpha:]]", "[9-0]", "**\\*x[", "x[a-z",
+};
+
+START_TEST(test_glob_invalid)
+{
+    az_glob g;
+    char msg[256] = "";
+    const char *p = bad_globs[_i];
+    ck_assert_int_eq(az_glob_compile(&g, p, strlen(p), P, false, msg, sizeof msg), -1);
+    ck_assert_msg(strstr(msg, "(at byte ") != NULL, "message for %s: %s", p, msg);
+    ck_assert_ptr_null(g.pat);
+    ck_assert_int_eq(az_glob_match_raw(p, strlen(p), "x", 1, P, false), -1);
+    ck_assert(!az_glob_match(&g, "x", 1)); /* a failed compile never matches */
+    az_glob_free(&g);
+}
+END_TEST
+
+START_TEST(test_glob_limits)
+{
+    char pat[AZ_MAX_PATTERN + 2];
+    char msg[8];
+    az_glob g;
+    memset(pat, 'a', sizeof pat);
+    ck_assert_int_eq(az_glob_compile(&g, pat, 0, P, false, msg, sizeof msg), -1);
+    ck_assert_int_eq(az_glob_compile(&g, pat, AZ_MAX_PATTERN, P, false, NULL, 0), 0);
+    ck_assert(az_glob_match(&g, pat, AZ_MAX_PATTERN));
+    ck_assert(!az_glob_match(&g, pat, AZ_MAX_PATTERN - 1));
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, pat, AZ_MAX_PATTERN + 1, P, false, msg, sizeof msg), -1);
+    ck_assert_uint_eq(strlen(msg), sizeof msg - 1); /* truncated, terminated */
+    ck_assert_int_eq(az_glob_match_raw(pat, AZ_MAX_PATTERN + 1, pat, 1, P, false), -1);
+    ck_assert_int_eq(az_glob_match_raw(pat, 0, "", 0, P, false), -1);
+    ck_assert_int_eq(az_glob_compile(NULL, "a", 1, P, false, msg, sizeof msg), -1);
+    ck_assert_int_eq(az_glob_compile(&g, NULL, 1, P, false, msg, sizeof msg), -1);
+    ck_assert(!az_glob_match(NULL, "a", 1));
+}
+END_TEST
+
+/* A pattern of 512 "?*" pairs has the most states a glob can have; it must still work. */
+START_TEST(test_glob_max_states)
+{
+    char pat[AZ_MAX_PATTERN];
+    char *s = malloc(20000);
+    size_t i;
+    az_glob g;
+    ck_assert_ptr_nonnull(s);
+    for (i = 0; i < sizeof pat; i += 2)
+        memcpy(pat + i, "?*", 2);
+    ck_assert_int_eq(az_glob_compile(&g, pat, sizeof pat, P, false, NULL, 0), 0);
+    memset(s, 'x', 20000);
+    ck_assert(!az_glob_match(&g, s, 511));
+    ck_assert(az_glob_match(&g, s, 512));
+    ck_assert(az_glob_match(&g, s, 20000));
+    s[700] = '/';
+    ck_assert(!az_glob_match(&g, s, 20000));
+    az_glob_free(&g);
+    /* 341 "**" + "/" units: 682 states plus literals, every one a segment start. */
+    for (i = 0; i + 3 <= sizeof pat; i += 3)
+        memcpy(pat + i, "**/", 3);
+    pat[i] = 'x';
+    ck_assert_int_eq(az_glob_compile(&g, pat, i + 1, P, false, NULL, 0), 0);
+    ck_assert(az_glob_match(&g, "x", 1));
+    ck_assert(az_glob_match(&g, "a/b/c/x", 7));
+    ck_assert(!az_glob_match(&g, "a/b/cx", 6));
+    az_glob_free(&g);
+    free(s);
+}
+END_TEST
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Backtracking matchers take exponential time on these; the NFA takes a few milliseconds. */
+START_TEST(test_glob_worst_case)
+{
+    size_t n = 1 << 16, i;
+    char *s = malloc(n);
+    char pat[64];
+    double t0;
+    ck_assert_ptr_nonnull(s);
+    memset(s, 'a', n);
+    t0 = now();
+    ck_assert_int_eq(az_glob_match_raw("*a*a*a*a*a*b", 12, s, n, P, false), 0);
+    ck_assert_int_eq(az_glob_match_raw("**a**a**a**a**a**b", 18, s, n, P, false), 0);
+    ck_assert_int_eq(az_glob_match_raw("*a*a*a*a*a*a", 12, s, n, P, false), 1);
+    strcpy(pat, "");
+    for (i = 0; i < 20; i++)
+        strcat(pat, "*a");
+    strcat(pat, "b");
+    ck_assert_int_eq(az_glob_match_raw(pat, strlen(pat), s, n, P, true), 0);
+    ck_assert_msg(now() - t0 < 5.0, "glob matching is too slow");
+    free(s);
+}
+END_TEST
+
+START_TEST(test_glob_nul_bytes)
+{
+    az_glob g;
+    ck_assert_int_eq(az_glob_compile(&g, "a*b", 3, P, false, NULL, 0), 0);
+    ck_assert(az_glob_match(&g, "a\0b", 3));
+    ck_assert(!az_glob_match(&g, "a\0c", 3));
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "ab", 2, P, false, NULL, 0), 0);
+    ck_assert(!az_glob_match(&g, "ab\0", 3)); /* a NUL does not end the subject */
+    ck_assert(!az_glob_match(&g, "a\0b", 3));
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "a\0?", 3, P, false, NULL, 0), 0);
+    ck_assert(az_glob_match(&g, "a\0x", 3));
+    ck_assert(!az_glob_match(&g, "a", 1));
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_match_raw("?", 1, "\0", 1, P, false), 1);
+    ck_assert_int_eq(az_glob_match_raw("[!a]", 4, "\0", 1, P, false), 1);
+    ck_assert_int_eq(az_glob_match_raw("a", 1, NULL, 0, P, false), 0);
+    ck_assert_int_eq(az_glob_match_raw("*", 1, NULL, 0, P, false), 1);
+    ck_assert_int_eq(az_glob_match_raw(NULL, 0, "a", 1, P, false), -1);
+}
+END_TEST
+
+/* ---- domains ---- */
+
+typedef struct dom_case {
+    const char *value;
+    const char *domain;
+    bool want;
+} dom_case;
+
+static const dom_case dom_cases[] = {
+    {"corp.example", "corp.example", true},
+    {"CORP.Example", "corp.example", true},
+    {"corp.example", "CORP.EXAMPLE", true},
+    {"mail.corp.example", "corp.example", true},
+    {"a.b.corp.example", "corp.example", true},
+    {"corp.example.", "corp.example", true},
+    {"corp.example", "corp.example.", true},
+    {"corp.example..", "corp.example", false},
+    {"evilcorp.example", "corp.example", false},
+    {"corp.example.evil.com", "corp.example", false},
+    {"corp.examplee", "corp.example", false},
+    {"example", "corp.example", false},
+    {".corp.example", "corp.example", false},
+    {"a..corp.example", "corp.example", false},
+    {"bob@corp.example", "corp.example", true},
+    {"bob@mail.corp.example", "corp.example", true},
+    {"bob@evil.com", "corp.example", false},
+    {"corp.example@evil.com", "corp.example", false},
+    {"a@corp.example@evil.com", "corp.example", false},
+    {"evil.com@corp.example", "corp.example", true}, /* the host is after the last '@' */
+    {"mailto:bob@corp.example", "corp.example", true},
+    {"https://corp.example", "corp.example", true},
+    {"https://corp.example/", "corp.example", true},
+    {"https://user:pw@Host.corp.example:8443/path?q#f", "corp.example", true},
+    {"https://api.corp.example:443/x", "corp.example", true},
+    {"HTTPS://CORP.EXAMPLE/X", "corp.example", true},
+    {"wss://corp.example/socket", "corp.example", true},
+    {"https://corp.example@evil.com/", "corp.example", false},
+    {"https://corp.example:pw@evil.com/", "corp.example", false},
+    {"https://evil.com/corp.example", "corp.example", false},
+    {"https://evil.com/?corp.example", "corp.example", false},
+    {"https://evil.com#corp.example", "corp.example", false},
+    {"https://evil.com#@corp.example", "corp.example", false},
+    {"https://evil.com?@corp.example", "corp.example", false},
+    {"https://evil.com/@corp.example", "corp.example", false},
+    {"https://evil.com\\@corp.example", "corp.example", false},
+    {"https://corp.example\\@evil.com", "corp.example", false},
+    {"evil.com\\@corp.example", "corp.example", false},
+    {"evil.com#@corp.example", "corp.example", false},
+    {"evil.com/@corp.example", "corp.example", false},
+    {"corp.example%2eevil.com", "corp.example", false},
+    {"evil.com%40corp.example", "corp.example", false},
+    {"https://corp.example%2eevil.com/", "corp.example", false},
+    {"corp.example/path", "corp.example", true},
+    {"corp.example:8443", "corp.example", true},
+    {"corp.example:8443/path", "corp.example", true},
+    {"corp.example:", "corp.example", false},
+    {"corp.example:99999", "corp.example", false},
+    {"corp.example:80x", "corp.example", false},
+    {"corp.example:80:80", "corp.example", false},
+    {"corp.example evil.com", "corp.example", false},
+    {" corp.example", "corp.example", false},
+    {"corp.example\n", "corp.example", false},
+    {"corp_x.corp.example", "corp.example", false},
+    {"-x.corp.example", "corp.example", false},
+    {"\xc3\xa9.corp.example", "corp.example", false},
+    {"", "corp.example", false},
+    {"https://", "corp.example", false},
+    {"https:///corp.example", "corp.example", false},
+    {"@", "corp.example", false},
+    {"bob@", "corp.example", false},
+    {".", "corp.example", false},
+    {"corp.example", "", false},
+    {"corp.example", ".", false},
+    {"corp.example", "*.corp.example", false},
+    {"corp.example", "corp..example", false},
+    {"http:/corp.example", "corp.example", false},
+    /* IP literals match only themselves */
+    {"10.1.2.3", "10.1.2.3", true},
+    {"http://10.1.2.3:8080/x", "10.1.2.3", true},
+    {"10.1.2.3", "2.3", false},
+    {"1.10.1.2.3", "10.1.2.3", false},
+    {"[::1]", "::1", true},
+    {"[::1]:8443", "::1", true},
+    {"http://[::1]:8443/", "[::1]", true},
+    {"http://[0::1]/", "::1", true},
+    {"::1", "::1", true},
+    {"2001:db8::1", "2001:DB8::1", true},
+    {"[::ffff:10.1.2.3]", "10.1.2.3", true},
+    {"[::1]x", "::1", false},
+    {"[::1", "::1", false},
+    {"[corp.example]", "corp.example", false},
+    {"[10.1.2.3]", "10.1.2.3", false},
+    {"http://[fe80::1%25eth0]/", "fe80::1", false},
+    {"x.[::1]", "::1", false},
+};
+
+START_TEST(test_domain_table)
+{
+    const dom_case *c = &dom_cases[_i];
+    ck_assert_msg(az_domain_match(c->value, strlen(c->value), c->domain, strlen(c->domain)) ==
+                      c->want,
+                  "domain %s in %s", c->value, c->domain);
+}
+END_TEST
+
+START_TEST(test_domain_edges)
+{
+    char host[300];
+    ck_assert(!az_domain_match(NULL, 0, "corp.example", 12));
+    ck_assert(!az_domain_match("corp.example", 12, NULL, 0));
+    /* An embedded NUL must not cut the host short. */
+    ck_assert(!az_domain_match("corp.example\0.evil.com", 22, "corp.example", 12));
+    ck_assert(!az_domain_match("evil.com\0@corp.example", 22, "corp.example", 12));
+    /* The value is read by length only. */
+    ck_assert(az_domain_match("corp.examplexyz", 12, "corp.example", 12));
+    /* A 64-byte label and a 254-byte name are not DNS names. */
+    memset(host, 'a', sizeof host);
+    memcpy(host + 64, ".example", 8);
+    ck_assert(!az_domain_match(host, 72, "example", 7));
+    ck_assert(az_domain_match(host + 1, 71, "example", 7));
+}
+END_TEST
+
+START_TEST(test_domain_valid)
+{
+    char name[300];
+    size_t i;
+    ck_assert(az_domain_valid("corp.example", 12));
+    ck_assert(az_domain_valid("corp.example.", 13));
+    ck_assert(az_domain_valid("localhost", 9));
+    ck_assert(az_domain_valid("a-b.c0", 6));
+    ck_assert(az_domain_valid("10.0.0.1", 8));
+    ck_assert(az_domain_valid("::1", 3));
+    ck_assert(az_domain_valid("[2001:db8::1]", 13));
+    ck_assert(!az_domain_valid("", 0));
+    ck_assert(!az_domain_valid(NULL, 0));
+    ck_assert(!az_domain_valid(".", 1));
+    ck_assert(!az_domain_valid("corp.example..", 14));
+    ck_assert(!az_domain_valid(".corp.example", 13));
+    ck_assert(!az_domain_valid("-a.example", 10));
+    ck_assert(!az_domain_valid("a-.example", 10));
+    ck_assert(!az_domain_valid("a_b.example", 11));
+    ck_assert(!az_domain_valid("*.example", 9));
+    ck_assert(!az_domain_valid("a b", 3));
+    ck_assert(!az_domain_valid("a\0b", 3));
+    ck_assert(!az_domain_valid("[10.0.0.1]", 10));
+    ck_assert(!az_domain_valid("[::1", 4));
+    ck_assert(!az_domain_valid("https://corp.example", 20));
+    memset(name, 'a', sizeof name);
+    ck_assert(az_domain_valid(name, 63));
+    ck_assert(!az_domain_valid(name, 64));
+    for (i = 63; i < 253; i += 64)
+        name[i] = '.';
+    ck_assert(az_domain_valid(name, 253));
+    ck_assert(!az_domain_valid(name, 254));
+}
+END_TEST
+
+/* ---- CIDR ---- */
+
+static az_cidr cidr(const char *s)
+{
+    az_cidr c;
+    ck_assert_msg(az_cidr_parse(&c, s, strlen(s)) == 0, "parse %s", s);
+    return c;
+}
+
+static bool in(const char *net, const char *ip)
+{
+    az_cidr c = cidr(net);
+    return az_cidr_contains(&c, ip, strlen(ip));
+}
+
+START_TEST(test_cidr_v4)
+{
+    az_cidr c = cidr("10.0.0.0/8");
+    ck_assert_int_eq(c.family, 4);
+    ck_assert_int_eq(c.prefix, 8);
+    ck_assert(in("10.0.0.0/8", "10.255.1.2"));
+    ck_assert(!in("10.0.0.0/8", "11.0.0.0"));
+    ck_assert(!in("10.0.0.0/8", "9.255.255.255"));
+    ck_assert(in("10.1.2.3/8", "10.9.9.9")); /* host bits are masked */
+    c = cidr("10.1.2.3/8");
+    ck_assert_int_eq(c.addr[1], 0);
+    ck_assert(in("0.0.0.0/0", "1.2.3.4"));
+    ck_assert(in("0.0.0.0/0", "255.255.255.255"));
+    ck_assert(!in("0.0.0.0/0", "::1"));
+    ck_assert(in("1.2.3.4/32", "1.2.3.4"));
+    ck_assert(!in("1.2.3.4/32", "1.2.3.5"));
+    ck_assert(in("1.2.3.4", "1.2.3.4"));
+    ck_assert(!in("1.2.3.4", "1.2.3.5"));
+    ck_assert_int_eq(cidr("1.2.3.4").prefix, 32);
+    ck_assert(in("192.168.0.0/23", "192.168.1.255"));
+    ck_assert(!in("192.168.0.0/23", "192.168.2.0"));
+    ck_assert(in("10.0.0.0/8", "::ffff:10.1.2.3"));
+    ck_assert(in("10.0.0.0/8", "::FFFF:10.1.2.3"));
+    ck_assert(!in("10.0.0.0/8", "::10.1.2.3"));
+    ck_assert(!in("10.0.0.0/8", "10.1.2"));
+    ck_assert(!in("10.0.0.0/8", "010.1.2.3"));
+    ck_assert(!in("10.0.0.0/8", "10.1.2.3/8"));
+    ck_assert(!in("10.0.0.0/8", " 10.1.2.3"));
+    ck_assert(!in("10.0.0.0/8", "10.1.2.3 "));
+    ck_assert(!in("10.0.0.0/8", "host.example"));
+    ck_assert(!in("10.0.0.0/8", ""));
+    c = cidr("10.0.0.0/8");
+    ck_assert(!az_cidr_contains(&c, "10.1.2.3\0", 9));
+    ck_assert(az_cidr_contains(&c, "10.1.2.3xyz", 8));
+    ck_assert(!az_cidr_contains(&c, NULL, 0));
+    ck_assert(!az_cidr_contains(NULL, "10.1.2.3", 8));
+}
+END_TEST
+
+START_TEST(test_cidr_v6)
+{
+    az_cidr c = cidr("2001:db8::/32");
+    ck_assert_int_eq(c.family, 6);
+    ck_assert(in("2001:db8::/32", "2001:db8:1::5"));
+    ck_assert(in("2001:db8::/32", "2001:DB8:ffff:ffff:ffff:ffff:ffff:ffff"));
+    ck_assert(!in("2001:db8::/32", "2001:db9::"));
+    ck_assert(!in("2001:db8::/32", "10.0.0.1"));
+    ck_assert(in("::/0", "::1"));
+    ck_assert(in("::/0", "fe80::1"));
+    ck_assert(!in("::/0", "10.0.0.1"));
+    ck_assert(in("::1/128", "::1"));
+    ck_assert(in("::1", "0:0:0:0:0:0:0:1"));
+    ck_assert(!in("::1/128", "::2"));
+    ck_assert(in("fe80::/10", "febf::1"));
+    ck_assert(!in("fe80::/10", "fec0::1"));
+    ck_assert(in("2001:db8::1/127", "2001:db8::"));
+    ck_assert(!in("2001:db8::1/127", "2001:db8::2"));
+    ck_assert(!in("fe80::/10", "fe80::1%eth0"));
+    ck_assert(!in("fe80::/10", "[fe80::1]"));
+    /* A v4-mapped network is the v4 network. */
+    c = cidr("::ffff:10.0.0.0/104");
+    ck_assert_int_eq(c.family, 4);
+    ck_assert_int_eq(c.prefix, 8);
+    ck_assert(in("::ffff:10.0.0.0/104", "10.2.3.4"));
+    ck_assert(in("::ffff:10.0.0.0/104", "::ffff:10.2.3.4"));
+    ck_assert(!in("::ffff:10.0.0.0/104", "11.2.3.4"));
+}
+END_TEST
+
+static const char *const bad_cidrs[] = {
+    "",
+    "/8",
+    "10.0.0.0/",
+    "10.0.0.0/33",
+    "10.0.0.0/08",
+    "10.0.0.0/-1",
+    "10.0.0.0/+8",
+    "10.0.0.0/8/8",
+    "10.0.0.0/ 8",
+    "10.0.0.0 /8",
+    "10.0.0/8",
+    "10.0.0.256/8",
+    "::/129",
+    "::/0128",
+    "::/1000",
+    "host/8",
+    "10.0.0.0/8x",
+    "::1%eth0/128",
+    "[::1]/128",
+    "0x0a.0.0.0/8",
+    "010.0.0.0/8",
+    "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb:cccc/128",
+};
+
+START_TEST(test_cidr_invalid)
+{
+    az_cidr c;
+    const char *s = bad_cidrs[_i];
+    ck_assert_msg(az_cidr_parse(&c, s, strlen(s)) != 0, "accepted %s", s);
+}
+END_TEST
+
+START_TEST(test_cidr_misuse)
+{
+    az_cidr c;
+    ck_assert_int_ne(az_cidr_parse(NULL, "10.0.0.0/8", 10), 0);
+    ck_assert_int_ne(az_cidr_parse(&c, NULL, 10), 0);
+    ck_assert_int_ne(az_cidr_parse(&c, "10.0.0.0\0/8", 11), 0);
+    ck_assert_int_eq(az_cidr_parse(&c, "10.0.0.0/8 trailing", 10), 0);
+    ck_assert_int_eq(c.prefix, 8);
+    ck_assert_int_eq(az_cidr_parse(&c, "::/0", 4), 0);
+    ck_assert_int_eq(c.prefix, 0);
+    ck_assert_int_eq(az_cidr_parse(&c, "0.0.0.0/0", 9), 0);
+    ck_assert_int_eq(c.family, 4);
+}
+END_TEST
+
+/* ---- regular expressions ---- */
+
+static bool re(const char *pat, bool icase, const char *s, size_t len)
+{
+    az_regex r;
+    char msg[256];
+    bool m;
+    ck_assert_msg(az_regex_compile(&r, pat, strlen(pat), icase, msg, sizeof msg) == 0,
+                  "compile %s: %s", pat, msg);
+    m = az_regex_match(&r, s, len);
+    az_regex_free(&r);
+    ck_assert(!r.compiled);
+    return m;
+}
+
+#define RE(p, s) re(p, false, s, strlen(s))
+
+START_TEST(test_regex_match)
+{
+    ck_assert(RE("abc", "abc"));
+    ck_assert(!RE("abc", "xabcx"));
+    ck_assert(!RE("abc", "xabc"));
+    ck_assert(!RE("abc", "abcx"));
+    ck_assert(!RE("abc", "abc\n"));
+    ck_assert(!RE("abc", "x\nabc"));
+    ck_assert(RE("a|b", "a"));
+    ck_assert(RE("a|b", "b"));
+    ck_assert(!RE("a|b", "ab"));
+    ck_assert(!RE("a|b", "xb"));
+    ck_assert(!RE("a|b", "ax"));
+    ck_assert(RE("[0-9]{3}-[0-9]{4}", "555-1234"));
+    ck_assert(!RE("[0-9]{3}-[0-9]{4}", "555-12345"));
+    ck_assert(RE("(ab)+", "ababab"));
+    ck_assert(RE("", ""));
+    ck_assert(!RE("", "a"));
+    ck_assert(RE(".*", ""));
+    ck_assert(RE("^abc$", "abc"));
+    ck_assert(RE("[)]", ")"));
+    ck_assert(RE("[]a)]+", "a)]"));
+    ck_assert(RE("[[:digit:])]+", "1)2"));
+    ck_assert(RE("\\)", ")"));
+    ck_assert(RE("\\(\\)", "()"));
+    ck_assert(RE("a{2,}", "aaaa"));
+    ck_assert(RE("a{,2}", "aa"));
+    ck_assert(!re("abc", false, "ABC", 3));
+    ck_assert(re("abc", true, "ABC", 3));
+    ck_assert(re("[a-c]+", true, "ABC", 3));
+    ck_assert(RE("user-[0-9]+@corp\\.example", "user-42@corp.example"));
+    ck_assert(!RE("user-[0-9]+@corp\\.example", "user-42@corpxexample"));
+}
+END_TEST
+
+START_TEST(test_regex_lengths)
+{
+    az_regex r;
+    /* Only the bytes given count: NULs inside, and nothing after len. */
+    ck_assert(re("abc", false, "abcdef", 3));
+    ck_assert(!re("abc", false, "abc\0", 4));
+    ck_assert(!re("a.c", false, "a\0c", 3));   /* glibc's '.' never matches NUL... */
+    ck_assert(re("a[^x]c", false, "a\0c", 3)); /* ...but a negated bracket does */
+    ck_assert(re("a[^x]c", false, "a\0c\0", 3));
+    ck_assert(!re("abc", false, "a\0bc", 4));
+    ck_assert(re(".*", false, NULL, 0));
+    ck_assert_int_eq(az_regex_compile(&r, "a", 1, false, NULL, 0), 0);
+    ck_assert(az_regex_match(&r, "a", 1));
+    ck_assert(!az_regex_match(NULL, "a", 1));
+    az_regex_free(&r);
+    ck_assert(!az_regex_match(&r, "a", 1)); /* freed */
+    az_regex_free(&r);
+    az_regex_free(NULL);
+}
+END_TEST
+
+static const char *const bad_regexes[] = {
+    "a)|(b",
+    "a)",
+    ")",
+    "(a))(b",
+    "a)|(.*",
+    "(",
+    "(a",
+    "[a",
+    "[[:alpha:]",
+    "[[:foo:]]",
+    "a\\",
+    "(a)\\1",
+    "a**{",
+    "a{1,2",
+    "((a{255}){255}){255}",
+    "(a{100}){100}",
+    "a{1001}",
+    "a{99999}",
+    "(a{0000001000}){5}",
+    "((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)",
+    "*a",
+    "a{2,1}",
+};
+
+START_TEST(test_regex_invalid)
+{
+    az_regex r;
+    char msg[256] = "";
+    const char *p = bad_regexes[_i];
+    int rc = az_regex_compile(&r, p, strlen(p), false, msg, sizeof msg);
+    ck_assert_msg(rc == -1, "%s gave %d", p, rc);
+    ck_assert(!r.compiled);
+    ck_assert_msg(msg[0] != '\0', "no message for %s", p);
+}
+END_TEST
+
+START_TEST(test_regex_limits)
+{
+    char pat[AZ_MAX_REGEX + 3];
+    char msg[128];
+    az_regex r;
+    memset(pat, 'a', sizeof pat);
+    pat[AZ_MAX_REGEX + 2] = '\0'; /* see az_regex_match about ASan */
+    ck_assert_int_eq(az_regex_compile(&r, pat, AZ_MAX_REGEX, false, msg, sizeof msg), 0);
+    ck_assert(az_regex_match(&r, pat, AZ_MAX_REGEX));
+    ck_assert(!az_regex_match(&r, pat, AZ_MAX_REGEX + 1));
+    az_regex_free(&r);
+    ck_assert_int_eq(az_regex_compile(&r, pat, AZ_MAX_REGEX + 1, false, msg, sizeof msg), -1);
+    ck_assert(strstr(msg, "256") != NULL);
+    ck_assert_int_eq(az_regex_compile(&r, "a\0b", 3, false, msg, sizeof msg), -1);
+    ck_assert(strstr(msg, "NUL") != NULL);
+    ck_assert_int_eq(az_regex_compile(NULL, "a", 1, false, msg, sizeof msg), -1);
+    ck_assert_int_eq(az_regex_compile(&r, NULL, 1, false, msg, sizeof msg), -1);
+    /* 128 nested groups are fine. */
+    memset(pat, '(', 128);
+    memset(pat + 128, ')', 128);
+    ck_assert_int_eq(az_regex_compile(&r, pat, 256, false, msg, sizeof msg), 0);
+    ck_assert(az_regex_match(&r, "", 0));
+    az_regex_free(&r);
+    ck_assert_int_eq(az_regex_compile(&r, "(a{40}){100}", 12, false, msg, sizeof msg), 0);
+    az_regex_free(&r);
+}
+END_TEST
+
+/* ---- durations and names ---- */
+
+START_TEST(test_duration)
+{
+    uint64_t v = 7;
+    ck_assert_int_eq(az_parse_duration("90s", 3, &v), 0);
+    ck_assert_uint_eq(v, 90);
+    ck_assert_int_eq(az_parse_duration("15m", 3, &v), 0);
+    ck_assert_uint_eq(v, 900);
+    ck_assert_int_eq(az_parse_duration("2h", 2, &v), 0);
+    ck_assert_uint_eq(v, 7200);
+    ck_assert_int_eq(az_parse_duration("1d", 2, &v), 0);
+    ck_assert_uint_eq(v, 86400);
+    ck_assert_int_eq(az_parse_duration("3600", 4, &v), 0);
+    ck_assert_uint_eq(v, 3600);
+    ck_assert_int_eq(az_parse_duration("0", 1, &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(az_parse_duration("0s", 2, &v), 0);
+    ck_assert_int_eq(az_parse_duration("007m", 4, &v), 0);
+    ck_assert_uint_eq(v, 420);
+    ck_assert_int_eq(az_parse_duration("18446744073709551615", 20, &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    ck_assert_int_eq(az_parse_duration("15mx", 2, &v), 0); /* by length */
+    ck_assert_uint_eq(v, 15);
+}
+END_TEST
+
+static const char *const bad_durations[] = {
+    "",
+    "s",
+    "m",
+    "-5",
+    "+5",
+    " 5",
+    "5 ",
+    "5 m",
+    "1.5h",
+    "15M",
+    "15ms",
+    "1w",
+    "h1",
+    "0x10",
+    "1e3",
+    "1_000",
+    "--",
+    "5mm",
+    "٣",
+    "18446744073709551616",
+    "99999999999999999999999",
+    "307445734561825861m",
+    "5124095576030432h",
+    "213503982334602d",
+};
+
+START_TEST(test_duration_invalid)
+{
+    uint64_t v = 42;
+    const char *s = bad_durations[_i];
+    ck_assert_msg(az_parse_duration(s, strlen(s), &v) != 0, "accepted %s", s);
+    ck_assert_uint_eq(v, 42);
+}
+END_TEST
+
+START_TEST(test_duration_edges)
+{
+    uint64_t v = 0;
+    ck_assert_int_ne(az_parse_duration(NULL, 0, &v), 0);
+    ck_assert_int_ne(az_parse_duration("5", 1, NULL), 0);
+    ck_assert_int_ne(az_parse_duration("5\0", 2, &v), 0);
+    ck_assert_int_ne(az_parse_duration("\0"
+                                       "5",
+                                       2, &v),
+                     0);
+    /* The largest that fit, per unit. */
+    ck_assert_int_eq(az_parse_duration("307445734561825860m", 19, &v), 0);
+    ck_assert_uint_eq(v, 307445734561825860ull * 60);
+    ck_assert_int_eq(az_parse_duration("213503982334601d", 16, &v), 0);
+    ck_assert_uint_eq(v, 213503982334601ull * 86400);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+    char n[AZ_MAX_NAME + 1];
+    ck_assert(az_name_valid("read-kb", 7));
+    ck_assert(az_name_valid("a", 1));
+    ck_assert(az_name_valid("A_z.0:9-", 8));
+    ck_assert(az_name_valid("github.issue", 12));
+    ck_assert(!az_name_valid("", 0));
+    ck_assert(!az_name_valid(NULL, 0));
+    ck_assert(!az_name_valid("a b", 3));
+    ck_assert(!az_name_valid("a/b", 3));
+    ck_assert(!az_name_valid("a*", 2));
+    ck_assert(!az_name_valid("a\0b", 3));
+    ck_assert(!az_name_valid("\xc3\xa9", 2));
+    ck_assert(!az_name_valid("a\n", 2));
+    memset(n, 'x', sizeof n);
+    ck_assert(az_name_valid(n, AZ_MAX_NAME));
+    ck_assert(!az_name_valid(n, AZ_MAX_NAME + 1));
+}
+END_TEST
+
+START_TEST(test_ascii_helpers)
+{
+    ck_assert(az_mem_eq("abc", 3, "abc", 3, false));
+    ck_assert(!az_mem_eq("abc", 3, "ABC", 3, false));
+    ck_assert(az_mem_eq("abc", 3, "ABC", 3, true));
+    ck_assert(!az_mem_eq("abc", 3, "abcd", 4, true));
+    ck_assert(az_mem_eq(NULL, 0, NULL, 0, false));
+    ck_assert(az_mem_eq(NULL, 0, "", 0, true));
+    ck_assert(!az_mem_eq("@", 1, "`", 1, true)); /* 0x40 and 0x60 are not letters */
+    ck_assert(!az_mem_eq("[", 1, "{", 1, true));
+    ck_assert(!az_mem_eq("\xc3\xa9", 2, "\xc3\x89", 2, true));
+    ck_assert(az_mem_eq("a\0b", 3, "A\0B", 3, true));
+    ck_assert(!az_mem_eq("a\0b", 3, "a\0c", 3, false));
+    ck_assert(az_has_prefix("/kb/a", 5, "/kb/", 4, false));
+    ck_assert(!az_has_prefix("/kb", 3, "/kb/", 4, false));
+    ck_assert(az_has_prefix("/KB/a", 5, "/kb/", 4, true));
+    ck_assert(az_has_prefix("x", 1, NULL, 0, false));
+    ck_assert(az_has_suffix("a.txt", 5, ".TXT", 4, true));
+    ck_assert(!az_has_suffix("a.txt", 5, ".TXT", 4, false));
+    ck_assert(!az_has_suffix("txt", 3, ".txt", 4, false));
+    ck_assert(az_has_suffix("txt", 3, "", 0, false));
+}
+END_TEST
+
+static Suite *match_suite(void)
+{
+    Suite *s = suite_create("match");
+    TCase *glob = tcase_create("glob"), *dom = tcase_create("domain");
+    TCase *net = tcase_create("cidr"), *rx = tcase_create("regex"), *misc = tcase_create("misc");
+    tcase_set_timeout(glob, 30);
+    tcase_add_loop_test(glob, test_glob_table, 0, (int)(sizeof glob_cases / sizeof *glob_cases));
+    tcase_add_test(glob, test_glob_shapes);
+    tcase_add_loop_test(glob, test_glob_invalid, 0, (int)(sizeof bad_globs / sizeof *bad_globs));
+    tcase_add_test(glob, test_glob_limits);
+    tcase_add_test(glob, test_glob_max_states);
+    tcase_add_test(glob, test_glob_worst_case);
+    tcase_add_test(glob, test_glob_nul_bytes);
+    tcase_add_loop_test(dom, test_domain_table, 0, (int)(sizeof dom_cases / sizeof *dom_cases));
+    tcase_add_test(dom, test_domain_edges);
+    tcase_add_test(dom, test_domain_valid);
+    tcase_add_test(net, test_cidr_v4);
+    tcase_add_test(net, test_cidr_v6);
+    tcase_add_loop_test(net, test_cidr_invalid, 0, (int)(sizeof bad_cidrs / sizeof *bad_cidrs));
+    tcase_add_test(net, test_cidr_misuse);
+    tcase_add_test(rx, test_regex_match);
+    tcase_add_test(rx, test_regex_lengths);
+    tcase_add_loop_test(rx, test_regex_invalid, 0, (int)(sizeof bad_regexes / sizeof *bad_regexes));
+    tcase_add_test(rx, test_regex_limits);
+    tcase_add_test(misc, test_duration);
+    tcase_add_loop_test(misc, test_duration_invalid, 0,
+                        (int)(sizeof bad_durations / sizeof *bad_durations));
+    tcase_add_test(misc, test_duration_edges);
+    tcase_add_test(misc, test_names);
+    tcase_add_test(misc, test_ascii_helpers);
+    suite_add_tcase(s, glob);
+    suite_add_tcase(s, dom);
+    suite_add_tcase(s, net);
+    suite_add_tcase(s, rx);
+    suite_add_tcase(s, misc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(match_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
