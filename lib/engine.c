@@ -70,7 +70,7 @@ int agentauthz_engine_new(agentauthz_engine **out, const agentauthz_engine_optio
         return az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "cannot create a mutex");
     }
     pthread_mutex_init(&e->secret_lock, NULL);
-    pthread_mutex_init(&e->audit_lock, NULL);
+    pthread_rwlock_init(&e->audit_lock, NULL);
     atomic_init(&e->policy, NULL);
     atomic_init(&e->leaks, NULL);
     e->clock = opt && opt->clock ? opt->clock : monotonic_ns;
@@ -143,7 +143,7 @@ void agentauthz_engine_free(agentauthz_engine *e)
     free(e->name);
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->secret_lock);
-    pthread_mutex_destroy(&e->audit_lock);
+    pthread_rwlock_destroy(&e->audit_lock);
     free(e);
 }
 
@@ -156,10 +156,10 @@ int agentauthz_engine_set_audit(agentauthz_engine *e, const agentauthz_audit_opt
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "no engine");
     if (opt && (rc = az_audit_new(&fresh, opt, az_keys_audit_key(e->keys), err)) != 0)
         return rc;
-    pthread_mutex_lock(&e->audit_lock);
+    pthread_rwlock_wrlock(&e->audit_lock);
     old = e->audit;
     e->audit = fresh;
-    pthread_mutex_unlock(&e->audit_lock);
+    pthread_rwlock_unlock(&e->audit_lock);
     az_audit_free(old);
     return 0;
 }
@@ -169,10 +169,10 @@ int agentauthz_engine_audit_reopen(agentauthz_engine *e, agentauthz_error *err)
     int rc = 0;
     if (!e)
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "no engine");
-    pthread_mutex_lock(&e->audit_lock);
+    pthread_rwlock_rdlock(&e->audit_lock);
     if (e->audit)
         rc = az_audit_reopen(e->audit, err);
-    pthread_mutex_unlock(&e->audit_lock);
+    pthread_rwlock_unlock(&e->audit_lock);
     return rc;
 }
 

@@ -38,13 +38,13 @@ static void describe_policy(az_audit_event *ev, const az_policy *p)
 static int emit(agentauthz_engine *e, az_audit_event *ev)
 {
     int rc = 0;
-    pthread_mutex_lock(&e->audit_lock);
+    pthread_rwlock_rdlock(&e->audit_lock);
     if (e->audit) {
         ev->time_ns = az_engine_wall(e);
         ev->engine = e->name;
         rc = az_audit_emit(e->audit, ev);
     }
-    pthread_mutex_unlock(&e->audit_lock);
+    pthread_rwlock_unlock(&e->audit_lock);
     return rc;
 }
 

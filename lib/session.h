@@ -139,7 +139,7 @@ struct agentauthz_engine {
     _Atomic(az_leak_ref *) leaks;
     /* audit */
     char *name;
-    pthread_mutex_t audit_lock;
+    pthread_rwlock_t audit_lock; /* read: emit; write: replace the log */
     az_audit *audit; /* guarded by audit_lock */
 };
 

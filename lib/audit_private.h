@@ -1,0 +1,142 @@
+/*
+ * The audit log's private interface, between audit.c, audit_verify.c and
+ * the engine and session code. To be merged into internal.h.
+ */
+#ifndef AZ_AUDIT_PRIVATE_H
+#define AZ_AUDIT_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentauthz.h"
+#include "agentauthz/audit.h"
+
+#define AZ_AUDIT_LINE_MAX (1024u * 1024u) /* one record, newline included */
+#define AZ_AUDIT_STR_MAX 4096u            /* one string field, escaped */
+#define AZ_AUDIT_DEST_MAX 16u             /* destinations written in full */
+#define AZ_AUDIT_ARGS_MAX (512u * 1024u)  /* the "args" object */
+#define AZ_AUDIT_BUFFER (64u * 1024u)     /* the file sink's write buffer */
+#define AZ_AUDIT_MAC_BYTES 32u
+#define AZ_AUDIT_HEX (2u * AZ_AUDIT_MAC_BYTES)
+
+typedef enum az_audit_kind {
+    AZ_AUDIT_OPEN = 0,
+    AZ_AUDIT_CLOSE,
+    AZ_AUDIT_REVOKE,
+    AZ_AUDIT_EXPIRE,
+    AZ_AUDIT_CHECK,
+    AZ_AUDIT_APPROVE,
+    AZ_AUDIT_LEASE,
+    AZ_AUDIT_LEASE_REFUSED,
+    AZ_AUDIT_RELOAD,
+    AZ_AUDIT_KIND_COUNT
+} az_audit_kind;
+
+/*
+ * Says whether s (len bytes) contains the value of a secret the engine has
+ * issued. Strings it flags are written as "[redacted]" (or, for arguments
+ * logged in clear, as a digest), so a secret that an agent copies into a
+ * resource, a destination or an argument never reaches the log.
+ */
+typedef bool (*az_audit_scan_fn)(const char *s, size_t len, void *ctx);
+
+/*
+ * One event. Every pointer is borrowed for the call and may be NULL, which
+ * omits the field; check_seq 0 omits it too. Strings are NUL-terminated.
+ * destination is a string or a list of strings; args is a map.
+ */
+typedef struct az_audit_event {
+    az_audit_kind kind;
+    uint64_t time_ns; /* wall clock, Unix nanoseconds */
+    const char *engine;
+    const char *policy_name;
+    const char *policy_hash; /* hex BLAKE2b-256 of the loaded policy */
+    const char *session;
+    const char *parent;
+    const char *identity;
+    const char *task;
+    const char *tool;
+    const char *resource;
+    const agentauthz_value *destination;
+    const char *decision; /* "allow", "deny" or "ask" */
+    const char *rule;
+    const char *reason;
+    uint64_t check_seq; /* the check's number within its session */
+    const char *secret; /* a secret's name (lease events); never its value */
+    const agentauthz_value *args;
+    const char *const *clear_args; /* argument names the policy logs in clear */
+    size_t nclear;
+    az_audit_scan_fn scan; /* may be NULL: nothing is redacted */
+    void *scan_ctx;
+} az_audit_event;
+
+typedef struct az_audit az_audit;
+
+/*
+ * Creates an audit log writing to the sinks in opt, keyed by key (copied
+ * into guarded memory). A non-empty file at opt->path is resumed: its last
+ * line must be a record whose MAC verifies (else AGENTAUTHZ_ETAMPER), and
+ * seq and the chain continue from it. The caller frees with az_audit_free.
+ */
+int az_audit_new(az_audit **out, const agentauthz_audit_options *opt, const unsigned char key[32],
+                 agentauthz_error *err);
+
+/*
+ * Appends one record. Returns 0, AGENTAUTHZ_EIO when the file sink failed
+ * (sticky until az_audit_reopen), AGENTAUTHZ_ENOMEM or AGENTAUTHZ_EINVAL. The
+ * engine must deny the action it was recording when this fails. Thread-safe:
+ * records from all threads get one total order.
+ */
+int az_audit_emit(az_audit *a, const az_audit_event *ev);
+
+/* Writes the buffered records now (and fsyncs if asked). Thread-safe. */
+int az_audit_flush(az_audit *a, agentauthz_error *err);
+
+/*
+ * Writes what is buffered, closes the file and opens its path again (after
+ * a rotation by rename), clearing a sticky write error. The chain and seq go
+ * on in the new file; nothing is written to mark the rotation. Thread-safe,
+ * but not async-signal-safe: a SIGHUP handler should set a flag that a
+ * thread acts on.
+ */
+int az_audit_reopen(az_audit *a, agentauthz_error *err);
+
+/* The number of the last record appended (0 before the first). Thread-safe. */
+uint64_t az_audit_seq(az_audit *a);
+
+/* Flushes what is buffered and frees. NULL is a no-op. Not thread-safe. */
+void az_audit_free(az_audit *a);
+
+/* The name of an event kind as it appears in records ("check"). */
+const char *az_audit_kind_name(az_audit_kind k);
+
+/* ---- record framing, shared by the writer and the verifier ---- */
+
+/*
+ * A record line (newline excluded) split into the parts the chain needs:
+ * the prefix '{"v":1,"seq":N,' gives seq; the MAC covers the line up to
+ * and including the prev field (signed_len bytes).
+ */
+typedef struct az_audit_frame {
+    uint64_t seq;
+    unsigned char prev[AZ_AUDIT_MAC_BYTES];
+    unsigned char mac[AZ_AUDIT_MAC_BYTES];
+    size_t signed_len;
+} az_audit_frame;
+
+/* Splits a line; 0, or -1 with a static reason in *why. */
+int az_audit_frame_parse(const char *line, size_t len, az_audit_frame *f, const char **why);
+
+/* mac = BLAKE2b-256 keyed by key over prev || line[0..signed_len). */
+int az_audit_mac(const unsigned char key[32], const unsigned char prev[32], const char *line,
+                 size_t signed_len, unsigned char mac[32]);
+
+/*
+ * The core of agentauthz_audit_verify, with the audit key itself (so it can
+ * be tested without an agentauthz_keys).
+ */
+int az_audit_verify_key(const unsigned char key[32], const char *const *paths, size_t n,
+                        agentauthz_audit_report *rep, agentauthz_error *err);
+
+#endif /* AZ_AUDIT_PRIVATE_H */
