@@ -67,6 +67,17 @@ static void oom(cc *c, const az_node *n)
     az_diag_error(c->d, n ? &n->mark : NULL, AGENTAUTHZ_ENOMEM, "out of memory");
 }
 
+/*
+ * The matchers return -1 for a bad pattern and ENOMEM when memory runs
+ * out; the latter must not be reported as the user's mistake.
+ */
+static int pattern_rc(int rc, char *msg, size_t cap)
+{
+    if (rc == AGENTAUTHZ_ENOMEM)
+        snprintf(msg, cap, "out of memory");
+    return rc;
+}
+
 /* ---- node helpers ---- */
 
 static bool is_string(const az_node *n)
@@ -292,8 +303,9 @@ static bool compile_tool_globs(cc *c, const az_node *n, const char *what, az_glo
         if (!is_string(t) || t->len == 0) {
             fail(c, t, "a tool must be a name or glob (a string)");
             ok = false;
-        } else if (az_glob_compile(&(*out)[*nout], t->str, t->len, AZ_GLOB_TOOL, false, msg,
-                                   sizeof msg) != 0) {
+        } else if (pattern_rc(az_glob_compile(&(*out)[*nout], t->str, t->len, AZ_GLOB_TOOL,
+                                              false, msg, sizeof msg),
+                              msg, sizeof msg) != 0) {
             fail(c, t, "bad tool glob \"%.128s\": %s", t->str, msg);
             ok = false;
         } else {
@@ -361,8 +373,9 @@ static void compile_identities(cc *c, const az_node *n)
             fail(c, m, "match must be a glob over identity strings");
             continue;
         }
-        if (az_glob_compile(&id->match, m->str, m->len, AZ_GLOB_PATH, false, msg,
-                            sizeof msg) != 0) {
+        if (pattern_rc(az_glob_compile(&id->match, m->str, m->len, AZ_GLOB_PATH, false, msg,
+                                       sizeof msg),
+                       msg, sizeof msg) != 0) {
             fail(c, m, "bad identity glob \"%.128s\": %s", m->str, msg);
             continue;
         }
@@ -866,8 +879,9 @@ static bool prepare_literal(cc *c, const az_node *n, const az_pred *p, az_item *
     char msg[200];
     switch (p->op) {
     case AZ_OP_GLOB:
-        if (az_glob_compile(&it->glob, n->str, n->len, AZ_GLOB_PATH, p->icase, msg,
-                            sizeof msg) == 0)
+        if (pattern_rc(az_glob_compile(&it->glob, n->str, n->len, AZ_GLOB_PATH, p->icase, msg,
+                                       sizeof msg),
+                       msg, sizeof msg) == 0)
             return true;
         fail(c, n, "bad glob \"%.128s\": %s", n->str, msg);
         return false;
@@ -878,7 +892,8 @@ static bool prepare_literal(cc *c, const az_node *n, const az_pred *p, az_item *
              n->str);
         return false;
     case AZ_OP_REGEX:
-        if (az_regex_compile(&it->regex, n->str, n->len, false, msg, sizeof msg) == 0)
+        if (pattern_rc(az_regex_compile(&it->regex, n->str, n->len, false, msg, sizeof msg), msg,
+                       sizeof msg) == 0)
             return true;
         fail(c, n, "bad regex \"%.128s\": %s", n->str, msg);
         return false;
