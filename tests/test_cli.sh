@@ -1,0 +1,306 @@
+#!/bin/sh
+# End-to-end tests of the agentauthz command: every example of
+# agentauthz-policy(5) and agentauthz(1) (the spec's policy, replay line and
+# tests file), each subcommand's output, exit statuses and hostile input.
+#
+# The binary is $AGENTAUTHZ, else $top_builddir/agentauthz (or cli/agentauthz); the data is in
+# $srcdir/tests/cli ($srcdir defaults to $top_srcdir, else the directory
+# above this script).
+# Prints one line per failing test, then "N passed, N failed".
+
+srcdir=${srcdir:-${top_srcdir:-$(dirname "$0")/..}}
+top_builddir=${top_builddir:-.}
+bin=${AGENTAUTHZ:-$top_builddir/agentauthz}
+# The automake build puts the command in cli/.
+if [ -z "$AGENTAUTHZ" ] && [ ! -x "$bin" ]; then
+    bin=$top_builddir/cli/agentauthz
+fi
+
+case $bin in
+/*) ;;
+*) bin=$(pwd)/$bin ;;
+esac
+if [ ! -x "$bin" ]; then
+    echo "test_cli.sh: no agentauthz binary at $bin" >&2
+    exit 2
+fi
+cd "$srcdir/tests/cli" || exit 2
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_cli.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+passed=0
+failed=0
+P=spec-policy.yaml
+SUPPORT=spiffe://corp.example/agents/support/7
+
+fail() {
+    echo "FAIL $1: $2"
+    failed=$((failed + 1))
+}
+
+# run CMD...: runs the command, keeping stdout, stderr and the status.
+run() {
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    status=$?
+}
+
+# same NAME FILE WHAT: compares the file with $tmp/WHAT.
+same() {
+    if diff -u "$2" "$tmp/$3" >"$tmp/diff"; then
+        return 0
+    fi
+    fail "$1" "$3 differs:"
+    cat "$tmp/diff"
+    return 1
+}
+
+# expect_out NAME STATUS TEXT CMD...: stdout is exactly TEXT (one line or more).
+expect_out() {
+    name=$1 want=$2
+    printf '%s\n' "$3" >"$tmp/want"
+    shift 3
+    run "$@"
+    if [ "$status" -ne "$want" ]; then
+        fail "$name" "exit status $status, expected $want; stderr: $(head -c 300 "$tmp/err")"
+        return
+    fi
+    same "$name" "$tmp/want" out && passed=$((passed + 1))
+}
+
+# expect_file NAME STATUS FILE CMD...: stdout is exactly the file's content.
+expect_file() {
+    name=$1 want=$2 file=$3
+    shift 3
+    run "$@"
+    if [ "$status" -ne "$want" ]; then
+        fail "$name" "exit status $status, expected $want; stderr: $(head -c 300 "$tmp/err")"
+        return
+    fi
+    same "$name" "$file" out && passed=$((passed + 1))
+}
+
+# expect_err NAME STATUS TEXT CMD...: stderr contains TEXT (a fixed string).
+expect_err() {
+    name=$1 want=$2 text=$3
+    shift 3
+    run "$@"
+    if [ "$status" -ne "$want" ]; then
+        fail "$name" "exit status $status, expected $want; stderr: $(head -c 300 "$tmp/err")"
+    elif ! grep -qF -- "$text" "$tmp/err"; then
+        fail "$name" "stderr lacks '$text': $(head -c 300 "$tmp/err")"
+    else
+        passed=$((passed + 1))
+    fi
+}
+
+# ---- the command ----
+run "$bin" --version
+if [ "$status" -eq 0 ] && grep -qE '^agentauthz [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail version "status $status, output: $(cat "$tmp/out")"
+fi
+for args in "--help" "-h" "help" "help test" "lint --help" "check --help" "replay --help" \
+    "test --help"; do
+    # shellcheck disable=SC2086 # the words of $args are the arguments
+    run "$bin" $args
+    if [ "$status" -eq 0 ] && grep -q '^Usage: agentauthz' "$tmp/out"; then
+        passed=$((passed + 1))
+    else
+        fail "help: $args" "status $status"
+    fi
+done
+run "$bin" test --help
+if grep -q "key 'tests' is a tests file" "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail "test --help" "does not say which arguments are tests files"
+fi
+expect_err "no command" 2 "missing command" "$bin"
+expect_err "unknown command" 2 "unknown command 'frob'" "$bin" frob
+expect_err "unknown option" 2 "unknown option '--frob'" "$bin" --frob
+expect_err "help of an unknown command" 2 "unknown command" "$bin" help frob
+expect_err "unknown subcommand option" 2 "unknown option '--bogus'" "$bin" lint --bogus $P
+expect_err "audit is not there yet" 2 "unknown command 'audit'" "$bin" audit verify
+expect_err "--keys is not there yet" 2 "unknown option '--keys'" "$bin" replay --keys k $P
+
+# ---- lint ----
+expect_out "lint: the spec's example policy" 0 "ok: 6 rules, 2 tasks, 4 secrets" "$bin" lint $P
+expect_out "lint: a directory is one policy" 0 "ok: 2 rules, 1 tasks, 0 secrets" \
+    "$bin" lint split
+expect_out "lint: several files are one policy" 0 "ok: 2 rules, 1 tasks, 0 secrets" \
+    "$bin" lint split/10-base.yaml split/20-more.yaml
+expect_err "lint: a reference into a file not loaded" 1 \
+    'split/20-more.yaml:5:13: error: unknown task "work"' "$bin" lint split/20-more.yaml
+expect_err "lint: rule ids are unique across files" 1 \
+    'dup-split/b.yml:3:9: error: duplicate rule id "read-docs"' "$bin" lint dup-split
+expect_err "lint: a missing file is unreadable input" 2 "no-such-file.yaml" \
+    "$bin" lint no-such-file.yaml
+expect_err "lint: one missing file among good ones" 2 "no-such-file.yaml" \
+    "$bin" lint $P no-such-file.yaml
+expect_err "lint: needs a policy" 2 "missing POLICY" "$bin" lint
+expect_err "lint: warnings do not fail" 0 \
+    'policy.yaml:6:5: warning: rule "shadowed" is fully shadowed by deny rule "deny-all"' \
+    "$bin" lint ../policies/valid/warnings/policy.yaml
+expect_err "lint: a trace is not a policy" 1 'unknown key "session" in the policy' \
+    "$bin" lint spec-trace.jsonl
+
+# ---- check ----
+c() { "$bin" check $P --identity "$SUPPORT" --task triage-ticket "$@"; }
+expect_out "check: read-kb" 0 '{"decision":"allow","rule":"read-kb","reason":""}' \
+    c --tool read_file --resource /kb/howto.md
+expect_out "check: never-dotenv with its reason" 0 \
+    '{"decision":"deny","rule":"never-dotenv","reason":"dotenv files hold credentials"}' \
+    c --tool read_file --resource /kb/.env
+expect_out "check: email-inside" 0 '{"decision":"allow","rule":"email-inside","reason":""}' \
+    c --tool send_email --arg to='["a@corp.example","ops@partner.example"]'
+expect_out "check: mail outside is the default deny" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    c --tool send_email --arg to='["eve@evil.example"]'
+expect_out "check: big-payment asks" 0 '{"decision":"ask","rule":"big-payment","reason":""}' \
+    c --tool send_money --arg amount=5000
+expect_out "check: --arg applies on top of --args" 0 \
+    '{"decision":"allow","rule":"email-inside","reason":""}' \
+    c --tool send_email --args '{"to":["eve@evil.example"],"body":"x"}' --arg to='["a@corp.example"]'
+expect_out "check: --args alone" 0 '{"decision":"ask","rule":"big-payment","reason":""}' \
+    c --tool send_money --args '{"amount":1000.5}'
+expect_out "check: --opt=value" 0 '{"decision":"allow","rule":"read-kb","reason":""}' \
+    "$bin" check $P --identity="$SUPPORT" --task=triage-ticket --tool=read_file --resource=/kb/a
+expect_out "check: options before the policy" 0 \
+    '{"decision":"allow","rule":"read-kb","reason":""}' \
+    "$bin" check --tool read_file --resource /kb/a --identity "$SUPPORT" --task triage-ticket $P
+r() { "$bin" check $P --identity "$SUPPORT" --task refund-customer "$@"; }
+expect_out "check: refund with params" 0 \
+    '{"decision":"allow","rule":"refund-only-that-customer","reason":""}' \
+    r --param customer_email='"alice@example.com"' --param max_refund=100 \
+    --tool payments.refund --arg email='"ALICE@example.com"' --arg amount=100
+expect_out "check: refund to another customer" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    r --param customer_email='"alice@example.com"' --param max_refund=100 \
+    --tool payments.refund --arg email='"bob@example.com"' --arg amount=1
+expect_out "check: refund over the bound amount" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    r --param customer_email='"alice@example.com"' --param max_refund=100 \
+    --tool payments.refund --arg email='"alice@example.com"' --arg amount=101
+expect_out "check: a missing parameter refuses the session" 0 \
+    '{"decision":"deny","rule":"session","reason":"task \"refund-customer\" needs parameter \"max_refund\" (number)"}' \
+    r --param customer_email='"alice@example.com"' --tool payments.refund
+expect_out "check: an unknown task refuses the session" 0 \
+    '{"decision":"deny","rule":"session","reason":"task \"nope\" is not in the policy"}' \
+    "$bin" check $P --identity "$SUPPORT" --task nope --tool read_file
+expect_out "check: an identity without the role is refused" 0 \
+    '{"decision":"deny","rule":"session","reason":"identity holds none of the roles of task \"triage-ticket\""}' \
+    "$bin" check $P --identity spiffe://corp.example/agents/coder --task triage-ticket --tool x
+d() { "$bin" check dest-policy.yaml --identity i --task mail --tool send_email "$@"; }
+expect_out "check: --destination repeats into a list" 0 \
+    '{"decision":"allow","rule":"mail-inside","reason":""}' \
+    d --destination a@corp.example --destination b@x.corp.example
+expect_out "check: every destination must be inside" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    d --destination a@corp.example --destination eve@evil.example
+expect_out "check: --label, and reasons are JSON-escaped" 0 \
+    '{"decision":"deny","rule":"no-pii-out","reason":"say \"no\" to C:\\pii\ttabs"}' \
+    d --destination a@corp.example --label internal --label pii
+expect_err "check: an unquoted string is not JSON" 2 "quote strings as JSON" \
+    c --tool send_email --arg to=eve@evil.example
+expect_err "check: --param values are JSON too" 2 "quote strings as JSON" \
+    r --param customer_email=alice@example.com --tool payments.refund
+expect_err "check: --arg needs KEY=JSON" 2 "needs KEY=JSON" c --tool x --arg novalue
+expect_err "check: --arg needs a key" 2 "needs KEY=JSON" c --tool x --arg =5
+expect_err "check: --args must be an object" 2 "must be a JSON object" c --tool x --args '[1]'
+expect_err "check: --args must be JSON" 2 "--args is not JSON" c --tool x --args '{"a":}'
+expect_err "check: duplicate keys in --args" 2 "--args is not JSON" c --tool x --args '{"a":1,"a":2}'
+expect_err "check: needs --tool" 2 "missing --tool" c
+expect_err "check: needs --identity" 2 "missing --identity" \
+    "$bin" check $P --task triage-ticket --tool x
+expect_err "check: needs --task" 2 "missing --task" "$bin" check $P --identity i --tool x
+expect_err "check: needs a policy" 2 "missing POLICY" \
+    "$bin" check --identity i --task t --tool x
+expect_err "check: an option without its value" 2 "needs a value" c --tool
+expect_err "check: single options are single" 2 "given twice" c --tool a --tool b
+expect_err "check: a policy that does not load" 2 "unknown task \"work\"" \
+    "$bin" check split/20-more.yaml --identity i --task work --tool x
+
+# ---- replay ----
+expect_file "replay: the spec's line" 0 spec-trace.expected "$bin" replay $P spec-trace.jsonl
+expect_file "replay: sessions, clock, approvals, close and errors" 0 replay-trace.expected \
+    "$bin" replay $P replay-trace.jsonl
+printf '8 allowed, 8 denied, 2 asked\n' >"$tmp/want"
+same "replay: the summary on stderr" "$tmp/want" err && passed=$((passed + 1))
+expect_file "replay: '-' is standard input" 0 spec-trace.expected \
+    sh -c '"$0" replay "$1" - <spec-trace.jsonl' "$bin" $P
+expect_file "replay: no trace is standard input" 0 spec-trace.expected \
+    sh -c '"$0" replay "$1" <spec-trace.jsonl' "$bin" $P
+expect_file "replay: a policy directory and a trace" 0 /dev/null \
+    sh -c '"$0" replay split </dev/null' "$bin"
+expect_err "replay: an unreadable trace" 2 "no-such-trace.jsonl" \
+    "$bin" replay $P no-such-trace.jsonl
+expect_err "replay: a policy that does not load" 2 'unknown task "work"' \
+    "$bin" replay split/20-more.yaml spec-trace.jsonl
+expect_err "replay: needs a policy" 2 "missing POLICY" "$bin" replay -
+
+# A line longer than 16 MiB is an error line; the next line is replayed.
+{
+    printf '{"session":"a","tool":"'
+    head -c 17000000 /dev/zero | tr '\0' 'x'
+    printf '"}\n'
+    printf '{"session":"w","identity":"spiffe://corp.example/agents/a","task":"work","tool":"read_file","resource":"/docs/x"}\n'
+} >"$tmp/long.jsonl"
+expect_out "replay: a line over 16 MiB" 0 '{"line":1,"error":"line longer than 16 MiB"}
+{"line":2,"session":"w","tool":"read_file","decision":"allow","rule":"read-docs","reason":""}' \
+    "$bin" replay split "$tmp/long.jsonl"
+
+# Live sessions are bounded: the 10001st is refused, closing one makes room.
+awk 'BEGIN { for (i = 1; i <= 10001; i++)
+    printf "{\"session\":\"s%d\",\"identity\":\"spiffe://corp.example/agents/a\",\"task\":\"work\",\"tool\":\"read_file\",\"resource\":\"/docs/x\"}\n", i
+    print "{\"session\":\"s1\",\"tool\":\"read_file\",\"close\":true}"
+    print "{\"session\":\"s10001\",\"identity\":\"spiffe://corp.example/agents/a\",\"task\":\"work\",\"tool\":\"read_file\",\"resource\":\"/docs/x\"}" }' \
+    >"$tmp/many.jsonl"
+run "$bin" replay split "$tmp/many.jsonl"
+if [ "$status" -eq 0 ] && [ "$(grep -c '"decision":"allow"' "$tmp/out")" -eq 10001 ] &&
+    grep -qF '{"line":10001,"error":"too many sessions' "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail "replay: live sessions are bounded" "status $status; $(grep error "$tmp/out" | head -3)"
+fi
+
+# Hostile bytes: the output stays one valid JSON object per line.
+printf '{"session":"\\u0000","tool":"x"}\n\377\376\n{"session":"s","tool":"t\\"q\\n"}\n\0\n{}' \
+    >"$tmp/hostile.jsonl"
+run "$bin" replay $P "$tmp/hostile.jsonl"
+if [ "$status" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 5 ] &&
+    ! grep -qv '^{"line":[1-5],"error":"' "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail "replay: hostile bytes" "status $status: $(cat "$tmp/out")"
+fi
+
+# ---- test ----
+expect_out "test: the spec's tests file" 0 "1 passed, 0 failed" "$bin" test $P spec-tests.yaml
+expect_out "test: every rule of the spec's policy" 0 "20 passed, 0 failed" \
+    "$bin" test $P spec-policy-tests.yaml
+expect_out "test: several tests files, in any order" 0 "21 passed, 0 failed" \
+    "$bin" test spec-tests.yaml $P spec-policy-tests.yaml
+expect_out "test: otherwise ask" 0 "2 passed, 0 failed" \
+    "$bin" test otherwise-ask.yaml otherwise-ask-tests.yaml
+expect_file "test: failing steps are reported" 1 failing-tests.expected \
+    "$bin" test $P failing-tests.yaml
+expect_err "test: needs a tests file" 2 "missing TESTS.yaml" "$bin" test $P
+expect_err "test: needs a policy" 2 "missing POLICY" "$bin" test spec-tests.yaml
+expect_err "test: a policy that does not load" 2 'unknown task "work"' \
+    "$bin" test split/20-more.yaml spec-tests.yaml
+for f in bad-tests/*.yaml; do
+    run "$bin" test $P "$f"
+    if [ "$status" -ne 2 ]; then
+        fail "test: $f" "exit status $status, expected 2"
+    elif [ -s "$tmp/out" ]; then
+        fail "test: $f" "printed results for an invalid tests file"
+    else
+        (cd bad-tests && "$bin" test ../$P "$(basename "$f")") >/dev/null 2>"$tmp/err"
+        same "test: $f" "${f%.yaml}.expected" err && passed=$((passed + 1))
+    fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
