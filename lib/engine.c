@@ -96,7 +96,13 @@ int agentauthz_engine_new(agentauthz_engine **out, const agentauthz_engine_optio
 static int engine_secrets_init(agentauthz_engine *e, const agentauthz_engine_options *opt,
                                agentauthz_error *err)
 {
-    int rc = az_secpool_new(&e->pool);
+    /*
+     * Pool pages keep their guard pages, stay locked and are wiped on
+     * release, but are not flipped read-only between writes: mprotect on
+     * locked memory costs about a millisecond here, which would dominate a
+     * session open (see the closing note of the secrets issue).
+     */
+    int rc = az_secpool_new(&e->pool, 0);
     if (rc)
         return az_error_set(err, rc, "", 0, 0, 0, "cannot allocate guarded memory");
     if (opt && opt->keys) {

@@ -18,10 +18,8 @@ struct agentauthz_lease {
 };
 
 struct agentauthz_secret_buffer {
-    az_secpool *pool;
-    az_secslot *slot;
+    az_secslot *slot; /* pooled guarded memory */
     size_t len;
-    unsigned char *plain; /* sodium_malloc'd when larger than a pool slot allows */
 };
 
 static az_secret *find_secret(agentauthz_session *s, const char *name, size_t len)
@@ -203,14 +201,25 @@ static int substitute_pass(agentauthz_session *s, const agentauthz_action *a,
     return 0;
 }
 
-static int buffer_alloc(agentauthz_engine *e, size_t len, agentauthz_secret_buffer **out)
+/* Moves the substituted text from a scratch buffer into pooled guarded memory. */
+static int buffer_seal(agentauthz_engine *e, const unsigned char *text, size_t len,
+                       agentauthz_secret_buffer **out)
 {
     agentauthz_secret_buffer *b = calloc(1, sizeof *b);
-    if (!b || !(b->plain = sodium_malloc(len ? len : 1))) {
-        free(b);
-        return AGENTAUTHZ_ENOMEM;
+    int rc = b ? 0 : AGENTAUTHZ_ENOMEM;
+    if (!rc) {
+        pthread_mutex_lock(&e->secret_lock);
+        rc = az_secpool_alloc(e->pool, len ? len : 1, &b->slot);
+        if (!rc)
+            rc = az_secpool_write(b->slot, text, len);
+        pthread_mutex_unlock(&e->secret_lock);
     }
-    b->pool = e->pool;
+    if (rc) {
+        if (b)
+            az_secpool_release(b->slot);
+        free(b);
+        return rc;
+    }
     b->len = len;
     *out = b;
     return 0;
@@ -220,6 +229,7 @@ int agentauthz_substitute(agentauthz_session *s, const agentauthz_action *a,
                           const agentauthz_decision *d, const char *text, size_t len,
                           agentauthz_secret_buffer **out, agentauthz_error *err)
 {
+    unsigned char *scratch = NULL;
     size_t need = 0;
     int rc;
     if (out)
@@ -228,16 +238,16 @@ int agentauthz_substitute(agentauthz_session *s, const agentauthz_action *a,
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "missing or oversized argument");
     pthread_mutex_lock(&s->lock);
     rc = substitute_pass(s, a, d, text, len, NULL, &need, err);
+    if (!rc && !(scratch = malloc(need ? need : 1)))
+        rc = az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
     if (!rc)
-        rc = buffer_alloc(s->e, need, out);
-    if (!rc)
-        rc = substitute_pass(s, a, d, text, len, (*out)->plain, &need, err);
-    if (!rc)
-        sodium_mprotect_readonly((*out)->plain);
+        rc = substitute_pass(s, a, d, text, len, scratch, &need, err);
     pthread_mutex_unlock(&s->lock);
-    if (rc) {
-        agentauthz_secret_buffer_free(*out);
-        *out = NULL;
+    if (!rc)
+        rc = buffer_seal(s->e, scratch, need, out);
+    if (scratch) {
+        sodium_memzero(scratch, need);
+        free(scratch);
     }
     return rc;
 }
@@ -246,14 +256,14 @@ const unsigned char *agentauthz_secret_buffer_data(const agentauthz_secret_buffe
 {
     if (len)
         *len = b ? b->len : 0;
-    return b ? b->plain : NULL;
+    return b ? az_secpool_read(b->slot) : NULL;
 }
 
 void agentauthz_secret_buffer_free(agentauthz_secret_buffer *b)
 {
     if (!b)
         return;
-    sodium_free(b->plain); /* sodium_free wipes before it unmaps */
+    az_secpool_release(b->slot); /* wipes the slot */
     free(b);
 }
 

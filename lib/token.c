@@ -1,0 +1,838 @@
+/*
+ * Task tokens (format in agentauthz/secrets.h): signing, offline
+ * verification, and a verifier with a bounded cache and a revocation set.
+ *
+ * Verification checks the frame, then the Ed25519 signature, and only then
+ * parses the payload, so that the JSON parser never sees bytes the engine
+ * did not sign. A token is a bearer credential: no error message quotes it.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "agentauthz/secrets.h"
+
+#define HEADER "aztk.v1.public."
+#define HEADER_LEN (sizeof HEADER - 1)
+#define SIG_B64_LEN 86 /* 64 bytes in base64url without padding */
+/* The most payload bytes a token of AGENTAUTHZ_TOKEN_MAX bytes can carry. */
+#define PAYLOAD_MAX ((AGENTAUTHZ_TOKEN_MAX - HEADER_LEN - 1 - SIG_B64_LEN) / 4 * 3 + 2)
+#define TS_MAX 9007199254740991LL /* 2^53 - 1: exact as a JSON number */
+#define SKEW_MAX 86400u
+#define B64_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
+#define HASH_BYTES 32 /* the cache key: BLAKE2b-256 of the token */
+#define SID_BYTES 16  /* a revoked session: BLAKE2b-128 of its id */
+
+/* Verification settings after defaults are applied. */
+typedef struct vopts {
+    const char *audience;
+    int64_t now;
+    int64_t skew;
+} vopts;
+
+/* ------------------------------------------------------------------ */
+/* Claims                                                              */
+/* ------------------------------------------------------------------ */
+
+void agentauthz_token_claims_free(agentauthz_token_claims *c)
+{
+    free(c);
+}
+
+static bool add_size(size_t *total, size_t n)
+{
+    if (n > SIZE_MAX - *total)
+        return false;
+    *total += n;
+    return true;
+}
+
+static bool add_str(size_t *total, const char *s)
+{
+    return !s || (add_size(total, strlen(s)) && add_size(total, 1));
+}
+
+static char *put_str(char **at, const char *s)
+{
+    char *d = *at;
+    size_t n;
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    memcpy(d, s, n);
+    *at += n;
+    return d;
+}
+
+static bool packed_size(const agentauthz_token_claims *c, size_t *total)
+{
+    const char *s[] = {c->identity, c->task, c->session, c->audience, c->issuer, c->parent};
+    bool ok = true;
+    *total = sizeof *c;
+    if (c->tools_count > SIZE_MAX / sizeof(char *))
+        return false;
+    ok = add_size(total, c->tools_count * sizeof(char *));
+    for (size_t i = 0; ok && i < sizeof s / sizeof s[0]; i++)
+        ok = add_str(total, s[i]);
+    for (size_t i = 0; ok && i < c->tools_count; i++)
+        ok = add_str(total, c->tools[i]);
+    return ok;
+}
+
+/*
+ * Copies claims into one allocation: the struct, then the tools array, then
+ * the strings. One block makes the copy the cache hands out cheap and lets
+ * agentauthz_token_claims_free be a single free.
+ */
+static agentauthz_token_claims *claims_pack(const agentauthz_token_claims *c)
+{
+    size_t total;
+    agentauthz_token_claims *d;
+    char *at;
+    if (!packed_size(c, &total) || !(d = malloc(total)))
+        return NULL;
+    *d = *c;
+    d->tools = c->tools_count ? (char **)(d + 1) : NULL;
+    at = (char *)(d + 1) + c->tools_count * sizeof(char *);
+    d->identity = put_str(&at, c->identity);
+    d->task = put_str(&at, c->task);
+    d->session = put_str(&at, c->session);
+    d->audience = put_str(&at, c->audience);
+    d->issuer = put_str(&at, c->issuer);
+    d->parent = put_str(&at, c->parent);
+    for (size_t i = 0; i < c->tools_count; i++)
+        d->tools[i] = put_str(&at, c->tools[i]);
+    return d;
+}
+
+/* ------------------------------------------------------------------ */
+/* Signing                                                             */
+/* ------------------------------------------------------------------ */
+
+static int claim_invalid(agentauthz_error *err, const char *what)
+{
+    return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "invalid claims: %s", what);
+}
+
+/* A claim string: present unless optional, non-empty, UTF-8. */
+static bool str_ok(const char *s, bool optional)
+{
+    size_t n;
+    if (!s)
+        return optional;
+    n = strlen(s);
+    return n > 0 && az_utf8_check(s, n) == n;
+}
+
+static int check_claims(const agentauthz_token_claims *c, agentauthz_error *err)
+{
+    if (!str_ok(c->identity, false) || !str_ok(c->task, false) || !str_ok(c->session, false) ||
+        !str_ok(c->audience, false))
+        return claim_invalid(err, "identity, task, session and audience must be non-empty UTF-8");
+    if (!str_ok(c->issuer, true) || !str_ok(c->parent, true))
+        return claim_invalid(err, "issuer and parent must be NULL or non-empty UTF-8");
+    if (c->iat < 0 || c->iat > TS_MAX || c->exp < c->iat || c->exp > TS_MAX)
+        return claim_invalid(err, "need 0 <= iat <= exp <= 2^53 - 1");
+    if (c->tools_count > AGENTAUTHZ_TOKEN_TOOLS_MAX)
+        return claim_invalid(err, "too many tools");
+    if (c->tools_count && !c->tools)
+        return claim_invalid(err, "tools is NULL");
+    for (size_t i = 0; i < c->tools_count; i++)
+        if (!str_ok(c->tools[i], false))
+            return claim_invalid(err, "every tool must be a non-empty UTF-8 string");
+    return 0;
+}
+
+static int put_member(az_buf *b, const char *key, const char *s)
+{
+    int rc = az_buf_printf(b, ",\"%s\":", key);
+    if (!rc)
+        rc = s ? az_buf_json_string(b, s, strlen(s)) : az_buf_append(b, "null", 4);
+    return rc;
+}
+
+static int put_tools(az_buf *b, const agentauthz_token_claims *c)
+{
+    int rc = az_buf_append(b, ",\"tools\":[", 10);
+    for (size_t i = 0; i < c->tools_count && !rc; i++) {
+        if (i)
+            rc = az_buf_putc(b, ',');
+        if (!rc)
+            rc = az_buf_json_string(b, c->tools[i], strlen(c->tools[i]));
+    }
+    return rc ? rc : az_buf_putc(b, ']');
+}
+
+/* Writes the header and the payload: the bytes the signature covers. */
+static int build_message(az_buf *b, const agentauthz_token_claims *c)
+{
+    int rc = az_buf_append(b, HEADER "{\"v\":1", HEADER_LEN + 6);
+    if (!rc && c->issuer)
+        rc = put_member(b, "iss", c->issuer);
+    if (!rc)
+        rc = put_member(b, "sub", c->identity);
+    if (!rc)
+        rc = put_member(b, "task", c->task);
+    if (!rc)
+        rc = put_member(b, "sid", c->session);
+    if (!rc)
+        rc = put_member(b, "aud", c->audience);
+    if (!rc)
+        rc = az_buf_printf(b, ",\"iat\":%lld,\"exp\":%lld", (long long)c->iat, (long long)c->exp);
+    if (!rc)
+        rc = put_tools(b, c);
+    if (!rc)
+        rc = put_member(b, "parent", c->parent);
+    return rc ? rc : az_buf_putc(b, '}');
+}
+
+/* Encodes header || b64(payload) || "." || b64(sig) into a new string. */
+static int encode_token(const az_buf *msg, const unsigned char sig[64], char **out)
+{
+    size_t plen = msg->len - HEADER_LEN;
+    size_t p64 = sodium_base64_ENCODED_LEN(plen, B64_VARIANT) - 1;
+    size_t total = HEADER_LEN + p64 + 1 + SIG_B64_LEN;
+    char *t;
+    if (plen > PAYLOAD_MAX || total > AGENTAUTHZ_TOKEN_MAX)
+        return AGENTAUTHZ_ELIMIT;
+    t = malloc(total + 1);
+    if (!t)
+        return AGENTAUTHZ_ENOMEM;
+    memcpy(t, HEADER, HEADER_LEN);
+    sodium_bin2base64(t + HEADER_LEN, p64 + 1, (const unsigned char *)msg->p + HEADER_LEN, plen,
+                      B64_VARIANT);
+    t[HEADER_LEN + p64] = '.';
+    sodium_bin2base64(t + HEADER_LEN + p64 + 1, SIG_B64_LEN + 1, sig, 64, B64_VARIANT);
+    *out = t;
+    return 0;
+}
+
+int agentauthz_token_sign(const agentauthz_keys *k, const agentauthz_token_claims *c, char **out,
+                          agentauthz_error *err)
+{
+    az_buf msg = {NULL, 0, 0, AGENTAUTHZ_TOKEN_MAX};
+    unsigned char sig[64];
+    int rc;
+    if (!out)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "out is NULL");
+    *out = NULL;
+    if (!k || !c)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "keys or claims is NULL");
+    rc = check_claims(c, err);
+    if (rc)
+        return rc;
+    rc = build_message(&msg, c);
+    if (!rc)
+        rc = az_keys_sign(k, (const unsigned char *)msg.p, msg.len, sig);
+    if (!rc)
+        rc = encode_token(&msg, sig, out);
+    if (rc == AGENTAUTHZ_ELIMIT)
+        az_error_set(err, rc, NULL, 0, 0, 0, "the token would exceed %d bytes",
+                     AGENTAUTHZ_TOKEN_MAX);
+    else if (rc)
+        az_error_set(err, rc, NULL, 0, 0, 0, "cannot sign the token: %s",
+                     agentauthz_strerror(rc));
+    az_buf_free(&msg);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verification: the frame and the signature                           */
+/* ------------------------------------------------------------------ */
+
+static int frame_error(agentauthz_error *err, size_t off, const char *what)
+{
+    return az_error_set(err, AGENTAUTHZ_ETOKEN, NULL, 1, (unsigned long)off + 1, off,
+                        "malformed token: %s", what);
+}
+
+static int check_prefix(const char *t, size_t len, agentauthz_error *err)
+{
+    if (len >= HEADER_LEN && memcmp(t, HEADER, HEADER_LEN) == 0)
+        return 0;
+    if (len >= 6 && memcmp(t, "aztk.v", 6) == 0 && !(len >= 8 && memcmp(t + 6, "1.", 2) == 0))
+        return frame_error(err, 6, "unsupported token version (this library reads v1)");
+    if (len >= 8 && memcmp(t, "aztk.v1.", 8) == 0)
+        return frame_error(err, 8, "unsupported token purpose (expected 'public')");
+    return frame_error(err, 0, "expected the prefix 'aztk.v1.public.'");
+}
+
+/* Finds the payload and signature parts: exactly one '.' after the header. */
+static int split_token(const char *t, size_t len, size_t *p64, agentauthz_error *err)
+{
+    const char *body = t + HEADER_LEN, *dot, *extra;
+    size_t blen = len - HEADER_LEN;
+    dot = memchr(body, '.', blen);
+    if (!dot)
+        return frame_error(err, len, "expected '.' and a signature after the payload");
+    extra = memchr(dot + 1, '.', blen - (size_t)(dot + 1 - body));
+    if (extra)
+        return frame_error(err, (size_t)(extra - t), "extra '.' in the token");
+    *p64 = (size_t)(dot - body);
+    if (*p64 == 0)
+        return frame_error(err, HEADER_LEN, "empty payload");
+    if (len - HEADER_LEN - *p64 - 1 != SIG_B64_LEN)
+        return frame_error(err, HEADER_LEN + *p64 + 1,
+                           "the signature must be 86 base64url characters");
+    return 0;
+}
+
+static bool b64_decode(const char *s, size_t n, unsigned char *out, size_t cap, size_t *got)
+{
+    const char *end = NULL;
+    return sodium_base642bin(out, cap, s, n, NULL, got, &end, B64_VARIANT) == 0 && end == s + n;
+}
+
+/*
+ * Checks the frame and the signature. On success msg holds the header and
+ * the payload (the signed bytes) and *mlen their length. msg has room for
+ * HEADER_LEN + PAYLOAD_MAX bytes.
+ */
+static int check_signature(const unsigned char *pk, const char *t, size_t len,
+                           unsigned char *msg, size_t *mlen, agentauthz_error *err)
+{
+    unsigned char sig[64];
+    size_t p64 = 0, plen = 0, slen = 0;
+    int rc;
+    if (len > AGENTAUTHZ_TOKEN_MAX)
+        return frame_error(err, AGENTAUTHZ_TOKEN_MAX, "a token is at most 8192 bytes");
+    rc = check_prefix(t, len, err);
+    if (!rc)
+        rc = split_token(t, len, &p64, err);
+    if (rc)
+        return rc;
+    if (!b64_decode(t + HEADER_LEN, p64, msg + HEADER_LEN, PAYLOAD_MAX, &plen))
+        return frame_error(err, HEADER_LEN, "the payload is not canonical base64url");
+    if (!b64_decode(t + HEADER_LEN + p64 + 1, SIG_B64_LEN, sig, sizeof sig, &slen) ||
+        slen != sizeof sig)
+        return frame_error(err, HEADER_LEN + p64 + 1, "the signature is not canonical base64url");
+    memcpy(msg, HEADER, HEADER_LEN);
+    *mlen = HEADER_LEN + plen;
+    if (crypto_sign_verify_detached(sig, msg, *mlen, pk) != 0)
+        return az_error_set(err, AGENTAUTHZ_ESIGNATURE, NULL, 0, 0, 0,
+                            "the token's signature does not verify with this public key");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verification: the claims                                            */
+/* ------------------------------------------------------------------ */
+
+static int claims_error(agentauthz_error *err, const char *what)
+{
+    return az_error_set(err, AGENTAUTHZ_ETOKEN, NULL, 0, 0, 0, "malformed token claims: %s",
+                        what);
+}
+
+/* A non-empty JSON string with no NUL inside (it becomes a C string). */
+static bool json_str(const agentauthz_value *v)
+{
+    return v && v->type == AGENTAUTHZ_STRING && v->u.str.len > 0 &&
+           memchr(v->u.str.p, '\0', v->u.str.len) == NULL;
+}
+
+static bool json_time(const agentauthz_value *v, int64_t *out)
+{
+    double d;
+    if (!v || v->type != AGENTAUTHZ_NUMBER)
+        return false;
+    d = v->u.num;
+    if (!(d >= 0 && d <= (double)TS_MAX) || (double)(int64_t)d != d)
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+static const char *const known_claims[] = {"v",   "iss", "sub",   "task",  "sid",
+                                           "aud", "iat", "exp", "tools", "parent"};
+
+static bool claim_known(const az_kv *kv)
+{
+    for (size_t i = 0; i < sizeof known_claims / sizeof known_claims[0]; i++)
+        if (az_mem_eq(kv->key, kv->klen, known_claims[i], strlen(known_claims[i]), false))
+            return true;
+    return false;
+}
+
+static const agentauthz_value *get(const agentauthz_value *m, const char *key)
+{
+    return az_value_map_getn(m, key, strlen(key));
+}
+
+/* Fills tools (room for AGENTAUTHZ_TOKEN_TOOLS_MAX) from the "tools" list. */
+static int read_tools(const agentauthz_value *l, char **tools, size_t *n, agentauthz_error *err)
+{
+    if (!l || l->type != AGENTAUTHZ_LIST)
+        return claims_error(err, "\"tools\" must be a list");
+    if (l->u.list.n > AGENTAUTHZ_TOKEN_TOOLS_MAX)
+        return claims_error(err, "too many tools");
+    for (size_t i = 0; i < l->u.list.n; i++) {
+        if (!json_str(l->u.list.items[i]))
+            return claims_error(err, "every tool must be a non-empty string");
+        tools[i] = l->u.list.items[i]->u.str.p;
+    }
+    *n = l->u.list.n;
+    return 0;
+}
+
+static const agentauthz_value *optional_str(const agentauthz_value *m, const char *key, bool *ok)
+{
+    const agentauthz_value *v = get(m, key);
+    *ok = !v || json_str(v) || (v->type == AGENTAUTHZ_NULL && strcmp(key, "parent") == 0);
+    return (v && v->type == AGENTAUTHZ_STRING) ? v : NULL;
+}
+
+/* Checks the shape of the payload and fills c with views into m. */
+static int read_claims(const agentauthz_value *m, agentauthz_token_claims *c, char **tools,
+                       agentauthz_error *err)
+{
+    const agentauthz_value *v, *iss, *parent;
+    bool ok1, ok2;
+    if (m->type != AGENTAUTHZ_MAP)
+        return claims_error(err, "the payload must be a JSON object");
+    for (size_t i = 0; i < m->u.map.n; i++)
+        if (!claim_known(&m->u.map.items[i]))
+            return claims_error(err, "the payload has a claim version 1 does not define");
+    v = get(m, "v");
+    if (!v || v->type != AGENTAUTHZ_NUMBER || v->u.num != 1)
+        return claims_error(err, "\"v\" must be 1");
+    if (!json_str(get(m, "sub")) || !json_str(get(m, "task")) || !json_str(get(m, "sid")) ||
+        !json_str(get(m, "aud")))
+        return claims_error(err, "\"sub\", \"task\", \"sid\" and \"aud\" must be non-empty strings");
+    iss = optional_str(m, "iss", &ok1);
+    parent = optional_str(m, "parent", &ok2);
+    if (!ok1 || !ok2 || !get(m, "parent"))
+        return claims_error(err, "\"iss\" must be a string if present, \"parent\" null or a string");
+    if (!json_time(get(m, "iat"), &c->iat) || !json_time(get(m, "exp"), &c->exp) ||
+        c->exp < c->iat)
+        return claims_error(err, "\"iat\" and \"exp\" must be integers, 0 <= iat <= exp < 2^53");
+    c->identity = get(m, "sub")->u.str.p;
+    c->task = get(m, "task")->u.str.p;
+    c->session = get(m, "sid")->u.str.p;
+    c->audience = get(m, "aud")->u.str.p;
+    c->issuer = iss ? iss->u.str.p : NULL;
+    c->parent = parent ? parent->u.str.p : NULL;
+    c->tools = tools;
+    return read_tools(get(m, "tools"), tools, &c->tools_count, err);
+}
+
+/* The checks that the cache must repeat on every hit. */
+static int check_times(int64_t iat, int64_t exp, const vopts *o, agentauthz_error *err)
+{
+    if (o->now > exp + o->skew)
+        return az_error_set(err, AGENTAUTHZ_EEXPIRED, NULL, 0, 0, 0,
+                            "the token expired %lld seconds ago",
+                            (long long)(o->now - exp));
+    if (iat - o->skew > o->now)
+        return az_error_set(err, AGENTAUTHZ_ETOKEN, NULL, 0, 0, 0,
+                            "the token is not valid yet: issued %lld seconds in the future",
+                            (long long)(iat - o->now));
+    return 0;
+}
+
+static int check_claims_now(const agentauthz_token_claims *c, const vopts *o,
+                            agentauthz_error *err)
+{
+    int rc = check_times(c->iat, c->exp, o, err);
+    if (!rc && o->audience && strcmp(o->audience, c->audience) != 0)
+        rc = az_error_set(err, AGENTAUTHZ_EAUDIENCE, NULL, 0, 0, 0,
+                          "the token is for another audience");
+    return rc;
+}
+
+/* Parses the signed payload into packed claims and checks them against o. */
+static int parse_payload(const unsigned char *payload, size_t plen, const vopts *o,
+                         agentauthz_token_claims **out, agentauthz_error *err)
+{
+    agentauthz_value *m = NULL;
+    agentauthz_token_claims c;
+    char *tools[AGENTAUTHZ_TOKEN_TOOLS_MAX];
+    int rc = az_json_parse((const char *)payload, plen, NULL, &m, NULL);
+    if (rc == AGENTAUTHZ_ENOMEM)
+        goto out;
+    if (rc) {
+        rc = claims_error(err, "the payload is not valid JSON");
+        goto out;
+    }
+    memset(&c, 0, sizeof c);
+    rc = read_claims(m, &c, tools, err);
+    if (!rc)
+        rc = check_claims_now(&c, o, err);
+    if (!rc && !(*out = claims_pack(&c)))
+        rc = AGENTAUTHZ_ENOMEM;
+out:
+    if (rc == AGENTAUTHZ_ENOMEM)
+        az_error_set(err, rc, NULL, 0, 0, 0, "out of memory verifying a token");
+    agentauthz_value_free(m);
+    return rc;
+}
+
+/* Verifies a token fully; *out receives packed claims. */
+static int verify_full(const unsigned char *pk, const char *t, size_t len, const vopts *o,
+                       agentauthz_token_claims **out, agentauthz_error *err)
+{
+    unsigned char msg[HEADER_LEN + PAYLOAD_MAX];
+    size_t mlen = 0;
+    int rc = check_signature(pk, t, len, msg, &mlen, err);
+    if (!rc)
+        rc = parse_payload(msg + HEADER_LEN, mlen - HEADER_LEN, o, out, err);
+    return rc;
+}
+
+static int resolve_opts(const agentauthz_token_verify_options *opt, vopts *o,
+                        agentauthz_error *err)
+{
+    agentauthz_token_verify_options def = AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT;
+    if (!opt)
+        opt = &def;
+    if (opt->version != AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_VERSION || opt->skew > SKEW_MAX ||
+        opt->now < 0)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
+                            "bad verify options (version, skew over 86400 or negative now)");
+    o->audience = opt->audience;
+    o->now = opt->now ? opt->now : (int64_t)time(NULL);
+    o->skew = opt->skew;
+    return 0;
+}
+
+int agentauthz_token_verify(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES], const char *token,
+                            size_t len, const agentauthz_token_verify_options *opt,
+                            agentauthz_token_claims **out, agentauthz_error *err)
+{
+    agentauthz_token_claims *c = NULL;
+    vopts o;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!pk || (!token && len))
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "pk or token is NULL");
+    rc = resolve_opts(opt, &o, err);
+    if (rc)
+        return rc;
+    /* Idempotent and cheap once done; the host may never have called it. */
+    if (sodium_init() < 0)
+        return az_error_set(err, AGENTAUTHZ_ECRYPTO, NULL, 0, 0, 0, "libsodium init failed");
+    rc = verify_full(pk, token ? token : "", len, &o, &c, err);
+    if (!rc && out)
+        *out = c;
+    else
+        agentauthz_token_claims_free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The verifier: a cache of verified tokens and a revocation set       */
+/* ------------------------------------------------------------------ */
+
+typedef struct cache_entry {
+    bool used;
+    bool has_parent;
+    unsigned char hash[HASH_BYTES];
+    unsigned char sid[SID_BYTES];
+    unsigned char parent[SID_BYTES];
+    agentauthz_token_claims *claims; /* packed; the caller gets copies */
+} cache_entry;
+
+/* Open addressing over session hashes; cap is a power of two, at most half full. */
+typedef struct revoked_set {
+    unsigned char (*keys)[SID_BYTES];
+    bool *used;
+    size_t cap, n;
+} revoked_set;
+
+struct agentauthz_verifier {
+    pthread_mutex_t lock;
+    unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES];
+    /* A random salt for every hash the verifier makes, so that nobody can
+       aim tokens or session ids at one cache slot or revocation chain. A
+       salt rather than a key: BLAKE2b hashes a key as one more 128-byte
+       block, a salt rides in the parameter block for free, and the cache
+       hit is mostly this hash. Token hashes (32 bytes) and session hashes
+       (16 bytes) are kept apart by their lengths and personalisations. */
+    unsigned char salt[crypto_generichash_blake2b_SALTBYTES];
+    char *audience;
+    int64_t skew;
+    cache_entry *cache;
+    size_t ncache;
+    revoked_set revoked;
+};
+
+static void salted_hash(const agentauthz_verifier *v, const char *personal, const void *in,
+                        size_t len, unsigned char *out, size_t outlen)
+{
+    unsigned char pers[crypto_generichash_blake2b_PERSONALBYTES] = {0};
+    memcpy(pers, personal, strlen(personal));
+    crypto_generichash_blake2b_salt_personal(out, outlen, in, len, NULL, 0, v->salt, pers);
+}
+
+static void sid_hash(const agentauthz_verifier *v, const char *sid, unsigned char out[SID_BYTES])
+{
+    salted_hash(v, "aztk-sid", sid, strlen(sid), out, SID_BYTES);
+}
+
+static size_t slot_of(const unsigned char *h, size_t cap)
+{
+    uint64_t x;
+    memcpy(&x, h, sizeof x);
+    return (size_t)(x % cap);
+}
+
+/* The index of key in the set, or of the empty slot where it would go. */
+static size_t revoked_find(const revoked_set *r, const unsigned char *key)
+{
+    size_t i = slot_of(key, r->cap);
+    while (r->used[i] && sodium_memcmp(r->keys[i], key, SID_BYTES) != 0)
+        i = (i + 1) & (r->cap - 1);
+    return i;
+}
+
+static bool revoked_has(const revoked_set *r, const unsigned char *key)
+{
+    return r->n && r->used[revoked_find(r, key)];
+}
+
+static void revoked_put(revoked_set *r, const unsigned char *key)
+{
+    size_t i = revoked_find(r, key);
+    if (r->used[i])
+        return;
+    memcpy(r->keys[i], key, SID_BYTES);
+    r->used[i] = true;
+    r->n++;
+}
+
+static int revoked_grow(revoked_set *r)
+{
+    revoked_set g = {NULL, NULL, r->cap ? r->cap * 2 : 64, 0};
+    g.keys = calloc(g.cap, sizeof *g.keys);
+    g.used = calloc(g.cap, sizeof *g.used);
+    if (!g.keys || !g.used) {
+        free(g.keys);
+        free(g.used);
+        return AGENTAUTHZ_ENOMEM;
+    }
+    for (size_t i = 0; i < r->cap; i++)
+        if (r->used[i])
+            revoked_put(&g, r->keys[i]);
+    free(r->keys);
+    free(r->used);
+    *r = g;
+    return 0;
+}
+
+static bool entry_revoked(const agentauthz_verifier *v, const cache_entry *e)
+{
+    return revoked_has(&v->revoked, e->sid) ||
+           (e->has_parent && revoked_has(&v->revoked, e->parent));
+}
+
+static void entry_clear(cache_entry *e)
+{
+    agentauthz_token_claims_free(e->claims);
+    memset(e, 0, sizeof *e);
+}
+
+int agentauthz_verifier_new(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES],
+                            const agentauthz_token_verify_options *opt, size_t cache_entries,
+                            agentauthz_verifier **out, agentauthz_error *err)
+{
+    agentauthz_verifier *v = NULL;
+    vopts o;
+    int rc;
+    if (!out)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "out is NULL");
+    *out = NULL;
+    if (!pk || cache_entries > AGENTAUTHZ_VERIFIER_CACHE_MAX)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
+                            "pk is NULL or cache_entries over %u", AGENTAUTHZ_VERIFIER_CACHE_MAX);
+    rc = resolve_opts(opt, &o, err);
+    if (rc)
+        return rc;
+    if (sodium_init() < 0)
+        return az_error_set(err, AGENTAUTHZ_ECRYPTO, NULL, 0, 0, 0, "libsodium init failed");
+    rc = AGENTAUTHZ_ENOMEM;
+    v = calloc(1, sizeof *v);
+    if (!v)
+        goto out;
+    if (pthread_mutex_init(&v->lock, NULL) != 0) {
+        free(v);
+        v = NULL;
+        goto out;
+    }
+    memcpy(v->pk, pk, sizeof v->pk);
+    randombytes_buf(v->salt, sizeof v->salt);
+    v->skew = o.skew;
+    v->ncache = cache_entries;
+    if (o.audience && !(v->audience = strdup(o.audience)))
+        goto out;
+    if (cache_entries && !(v->cache = calloc(cache_entries, sizeof *v->cache)))
+        goto out;
+    rc = revoked_grow(&v->revoked);
+out:
+    if (rc) {
+        agentauthz_verifier_free(v);
+        v = NULL;
+        az_error_set(err, rc, NULL, 0, 0, 0, "out of memory creating a verifier");
+    }
+    *out = v;
+    return rc;
+}
+
+void agentauthz_verifier_free(agentauthz_verifier *v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < v->ncache; i++)
+        agentauthz_token_claims_free(v->cache[i].claims);
+    free(v->cache);
+    free(v->revoked.keys);
+    free(v->revoked.used);
+    free(v->audience);
+    pthread_mutex_destroy(&v->lock);
+    free(v);
+}
+
+int agentauthz_verifier_revoke(agentauthz_verifier *v, const char *session_id)
+{
+    unsigned char key[SID_BYTES];
+    int rc = 0;
+    if (!v || !session_id)
+        return AGENTAUTHZ_EINVAL;
+    sid_hash(v, session_id, key);
+    pthread_mutex_lock(&v->lock);
+    if (revoked_has(&v->revoked, key))
+        goto out;
+    if (v->revoked.n >= AGENTAUTHZ_VERIFIER_REVOKED_MAX) {
+        rc = AGENTAUTHZ_ELIMIT;
+        goto out;
+    }
+    if ((v->revoked.n + 1) * 2 > v->revoked.cap)
+        rc = revoked_grow(&v->revoked);
+    if (!rc)
+        revoked_put(&v->revoked, key);
+out:
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+#define CACHE_MISS 1
+
+static int revoked_error(agentauthz_error *err)
+{
+    return az_error_set(err, AGENTAUTHZ_ESESSION, NULL, 0, 0, 0,
+                        "the token's session has been revoked");
+}
+
+/*
+ * Looks the token up. A hit repeats every check that depends on the moment
+ * or on the revocation set; the signature, shape and audience were checked
+ * when the entry was made and cannot have changed. Returns CACHE_MISS when
+ * the token is not there. Called with the lock held.
+ */
+static int cache_hit(agentauthz_verifier *v, const unsigned char *h, const vopts *o,
+                     agentauthz_token_claims **out, agentauthz_error *err)
+{
+    cache_entry *e = &v->cache[slot_of(h, v->ncache)];
+    int rc;
+    if (!e->used || sodium_memcmp(e->hash, h, HASH_BYTES) != 0)
+        return CACHE_MISS;
+    rc = check_times(e->claims->iat, e->claims->exp, o, err);
+    if (rc == AGENTAUTHZ_EEXPIRED)
+        entry_clear(e);
+    if (rc)
+        return rc;
+    if (entry_revoked(v, e))
+        return revoked_error(err);
+    if (out && !(*out = claims_pack(e->claims)))
+        return az_error_set(err, AGENTAUTHZ_ENOMEM, NULL, 0, 0, 0, "out of memory");
+    return 0;
+}
+
+/* Fills a new cache entry's keys from verified claims (outside the lock). */
+static void entry_prepare(const agentauthz_verifier *v, cache_entry *e, const unsigned char *h,
+                          agentauthz_token_claims *c)
+{
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    memcpy(e->hash, h, HASH_BYTES);
+    sid_hash(v, c->session, e->sid);
+    e->has_parent = c->parent != NULL;
+    if (c->parent)
+        sid_hash(v, c->parent, e->parent);
+    e->claims = c;
+}
+
+/*
+ * After a full verification: refuses a revoked session, else stores the
+ * entry (replacing whatever held its slot) and hands the caller a copy.
+ * Takes ownership of e->claims in every case.
+ */
+static int cache_store(agentauthz_verifier *v, cache_entry *e, agentauthz_token_claims **out,
+                       agentauthz_error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&v->lock);
+    if (entry_revoked(v, e)) {
+        rc = revoked_error(err);
+        goto out;
+    }
+    if (!v->ncache) {
+        if (out) {
+            *out = e->claims;
+            e->claims = NULL;
+        }
+        goto out;
+    }
+    if (out && !(*out = claims_pack(e->claims))) {
+        rc = az_error_set(err, AGENTAUTHZ_ENOMEM, NULL, 0, 0, 0, "out of memory");
+        goto out;
+    }
+    cache_entry *slot = &v->cache[slot_of(e->hash, v->ncache)];
+    entry_clear(slot);
+    *slot = *e;
+    e->claims = NULL;
+out:
+    pthread_mutex_unlock(&v->lock);
+    agentauthz_token_claims_free(e->claims);
+    return rc;
+}
+
+int agentauthz_verifier_verify(agentauthz_verifier *v, const char *token, size_t len, int64_t now,
+                               agentauthz_token_claims **out, agentauthz_error *err)
+{
+    unsigned char h[HASH_BYTES];
+    agentauthz_token_claims *c = NULL;
+    cache_entry e;
+    vopts o;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!v || (!token && len) || now < 0)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
+                            "verifier or token is NULL, or now is negative");
+    if (!token)
+        token = "";
+    if (len > AGENTAUTHZ_TOKEN_MAX)
+        return frame_error(err, AGENTAUTHZ_TOKEN_MAX, "a token is at most 8192 bytes");
+    o.audience = v->audience;
+    o.now = now ? now : (int64_t)time(NULL);
+    o.skew = v->skew;
+    salted_hash(v, "aztk-token", token, len, h, sizeof h);
+    if (v->ncache) {
+        pthread_mutex_lock(&v->lock);
+        rc = cache_hit(v, h, &o, out, err);
+        pthread_mutex_unlock(&v->lock);
+        if (rc != CACHE_MISS)
+            return rc;
+    }
+    rc = verify_full(v->pk, token, len, &o, &c, err);
+    if (rc)
+        return rc;
+    entry_prepare(v, &e, h, c);
+    return cache_store(v, &e, out, err);
+}
