@@ -1,0 +1,97 @@
+"""agentauthz: runtime authorization for AI agents' tool calls (libagentauthz).
+
+A ctypes binding of the C library: standard library only, any Python 3.9+.
+The shared library is found through the AGENTAUTHZ_LIBRARY environment
+variable (a full path), then ctypes.util.find_library("agentauthz"), then
+"libagentauthz.so.0".
+
+    from agentauthz import Engine
+    engine = Engine()
+    engine.load("policy.yaml")
+    with engine.session("spiffe://corp.example/agents/support/7", "triage-ticket") as s:
+        d = s.check("read_file", resource="/kb/refunds.md")
+        if d:
+            ...
+"""
+
+from . import _lib
+from .engine import AuditReport, Engine, audit_verify
+from .errors import (
+    AgentAuthzError,
+    AudienceError,
+    CryptoError,
+    Denied,
+    Diagnostic,
+    ExpiredError,
+    FileError,
+    IdentityError,
+    InvalidArgumentError,
+    JSONError,
+    LimitError,
+    NoPolicyError,
+    NotFoundError,
+    OutOfMemoryError,
+    ParamError,
+    PolicyError,
+    ProviderError,
+    RefusedError,
+    SessionEndedError,
+    SessionOpenError,
+    SignatureError,
+    TamperError,
+    TokenError,
+    UnknownTaskError,
+    strerror,
+)
+from .guard import guard
+from .keys import Keys, Verifier, verify_token
+from .session import Action, Decision, Lease, Session, Substitution
+
+__version__ = "0.1.0"
+
+
+def library_version():
+    """The version of the loaded C library, "MAJOR.MINOR.PATCH"."""
+    return _lib.lib.agentauthz_version().decode("ascii")
+
+
+__all__ = [
+    "Action",
+    "AgentAuthzError",
+    "AudienceError",
+    "AuditReport",
+    "CryptoError",
+    "Decision",
+    "Denied",
+    "Diagnostic",
+    "Engine",
+    "ExpiredError",
+    "FileError",
+    "IdentityError",
+    "InvalidArgumentError",
+    "JSONError",
+    "Keys",
+    "Lease",
+    "LimitError",
+    "NoPolicyError",
+    "NotFoundError",
+    "OutOfMemoryError",
+    "ParamError",
+    "PolicyError",
+    "ProviderError",
+    "RefusedError",
+    "Session",
+    "SessionEndedError",
+    "SessionOpenError",
+    "SignatureError",
+    "Substitution",
+    "TamperError",
+    "TokenError",
+    "UnknownTaskError",
+    "Verifier",
+    "audit_verify",
+    "guard",
+    "library_version",
+    "strerror",
+    "verify_token",
+]

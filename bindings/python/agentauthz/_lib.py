@@ -1,0 +1,346 @@
+"""The C library, its structs and its function prototypes, through ctypes.
+
+Every struct here mirrors include/agentauthz.h (and agentauthz/secrets.h,
+agentauthz/audit.h) field for field; tests/test_layout.py compiles a small C
+program to compare sizes and offsets with these declarations, because a
+silent layout mismatch would corrupt memory rather than raise.
+
+Every function the binding calls has its argtypes and restype declared: ctypes
+would otherwise pass Python ints as C int and truncate 64-bit pointers.
+"""
+
+import ctypes
+import ctypes.util
+import os
+
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char,
+    c_char_p,
+    c_int,
+    c_int64,
+    c_size_t,
+    c_uint,
+    c_uint32,
+    c_uint64,
+    c_ulong,
+    c_void_p,
+)
+
+# Sizes from the headers.
+ERROR_PATH_MAX = 512
+ERROR_MESSAGE_MAX = 512
+NAME_MAX = 129
+REASON_MAX = 512
+PUBKEY_BYTES = 32
+PUBKEY_TEXT_MAX = 50
+AUDIT_REASON_MAX = 256
+TOKEN_MAX = 8192
+
+ENGINE_OPTIONS_VERSION = 1
+LOAD_OPTIONS_VERSION = 1
+SESSION_OPTIONS_VERSION = 1
+DELEGATE_OPTIONS_VERSION = 1
+TOKEN_VERIFY_OPTIONS_VERSION = 1
+AUDIT_OPTIONS_VERSION = 1
+
+# Error codes (never reused, so they can be hard-coded).
+OK = 0
+EINVAL = -1
+ENOMEM = -2
+EIO = -3
+EPOLICY = -4
+ENOPOLICY = -5
+ENOTASK = -6
+EIDENTITY = -7
+EPARAM = -8
+EJSON = -9
+ELIMIT = -10
+ESESSION = -11
+ENOTFOUND = -12
+EDENIED = -13
+ECRYPTO = -14
+ETOKEN = -15
+ESIGNATURE = -16
+EEXPIRED = -17
+EAUDIENCE = -18
+EPERM = -19
+EEXIST = -20
+EPROVIDER = -21
+ETAMPER = -22
+
+EFFECTS = ("deny", "allow", "ask")
+APPROVE_ONCE = 1
+APPROVE_SESSION = 2
+AUDIT_FLUSH = {"none": 0, "record": 1, "every_n": 2}
+AUDIT_PROBLEMS = ("intact", "malformed", "truncated", "mac", "seq", "prev")
+
+
+class Error(Structure):
+    _fields_ = [
+        ("code", c_int),
+        ("path", c_char * ERROR_PATH_MAX),
+        ("line", c_ulong),
+        ("column", c_ulong),
+        ("offset", c_size_t),
+        ("message", c_char * ERROR_MESSAGE_MAX),
+    ]
+
+
+class SecretRequest(Structure):
+    _fields_ = [
+        ("secret", c_char_p),
+        ("session", c_char_p),
+        ("identity", c_char_p),
+        ("task", c_char_p),
+        ("ttl_ns", c_uint64),
+    ]
+
+
+CLOCK_FN = CFUNCTYPE(c_uint64, c_void_p)
+SECRET_ISSUE_FN = CFUNCTYPE(
+    c_int, c_void_p, POINTER(SecretRequest), c_void_p, c_size_t, POINTER(c_size_t)
+)
+SECRET_REVOKE_FN = CFUNCTYPE(None, c_void_p, POINTER(SecretRequest))
+DIAG_FN = CFUNCTYPE(None, POINTER(Error), c_int, c_void_p)
+AUDIT_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
+
+
+class EngineOptions(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("clock", CLOCK_FN),
+        ("clock_ctx", c_void_p),
+        ("wall_clock", CLOCK_FN),
+        ("wall_clock_ctx", c_void_p),
+        ("keys", c_void_p),
+        ("secret_issue", SECRET_ISSUE_FN),
+        ("secret_revoke", SECRET_REVOKE_FN),
+        ("secret_ctx", c_void_p),
+        ("name", c_char_p),
+    ]
+
+
+class LoadOptions(Structure):
+    _fields_ = [("version", c_uint), ("on_diag", DIAG_FN), ("ctx", c_void_p)]
+
+
+class PolicyInfo(Structure):
+    _fields_ = [
+        ("name", c_char * NAME_MAX),
+        ("hash", c_char * 65),
+        ("rules", c_size_t),
+        ("tasks", c_size_t),
+        ("secrets", c_size_t),
+        ("identities", c_size_t),
+        ("generation", c_uint64),
+    ]
+
+
+class SessionOptions(Structure):
+    _fields_ = [("version", c_uint), ("ttl_ns", c_uint64), ("params", c_void_p)]
+
+
+class Decision(Structure):
+    _fields_ = [
+        ("effect", c_int),
+        ("rule", c_char * NAME_MAX),
+        ("reason", c_char * REASON_MAX),
+        ("seq", c_uint64),
+    ]
+
+
+class DelegateOptions(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("ttl_ns", c_uint64),
+        ("params", c_void_p),
+        ("tools", POINTER(c_char_p)),
+        ("ntools", c_size_t),
+        ("secrets", POINTER(c_char_p)),
+        ("nsecrets", c_size_t),
+    ]
+
+
+class TokenClaims(Structure):
+    _fields_ = [
+        ("identity", c_char_p),
+        ("task", c_char_p),
+        ("session", c_char_p),
+        ("audience", c_char_p),
+        ("issuer", c_char_p),
+        ("parent", c_char_p),
+        ("iat", c_int64),
+        ("exp", c_int64),
+        ("tools", POINTER(c_char_p)),
+        ("tools_count", c_size_t),
+    ]
+
+
+class TokenVerifyOptions(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("audience", c_char_p),
+        ("now", c_int64),
+        ("skew", c_uint32),
+    ]
+
+
+class AuditOptions(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("path", c_char_p),
+        ("flush", c_int),
+        ("flush_every", c_size_t),
+        ("fsync", c_int),
+        ("callback", AUDIT_FN),
+        ("ctx", c_void_p),
+    ]
+
+
+class AuditReport(Structure):
+    _fields_ = [
+        ("problem", c_int),
+        ("records", c_uint64),
+        ("last_seq", c_uint64),
+        ("file", c_size_t),
+        ("path", c_char * ERROR_PATH_MAX),
+        ("line", c_ulong),
+        ("reason", c_char * AUDIT_REASON_MAX),
+    ]
+
+
+P = c_void_p  # every opaque handle travels as a plain pointer
+PP = POINTER(c_void_p)
+ERR = POINTER(Error)
+PK = POINTER(ctypes.c_ubyte * PUBKEY_BYTES)
+
+# name: (restype, argtypes)
+_PROTOTYPES = {
+    "agentauthz_strerror": (c_char_p, [c_int]),
+    "agentauthz_version": (c_char_p, []),
+    "agentauthz_free": (None, [c_void_p]),
+    "agentauthz_effect_name": (c_char_p, [c_int]),
+    "agentauthz_value_parse_json": (c_int, [c_char_p, c_size_t, PP, ERR]),
+    "agentauthz_value_free": (None, [P]),
+    "agentauthz_keys_generate": (c_int, [PP, ERR]),
+    "agentauthz_keys_load": (c_int, [c_void_p, c_size_t, PP, ERR]),
+    "agentauthz_keys_load_file": (c_int, [c_char_p, PP, ERR]),
+    "agentauthz_keys_save_file": (c_int, [P, c_char_p, ERR]),
+    "agentauthz_keys_public": (c_int, [P, c_void_p, c_size_t]),
+    "agentauthz_keys_public_raw": (c_int, [P, PK]),
+    "agentauthz_keys_free": (None, [P]),
+    "agentauthz_pubkey_parse": (c_int, [c_char_p, PK, ERR]),
+    "agentauthz_token_sign": (c_int, [P, POINTER(TokenClaims), PP, ERR]),
+    "agentauthz_token_verify": (
+        c_int,
+        [PK, c_char_p, c_size_t, POINTER(TokenVerifyOptions), POINTER(POINTER(TokenClaims)), ERR],
+    ),
+    "agentauthz_token_claims_free": (None, [POINTER(TokenClaims)]),
+    "agentauthz_verifier_new": (
+        c_int,
+        [PK, POINTER(TokenVerifyOptions), c_size_t, PP, ERR],
+    ),
+    "agentauthz_verifier_verify": (
+        c_int,
+        [P, c_char_p, c_size_t, c_int64, POINTER(POINTER(TokenClaims)), ERR],
+    ),
+    "agentauthz_verifier_revoke": (c_int, [P, c_char_p]),
+    "agentauthz_verifier_free": (None, [P]),
+    "agentauthz_engine_new": (c_int, [PP, POINTER(EngineOptions), ERR]),
+    "agentauthz_engine_free": (None, [P]),
+    "agentauthz_engine_load": (
+        c_int,
+        [P, POINTER(c_char_p), c_size_t, POINTER(LoadOptions), ERR],
+    ),
+    "agentauthz_engine_load_string": (
+        c_int,
+        [P, c_char_p, c_char_p, c_size_t, POINTER(LoadOptions), ERR],
+    ),
+    "agentauthz_engine_policy_info": (c_int, [P, POINTER(PolicyInfo)]),
+    "agentauthz_engine_sweep": (c_int, [P, POINTER(c_size_t)]),
+    "agentauthz_engine_public_key": (c_int, [P, PK]),
+    "agentauthz_engine_set_audit": (c_int, [P, POINTER(AuditOptions), ERR]),
+    "agentauthz_engine_audit_reopen": (c_int, [P, ERR]),
+    "agentauthz_audit_verify": (
+        c_int,
+        [P, POINTER(c_char_p), c_size_t, POINTER(AuditReport), ERR],
+    ),
+    "agentauthz_session_open": (
+        c_int,
+        [P, c_char_p, c_char_p, POINTER(SessionOptions), PP, ERR],
+    ),
+    "agentauthz_session_revoke": (c_int, [P]),
+    "agentauthz_session_close": (None, [P]),
+    "agentauthz_session_id": (c_char_p, [P]),
+    "agentauthz_session_delegate": (
+        c_int,
+        [P, c_char_p, c_char_p, POINTER(DelegateOptions), PP, ERR],
+    ),
+    "agentauthz_action_new": (c_int, [PP]),
+    "agentauthz_action_free": (None, [P]),
+    "agentauthz_action_reset": (None, [P]),
+    "agentauthz_action_set_tool": (c_int, [P, c_char_p]),
+    "agentauthz_action_set_resource": (c_int, [P, c_char_p]),
+    "agentauthz_action_add_destination": (c_int, [P, c_char_p]),
+    "agentauthz_action_add_label": (c_int, [P, c_char_p]),
+    "agentauthz_action_set_payload": (c_int, [P, c_char_p, c_size_t]),
+    "agentauthz_action_set_args_json": (c_int, [P, c_char_p, c_size_t, ERR]),
+    "agentauthz_check": (c_int, [P, P, POINTER(Decision)]),
+    "agentauthz_approve": (c_int, [P, P, c_int]),
+    "agentauthz_check_token": (
+        c_int,
+        [P, P, c_char_p, c_size_t, P, POINTER(Decision), ERR],
+    ),
+    "agentauthz_lease_acquire": (c_int, [P, P, POINTER(Decision), c_char_p, PP, ERR]),
+    "agentauthz_lease_value": (c_void_p, [P, POINTER(c_size_t)]),
+    "agentauthz_lease_valid": (c_int, [P]),
+    "agentauthz_lease_release": (None, [P]),
+    "agentauthz_substitute": (
+        c_int,
+        [P, P, POINTER(Decision), c_char_p, c_size_t, PP, ERR],
+    ),
+    "agentauthz_secret_buffer_data": (c_void_p, [P, POINTER(c_size_t)]),
+    "agentauthz_secret_buffer_free": (None, [P]),
+    "agentauthz_scrub": (
+        c_int,
+        [P, c_char_p, c_size_t, POINTER(c_void_p), POINTER(c_size_t), ERR],
+    ),
+}
+
+
+def _candidates():
+    """The library names to try, in the documented order."""
+    env = os.environ.get("AGENTAUTHZ_LIBRARY")
+    if env:
+        # An explicit path is the only candidate: falling back silently to
+        # another installed copy would test or run the wrong library.
+        return [env]
+    found = ctypes.util.find_library("agentauthz")
+    names = [found] if found else []
+    names.append("libagentauthz.so.0")
+    return names
+
+
+def _load():
+    errors = []
+    for name in _candidates():
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError as exc:
+            errors.append(str(exc))
+            continue
+        for fn, (restype, argtypes) in _PROTOTYPES.items():
+            f = getattr(lib, fn)
+            f.restype = restype
+            f.argtypes = argtypes
+        return lib
+    raise ImportError(
+        "agentauthz: cannot load the libagentauthz shared library (set "
+        "AGENTAUTHZ_LIBRARY to its full path): " + "; ".join(errors)
+    )
+
+
+lib = _load()

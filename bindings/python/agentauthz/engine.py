@@ -1,0 +1,387 @@
+"""Engines, policies and audit logs."""
+
+import ctypes
+import os
+import threading
+import weakref
+
+from . import _lib
+from . import errors
+from ._util import check, cstr, optional_cstr, ttl_ns, Value
+from .keys import Keys, _PKBuf, public_key_text
+
+_L = _lib.lib
+_U64_MAX = (1 << 64) - 1
+
+
+def _clock_callback(fn, failures):
+    """A C clock calling fn(), which returns nanoseconds.
+
+    An exception cannot cross into C. The clock then repeats its last good
+    reading (so that the library's arithmetic stays sane) and records the
+    failure in failures; Session.check turns every decision of an engine
+    whose clock has failed into a deny, so that a broken clock fails closed.
+    """
+    last = [0]
+
+    def call(_ctx):
+        try:
+            ns = min(max(int(fn()), 0), _U64_MAX)
+        except BaseException as exc:  # noqa: B036 - nothing may propagate into C
+            if not failures:
+                failures.append(repr(exc))
+            return last[0]
+        last[0] = ns
+        return ns
+
+    return _lib.CLOCK_FN(call)
+
+
+def _request_dict(req):
+    r = req.contents
+    return {
+        "secret": r.secret.decode("utf-8", "replace"),
+        "session": r.session.decode("utf-8", "replace"),
+        "identity": r.identity.decode("utf-8", "replace"),
+        "task": r.task.decode("utf-8", "replace"),
+        "ttl": r.ttl_ns / 1e9,
+    }
+
+
+def _issue_callback(fn):
+    """A C `host` secret provider calling fn(request) -> bytes-like.
+
+    The value is copied straight into the library's buffer; the object fn
+    returned is the host's, and Python cannot wipe it.
+    """
+
+    def call(_ctx, req, buf, cap, lenp):
+        try:
+            value = memoryview(fn(_request_dict(req))).cast("B")
+            if not 0 < len(value) <= cap:
+                return 1
+            ctypes.memmove(buf, (ctypes.c_ubyte * len(value)).from_buffer_copy(value),
+                           len(value))
+            lenp[0] = len(value)
+            return 0
+        except BaseException:  # noqa: B036 - a failing provider refuses
+            return 1
+
+    return _lib.SECRET_ISSUE_FN(call)
+
+
+def _revoke_callback(fn):
+    def call(_ctx, req):
+        try:
+            fn(_request_dict(req))
+        except BaseException:  # noqa: B036 - nothing may propagate into C
+            pass
+
+    return _lib.SECRET_REVOKE_FN(call)
+
+
+def _diag_collector(found):
+    def call(diag, is_warning, _ctx):
+        d = diag.contents
+        found.append(
+            errors.Diagnostic(
+                d.code,
+                d.message.decode("utf-8", "replace"),
+                d.path.decode("utf-8", "replace"),
+                d.line,
+                d.column,
+                d.offset,
+                bool(is_warning),
+            )
+        )
+
+    return _lib.DIAG_FN(call)
+
+
+def _first_diag(rc, err):
+    """The error err describes, as a Diagnostic (for loads that reported none)."""
+    message = err.message.decode("utf-8", "replace") or errors.strerror(rc)
+    return errors.Diagnostic(rc, message, err.path.decode("utf-8", "replace"), err.line,
+                             err.column, err.offset)
+
+
+class AuditReport:
+    """The outcome of audit_verify."""
+
+    __slots__ = ("problem", "records", "last_seq", "file", "path", "line", "reason")
+
+    def __init__(self, rep):
+        self.problem = _lib.AUDIT_PROBLEMS[rep.problem] if 0 <= rep.problem < 6 else "malformed"
+        self.records = rep.records
+        self.last_seq = rep.last_seq
+        self.file = rep.file
+        self.path = rep.path.decode("utf-8", "replace")
+        self.line = rep.line
+        self.reason = rep.reason.decode("utf-8", "replace")
+
+    @property
+    def intact(self):
+        return self.problem == "intact"
+
+    def __repr__(self):
+        return "AuditReport(problem=%r, records=%d, last_seq=%d, path=%r, line=%d)" % (
+            self.problem, self.records, self.last_seq, self.path, self.line)
+
+
+def audit_verify(keys, *paths):
+    """Verifies an audit log (its files oldest first) with the engine's keys.
+
+    Returns an AuditReport when intact; raises TamperError (with .report)
+    when a record is bad, FileError when a file cannot be read.
+    """
+    if not isinstance(keys, Keys):
+        raise TypeError("keys must be an agentauthz.Keys")
+    raw = [cstr(os.fsencode(p), "path") for p in paths]
+    arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
+    rep = _lib.AuditReport()
+    err = _lib.Error()
+    rc = _L.agentauthz_audit_verify(keys._handle(), arr, len(raw), ctypes.byref(rep), err)
+    report = AuditReport(rep)
+    if rc == _lib.ETAMPER:
+        raise errors.TamperError(rc, err.message.decode("utf-8", "replace"), report)
+    check(rc, err)
+    return report
+
+
+class Engine:
+    """A policy engine: holds the policy in force and the sessions opened on it.
+
+    clock, if given, is a callable returning monotonic nanoseconds (tests use
+    it to move time by hand); wall_clock one returning Unix nanoseconds.
+    keys (a Keys object) fixes the signing, master and audit keys; without
+    it the engine makes fresh ones. secret_issue(request) -> bytes and
+    secret_revoke(request) implement the policy's `host` secret provider;
+    request is a dict with secret, session, identity, task and ttl.
+
+    All methods are safe to call from several threads, except close().
+    """
+
+    def __init__(self, clock=None, keys=None, wall_clock=None, secret_issue=None,
+                 secret_revoke=None, name=None):
+        if keys is not None and not isinstance(keys, Keys):
+            raise TypeError("keys must be an agentauthz.Keys")
+        self._h = ctypes.c_void_p()
+        self._lock = threading.Lock()
+        self._sessions = weakref.WeakSet()
+        self._audit_cb = None
+        # Non-empty once a clock callback has raised: see _clock_callback.
+        self._clock_failed = []
+        # The C library keeps these pointers: they must live as long as we do.
+        self._keep = [keys]
+        opt = _lib.EngineOptions()
+        opt.version = _lib.ENGINE_OPTIONS_VERSION
+        if clock is not None:
+            opt.clock = self._kept(_clock_callback(clock, self._clock_failed))
+        if wall_clock is not None:
+            opt.wall_clock = self._kept(_clock_callback(wall_clock, self._clock_failed))
+        if keys is not None:
+            opt.keys = keys._handle()
+        if secret_issue is not None:
+            opt.secret_issue = self._kept(_issue_callback(secret_issue))
+        if secret_revoke is not None:
+            opt.secret_revoke = self._kept(_revoke_callback(secret_revoke))
+        opt.name = optional_cstr(name, "name")
+        err = _lib.Error()
+        check(_L.agentauthz_engine_new(ctypes.byref(self._h), ctypes.byref(opt), err), err)
+
+    def _kept(self, obj):
+        self._keep.append(obj)
+        return obj
+
+    def _handle(self):
+        h = self._h
+        if not h:
+            raise errors.InvalidArgumentError(_lib.EINVAL, "the engine is closed")
+        return h
+
+    def _load(self, call):
+        found = []
+        opt = _lib.LoadOptions(_lib.LOAD_OPTIONS_VERSION, _diag_collector(found), None)
+        err = _lib.Error()
+        rc = call(ctypes.byref(opt), err)
+        warnings = [d for d in found if d.warning]
+        if rc == 0:
+            return warnings
+        # Every failure to load a policy (invalid, too deep, unreadable) is a
+        # PolicyError with its location; .code keeps the library's code.
+        # Only misuse and exhaustion keep their own classes.
+        if rc in (_lib.EINVAL, _lib.ENOMEM):
+            check(rc, err)
+        errs = [d for d in found if not d.warning]
+        first = errs[0] if errs else _first_diag(rc, err)
+        raise errors.PolicyError(first.message, first.file, first.line, first.column,
+                                 errs or [first], rc, warnings)
+
+    def load(self, *paths):
+        """Loads files and directories as one policy, atomically replacing the old one.
+
+        Returns the list of warnings (Diagnostic). Raises PolicyError, with
+        every error found in .errors, and keeps the previous policy in force.
+        """
+        if not paths:
+            raise ValueError("load needs at least one path")
+        raw = [cstr(os.fsencode(p), "path") for p in paths]
+        arr = (ctypes.c_char_p * len(raw))(*raw)
+        h = self._handle()
+        return self._load(lambda opt, err: _L.agentauthz_engine_load(h, arr, len(raw), opt, err))
+
+    def load_string(self, text, name="<string>"):
+        """Loads a policy from YAML text, as load() does for files."""
+        raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        cname = cstr(name, "name")
+        h = self._handle()
+        return self._load(
+            lambda opt, err: _L.agentauthz_engine_load_string(h, cname, raw, len(raw), opt, err))
+
+    def policy_info(self):
+        """A dict describing the policy in force (name, hash, counts, generation)."""
+        info = _lib.PolicyInfo()
+        check(_L.agentauthz_engine_policy_info(self._handle(), ctypes.byref(info)))
+        return {
+            "name": info.name.decode("utf-8", "replace"),
+            "hash": info.hash.decode("ascii"),
+            "rules": info.rules,
+            "tasks": info.tasks,
+            "secrets": info.secrets,
+            "identities": info.identities,
+            "generation": info.generation,
+        }
+
+    def session(self, identity, task, params=None, ttl=None):
+        """Opens a Session for a workload identity and a task.
+
+        params is a dict of the task's parameters; ttl is in seconds (None:
+        the policy's default). Raises UnknownTaskError, IdentityError,
+        ParamError or NoPolicyError.
+        """
+        from .session import Session
+
+        opt = _lib.SessionOptions(_lib.SESSION_OPTIONS_VERSION, ttl_ns(ttl), None)
+        out = ctypes.c_void_p()
+        err = _lib.Error()
+        with Value(params, "params") as p:
+            opt.params = p
+            rc = _L.agentauthz_session_open(self._handle(), cstr(identity, "identity"),
+                                            cstr(task, "task"), ctypes.byref(opt),
+                                            ctypes.byref(out), err)
+        check(rc, err)
+        s = Session(self, out, None, identity, task)
+        self._sessions.add(s)
+        return s
+
+    def sweep(self):
+        """Ends the sessions whose TTL has passed; returns how many."""
+        n = ctypes.c_size_t()
+        check(_L.agentauthz_engine_sweep(self._handle(), ctypes.byref(n)))
+        return n.value
+
+    @property
+    def public_key(self):
+        """The raw Ed25519 public key task tokens verify with."""
+        pk = _PKBuf()
+        check(_L.agentauthz_engine_public_key(self._handle(), ctypes.byref(pk)))
+        return bytes(pk)
+
+    @property
+    def public_key_text(self):
+        return public_key_text(self.public_key)
+
+    def set_audit(self, path=None, callback=None, flush="record", flush_every=0, fsync=False):
+        """Starts (or with neither path nor callback, stops) the audit log.
+
+        callback(line: bytes) is called for every record while the log's lock
+        is held: it must be quick and must not call back into the engine.
+        """
+        err = _lib.Error()
+        if path is None and callback is None:
+            check(_L.agentauthz_engine_set_audit(self._handle(), None, err), err)
+            self._audit_cb = None
+            return
+        opt = _lib.AuditOptions()
+        opt.version = _lib.AUDIT_OPTIONS_VERSION
+        opt.path = None if path is None else cstr(os.fsencode(path), "path")
+        opt.flush = _lib.AUDIT_FLUSH[flush]
+        opt.flush_every = flush_every
+        opt.fsync = 1 if fsync else 0
+        cb = None
+        if callback is not None:
+            def call(line, length, _ctx):
+                try:
+                    callback(ctypes.string_at(line, length))
+                except BaseException:  # noqa: B036 - nothing may propagate into C
+                    pass
+
+            cb = _lib.AUDIT_FN(call)
+            opt.callback = cb
+        check(_L.agentauthz_engine_set_audit(self._handle(), ctypes.byref(opt), err), err)
+        # Kept until replaced: the engine calls it on later checks.
+        self._audit_cb = cb
+
+    def audit_reopen(self):
+        """Reopens the audit file after log rotation renamed it."""
+        err = _lib.Error()
+        check(_L.agentauthz_engine_audit_reopen(self._handle(), err), err)
+
+    def check_token(self, verifier, token, tool, resource=None, destination=None, args=None,
+                    labels=None, payload=None):
+        """For a downstream service: verifies a task token and checks the action
+        for its identity and task under this engine's policy. Returns a
+        Decision; raises TokenError (and subclasses) or SessionEndedError
+        when the token is bad."""
+        from .session import Action, Decision, _decision_from, _with_c_action
+
+        action = tool if isinstance(tool, Action) else Action(
+            tool, resource, destination, args, labels, payload)
+        raw = token.encode("utf-8") if isinstance(token, str) else bytes(token)
+        d = _lib.Decision()
+        err = _lib.Error()
+        vh = verifier._handle()
+
+        def run(a):
+            return _L.agentauthz_check_token(self._handle(), vh, raw, len(raw), a,
+                                             ctypes.byref(d), err)
+
+        rc = _with_c_action(action, run)
+        check(rc, err)
+        if self._clock_failed:
+            return Decision("deny", "session", "the engine's clock failed", d.seq, _lib.EINVAL,
+                            action)
+        return _decision_from(d, action)
+
+    def close(self):
+        """Closes the engine's open sessions and frees it. Not thread-safe."""
+        with self._lock:
+            h, self._h = self._h, None
+        if not h:
+            return
+        for s in list(self._sessions):
+            s.close()
+        _L.agentauthz_engine_free(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+    def __repr__(self):
+        if not self._h:
+            return "<agentauthz.Engine closed>"
+        try:
+            info = self.policy_info()
+            return "<agentauthz.Engine policy=%r generation=%d>" % (info["name"],
+                                                                    info["generation"])
+        except errors.AgentAuthzError:
+            return "<agentauthz.Engine no policy>"

@@ -1,0 +1,276 @@
+"""Engine keys, task tokens and token verifiers."""
+
+import ctypes
+import os
+import threading
+
+from . import _lib
+from . import errors
+from ._util import char_pp, check, cstr, optional_cstr
+
+_L = _lib.lib
+_PKBuf = ctypes.c_ubyte * _lib.PUBKEY_BYTES
+
+
+class Keys:
+    """An engine's keys (signing, master and audit), held in guarded C memory.
+
+    Only the public key is ever visible from Python. Pass a Keys object to
+    Engine(keys=...) so that tokens verify across restarts; the engine keeps a
+    reference, so the keys live at least as long as the engine.
+    """
+
+    __slots__ = ("_h", "_lock", "__weakref__")
+
+    def __init__(self, _handle):
+        self._h = _handle
+        self._lock = threading.Lock()
+
+    @classmethod
+    def generate(cls):
+        """Fresh random keys."""
+        h = ctypes.c_void_p()
+        err = _lib.Error()
+        check(_L.agentauthz_keys_generate(ctypes.byref(h), err), err)
+        return cls(h)
+
+    @classmethod
+    def load(cls, data):
+        """Keys from the text of a key file (bytes-like or str).
+
+        The library only reads data; the caller should drop or wipe its copy.
+        """
+        if isinstance(data, str):
+            data = data.encode("ascii", "strict")
+        buf = (ctypes.c_char * len(data)).from_buffer_copy(data) if len(data) else None
+        h = ctypes.c_void_p()
+        err = _lib.Error()
+        try:
+            rc = _L.agentauthz_keys_load(buf, len(data), ctypes.byref(h), err)
+        finally:
+            if buf is not None:
+                ctypes.memset(buf, 0, len(data))
+        check(rc, err)
+        return cls(h)
+
+    @classmethod
+    def load_file(cls, path):
+        """Keys from a key file (mode 0600 or 0400)."""
+        h = ctypes.c_void_p()
+        err = _lib.Error()
+        rc = _L.agentauthz_keys_load_file(cstr(os.fsencode(path), "path"), ctypes.byref(h), err)
+        check(rc, err)
+        return cls(h)
+
+    def save_file(self, path):
+        """Writes a new key file, mode 0600; never replaces an existing file."""
+        err = _lib.Error()
+        rc = _L.agentauthz_keys_save_file(self._handle(), cstr(os.fsencode(path), "path"), err)
+        check(rc, err)
+
+    def _handle(self):
+        if not self._h:
+            raise errors.InvalidArgumentError(_lib.EINVAL, "the keys are closed")
+        return self._h
+
+    @property
+    def public_text(self):
+        """The public key as text, "azpk1.<base64url>"."""
+        buf = ctypes.create_string_buffer(_lib.PUBKEY_TEXT_MAX)
+        check(_L.agentauthz_keys_public(self._handle(), buf, len(buf)))
+        return buf.value.decode("ascii")
+
+    @property
+    def public_key(self):
+        """The raw 32-byte Ed25519 public key."""
+        pk = _PKBuf()
+        check(_L.agentauthz_keys_public_raw(self._handle(), ctypes.byref(pk)))
+        return bytes(pk)
+
+    def sign_token(self, identity, task, session, audience, iat, exp, tools=(), issuer=None,
+                   parent=None):
+        """A signed task token (str) for these claims; iat and exp are Unix seconds."""
+        tool_list = [cstr(t, "tool") for t in tools]
+        arr = char_pp(tool_list)
+        claims = _lib.TokenClaims(
+            cstr(identity, "identity"),
+            cstr(task, "task"),
+            cstr(session, "session"),
+            cstr(audience, "audience"),
+            optional_cstr(issuer, "issuer"),
+            optional_cstr(parent, "parent"),
+            int(iat),
+            int(exp),
+            ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p)),
+            len(tool_list),
+        )
+        out = ctypes.c_void_p()
+        err = _lib.Error()
+        check(_L.agentauthz_token_sign(self._handle(), ctypes.byref(claims), ctypes.byref(out),
+                                       err), err)
+        try:
+            return ctypes.string_at(out).decode("ascii")
+        finally:
+            _L.agentauthz_free(out)
+
+    def close(self):
+        """Wipes and frees the keys. An engine using them must be closed first."""
+        with self._lock:
+            h, self._h = self._h, None
+        if h:
+            _L.agentauthz_keys_free(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+    def __repr__(self):
+        if not self._h:
+            return "<agentauthz.Keys closed>"
+        return "<agentauthz.Keys public=%s>" % self.public_text
+
+
+def _pubkey(pubkey):
+    """A 32-byte public key buffer from text, raw bytes or a Keys object."""
+    if isinstance(pubkey, Keys):
+        pubkey = pubkey.public_key
+    pk = _PKBuf()
+    if isinstance(pubkey, str):
+        err = _lib.Error()
+        check(_L.agentauthz_pubkey_parse(cstr(pubkey, "public key"), ctypes.byref(pk), err), err)
+        return pk
+    raw = bytes(pubkey)
+    if len(raw) != _lib.PUBKEY_BYTES:
+        raise errors.CryptoError(_lib.ECRYPTO, "a raw public key has exactly 32 bytes")
+    ctypes.memmove(pk, raw, len(raw))
+    return pk
+
+
+def public_key_text(raw):
+    """The "azpk1." text of a raw 32-byte public key."""
+    import base64
+
+    if len(raw) != _lib.PUBKEY_BYTES:
+        raise ValueError("a raw public key has exactly 32 bytes")
+    return "azpk1." + base64.urlsafe_b64encode(bytes(raw)).decode("ascii").rstrip("=")
+
+
+def _claims_dict(c):
+    def s(v):
+        return None if v is None else v.decode("utf-8")
+
+    return {
+        "identity": s(c.identity),
+        "task": s(c.task),
+        "session": s(c.session),
+        "audience": s(c.audience),
+        "issuer": s(c.issuer),
+        "parent": s(c.parent),
+        "iat": c.iat,
+        "exp": c.exp,
+        "tools": [c.tools[i].decode("utf-8") for i in range(c.tools_count)],
+    }
+
+
+def _take_claims(ptr):
+    try:
+        return _claims_dict(ptr.contents)
+    finally:
+        _L.agentauthz_token_claims_free(ptr)
+
+
+def _token_bytes(token):
+    raw = token.encode("utf-8") if isinstance(token, str) else bytes(token)
+    return raw
+
+
+def _verify_options(audience, skew, now=0):
+    if not 0 <= skew <= 86400:
+        raise ValueError("skew must be between 0 and 86400 seconds")
+    return _lib.TokenVerifyOptions(
+        _lib.TOKEN_VERIFY_OPTIONS_VERSION, optional_cstr(audience, "audience"), int(now), skew
+    )
+
+
+def verify_token(pubkey, token, audience=None, skew=60, now=None):
+    """Verifies a task token offline and returns its claims as a dict.
+
+    pubkey is the "azpk1." text, the raw 32 bytes or a Keys object. now is
+    Unix seconds (None: the system clock). Raises TokenError (or its
+    subclasses SignatureError, ExpiredError, AudienceError).
+    """
+    pk = _pubkey(pubkey)
+    raw = _token_bytes(token)
+    opt = _verify_options(audience, skew, now or 0)
+    out = ctypes.POINTER(_lib.TokenClaims)()
+    err = _lib.Error()
+    rc = _L.agentauthz_token_verify(ctypes.byref(pk), raw, len(raw), ctypes.byref(opt),
+                                    ctypes.byref(out), err)
+    check(rc, err)
+    return _take_claims(out)
+
+
+class Verifier:
+    """A token verifier with a cache and a revocation list (for downstream services)."""
+
+    __slots__ = ("_h", "_lock", "__weakref__")
+
+    def __init__(self, pubkey, audience=None, skew=60, cache_entries=1024):
+        pk = _pubkey(pubkey)
+        opt = _verify_options(audience, skew)
+        self._h = ctypes.c_void_p()
+        self._lock = threading.Lock()
+        err = _lib.Error()
+        rc = _L.agentauthz_verifier_new(ctypes.byref(pk), ctypes.byref(opt), cache_entries,
+                                        ctypes.byref(self._h), err)
+        check(rc, err)
+
+    def _handle(self):
+        if not self._h:
+            raise errors.InvalidArgumentError(_lib.EINVAL, "the verifier is closed")
+        return self._h
+
+    def verify(self, token, now=None):
+        """The token's claims (dict), or a TokenError / SessionEndedError."""
+        raw = _token_bytes(token)
+        out = ctypes.POINTER(_lib.TokenClaims)()
+        err = _lib.Error()
+        rc = _L.agentauthz_verifier_verify(self._handle(), raw, len(raw), int(now or 0),
+                                           ctypes.byref(out), err)
+        check(rc, err)
+        return _take_claims(out)
+
+    def revoke(self, session_id):
+        """Refuses every later token of that session or of its children."""
+        check(_L.agentauthz_verifier_revoke(self._handle(), cstr(session_id, "session id")))
+
+    def close(self):
+        with self._lock:
+            h, self._h = self._h, None
+        if h:
+            _L.agentauthz_verifier_free(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "<agentauthz.Verifier%s>" % ("" if self._h else " closed")

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs the Python binding's tests (pytest) against the built shared library.
+#
+# AGENTAUTHZ_LIBRARY names the library to test; by default the one libtool
+# built in $top_builddir/lib/.libs. PYTHON defaults to Debian's
+# /usr/bin/python3, which is what CI uses. Prints pytest's summary line.
+# Exits 77 (automake's "skipped") when pytest is not installed.
+set -eu
+
+srcdir=$(cd "$(dirname "$0")" && pwd)
+top_builddir=${top_builddir:-$(cd "$srcdir/../.." && pwd)}
+PYTHON=${PYTHON:-/usr/bin/python3}
+AGENTAUTHZ_LIBRARY=${AGENTAUTHZ_LIBRARY:-$top_builddir/lib/.libs/libagentauthz.so}
+export AGENTAUTHZ_LIBRARY
+
+if [ ! -f "$AGENTAUTHZ_LIBRARY" ]; then
+    echo "run-tests.sh: no library at $AGENTAUTHZ_LIBRARY (build it, or set AGENTAUTHZ_LIBRARY)" >&2
+    exit 1
+fi
+if ! "$PYTHON" -c 'import pytest' 2>/dev/null; then
+    echo "run-tests.sh: pytest is not installed (apt-get install python3-pytest): skipped" >&2
+    exit 77
+fi
+
+PYTHONPATH=$srcdir${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH
+# The source tree may be read-only (make distcheck): write no bytecode or cache there.
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE
+
+cd "$srcdir/../.."
+exec "$PYTHON" -m pytest -q -p no:cacheprovider bindings/python/tests

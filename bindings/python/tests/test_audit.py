@@ -1,0 +1,53 @@
+"""The audit log through the binding: a file and a callback, verification, tampering."""
+
+import json
+
+import pytest
+
+import agentauthz as az
+from conftest import POLICY
+
+
+def test_audit_file_and_callback(policy, tmp_path):
+    keys = az.Keys.generate()
+    lines = []
+    log = tmp_path / "audit.jsonl"
+    e = policy(POLICY, keys=keys)
+    e.set_audit(path=log, callback=lines.append)
+    with e.session("agent/1", "work") as s:
+        d = s.check("db.query")
+        with s.lease(d, "db") as v:
+            secret = bytes(v)
+        s.check("read_file", resource="/kb/.env")
+    e.set_audit()  # stops and flushes the log
+    assert lines and all(isinstance(x, bytes) and x.endswith(b"\n") for x in lines)
+    records = [json.loads(x) for x in lines]
+    assert len(records) >= 4
+    text = log.read_bytes()
+    assert text == b"".join(lines)
+    assert secret not in text and secret.hex().encode() not in text
+    report = az.audit_verify(keys, log)
+    assert report.intact and report.records == len(lines)
+    # edit one record: verification names the file and line
+    broken = lines[:]
+    broken[1] = broken[1].replace(b"db.query", b"db.qu3ry")
+    log.write_bytes(b"".join(broken))
+    with pytest.raises(az.TamperError) as exc:
+        az.audit_verify(keys, log)
+    assert exc.value.report.problem == "mac"
+    assert exc.value.report.line == 2
+    with pytest.raises(az.FileError):
+        az.audit_verify(keys, tmp_path / "missing.jsonl")
+    with pytest.raises(TypeError):
+        az.audit_verify("keys", log)
+    keys.close()
+
+
+def test_audit_callback_exceptions_are_contained(policy):
+    def boom(line):
+        raise RuntimeError("sink down")
+
+    e = policy(POLICY)
+    e.set_audit(callback=boom)
+    with e.session("agent/1", "work") as s:
+        assert s.check("db.query")
