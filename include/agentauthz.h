@@ -201,7 +201,10 @@ typedef struct agentauthz_secret_request {
  */
 typedef int (*agentauthz_secret_issue_fn)(void *ctx, const agentauthz_secret_request *req,
                                           unsigned char *buf, size_t cap, size_t *len);
-/* Revokes what issue issued, exactly once per issued secret. */
+/*
+ * Revokes what issue issued, exactly once per issued secret. Called with the
+ * session's lock held: it must not call into the library for that session.
+ */
 typedef void (*agentauthz_secret_revoke_fn)(void *ctx, const agentauthz_secret_request *req);
 
 /*
@@ -308,7 +311,7 @@ AGENTAUTHZ_API int agentauthz_engine_public_key(const agentauthz_engine *e,
                                                 unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES]);
 
 /*
- * Starts writing the audit log (agentauthz-audit in libagentauthz(3)):
+ * Starts writing the audit log (agentauthz_engine_set_audit(3)):
  * every session event, check, approval and lease from now on, MAC-chained
  * with the engine keys' audit key. opt NULL stops it. Replaces an earlier
  * log. When a record cannot be written the check it records is denied.
@@ -500,7 +503,8 @@ AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_lease_acquire(agentauthz_session *s
                                                             agentauthz_error *err);
 
 /*
- * The leased bytes, in read-only guarded memory, and their length. When the
+ * The leased bytes, in guarded memory (guard pages, locked, wiped on
+ * release; read them, never write them), and their length. When the
  * session ends (on any thread) while the lease is held, the bytes are wiped
  * to zeros in place, the pointer stays readable until release, and this call
  * returns NULL from then on; agentauthz_lease_valid returns 0.

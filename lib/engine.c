@@ -160,12 +160,21 @@ int agentauthz_engine_set_audit(agentauthz_engine *e, const agentauthz_audit_opt
     int rc;
     if (!e)
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "no engine");
-    if (opt && (rc = az_audit_new(&fresh, opt, az_keys_audit_key(e->keys), err)) != 0)
-        return rc;
+    /*
+     * The old log is flushed before the new one opens, so that a new log on
+     * the same file resumes after the old one's last record instead of
+     * forking the chain. Checks wait meanwhile rather than go unrecorded.
+     */
     pthread_rwlock_wrlock(&e->audit_lock);
     old = e->audit;
-    e->audit = fresh;
+    rc = old ? az_audit_flush(old, err) : 0;
+    if (!rc && opt)
+        rc = az_audit_new(&fresh, opt, az_keys_audit_key(e->keys), err);
+    if (!rc)
+        e->audit = fresh;
     pthread_rwlock_unlock(&e->audit_lock);
+    if (rc)
+        return rc;
     az_audit_free(old);
     return 0;
 }
@@ -469,6 +478,8 @@ int agentauthz_engine_sweep(agentauthz_engine *e, size_t *expired)
         if (s->state == AZ_OPEN && now - s->opened_ns >= s->ttl_ns) {
             az_session_end(s, AZ_EXPIRED, "session expired");
             ended++;
+        } else if (s->state == AZ_OPEN && s->nsecrets) {
+            az_secrets_expire(s, now);
         }
         pthread_mutex_unlock(&s->lock);
         az_session_unref(s);

@@ -98,9 +98,12 @@ int agentauthz_lease_acquire(agentauthz_session *s, const agentauthz_action *a,
 {
     az_secret *sec = NULL;
     agentauthz_lease *l;
+    agentauthz_error local;
     int rc;
     if (out)
         *out = NULL;
+    if (!err)
+        err = &local; /* the audit record of a refusal needs the reason */
     if (!s || !a || !d || !secret || !out || !s->e || !a->tool.len)
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "missing argument");
     if (!(l = calloc(1, sizeof *l)))
@@ -164,6 +167,22 @@ void agentauthz_lease_release(agentauthz_lease *l)
 static const char placeholder[] = "${secret:";
 #define PLACEHOLDER_LEN (sizeof placeholder - 1)
 
+/* Records a placeholder's secret as handed out, or refused, in the audit log. */
+static void audit_placeholder(agentauthz_session *s, const agentauthz_action *a,
+                              const char *name, size_t nlen, int rc,
+                              const agentauthz_error *err)
+{
+    agentauthz_decision d;
+    char secret[AZ_MAX_NAME + 1];
+    snprintf(secret, sizeof secret, "%.*s", (int)(nlen > AZ_MAX_NAME ? AZ_MAX_NAME : nlen), name);
+    memset(&d, 0, sizeof d);
+    d.effect = rc ? AGENTAUTHZ_DENY : AGENTAUTHZ_ALLOW;
+    snprintf(d.rule, sizeof d.rule, "substitute");
+    if (rc && err)
+        snprintf(d.reason, sizeof d.reason, "%s", err->message);
+    az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
+}
+
 /* One pass over text: with out NULL it only validates and sizes. */
 static int substitute_pass(agentauthz_session *s, const agentauthz_action *a,
                            const agentauthz_decision *d, const char *text, size_t len,
@@ -190,7 +209,10 @@ static int substitute_pass(agentauthz_session *s, const agentauthz_action *a,
         if (!close || !az_name_valid(name, nlen))
             return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, i,
                                 "malformed placeholder at byte %zu", i);
-        if ((rc = may_release(s, a, d, name, nlen, &sec, err)) != 0)
+        rc = may_release(s, a, d, name, nlen, &sec, err);
+        if (rc || out)
+            audit_placeholder(s, a, name, nlen, rc, err);
+        if (rc)
             return rc;
         if (out)
             memcpy(out + o, az_secpool_read(sec->slot), sec->len);
@@ -231,9 +253,12 @@ int agentauthz_substitute(agentauthz_session *s, const agentauthz_action *a,
 {
     unsigned char *scratch = NULL;
     size_t need = 0;
+    agentauthz_error local;
     int rc;
     if (out)
         *out = NULL;
+    if (!err)
+        err = &local;
     if (!s || !a || !d || (!text && len) || !out || !s->e || len > AZ_MAX_INPUT)
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "missing or oversized argument");
     pthread_mutex_lock(&s->lock);

@@ -2,6 +2,7 @@
  * Audit records of the engine's events: builds the event from the session,
  * action and decision, and hands it to the audit log when one is set.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "leak_private.h"
@@ -84,7 +85,7 @@ void az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
     d.effect = rc ? AGENTAUTHZ_DENY : AGENTAUTHZ_ALLOW;
     strcpy(d.rule, "lease");
     if (rc && err)
-        memcpy(d.reason, err->message, sizeof d.reason - 1);
+        snprintf(d.reason, sizeof d.reason, "%s", err->message);
     pthread_mutex_lock(&s->lock);
     az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
     pthread_mutex_unlock(&s->lock);

@@ -10,7 +10,7 @@
  * reloads). Each line carries a keyed BLAKE2b MAC over itself and the MAC of
  * the line before, so deleting, reordering, duplicating or editing any line
  * is detected by agentauthz_audit_verify. The schema is described in
- * libagentauthz-audit(5). Argument values are logged as keyed digests, never
+ * agentauthz_engine_set_audit(3). Argument values are logged as keyed digests, never
  * in clear unless the policy names them, and secret values never appear.
  */
 #ifndef AGENTAUTHZ_AUDIT_H
