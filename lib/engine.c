@@ -143,7 +143,7 @@ void agentauthz_engine_free(agentauthz_engine *e)
     }
     pthread_mutex_unlock(&e->lock);
     az_policy_unref(atomic_load(&e->policy));
-    az_audit_free(e->audit);
+    az_audit_free(atomic_load(&e->audit));
     az_engine_secrets_free(e);
     agentauthz_keys_free(e->own_keys);
     free(e->name);
@@ -171,7 +171,7 @@ int agentauthz_engine_set_audit(agentauthz_engine *e, const agentauthz_audit_opt
     if (!rc && opt)
         rc = az_audit_new(&fresh, opt, az_keys_audit_key(e->keys), err);
     if (!rc)
-        e->audit = fresh;
+        atomic_store_explicit(&e->audit, fresh, memory_order_release);
     pthread_rwlock_unlock(&e->audit_lock);
     if (rc)
         return rc;

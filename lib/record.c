@@ -39,6 +39,9 @@ static void describe_policy(az_audit_event *ev, const az_policy *p)
 static int emit(agentauthz_engine *e, az_audit_event *ev)
 {
     int rc = 0;
+    /* Without a log a check takes no engine-wide lock at all. */
+    if (!atomic_load_explicit(&e->audit, memory_order_acquire))
+        return 0;
     pthread_rwlock_rdlock(&e->audit_lock);
     if (e->audit) {
         ev->time_ns = az_engine_wall(e);

@@ -140,7 +140,7 @@ struct agentauthz_engine {
     /* audit */
     char *name;
     pthread_rwlock_t audit_lock; /* read: emit; write: replace the log */
-    az_audit *audit; /* guarded by audit_lock */
+    az_audit *_Atomic audit; /* set under audit_lock; NULL: no log, no lock taken */
 };
 
 uint64_t az_engine_now(const agentauthz_engine *e);
