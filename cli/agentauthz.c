@@ -1,7 +1,7 @@
 /*
  * agentauthz(1): write, debug and test policies, and drive the library from
- * a shell. The subcommands live in a table so that audit, token and keygen
- * slot in without touching the dispatch.
+ * a shell. The subcommands live in a table, so that adding one does not
+ * touch the dispatch.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,10 +15,10 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command commands[] = {
-    {"lint", cli_cmd_lint, cli_help_lint},
-    {"check", cli_cmd_check, cli_help_check},
-    {"replay", cli_cmd_replay, cli_help_replay},
-    {"test", cli_cmd_test, cli_help_test},
+    {"lint", cli_cmd_lint, cli_help_lint},       {"check", cli_cmd_check, cli_help_check},
+    {"replay", cli_cmd_replay, cli_help_replay}, {"test", cli_cmd_test, cli_help_test},
+    {"audit", cli_cmd_audit, cli_help_audit},    {"token", cli_cmd_token, cli_help_token},
+    {"keygen", cli_cmd_keygen, cli_help_keygen},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -34,9 +34,16 @@ void cli_help_main(FILE *out)
           "  check POLICY... OPTIONS     decide one action and print the decision as JSON\n"
           "  replay POLICY... [TRACE]    decide a JSON-lines trace of actions\n"
           "  test POLICY... TESTS.yaml   run policy unit tests\n"
+          "  audit verify --keys FILE LOG...\n"
+          "                              verify the MAC chain of an audit log\n"
+          "  token verify --pubkey KEY TOKEN\n"
+          "                              verify a task token and print its claims\n"
+          "  keygen --out FILE           write a new key file, print the public key\n"
           "\n"
           "A POLICY is a file or a directory of *.yaml/*.yml files; several of them\n"
-          "are loaded together as one policy.\n"
+          "are loaded together as one policy. check, replay and test also take\n"
+          "--keys FILE (the engine's keys, from keygen) and --audit LOG (append the\n"
+          "run's audit log to LOG; needs --keys).\n"
           "\n"
           "Options:\n"
           "  -h, --help     show this help (or COMMAND --help for a command's)\n"
@@ -44,6 +51,20 @@ void cli_help_main(FILE *out)
           "\n"
           "Exit status: 0 success, 1 a policy or test failure, 2 bad usage or\n"
           "unreadable input.\n",
+          out);
+}
+
+void cli_help_engine_opts(FILE *out)
+{
+    fputs("Keys and audit:\n"
+          "  --keys FILE   the engine's keys, from a key file written by 'agentauthz\n"
+          "                keygen' (mode 0600: a file group or others may access is\n"
+          "                refused); without it, fresh keys are made for the run\n"
+          "  --audit LOG   append the run's audit log to LOG (created with mode 0600;\n"
+          "                an existing log is continued), MAC-chained with the audit\n"
+          "                key of --keys, which it needs; check it with 'agentauthz\n"
+          "                audit verify --keys FILE LOG'\n"
+          "\n",
           out);
 }
 

@@ -18,6 +18,7 @@ void cli_help_check(FILE *out)
     fputs("Usage: agentauthz check POLICY... --identity ID --task TASK --tool TOOL\n"
           "           [--param KEY=JSON]... [--resource R] [--destination D]...\n"
           "           [--arg KEY=JSON]... [--args JSON] [--label L]...\n"
+          "           [--keys FILE [--audit LOG]]\n"
           "\n"
           "Opens one session, checks one action and prints the decision as one JSON\n"
           "object: {\"decision\":\"allow|deny|ask\",\"rule\":\"ID\",\"reason\":\"...\"}.\n"
@@ -28,9 +29,11 @@ void cli_help_check(FILE *out)
           "--param binds the task's parameters. When the session may not be opened\n"
           "(unknown task, identity not admitted, wrong parameters) the decision is a\n"
           "deny with rule \"session\".\n"
-          "\n"
-          "Exit status: 0 whatever the decision, 2 bad usage or a policy that does not\n"
-          "load.\n",
+          "\n",
+          out);
+    cli_help_engine_opts(out);
+    fputs("Exit status: 0 whatever the decision, 2 bad usage, a policy that does not\n"
+          "load, or keys or an audit log that cannot be used.\n",
           out);
 }
 
@@ -245,7 +248,7 @@ static int decide(agentauthz_engine *e, const check_opts *o, const agentauthz_va
     return CLI_OK;
 }
 
-static int run_check(const check_opts *o, const cli_common *common)
+static int run_check(const check_opts *o, cli_common *common)
 {
     agentauthz_engine *e = NULL;
     agentauthz_action *a = NULL;
@@ -257,7 +260,7 @@ static int run_check(const check_opts *o, const cli_common *common)
         rc = build_action(o, &a);
     if (rc != CLI_OK)
         goto out;
-    if (cli_engine_load(&e, common->args, common->nargs, NULL, NULL, &count, &code) != 0) {
+    if (cli_engine_load(&e, common, common->args, common->nargs, NULL, NULL, &count, &code) != 0) {
         rc = CLI_USAGE;
         goto out;
     }
@@ -293,7 +296,7 @@ static void free_opts(check_opts *o)
 int cli_cmd_check(int argc, char **argv)
 {
     check_opts o;
-    cli_common common = {NULL, 0};
+    cli_common common = CLI_COMMON_INIT(1);
     int rc;
     memset(&o, 0, sizeof o);
     rc = cli_parse_options(argc, argv, check_table, sizeof check_table / sizeof check_table[0], &o,

@@ -39,6 +39,9 @@ int cli_cmd_lint(int argc, char **argv);
 int cli_cmd_check(int argc, char **argv);
 int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_test(int argc, char **argv);
+int cli_cmd_audit(int argc, char **argv);
+int cli_cmd_token(int argc, char **argv);
+int cli_cmd_keygen(int argc, char **argv);
 
 /* ---- options (opts.c) ---- */
 
@@ -53,18 +56,30 @@ typedef struct cli_opt {
 } cli_opt;
 
 /*
- * What check, replay and test share: the positional arguments (policy
- * paths and, for replay and test, their input files). --keys and --audit
- * will be parsed into this struct when they are implemented.
+ * What every subcommand shares: the positional arguments (policy paths
+ * and, for replay and test, their input files), and for the subcommands
+ * that run an engine (check, replay, test) the --keys and --audit options
+ * and the keys loaded from --keys.
  */
 typedef struct cli_common {
     const char **args; /* borrowed from argv; the array is owned */
     size_t nargs;
+    int engine_opts;        /* set before parsing: accept --keys and --audit */
+    const char *keys_path;  /* --keys FILE, borrowed from argv, or NULL */
+    const char *audit_path; /* --audit FILE, borrowed from argv, or NULL */
+    agentauthz_keys *keys;  /* loaded by cli_engine_load; owned, outlives the engine */
 } cli_common;
+
+/* A cli_common for a subcommand that runs an engine (1) or not (0). */
+#define CLI_COMMON_INIT(engine_opts)             \
+    {                                            \
+        NULL, 0, (engine_opts), NULL, NULL, NULL \
+    }
 
 /*
  * Parses argv[1..] (argv[0] is the subcommand name) against opts and the
- * options every subcommand shares (--help). "--opt value" and
+ * options every subcommand shares (--help, and --keys and --audit when
+ * common->engine_opts is set; --audit without --keys is a usage error). "--opt value" and
  * "--opt=value" are both accepted, and "--" ends the options. Positional
  * arguments go to common->args, which the caller frees with
  * cli_common_free. Returns 0, CLI_HELP_SHOWN after printing help, or
@@ -72,7 +87,16 @@ typedef struct cli_common {
  */
 int cli_parse_options(int argc, char **argv, const cli_opt *opts, size_t nopts, void *ctx,
                       cli_common *common, void (*help)(FILE *out));
+/* Frees the argument array and the keys; the engine must be freed first. */
 void cli_common_free(cli_common *common);
+
+/*
+ * Runs "COMMAND VERB ARGS..." for a command with a single verb (audit
+ * verify, token verify): argv[0] is COMMAND; run gets argv from VERB on.
+ * "COMMAND --help" prints help. Returns run's status or CLI_USAGE.
+ */
+int cli_run_verb(int argc, char **argv, const char *verb, int (*run)(int argc, char **argv),
+                 void (*help)(FILE *out));
 
 /* Prints "agentauthz: MESSAGE" and a hint to stderr; returns CLI_USAGE. */
 int cli_usage(const char *fmt, ...) CLI_PRINTF(1, 2);
@@ -89,6 +113,11 @@ void cli_help_lint(FILE *out);
 void cli_help_check(FILE *out);
 void cli_help_replay(FILE *out);
 void cli_help_test(FILE *out);
+void cli_help_audit(FILE *out);
+void cli_help_token(FILE *out);
+void cli_help_keygen(FILE *out);
+/* The paragraph on --keys and --audit that check, replay and test share. */
+void cli_help_engine_opts(FILE *out);
 
 /* ---- policy loading and output (util.c) ---- */
 
@@ -99,13 +128,26 @@ typedef struct cli_diag_count {
 } cli_diag_count;
 
 /*
- * Creates an engine (clock may be NULL for the monotonic clock) and loads
- * paths into it as one policy, printing every error and warning as
- * FILE:LINE:COL: error|warning: MESSAGE. On failure *code holds the
+ * Creates an engine (clock may be NULL for the monotonic clock) with the
+ * keys of common->keys_path (loaded into common->keys; fresh keys without
+ * it), starts its audit log at common->audit_path if set, and loads paths
+ * into it as one policy, printing every error and warning as
+ * FILE:LINE:COL: error|warning: MESSAGE. The audit log starts before the
+ * load so that the reload record is its first. On failure *code holds the
  * library's error code and the engine is freed. Returns 0 or -1.
  */
-int cli_engine_load(agentauthz_engine **out, const char *const *paths, size_t npaths,
-                    agentauthz_clock_fn clock, void *clock_ctx, cli_diag_count *count, int *code);
+int cli_engine_load(agentauthz_engine **out, cli_common *common, const char *const *paths,
+                    size_t npaths, agentauthz_clock_fn clock, void *clock_ctx,
+                    cli_diag_count *count, int *code);
+
+/*
+ * Loads a key file, printing why it cannot be used (too open permissions,
+ * unreadable, malformed). Returns 0, or -1 with the library's code in *code.
+ */
+int cli_keys_load(const char *path, agentauthz_keys **out, int *code);
+
+/* Parses a decimal integer in [0, max] (digits only). Returns 0 or -1. */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* Prints one diagnostic in the FILE:LINE:COL: KIND: MESSAGE form. */
 void cli_print_diag(FILE *out, const agentauthz_error *e, const char *kind);

@@ -22,14 +22,14 @@ static int load_status(int code)
     return CLI_FAIL;
 }
 
-static int lint_paths(const char *const *paths, size_t n)
+static int lint_paths(cli_common *common)
 {
     agentauthz_engine *e = NULL;
     agentauthz_policy_info info;
     cli_diag_count count = {0, 0};
     int code = 0, rc;
 
-    if (cli_engine_load(&e, paths, n, NULL, NULL, &count, &code) != 0)
+    if (cli_engine_load(&e, common, common->args, common->nargs, NULL, NULL, &count, &code) != 0)
         return load_status(code);
     rc = agentauthz_engine_policy_info(e, &info);
     if (rc == 0)
@@ -42,7 +42,7 @@ static int lint_paths(const char *const *paths, size_t n)
 
 int cli_cmd_lint(int argc, char **argv)
 {
-    cli_common common = {NULL, 0};
+    cli_common common = CLI_COMMON_INIT(0);
     int rc = cli_parse_options(argc, argv, NULL, 0, NULL, &common, cli_help_lint);
     if (rc == CLI_HELP_SHOWN)
         return CLI_OK;
@@ -51,7 +51,7 @@ int cli_cmd_lint(int argc, char **argv)
     if (common.nargs == 0)
         rc = cli_usage("lint: missing POLICY");
     else
-        rc = lint_paths(common.args, common.nargs);
+        rc = lint_paths(&common);
     cli_common_free(&common);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * The option parser shared by every subcommand. Options common to check,
- * replay and test (--keys FILE and --audit FILE, when they come) go in
- * common_opts below, so that each subcommand gets them for free.
+ * replay and test (--keys FILE and --audit FILE) are in common_opts below,
+ * so that each subcommand that runs an engine gets them for free.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -50,14 +50,48 @@ void cli_common_free(cli_common *common)
     free(common->args);
     common->args = NULL;
     common->nargs = 0;
+    agentauthz_keys_free(common->keys);
+    common->keys = NULL;
 }
 
-/*
- * Options every subcommand shares. Empty for now: --keys and --audit will
- * be added here with setters that fill cli_common.
- */
-static const cli_opt *const common_opts = NULL;
-static const size_t ncommon_opts = 0;
+static int set_keys(void *ctx, const char *value)
+{
+    cli_common *c = ctx;
+    if (c->keys_path)
+        return cli_usage("option '--keys' given twice");
+    c->keys_path = value;
+    return CLI_OK;
+}
+
+static int set_audit(void *ctx, const char *value)
+{
+    cli_common *c = ctx;
+    if (c->audit_path)
+        return cli_usage("option '--audit' given twice");
+    c->audit_path = value;
+    return CLI_OK;
+}
+
+int cli_run_verb(int argc, char **argv, const char *verb, int (*run)(int argc, char **argv),
+                 void (*help)(FILE *out))
+{
+    if (argc < 2)
+        return cli_usage("%s: missing subcommand (%s)", argv[0], verb);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        help(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], verb) != 0)
+        return cli_usage("%s: unknown subcommand '%s' (expected %s)", argv[0], argv[1], verb);
+    return run(argc - 1, argv + 1);
+}
+
+/* Options that every subcommand running an engine shares. */
+static const cli_opt common_opts[] = {
+    {"--keys", 1, set_keys},
+    {"--audit", 1, set_audit},
+};
+static const size_t ncommon_opts = sizeof common_opts / sizeof common_opts[0];
 
 /* Finds the option named by arg, which may be "--name" or "--name=value". */
 static const cli_opt *find_opt(const cli_opt *opts, size_t nopts, const char *arg,
@@ -100,7 +134,7 @@ static int parse_one(int argc, char **argv, int *i, const cli_opt *opts, size_t 
     const cli_opt *o = find_opt(opts, nopts, arg, &inline_value);
     if (o)
         return apply_opt(argc, argv, i, o, inline_value, ctx);
-    o = find_opt(common_opts, ncommon_opts, arg, &inline_value);
+    o = common->engine_opts ? find_opt(common_opts, ncommon_opts, arg, &inline_value) : NULL;
     if (o)
         return apply_opt(argc, argv, i, o, inline_value, common);
     return cli_usage("%s: unknown option '%s'", argv[0], arg);
@@ -125,6 +159,14 @@ int cli_parse_options(int argc, char **argv, const cli_opt *opts, size_t nopts, 
             rc = parse_one(argc, argv, &i, opts, nopts, ctx, common);
         }
     }
+    /*
+     * A log keyed by fresh keys that die with the process could never be
+     * verified by anyone, so it is refused rather than written in vain.
+     */
+    if (rc == CLI_OK && common->audit_path && !common->keys_path)
+        rc = cli_usage("%s: --audit needs --keys FILE: the audit log is keyed by the keys "
+                       "file's audit key, and without it the log could never be verified",
+                       argv[0]);
     if (rc != CLI_OK)
         cli_common_free(common);
     return rc;

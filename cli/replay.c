@@ -43,7 +43,7 @@ typedef struct linebuf {
 
 void cli_help_replay(FILE *out)
 {
-    fputs("Usage: agentauthz replay POLICY... [TRACE.jsonl | -]\n"
+    fputs("Usage: agentauthz replay [--keys FILE [--audit LOG]] POLICY... [TRACE.jsonl | -]\n"
           "\n"
           "Decides a trace of actions, one JSON object per line (standard input when\n"
           "the trace is '-' or not given). The last argument is the trace when it is\n"
@@ -59,9 +59,11 @@ void cli_help_replay(FILE *out)
           "Prints for each action {\"line\":N,\"session\":..,\"tool\":..,\"decision\":..,\n"
           "\"rule\":..,\"reason\":..}, or {\"line\":N,\"error\":..} for a line that cannot\n"
           "be replayed, and 'N allowed, N denied, N asked' on standard error.\n"
-          "\n"
-          "Exit status: 0, or 2 for bad usage, a policy that does not load, or an\n"
-          "unreadable trace.\n",
+          "\n",
+          out);
+    cli_help_engine_opts(out);
+    fputs("Exit status: 0, or 2 for bad usage, a policy that does not load, an\n"
+          "unreadable trace, or keys or an audit log that cannot be used.\n",
           out);
 }
 
@@ -326,7 +328,7 @@ static int replay_stream(replay *r, FILE *f, const char *name)
     return CLI_OK;
 }
 
-static int replay_run(const cli_common *c, size_t npolicy, const char *trace)
+static int replay_run(cli_common *c, size_t npolicy, const char *trace)
 {
     replay r;
     cli_diag_count count = {0, 0};
@@ -341,7 +343,7 @@ static int replay_run(const cli_common *c, size_t npolicy, const char *trace)
         cli_fatal("%s", agentauthz_strerror(AGENTAUTHZ_ENOMEM));
         goto out;
     }
-    if (cli_engine_load(&r.e, c->args, npolicy, cli_manual_clock, &r.clock, &count, &code) != 0)
+    if (cli_engine_load(&r.e, c, c->args, npolicy, cli_manual_clock, &r.clock, &count, &code) != 0)
         goto out;
     rc = replay_stream(&r, f, strcmp(trace, "-") == 0 ? "standard input" : trace);
     fflush(stdout);
@@ -372,7 +374,7 @@ static int is_trace_arg(const char *arg)
 
 int cli_cmd_replay(int argc, char **argv)
 {
-    cli_common common = {NULL, 0};
+    cli_common common = CLI_COMMON_INIT(1);
     size_t npolicy;
     const char *trace = "-";
     int rc = cli_parse_options(argc, argv, NULL, 0, NULL, &common, cli_help_replay);

@@ -17,7 +17,7 @@ typedef struct trun {
 
 void cli_help_test(FILE *out)
 {
-    fputs("Usage: agentauthz test POLICY... TESTS.yaml...\n"
+    fputs("Usage: agentauthz test [--keys FILE [--audit LOG]] POLICY... TESTS.yaml...\n"
           "\n"
           "Runs policy unit tests. An argument ending in .yaml or .yml whose top level\n"
           "is a map with the key 'tests' is a tests file; every other argument is part\n"
@@ -42,42 +42,13 @@ void cli_help_test(FILE *out)
           "opened, every action is a deny with rule \"session\".\n"
           "\n"
           "Prints a FAIL line for each failing step, then 'N passed, N failed'.\n"
-          "Exit status: 0 all passed, 1 a test failed, 2 bad usage, a policy that\n"
-          "does not load, or an invalid tests file.\n",
+          "\n",
           out);
-}
-
-static int add_strings(agentauthz_action *a, const ynode *list,
-                       int (*add)(agentauthz_action *, const char *))
-{
-    int rc = 0;
-    if (!list)
-        return 0;
-    if (list->kind == YN_SCALAR)
-        return add(a, list->str);
-    for (size_t i = 0; rc == 0 && i < list->n; i++)
-        rc = add(a, list->items[i]->str);
-    return rc;
-}
-
-static int build_action(agentauthz_action *a, const tstep *s)
-{
-    const agentauthz_value *args = s->args;
-    int rc;
-    agentauthz_action_reset(a);
-    rc = agentauthz_action_set_tool(a, s->tool);
-    if (rc == 0 && s->resource)
-        rc = agentauthz_action_set_resource(a, s->resource);
-    if (rc == 0)
-        rc = add_strings(a, s->destination, agentauthz_action_add_destination);
-    if (rc == 0)
-        rc = add_strings(a, s->labels, agentauthz_action_add_label);
-    if (rc == 0 && s->payload)
-        rc = agentauthz_action_set_payload(a, s->payload, s->payload_len);
-    for (size_t i = 0; rc == 0 && args && i < agentauthz_value_length(args); i++)
-        rc = agentauthz_action_set_arg(a, agentauthz_value_map_key(args, i),
-                                       agentauthz_value_copy(agentauthz_value_map_value(args, i)));
-    return rc;
+    cli_help_engine_opts(out);
+    fputs("Exit status: 0 all passed, 1 a test failed, 2 bad usage, a policy that\n"
+          "does not load, an invalid tests file, or keys or an audit log that cannot\n"
+          "be used.\n",
+          out);
 }
 
 static void print_fail(const tcase *c, size_t step, const tstep *s, const agentauthz_decision *d)
@@ -100,7 +71,7 @@ static int run_action(trun *t, agentauthz_session *s, const char *refused, const
         cli_session_deny(d, refused);
         return 0;
     }
-    rc = build_action(t->action, st);
+    rc = tfile_step_action(st, t->action);
     if (rc == 0 && st->approve)
         rc = agentauthz_approve(s, t->action, (agentauthz_approval)st->approve);
     if (rc != 0) {
@@ -223,7 +194,7 @@ static int load_tests(targs *ta)
     return CLI_OK;
 }
 
-static int run_all(targs *ta)
+static int run_all(targs *ta, cli_common *common)
 {
     trun t;
     cli_diag_count count = {0, 0};
@@ -232,8 +203,8 @@ static int run_all(targs *ta)
     memset(&t, 0, sizeof t);
     if (agentauthz_action_new(&t.action) != 0)
         return cli_fatal("%s", agentauthz_strerror(AGENTAUTHZ_ENOMEM));
-    if (cli_engine_load(&t.e, ta->policy, ta->npolicy, cli_manual_clock, &t.clock, &count, &code) !=
-        0)
+    if (cli_engine_load(&t.e, common, ta->policy, ta->npolicy, cli_manual_clock, &t.clock, &count,
+                        &code) != 0)
         goto out;
     rc = CLI_OK;
     for (size_t i = 0; i < ta->ntests && rc == CLI_OK; i++)
@@ -260,7 +231,7 @@ static void free_targs(targs *ta)
 
 int cli_cmd_test(int argc, char **argv)
 {
-    cli_common common = {NULL, 0};
+    cli_common common = CLI_COMMON_INIT(1);
     targs ta;
     int rc = cli_parse_options(argc, argv, NULL, 0, NULL, &common, cli_help_test);
     if (rc != CLI_OK)
@@ -270,7 +241,7 @@ int cli_cmd_test(int argc, char **argv)
     if (rc == CLI_OK)
         rc = load_tests(&ta);
     if (rc == CLI_OK)
-        rc = run_all(&ta);
+        rc = run_all(&ta, &common);
     free_targs(&ta);
     cli_common_free(&common);
     return rc;

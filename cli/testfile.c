@@ -313,3 +313,36 @@ void tfile_free(tfile *tf)
     free(tf->text);
     memset(tf, 0, sizeof *tf);
 }
+
+static int add_strings(agentauthz_action *a, const ynode *list,
+                       int (*add)(agentauthz_action *, const char *))
+{
+    int rc = 0;
+    if (!list)
+        return 0;
+    if (list->kind == YN_SCALAR)
+        return add(a, list->str);
+    for (size_t i = 0; rc == 0 && i < list->n; i++)
+        rc = add(a, list->items[i]->str);
+    return rc;
+}
+
+int tfile_step_action(const tstep *s, agentauthz_action *a)
+{
+    const agentauthz_value *args = s->args;
+    int rc;
+    agentauthz_action_reset(a);
+    rc = agentauthz_action_set_tool(a, s->tool);
+    if (rc == 0 && s->resource)
+        rc = agentauthz_action_set_resource(a, s->resource);
+    if (rc == 0)
+        rc = add_strings(a, s->destination, agentauthz_action_add_destination);
+    if (rc == 0)
+        rc = add_strings(a, s->labels, agentauthz_action_add_label);
+    if (rc == 0 && s->payload)
+        rc = agentauthz_action_set_payload(a, s->payload, s->payload_len);
+    for (size_t i = 0; rc == 0 && args && i < agentauthz_value_length(args); i++)
+        rc = agentauthz_action_set_arg(a, agentauthz_value_map_key(args, i),
+                                       agentauthz_value_copy(agentauthz_value_map_value(args, i)));
+    return rc;
+}

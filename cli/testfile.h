@@ -43,4 +43,11 @@ typedef struct tfile {
 int tfile_load(const char *path, tfile *tf, agentauthz_error *err);
 void tfile_free(tfile *tf);
 
+/*
+ * Resets a and fills it from the action step s: tool, resource,
+ * destinations, labels, payload (bytes, NULs kept) and arguments. Returns
+ * 0 or a library error code.
+ */
+int tfile_step_action(const tstep *s, agentauthz_action *a);
+
 #endif /* AZ_CLI_TESTFILE_H */

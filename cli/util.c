@@ -14,8 +14,10 @@ void cli_print_diag(FILE *out, const agentauthz_error *e, const char *kind)
     const char *msg = e->message[0] ? e->message : agentauthz_strerror(e->code);
     const char *path = e->path[0] ? e->path : "agentauthz";
     /* Errors that are about a whole file (unreadable, too big) have no line. */
-    if (e->line)
+    if (e->line && e->column)
         fprintf(out, "%s:%lu:%lu: %s: %s\n", path, e->line, e->column, kind, msg);
+    else if (e->line) /* A whole line (of an audit log), not a place in it. */
+        fprintf(out, "%s:%lu: %s: %s\n", path, e->line, kind, msg);
     else
         fprintf(out, "%s: %s: %s\n", path, kind, msg);
 }
@@ -30,21 +32,65 @@ static void on_diag(const agentauthz_error *diag, int is_warning, void *ctx)
         count->errors++;
 }
 
-int cli_engine_load(agentauthz_engine **out, const char *const *paths, size_t npaths,
-                    agentauthz_clock_fn clock, void *clock_ctx, cli_diag_count *count, int *code)
+int cli_keys_load(const char *path, agentauthz_keys **out, int *code)
+{
+    agentauthz_error err;
+    int rc;
+    memset(&err, 0, sizeof err);
+    rc = agentauthz_keys_load_file(path, out, &err);
+    if (rc == 0)
+        return 0;
+    /* The library's message names the file and never holds key bytes. */
+    err.code = rc;
+    if (!err.path[0])
+        snprintf(err.path, sizeof err.path, "%s", path);
+    cli_print_diag(stderr, &err, "error");
+    *code = rc;
+    return -1;
+}
+
+/* Starts the audit log: one write per record, so a crash loses none. */
+static int start_audit(agentauthz_engine *e, const char *path, agentauthz_error *err)
+{
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    ao.path = path;
+    ao.flush = AGENTAUTHZ_AUDIT_FLUSH_RECORD;
+    return agentauthz_engine_set_audit(e, &ao, err);
+}
+
+/* Creates the engine with the keys and audit log common asks for. */
+static int engine_new(agentauthz_engine **e, const cli_common *common, agentauthz_clock_fn clock,
+                      void *clock_ctx, agentauthz_error *err)
 {
     agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    int rc;
+    eo.clock = clock;
+    eo.clock_ctx = clock_ctx;
+    eo.keys = common->keys;
+    rc = agentauthz_engine_new(e, &eo, err);
+    if (rc == 0 && common->audit_path)
+        rc = start_audit(*e, common->audit_path, err);
+    return rc;
+}
+
+int cli_engine_load(agentauthz_engine **out, cli_common *common, const char *const *paths,
+                    size_t npaths, agentauthz_clock_fn clock, void *clock_ctx,
+                    cli_diag_count *count, int *code)
+{
     agentauthz_load_options lo = AGENTAUTHZ_LOAD_OPTIONS_INIT;
     agentauthz_engine *e = NULL;
     agentauthz_error err;
     int rc;
 
     memset(&err, 0, sizeof err);
-    eo.clock = clock;
-    eo.clock_ctx = clock_ctx;
+    if (common->keys_path && !common->keys &&
+        cli_keys_load(common->keys_path, &common->keys, code) != 0) {
+        count->errors++;
+        return -1;
+    }
     lo.on_diag = on_diag;
     lo.ctx = count;
-    rc = agentauthz_engine_new(&e, &eo, &err);
+    rc = engine_new(&e, common, clock, clock_ctx, &err);
     if (rc == 0)
         rc = agentauthz_engine_load(e, paths, npaths, &lo, &err);
     if (rc == 0) {
@@ -225,6 +271,25 @@ int cli_seconds_to_ns(double seconds, uint64_t *ns)
     if (!isfinite(seconds) || seconds < 0 || seconds > 1.8e10)
         return -1;
     *ns = (uint64_t)(seconds * 1e9);
+    return 0;
+}
+
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s[0])
+        return -1;
+    for (; *s; s++) {
+        uint64_t digit;
+        if (*s < '0' || *s > '9')
+            return -1;
+        digit = (uint64_t)(*s - '0');
+        /* v * 10 + digit <= max, checked without overflow. */
+        if (digit > max || v > (max - digit) / 10)
+            return -1;
+        v = v * 10 + digit;
+    }
+    *out = v;
     return 0;
 }
 

@@ -5,7 +5,8 @@
 #
 # The binary is $AGENTAUTHZ, else $top_builddir/agentauthz (or cli/agentauthz); the data is in
 # $srcdir/tests/cli ($srcdir defaults to $top_srcdir, else the directory
-# above this script).
+# above this script). The token tests sign their tokens with the helper
+# $MINT_TOKEN, else $top_builddir/tests/cli/mint-token (a check program).
 # Prints one line per failing test, then "N passed, N failed".
 
 srcdir=${srcdir:-${top_srcdir:-$(dirname "$0")/..}}
@@ -24,6 +25,11 @@ if [ ! -x "$bin" ]; then
     echo "test_cli.sh: no agentauthz binary at $bin" >&2
     exit 2
 fi
+mint=${MINT_TOKEN:-$top_builddir/tests/cli/mint-token}
+case $mint in
+/*) ;;
+*) mint=$(pwd)/$mint ;;
+esac
 cd "$srcdir/tests/cli" || exit 2
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_cli.XXXXXX") || exit 2
@@ -102,7 +108,8 @@ else
     fail version "status $status, output: $(cat "$tmp/out")"
 fi
 for args in "--help" "-h" "help" "help test" "lint --help" "check --help" "replay --help" \
-    "test --help"; do
+    "test --help" "audit --help" "audit verify --help" "token --help" "token verify --help" \
+    "keygen --help" "help keygen"; do
     # shellcheck disable=SC2086 # the words of $args are the arguments
     run "$bin" $args
     if [ "$status" -eq 0 ] && grep -q '^Usage: agentauthz' "$tmp/out"; then
@@ -122,8 +129,14 @@ expect_err "unknown command" 2 "unknown command 'frob'" "$bin" frob
 expect_err "unknown option" 2 "unknown option '--frob'" "$bin" --frob
 expect_err "help of an unknown command" 2 "unknown command" "$bin" help frob
 expect_err "unknown subcommand option" 2 "unknown option '--bogus'" "$bin" lint --bogus $P
-expect_err "audit is not there yet" 2 "unknown command 'audit'" "$bin" audit verify
-expect_err "--keys is not there yet" 2 "unknown option '--keys'" "$bin" replay --keys k $P
+for cmd in check replay test; do
+    run "$bin" $cmd --help
+    if grep -q -- '--audit LOG' "$tmp/out" && grep -q -- '--keys FILE' "$tmp/out"; then
+        passed=$((passed + 1))
+    else
+        fail "$cmd --help" "does not describe --keys and --audit"
+    fi
+done
 
 # ---- lint ----
 expect_out "lint: the spec's example policy" 0 "ok: 6 rules, 2 tasks, 4 secrets" "$bin" lint $P
@@ -301,6 +314,212 @@ for f in bad-tests/*.yaml; do
         same "test: $f" "${f%.yaml}.expected" err && passed=$((passed + 1))
     fi
 done
+
+# ---- keygen ----
+K=$tmp/keys
+run "$bin" keygen --out "$K"
+if [ "$status" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] &&
+    grep -qE '^azpk1\.[A-Za-z0-9_-]{43}$' "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail "keygen: prints the public key only" "status $status: $(cat "$tmp/out" "$tmp/err")"
+fi
+PUB=$(cat "$tmp/out")
+if [ -n "$(find "$K" -perm 0600)" ]; then
+    passed=$((passed + 1))
+else
+    fail "keygen: the key file is mode 0600" "$(ls -l "$K")"
+fi
+# The file is a key file, and none of its secret lines reached the output.
+if [ "$(head -1 "$K")" = "agentauthz-keys v1" ] && [ "$(wc -l <"$K")" -eq 4 ] &&
+    ! grep -qF "$(sed -n 2p "$K" | cut -c7-)" "$tmp/out" "$tmp/err" &&
+    ! grep -qF "$(sed -n 4p "$K" | cut -c8-)" "$tmp/out" "$tmp/err"; then
+    passed=$((passed + 1))
+else
+    fail "keygen: a key file" "$(head -1 "$K")"
+fi
+cp "$K" "$tmp/keys.copy"
+expect_err "keygen: refuses to overwrite" 2 "refusing to overwrite" "$bin" keygen --out "$K"
+if cmp -s "$K" "$tmp/keys.copy"; then
+    passed=$((passed + 1))
+else
+    fail "keygen: refusing leaves the file as it was" "the key file changed"
+fi
+ln -s "$tmp/no-such-target" "$tmp/dangling"
+expect_err "keygen: does not follow a link" 2 "refusing to overwrite" \
+    "$bin" keygen --out "$tmp/dangling"
+if [ -e "$tmp/no-such-target" ]; then
+    fail "keygen: a link's target stays uncreated" "it was created"
+else
+    passed=$((passed + 1))
+fi
+expect_err "keygen: needs --out" 2 "missing --out" "$bin" keygen
+expect_err "keygen: no positional arguments" 2 "unexpected argument" "$bin" keygen "$tmp/k3"
+expect_err "keygen: an unwritable place" 2 "$tmp/no-dir/k" "$bin" keygen --out "$tmp/no-dir/k"
+"$bin" keygen --out "$tmp/keys2" >/dev/null 2>&1
+K2=$tmp/keys2
+cp "$K" "$tmp/keys644"
+chmod 644 "$tmp/keys644"
+
+# ---- --keys and --audit ----
+L=$tmp/audit.log
+expect_out "check: --keys and --audit" 0 '{"decision":"allow","rule":"read-kb","reason":""}' \
+    c --keys "$K" --audit "$L" --tool read_file --resource /kb/howto.md
+if head -1 "$L" | grep -q '^{"v":1,"seq":1,.*"event":"reload"' &&
+    [ -n "$(find "$L" -perm 0600)" ] && [ "$(wc -l <"$L")" -eq 4 ] &&
+    grep -q '"event":"check".*"decision":"allow","rule":"read-kb"' "$L"; then
+    passed=$((passed + 1))
+else
+    fail "check: the audit log" "$(ls -l "$L"; cat "$L")"
+fi
+expect_out "audit verify: a check's log" 0 "ok: 4 records" "$bin" audit verify --keys "$K" "$L"
+# A second run continues the same chain.
+"$bin" replay --keys "$K" --audit "$L" $P spec-trace.jsonl >/dev/null 2>&1
+expect_out "audit verify: a replay continues the log" 0 "ok: $(wc -l <"$L") records" \
+    "$bin" audit verify --keys "$K" "$L"
+if [ "$(wc -l <"$L")" -gt 6 ]; then
+    passed=$((passed + 1))
+else
+    fail "replay: --audit" "the log has only $(wc -l <"$L") lines"
+fi
+expect_out "test: --keys and --audit" 0 "1 passed, 0 failed" \
+    "$bin" test --keys "$K" --audit "$tmp/test.log" $P spec-tests.yaml
+expect_out "audit verify: a test run's log" 0 "ok: $(wc -l <"$tmp/test.log") records" \
+    "$bin" audit verify --keys "$K" "$tmp/test.log"
+n=$(wc -l <"$L")
+
+# Tampering: an edited field, a deleted line, a cut-off end, another key.
+sed '3s/"decision":"allow"/"decision":"deny"/' "$L" >"$tmp/edited.log"
+expect_err "audit verify: an edited record" 1 "$tmp/edited.log:3: error: mac mismatch: record 3" \
+    "$bin" audit verify --keys "$K" "$tmp/edited.log"
+if [ ! -s "$tmp/out" ]; then passed=$((passed + 1)); else fail "audit verify: broken" "printed ok"; fi
+sed '2d' "$L" >"$tmp/deleted.log"
+expect_err "audit verify: a deleted record" 1 \
+    "$tmp/deleted.log:2: error: sequence gap: record 3 where 2 was expected" \
+    "$bin" audit verify --keys "$K" "$tmp/deleted.log"
+printf '%s' "$(cat "$L")" >"$tmp/cut.log"
+expect_err "audit verify: a log cut inside a line" 1 "$tmp/cut.log:$n: error: truncated" \
+    "$bin" audit verify --keys "$K" "$tmp/cut.log"
+expect_err "audit verify: another key" 1 "$tmp/audit.log:1: error: mac mismatch" \
+    "$bin" audit verify --keys "$K2" "$L"
+printf 'not a record\n' >"$tmp/junk.log"
+expect_err "audit verify: not a log" 1 "$tmp/junk.log:1: error: malformed" \
+    "$bin" audit verify --keys "$K" "$tmp/junk.log"
+expect_out "audit verify: an empty log" 0 "ok: 0 records" \
+    "$bin" audit verify --keys "$K" /dev/null
+
+# A rotated log: the chain runs through the files in order.
+head -n 3 "$L" >"$tmp/r.1"
+sed -n "4,$((n - 2))p" "$L" >"$tmp/r.2"
+tail -n 2 "$L" >"$tmp/r.3"
+expect_out "audit verify: a rotated log" 0 "ok: $n records" \
+    "$bin" audit verify --keys "$K" "$tmp/r.1" "$tmp/r.2" "$tmp/r.3"
+expect_err "audit verify: rotated files out of order" 1 \
+    "$tmp/r.2:1: error: sequence gap: record 4 where 1 was expected" \
+    "$bin" audit verify --keys "$K" "$tmp/r.2" "$tmp/r.1" "$tmp/r.3"
+expect_err "audit verify: a rotated file missing" 1 \
+    "$tmp/r.3:1: error: sequence gap: record $((n - 1)) where 4 was expected" \
+    "$bin" audit verify --keys "$K" "$tmp/r.1" "$tmp/r.3"
+expect_err "audit verify: a rotated file twice" 1 "$tmp/r.1:1: error: sequence gap" \
+    "$bin" audit verify --keys "$K" "$tmp/r.1" "$tmp/r.1" "$tmp/r.2"
+
+# Usage and unreadable input: exit 2.
+expect_err "audit verify: an unreadable log" 2 "$tmp/no-such.log" \
+    "$bin" audit verify --keys "$K" "$tmp/no-such.log"
+expect_err "audit verify: needs --keys" 2 "missing --keys" "$bin" audit verify "$L"
+expect_err "audit verify: needs a log" 2 "missing LOG" "$bin" audit verify --keys "$K"
+expect_err "audit verify: a 0644 key file" 2 "chmod 600" \
+    "$bin" audit verify --keys "$tmp/keys644" "$L"
+expect_err "audit: needs verify" 2 "missing subcommand" "$bin" audit
+expect_err "audit: only verify" 2 "unknown subcommand 'check'" "$bin" audit check
+for cmd in "c --tool x" "$bin replay $P -" "$bin test $P spec-tests.yaml"; do
+    # shellcheck disable=SC2086 # the words of $cmd are the command
+    expect_err "--audit needs --keys: ${cmd%% *}" 2 "--audit needs --keys FILE" \
+        $cmd --audit "$tmp/never.log" </dev/null
+done
+if [ -e "$tmp/never.log" ]; then
+    fail "--audit without --keys" "wrote a log"
+else
+    passed=$((passed + 1))
+fi
+expect_err "check: a 0644 key file" 2 "mode 0644 lets group or other in" \
+    c --keys "$tmp/keys644" --tool x
+expect_err "replay: a missing key file" 2 "$tmp/no-such-keys" \
+    "$bin" replay --keys "$tmp/no-such-keys" $P - </dev/null
+printf 'agentauthz-keys v1\nsign: nope\n' >"$tmp/badkeys"
+chmod 600 "$tmp/badkeys"
+expect_err "test: a malformed key file" 2 "$tmp/badkeys:2:" \
+    "$bin" test --keys "$tmp/badkeys" $P spec-tests.yaml
+expect_err "check: --keys once" 2 "'--keys' given twice" c --keys "$K" --keys "$K" --tool x
+expect_err "check: a log of other keys is not continued" 2 "cannot resume" \
+    c --keys "$K2" --audit "$L" --tool x
+expect_err "lint: takes no --keys" 2 "unknown option '--keys'" "$bin" lint --keys "$K" $P
+
+# ---- token verify ----
+if [ -x "$mint" ]; then
+    T=$("$mint" "$K" spiffe://corp.example/agents/a triage-ticket s1 https://api.corp.example \
+        1000 2000 https://issuer.example - read_file 'github.*')
+    T2=$("$mint" "$K" 'a"b' t s2 aud 1000 2000 - p1)
+    TO=$("$mint" "$K2" spiffe://corp.example/agents/a triage-ticket s1 https://api.corp.example \
+        1000 2000 https://issuer.example - read_file 'github.*')
+else
+    fail "token verify" "no mint-token helper at $mint"
+    T=missing T2=missing TO=missing
+fi
+CLAIMS='{"identity":"spiffe://corp.example/agents/a","task":"triage-ticket","session":"s1","audience":"https://api.corp.example","issuer":"https://issuer.example","parent":null,"iat":1000,"exp":2000,"tools":["read_file","github.*"]}'
+tv() { "$bin" token verify "$@"; }
+expect_out "token verify: valid" 0 "$CLAIMS" tv --pubkey "$PUB" --now 1500 "$T"
+expect_out "token verify: the audience" 0 "$CLAIMS" \
+    tv --pubkey "$PUB" --audience https://api.corp.example --now 1500 "$T"
+printf '%s\n' "$PUB" >"$tmp/pub"
+expect_out "token verify: the key from a file" 0 "$CLAIMS" tv --pubkey "$tmp/pub" --now 1500 "$T"
+expect_out "token verify: the token from stdin" 0 "$CLAIMS" \
+    sh -c 'printf "%s\n" "$3" | "$0" token verify --pubkey "$1" --now "$2" -' "$bin" "$PUB" 1500 "$T"
+expect_out "token verify: null issuer, a parent, escaping" 0 \
+    '{"identity":"a\"b","task":"t","session":"s2","audience":"aud","issuer":null,"parent":"p1","iat":1000,"exp":2000,"tools":[]}' \
+    tv --pubkey "$PUB" --now 1000 "$T2"
+expect_out "token verify: within the skew" 0 "$CLAIMS" tv --pubkey "$PUB" --now 2060 "$T"
+expect_err "token verify: past the skew" 1 "error: expired:" tv --pubkey "$PUB" --now 2061 "$T"
+expect_err "token verify: --skew 0" 1 "error: expired:" \
+    tv --pubkey "$PUB" --skew 0 --now 2001 "$T"
+expect_err "token verify: expired" 1 "error: expired:" tv --pubkey "$PUB" --now 99999999 "$T"
+expect_err "token verify: the system clock" 1 "error: expired:" tv --pubkey "$PUB" "$T"
+expect_err "token verify: not valid yet" 1 "error: malformed:" tv --pubkey "$PUB" --now 100 "$T"
+expect_err "token verify: wrong audience" 1 "error: wrong audience:" \
+    tv --pubkey "$PUB" --audience https://other.example --now 1500 "$T"
+# Tampered: the claims of one token under the signature of another.
+TT="${T2%.*}.${T##*.}"
+expect_err "token verify: tampered claims" 1 "error: invalid:" tv --pubkey "$PUB" --now 1500 "$TT"
+expect_err "token verify: another engine's token" 1 "error: invalid:" \
+    tv --pubkey "$PUB" --now 1500 "$TO"
+expect_err "token verify: garbage" 1 "error: malformed:" tv --pubkey "$PUB" --now 1500 garbage
+expect_err "token verify: empty" 1 "error: malformed:" tv --pubkey "$PUB" --now 1500 ""
+expect_err "token verify: an extra dot" 1 "error: malformed:" \
+    tv --pubkey "$PUB" --now 1500 "$T.x"
+expect_err "token verify: binary on stdin" 1 "error: malformed:" \
+    sh -c 'head -c 20000 /dev/urandom | "$0" token verify --pubkey "$1" -' "$bin" "$PUB"
+run tv --pubkey "$PUB" --now 1500 "${T%.*}.$(printf '%s' "${T##*.}" | tr 'A-Za-z' 'B-ZAb-za')"
+if [ "$status" -eq 1 ] && grep -qE '^error: (invalid|malformed): ' "$tmp/err" &&
+    ! grep -qF "${T##*.}" "$tmp/err"; then
+    passed=$((passed + 1))
+else
+    fail "token verify: an edited signature" "status $status: $(cat "$tmp/err")"
+fi
+expect_err "token verify: a bad key" 2 "invalid public key" tv --pubkey azpk1.abc --now 1 "$T"
+expect_err "token verify: a key file is not a public key" 2 "is a key file" \
+    tv --pubkey "$K" --now 1500 "$T"
+if ! grep -qF "$(sed -n 2p "$K" | cut -c7-)" "$tmp/err"; then
+    passed=$((passed + 1))
+else
+    fail "token verify: a key file" "a secret was printed"
+fi
+expect_err "token verify: a missing key file" 2 "$tmp/no-pub" tv --pubkey "$tmp/no-pub" "$T"
+expect_err "token verify: needs --pubkey" 2 "missing --pubkey" tv "$T"
+expect_err "token verify: one token" 2 "expected one TOKEN" tv --pubkey "$PUB" "$T" "$T"
+expect_err "token verify: --skew is bounded" 2 "--skew must be" tv --pubkey "$PUB" --skew 86401 "$T"
+expect_err "token verify: --now is a number" 2 "--now must be" tv --pubkey "$PUB" --now 12x "$T"
+expect_err "token verify: --now 0" 2 "--now must be" tv --pubkey "$PUB" --now 0 "$T"
+expect_err "token: needs verify" 2 "unknown subcommand 'sign'" "$bin" token sign
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
