@@ -2,6 +2,7 @@
  * Delegation to sub-agents, and the downstream check of an action carried
  * with a task token.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +139,8 @@ static void deny(agentauthz_decision *d, const char *rule, const char *reason)
 {
     memset(d, 0, sizeof *d);
     d->effect = AGENTAUTHZ_DENY;
-    strncpy(d->rule, rule, sizeof d->rule - 1);
-    strncpy(d->reason, reason, sizeof d->reason - 1);
+    snprintf(d->rule, sizeof d->rule, "%s", rule);
+    snprintf(d->reason, sizeof d->reason, "%s", reason);
 }
 
 static int check_claims(agentauthz_engine *e, const agentauthz_token_claims *c,

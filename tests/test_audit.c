@@ -52,7 +52,8 @@ static bool scan_secrets(const char *s, size_t len, void *ctx)
 
 static void path_for(char *out, size_t cap, const char *name)
 {
-    snprintf(out, cap, "%s/%s", g_dir, name);
+    int n = snprintf(out, cap, "%s/%s", g_dir, name);
+    ck_assert(n > 0 && (size_t)n < cap);
 }
 
 static az_audit *open_log_cb(const char *path, agentauthz_audit_flush flush, size_t every,
