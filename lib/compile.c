@@ -27,6 +27,13 @@ typedef struct cc {
     const az_node **list_vals;
     size_t nlists;
     bool defaults_seen[4]; /* session_ttl, max_session_ttl, on_deny, name */
+    /*
+     * The rule ids seen so far, for the duplicate check: open addressing over
+     * az_hash_bytes, each slot a rule index + 1 (0: empty). NULL if it could
+     * not be allocated, and then the check scans the rules instead.
+     */
+    uint32_t *ids;
+    size_t ids_cap; /* a power of two, at least twice the rules */
 } cc;
 
 /* The task scope of the rule being compiled, for parameter checks. */
@@ -485,7 +492,7 @@ static void compile_secret(cc *c, const az_node *k, const az_node *v, az_secret_
 {
     static const char *const keys[] = {"provider", "bytes", "ttl", "tools", "audience", NULL};
     const az_node *prov = map_get(v, "provider"), *x;
-    uint64_t bytes;
+    uint64_t bytes = 0;
     s->name = xstrndup(k->str, k->len);
     s->bytes = 32;
     if (!s->name) {
@@ -1334,6 +1341,39 @@ static bool compile_rule_effect(cc *c, const az_node *v, az_rule *r)
     return true;
 }
 
+/* The slot of id (len bytes) in c->ids: the rule holding it, or an empty slot. */
+static uint32_t *id_slot(const cc *c, const char *id, size_t len)
+{
+    size_t mask = c->ids_cap - 1;
+    for (size_t i = (size_t)az_hash_bytes(id, len) & mask;; i = (i + 1) & mask) {
+        const char *other;
+        if (!c->ids[i])
+            return &c->ids[i];
+        other = c->p->rules[c->ids[i] - 1].id;
+        if (strlen(other) == len && memcmp(other, id, len) == 0)
+            return &c->ids[i];
+    }
+}
+
+/* Whether one of the first upto rules has the id v. */
+static bool id_taken(const cc *c, const az_node *v, size_t upto)
+{
+    if (c->ids)
+        return *id_slot(c, v->str, v->len) != 0;
+    for (size_t i = 0; i < upto; i++)
+        if (c->p->rules[i].id && key_is(v, c->p->rules[i].id))
+            return true;
+    return false;
+}
+
+/* Records the id of rule index (set and unique), so that later rules see it. */
+static void id_add(cc *c, size_t index)
+{
+    const char *id = c->p->rules[index].id;
+    if (c->ids)
+        *id_slot(c, id, strlen(id)) = (uint32_t)index + 1;
+}
+
 static bool rule_id_ok(cc *c, const az_node *v, size_t upto)
 {
     static const char *const reserved[] = {"default", "limit", "leak", "session"};
@@ -1344,11 +1384,10 @@ static bool rule_id_ok(cc *c, const az_node *v, size_t upto)
             fail(c, v, "rule id \"%s\" is reserved for the engine's own decisions", v->str);
             return false;
         }
-    for (size_t i = 0; i < upto; i++)
-        if (c->p->rules[i].id && key_is(v, c->p->rules[i].id)) {
-            fail(c, v, "duplicate rule id \"%s\"", v->str);
-            return false;
-        }
+    if (id_taken(c, v, upto)) {
+        fail(c, v, "duplicate rule id \"%s\"", v->str);
+        return false;
+    }
     return true;
 }
 
@@ -1386,6 +1425,8 @@ static void compile_rule(cc *c, const az_node *n, az_rule *r, size_t index)
         fail(c, n, "a rule needs an id");
     else if (rule_id_ok(c, id, index) && !(r->id = xstrndup(id->str, id->len)))
         oom(c, id);
+    else if (r->id)
+        id_add(c, index);
     if (!effect)
         fail(c, n, "a rule needs an effect (allow, deny or ask)");
     else
@@ -1528,6 +1569,19 @@ static void set_file(cc *c, size_t i)
     c->d->path = c->src[i].path;
 }
 
+/*
+ * Sizes the id table for n rules. Failing is not an error: the duplicate
+ * check then falls back to a scan, which is slower but gives the same answer.
+ */
+static void ids_alloc(cc *c, size_t n)
+{
+    size_t cap = 16;
+    while (cap < n * 2 && cap < (SIZE_MAX >> 2))
+        cap *= 2;
+    c->ids = calloc(cap, sizeof *c->ids);
+    c->ids_cap = c->ids ? cap : 0;
+}
+
 static void compile_all(cc *c)
 {
     /* Secrets and roles must be known before tasks and rules refer to them. */
@@ -1546,6 +1600,7 @@ static void compile_all(cc *c)
         oom(c, NULL);
         return;
     }
+    ids_alloc(c, count_rules(c));
     for (size_t i = 0; i < c->nfiles; i++) {
         const az_node *r = c->roots[i] ? map_get(c->roots[i], "rules") : NULL;
         set_file(c, i);
@@ -1641,6 +1696,7 @@ out:
     free(c.roots);
     free(c.list_keys);
     free(c.list_vals);
+    free(c.ids);
     az_policy_unref(c.p);
     d->path = saved_path;
     return rc;

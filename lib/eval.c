@@ -19,13 +19,21 @@ static const agentauthz_value *args_path(const agentauthz_value *v, const az_con
     return v;
 }
 
+/*
+ * The identity and the task are measured only when a condition looks at
+ * them: few rules do, and every check would otherwise pay two strlen calls.
+ */
 static const agentauthz_value *field_value(az_eval *ev, const az_cond *c)
 {
     const agentauthz_session *s = ev->s;
     switch (c->field) {
-    case AZ_F_IDENTITY: return &ev->identity;
+    case AZ_F_IDENTITY:
+        ev->identity = az_value_view_string(s->identity, strlen(s->identity));
+        return &ev->identity;
     case AZ_F_ROLES: return s->view.roles;
-    case AZ_F_TASK: return &ev->task;
+    case AZ_F_TASK:
+        ev->task = az_value_view_string(s->task, strlen(s->task));
+        return &ev->task;
     case AZ_F_TOOL: return &ev->tool;
     case AZ_F_RESOURCE: return ev->a->has_resource ? &ev->resource : NULL;
     case AZ_F_DESTINATION: return ev->a->dest;
@@ -307,15 +315,31 @@ static int eval_where(az_eval *ev, const az_where *w)
 
 /* ---- scope and the decision ---- */
 
-static bool rule_in_scope(const az_rule *r, const az_view *v)
+/*
+ * Whether the session's task and roles are in the rule's scope. When the
+ * policy has at most 64 tasks (or roles), the rule carries them as a bit
+ * mask (az_policy_build_index) and one AND decides.
+ */
+static bool task_in_scope(const az_rule *r, int task)
 {
     bool in = r->ntasks == 0;
+    if (in)
+        return true;
+    if (r->has_task_mask)
+        return task >= 0 && task < 64 && ((r->task_mask >> task) & 1u);
     for (size_t i = 0; i < r->ntasks && !in; i++)
-        in = (int)r->tasks[i] == v->task;
-    if (!in)
+        in = (int)r->tasks[i] == task;
+    return in;
+}
+
+static bool rule_in_scope(const az_rule *r, const az_view *v)
+{
+    if (!task_in_scope(r, v->task))
         return false;
     if (r->nroles == 0)
         return true;
+    if (r->has_role_mask)
+        return (v->role_bits[0] & r->role_mask) != 0;
     for (size_t i = 0; i < r->nroles; i++)
         if (v->role_bits[r->roles[i] / 64] & (UINT64_C(1) << (r->roles[i] % 64)))
             return true;
@@ -330,32 +354,33 @@ static bool rule_tool_matches(const az_rule *r, const char *tool, size_t len)
     return false;
 }
 
+/* Sets up ev for one check; ev->entry and ev->sink are filled by az_eval_rules. */
 void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
                   uint64_t now)
 {
-    const az_policy *p = s->view.p;
     ev->s = s;
     ev->a = a;
     ev->now = now;
     ev->entry = NULL;
-    ev->identity = az_value_view_string(s->identity, strlen(s->identity));
-    ev->task = az_value_view_string(s->task, strlen(s->task));
+    ev->identity = az_value_view_string("", 0); /* measured by field_value when needed */
+    ev->task = az_value_view_string("", 0);
     ev->tool = az_value_view_string(a->tool.p, a->tool.len);
     ev->resource = az_value_view_string(a->resource.p ? a->resource.p : "", a->resource.len);
     ev->calls = az_value_view_number((double)s->calls);
     ev->age = az_value_view_number((double)(now - s->opened_ns) / 1e9);
     memset(&ev->empty, 0, sizeof ev->empty);
     ev->empty.type = AGENTAUTHZ_LIST;
-    {
-        const az_tool_index *idx = az_policy_lookup_tool(p, a->tool.p, a->tool.len);
-        ev->entry = idx ? idx->entry : NULL;
-    }
-    ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
+    ev->sink = az_value_view_bool(false);
 }
 
 /*
  * Deny beats ask beats allow; among rules of the deciding effect the first
  * in file order names the decision. The first matching deny ends the scan.
+ *
+ * The tool is looked up here, once per check, and its catalogue entry set
+ * in ev (az_eval_init leaves it NULL): conditions on tool.sink and
+ * tool.produces run inside this function, and the labels an allow adds are
+ * read after it.
  */
 int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
 {
@@ -364,14 +389,16 @@ int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
     const uint32_t *cand = idx ? idx->rules : p->glob_rules;
     size_t n = idx ? idx->nrules : p->nglob_rules;
     const az_rule *ask = NULL, *allow = NULL;
+    ev->entry = idx ? idx->entry : NULL;
+    ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
     for (size_t i = 0; i < n; i++) {
         const az_rule *r = &p->rules[cand[i]];
         int m;
+        if (r->effect != AGENTAUTHZ_DENY && (r->effect == AGENTAUTHZ_ASK ? ask : allow))
+            continue; /* an earlier rule of this effect already names the decision */
         if (!rule_in_scope(r, &ev->s->view) ||
             (!idx && !rule_tool_matches(r, ev->a->tool.p, ev->a->tool.len)))
             continue;
-        if (r->effect != AGENTAUTHZ_DENY && (r->effect == AGENTAUTHZ_ASK ? ask : allow))
-            continue; /* an earlier rule of this effect already names the decision */
         m = r->has_where ? eval_where(ev, &r->where) : 1;
         *rule = r;
         if (m < 0)

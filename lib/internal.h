@@ -203,8 +203,12 @@ typedef struct az_glob {
     size_t len;
     uint8_t mode;
     bool icase;
-    uint8_t shape; /* private: literal, all, prefix or general, for fast paths */
+    uint8_t shape; /* private: which matcher runs (match.c's glob_shape) */
+    uint8_t skip;  /* private: bytes of a leading "**" + separator the fast path drops */
     size_t fixed;  /* private: length of the literal prefix */
+    size_t suffix; /* private: length of the literal suffix */
+    void *prog;    /* private: the compiled states of a general glob, or NULL */
+    size_t nstates; /* private: how many states prog holds */
 } az_glob;
 
 /*
@@ -370,6 +374,11 @@ typedef struct az_rule {
     bool has_where;
     az_mark mark; /* where the rule starts, for lint warnings */
     size_t file;  /* index into az_policy.files */
+    /* private, set by az_policy_build_index when the policy has <= 64 tasks / roles */
+    uint64_t task_mask; /* bit t: task t is in scope */
+    uint64_t role_mask; /* bit r: role r is in scope */
+    bool has_task_mask;
+    bool has_role_mask;
 } az_rule;
 
 typedef struct az_param_decl {

@@ -71,12 +71,18 @@ bool az_has_suffix(const char *s, size_t len, const char *p, size_t plen, bool i
 /* ---- globs ---- */
 
 /*
- * A glob is compiled, on the stack, into a list of NFA states, one per
- * token, and matched by running every state at once over the subject
- * (Thompson's construction). The cost is O(subject x pattern) at worst and
- * never exponential, whatever the pattern. The states are rebuilt from the
- * pattern text at each match so that az_glob needs no more than its text and
- * az_glob_match_raw needs no heap.
+ * A glob is compiled into a list of NFA states, one per token, and matched
+ * by running every state at once over the subject (Thompson's
+ * construction). The cost is O(subject x pattern) at worst and never
+ * exponential, whatever the pattern. az_glob_compile keeps the states on the
+ * heap, so that a match neither parses nor allocates; az_glob_match_raw
+ * builds them on its stack, as it must work without the heap. The state sets
+ * hold as many 64-bit words as the pattern has states, not the maximum.
+ *
+ * Most policy globs have one of a few shapes (a literal, a literal prefix
+ * and suffix around one star, "**" at the end, "**" and a separator before a
+ * one-star segment) that byte comparisons decide exactly; those skip the NFA
+ * (see glob_shape).
  *
  * Globs see characters, not bytes: a UTF-8 sequence is one character for
  * '?' and classes, and a byte that is not part of a valid sequence is a
@@ -93,7 +99,26 @@ enum glob_kind {
     G_DSLOOP  /* inside it: stays on anything, leaves on a separator      */
 };
 
-enum glob_shape { SHAPE_GENERAL, SHAPE_LITERAL, SHAPE_ALL, SHAPE_PREFIX };
+/*
+ * The fast paths, each equivalent to the NFA for the patterns glob_shape
+ * gives it. P and S are literal texts, SEP the separator, STAR one '*' and
+ * STARS "**":
+ *   LITERAL  P                  the subject equals P
+ *   ALL      STARS              everything (also STAR for tools)
+ *   STAR     P STAR S           P, then a run without SEP, then S
+ *   DSTAR    P STARS S          P, anything, S (the STARS is not a whole segment)
+ *   DSEG     P STARS SEP S      P ends with SEP or is empty: P S, or P anything SEP S
+ *   TAIL     STARS SEP P STAR S the subject's last segment is P, a run, S
+ */
+enum glob_shape {
+    SHAPE_GENERAL,
+    SHAPE_LITERAL,
+    SHAPE_ALL,
+    SHAPE_STAR,
+    SHAPE_DSTAR,
+    SHAPE_DSEG,
+    SHAPE_TAIL
+};
 
 typedef struct gstate {
     uint8_t kind;
@@ -101,9 +126,12 @@ typedef struct gstate {
     uint16_t len;
 } gstate;
 
-/* A pattern of n bytes has at most n states (G_DSENT+G_DSLOOP use 3 bytes), plus accept. */
+/*
+ * A pattern of n bytes has at most n states (G_DSENT+G_DSLOOP use 3 bytes),
+ * plus the accepting state, which has no entry in st.
+ */
 typedef struct gprog {
-    gstate st[AZ_MAX_PATTERN];
+    gstate *st;
     size_t n; /* state n is the accepting state */
     const char *pat;
     unsigned char sep;
@@ -114,6 +142,12 @@ typedef struct gprog {
 typedef struct gset {
     uint64_t w[GSET_WORDS];
 } gset;
+
+/* The words of a state set that a program of n states (plus accept) uses. */
+static size_t gset_words(size_t n)
+{
+    return n / 64 + 1;
+}
 
 typedef struct gerr {
     const char *what;
@@ -282,7 +316,7 @@ static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_s
     return ok;
 }
 
-/* Validates pat and builds its states in g. */
+/* Validates pat and builds its states in g->st, which has room for min(n, AZ_MAX_PATTERN). */
 static bool glob_parse(gprog *g, const char *p, size_t n, az_glob_mode mode, bool icase, gerr *e)
 {
     size_t i = 0;
@@ -311,10 +345,10 @@ static void gset_add(gset *s, size_t i)
     s->w[i / 64] |= (uint64_t)1 << (i % 64);
 }
 
-static bool gset_empty(const gset *s)
+static bool gset_empty(const gset *s, size_t nw)
 {
     size_t i;
-    for (i = 0; i < GSET_WORDS; i++)
+    for (i = 0; i < nw; i++)
         if (s->w[i])
             return false;
     return true;
@@ -330,11 +364,11 @@ static uint64_t bits_above(uint64_t w, size_t b)
  * Adds the states reachable without reading a character. Those edges only go
  * forward, so one ascending pass that sees its own additions is enough.
  */
-static void glob_closure(const gprog *g, gset *s)
+static void glob_closure(const gprog *g, gset *s, size_t nw)
 {
     size_t wi, i;
     uint64_t bits;
-    for (wi = 0; wi < GSET_WORDS; wi++) {
+    for (wi = 0; wi < nw; wi++) {
         for (bits = s->w[wi]; bits; bits = bits_above(s->w[wi], i % 64)) {
             i = wi * 64 + (size_t)__builtin_ctzll(bits);
             if (i >= g->n)
@@ -420,33 +454,35 @@ static void glob_step1(const gprog *g, size_t i, const unsigned char *c, size_t 
     }
 }
 
-static void glob_step(const gprog *g, const gset *cur, gset *next, const unsigned char *c, size_t k)
+static void glob_step(const gprog *g, const gset *cur, gset *next, size_t nw,
+                      const unsigned char *c, size_t k)
 {
     size_t wi, i;
     uint64_t bits;
-    memset(next, 0, sizeof *next);
-    for (wi = 0; wi < GSET_WORDS; wi++) {
+    memset(next->w, 0, nw * sizeof next->w[0]);
+    for (wi = 0; wi < nw; wi++) {
         for (bits = cur->w[wi]; bits; bits &= bits - 1) {
             i = wi * 64 + (size_t)__builtin_ctzll(bits);
             if (i < g->n)
                 glob_step1(g, i, c, k, next);
         }
     }
-    glob_closure(g, next);
+    glob_closure(g, next, nw);
 }
 
+/* Only the first nw words of a and b are ever read or written. */
 static bool glob_run(const gprog *g, const char *s, size_t len)
 {
     gset a, b, *cur = &a, *next = &b, *t;
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    memset(cur, 0, sizeof *cur);
+    size_t i = 0, nw = gset_words(g->n);
+    memset(cur->w, 0, nw * sizeof cur->w[0]);
     gset_add(cur, 0);
-    glob_closure(g, cur);
+    glob_closure(g, cur, nw);
     while (i < len) {
         size_t k = u8_len(u + i, len - i);
-        glob_step(g, cur, next, u + i, k);
-        if (gset_empty(next))
+        glob_step(g, cur, next, nw, u + i, k);
+        if (gset_empty(next, nw))
             return false;
         t = cur;
         cur = next;
@@ -466,10 +502,12 @@ static bool glob_is_all(const char *p, size_t n, az_glob_mode mode)
 int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
                       bool icase)
 {
+    gstate st[AZ_MAX_PATTERN];
     gprog g;
     gerr e;
     if (!pat || (!s && slen))
         return -1;
+    g.st = st;
     if (!glob_parse(&g, pat, plen, mode, icase, &e))
         return -1;
     if (glob_is_all(pat, plen, mode))
@@ -477,55 +515,181 @@ int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, 
     return glob_run(&g, s, slen) ? 1 : 0;
 }
 
-/*
- * Picks a fast path. A literal prefix may only be cut before "**" when its
- * last byte is ASCII: otherwise a partial UTF-8 sequence at its end could
- * join the subject's next bytes into a character the general matcher would
- * see differently.
- */
-static uint8_t glob_shape(const char *p, size_t n, az_glob_mode mode, size_t *fixed)
+/* ---- glob fast paths ---- */
+
+/* The layout of a pattern that glob_shape reads: where its star runs are. */
+typedef struct gscan {
+    size_t runs;     /* how many runs of '*' */
+    size_t at[2];    /* the first two runs: offset ... */
+    size_t width[2]; /* ... and length */
+} gscan;
+
+static void glob_scan(const char *p, size_t n, gscan *sc)
 {
-    size_t m = 0;
-    *fixed = 0;
+    size_t i = 0;
+    memset(sc, 0, sizeof *sc);
+    while (i < n) {
+        size_t run = 0;
+        if (p[i] != '*') {
+            i++;
+            continue;
+        }
+        while (i + run < n && p[i + run] == '*')
+            run++;
+        if (sc->runs < 2) {
+            sc->at[sc->runs] = i;
+            sc->width[sc->runs] = run;
+        }
+        sc->runs++;
+        i += run;
+    }
+}
+
+/*
+ * Whether a literal prefix (n bytes at p) and suffix (m bytes at q) can be
+ * compared as bytes. The byte next to a star must be ASCII: a partial UTF-8
+ * sequence there could join the subject's bytes across the star into a
+ * character that the NFA would read differently.
+ */
+static bool ascii_edges(const char *p, size_t n, const char *q, size_t m)
+{
+    return (n == 0 || (unsigned char)p[n - 1] < 0x80) && (m == 0 || (unsigned char)q[0] < 0x80);
+}
+
+/* Whether a segment pattern (a '*' at star) suits the TAIL shape: no separator, ASCII edges. */
+static bool seg_star_ok(const char *x, size_t n, size_t star, unsigned char sep)
+{
+    return !memchr(x, sep, n) && ascii_edges(x, star, x + star + 1, n - star - 1);
+}
+
+/* Shapes with one run of stars at sc->at[0]. */
+static uint8_t shape_one_run(az_glob *g, const char *p, size_t n, unsigned char sep,
+                             const gscan *sc)
+{
+    size_t a = sc->at[0], b = a + sc->width[0];
+    g->fixed = a;
+    g->suffix = n - b;
+    if (!ascii_edges(p, a, p + b, n - b))
+        return SHAPE_GENERAL;
+    if (sc->width[0] == 1)
+        return SHAPE_STAR;
+    /* glob_stars reads "**" + separator at a segment start as a whole segment. */
+    if ((a == 0 || (unsigned char)p[a - 1] == sep) && b < n && (unsigned char)p[b] == sep)
+        return SHAPE_DSEG;
+    return SHAPE_DSTAR;
+}
+
+/* "**" + separator + a one-star segment: the subject's last segment must match it. */
+static uint8_t shape_tail(az_glob *g, const char *p, size_t n, unsigned char sep,
+                          const gscan *sc)
+{
+    size_t star;
+    if (sc->runs != 2 || sc->at[0] != 0 || sc->width[0] != 2 || n < 3 ||
+        (unsigned char)p[2] != sep || sc->width[1] != 1)
+        return SHAPE_GENERAL;
+    star = sc->at[1] - 3;
+    if (!seg_star_ok(p + 3, n - 3, star, sep))
+        return SHAPE_GENERAL;
+    g->skip = 3;
+    g->fixed = star;
+    g->suffix = n - 3 - star - 1;
+    return SHAPE_TAIL;
+}
+
+/*
+ * Picks the matcher of a valid pattern. Patterns with '?', classes or
+ * escapes always take the NFA: their characters are not their bytes.
+ */
+static uint8_t glob_shape(az_glob *g, const char *p, size_t n, az_glob_mode mode)
+{
+    unsigned char sep = glob_sep(mode);
+    gscan sc;
+    g->fixed = g->suffix = 0;
+    g->skip = 0;
     if (glob_is_all(p, n, mode))
         return SHAPE_ALL;
-    while (m < n && !memchr("*?[\\", p[m], 4))
-        m++;
-    *fixed = m;
-    if (m == n)
+    if (memchr(p, '?', n) || memchr(p, '[', n) || memchr(p, '\\', n))
+        return SHAPE_GENERAL;
+    glob_scan(p, n, &sc);
+    if (sc.runs == 0) {
+        g->fixed = n;
         return SHAPE_LITERAL;
-    if (m > 0 && m + 2 == n && p[m] == '*' && p[m + 1] == '*' && (unsigned char)p[m - 1] < 0x80)
-        return SHAPE_PREFIX;
-    *fixed = 0;
-    return SHAPE_GENERAL;
+    }
+    if (sc.runs == 1)
+        return shape_one_run(g, p, n, sep, &sc);
+    return shape_tail(g, p, n, sep, &sc);
+}
+
+/* STAR: the subject starts with P, ends with S, and has no separator between them. */
+static bool star_match(const char *x, size_t xlen, size_t fixed, size_t suffix,
+                       unsigned char sep, bool icase, const char *s, size_t len)
+{
+    if (len < fixed + suffix || !bytes_eq(s, x, fixed, icase) ||
+        !bytes_eq(s + len - suffix, x + xlen - suffix, suffix, icase))
+        return false;
+    return len == fixed + suffix || !memchr(s + fixed, sep, len - fixed - suffix);
+}
+
+/* DSEG: P, then either S at once or anything and SEP S (g->suffix counts the SEP). */
+static bool dseg_match(const az_glob *g, const char *s, size_t len)
+{
+    size_t sfx = g->suffix;
+    const char *tail = g->pat + g->len - sfx;
+    if (len < g->fixed + sfx - 1 || !bytes_eq(s, g->pat, g->fixed, g->icase))
+        return false;
+    if (len - g->fixed == sfx - 1)
+        return bytes_eq(s + len - (sfx - 1), tail + 1, sfx - 1, g->icase);
+    return len - g->fixed >= sfx && bytes_eq(s + len - sfx, tail, sfx, g->icase);
+}
+
+static bool tail_match(const az_glob *g, const char *s, size_t len)
+{
+    unsigned char sep = glob_sep((az_glob_mode)g->mode);
+    size_t start = len;
+    while (start > 0 && (unsigned char)s[start - 1] != sep)
+        start--;
+    return star_match(g->pat + g->skip, g->len - g->skip, g->fixed, g->suffix, sep, g->icase,
+                      s + start, len - start);
+}
+
+/* ---- compiled globs ---- */
+
+/* Keeps the parsed states of a general pattern, so that a match never parses. */
+static int glob_keep_prog(az_glob *g, const char *pat, size_t len, az_glob_mode mode, bool icase,
+                          gerr *e)
+{
+    size_t cap = len < AZ_MAX_PATTERN ? len : AZ_MAX_PATTERN;
+    gprog prog;
+    prog.st = malloc((cap ? cap : 1) * sizeof *prog.st);
+    if (!prog.st)
+        return AGENTAUTHZ_ENOMEM;
+    if (!glob_parse(&prog, pat, len, mode, icase, e)) {
+        free(prog.st);
+        return -1;
+    }
+    g->prog = prog.st;
+    g->nstates = prog.n;
+    return 0;
 }
 
 int az_glob_compile(az_glob *g, const char *pat, size_t len, az_glob_mode mode, bool icase,
                     char *msg, size_t msgcap)
 {
-    gprog *prog = NULL;
     gerr e = {NULL, 0};
-    int rc = -1;
+    int rc;
     if (!g || !pat) {
         set_msg(msg, msgcap, "no glob");
         return -1;
     }
     memset(g, 0, sizeof *g);
-    /* The program is a few kilobytes: compile is not on the hot path, so keep it off the stack. */
-    prog = malloc(sizeof *prog);
-    if (!prog) {
-        rc = AGENTAUTHZ_ENOMEM;
-        set_msg(msg, msgcap, "out of memory");
-        goto out;
-    }
-    if (!glob_parse(prog, pat, len, mode, icase, &e)) {
+    rc = glob_keep_prog(g, pat, len, mode, icase, &e);
+    if (rc == -1)
         set_msg(msg, msgcap, "%s (at byte %zu)", e.what, e.at);
+    if (rc)
         goto out;
-    }
     g->pat = malloc(len + 1);
     if (!g->pat) {
         rc = AGENTAUTHZ_ENOMEM;
-        set_msg(msg, msgcap, "out of memory");
         goto out;
     }
     memcpy(g->pat, pat, len);
@@ -533,17 +697,33 @@ int az_glob_compile(az_glob *g, const char *pat, size_t len, az_glob_mode mode, 
     g->len = len;
     g->mode = (uint8_t)mode;
     g->icase = icase;
-    g->shape = glob_shape(pat, len, mode, &g->fixed);
-    rc = 0;
+    g->shape = glob_shape(g, pat, len, mode);
+    if (g->shape != SHAPE_GENERAL) { /* a fast path needs only the text */
+        free(g->prog);
+        g->prog = NULL;
+        g->nstates = 0;
+    }
 out:
-    free(prog);
+    if (rc == AGENTAUTHZ_ENOMEM)
+        set_msg(msg, msgcap, "out of memory");
+    if (rc)
+        az_glob_free(g);
     return rc;
+}
+
+static bool glob_match_prog(const az_glob *g, const char *s, size_t len)
+{
+    gprog prog;
+    prog.st = g->prog;
+    prog.n = g->nstates;
+    prog.pat = g->pat;
+    prog.sep = glob_sep((az_glob_mode)g->mode);
+    prog.icase = g->icase;
+    return glob_run(&prog, s, len);
 }
 
 bool az_glob_match(const az_glob *g, const char *s, size_t len)
 {
-    gprog prog;
-    gerr e;
     if (!g || !g->pat || (!s && len))
         return false;
     switch (g->shape) {
@@ -551,14 +731,19 @@ bool az_glob_match(const az_glob *g, const char *s, size_t len)
         return true;
     case SHAPE_LITERAL:
         return az_mem_eq(g->pat, g->len, s, len, g->icase);
-    case SHAPE_PREFIX:
-        return az_has_prefix(s, len, g->pat, g->fixed, g->icase);
+    case SHAPE_STAR:
+        return star_match(g->pat, g->len, g->fixed, g->suffix, glob_sep((az_glob_mode)g->mode),
+                          g->icase, s, len);
+    case SHAPE_DSTAR:
+        return len >= g->fixed + g->suffix && az_has_prefix(s, len, g->pat, g->fixed, g->icase) &&
+               az_has_suffix(s, len, g->pat + g->len - g->suffix, g->suffix, g->icase);
+    case SHAPE_DSEG:
+        return dseg_match(g, s, len);
+    case SHAPE_TAIL:
+        return tail_match(g, s, len);
     default:
-        break;
+        return g->prog && glob_match_prog(g, s, len);
     }
-    if (!glob_parse(&prog, g->pat, g->len, (az_glob_mode)g->mode, g->icase, &e))
-        return false;
-    return glob_run(&prog, s, len);
 }
 
 void az_glob_free(az_glob *g)
@@ -566,25 +751,43 @@ void az_glob_free(az_glob *g)
     if (!g)
         return;
     free(g->pat);
+    free(g->prog);
     g->pat = NULL;
+    g->prog = NULL;
     g->len = 0;
+    g->nstates = 0;
 }
 
 /* ---- IP addresses ---- */
 
 #define IP_TEXT_MAX 63
 
+/*
+ * Whether every byte could belong to an address: inet_pton accepts digits
+ * and dots for IPv4, hex digits, colons and dots for IPv6, and nothing else.
+ * Host names fail this at their first letter past 'f', without a copy.
+ */
+static bool ip_chars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = fold((unsigned char)s[i]);
+        if (!is_digit(c) && !(c >= 'a' && c <= 'f') && c != '.' && c != ':')
+            return false;
+    }
+    return true;
+}
+
 /* Parses a bare IPv4 or IPv6 address into out (4 or 16 bytes); returns 4, 6 or 0. */
 static int ip_parse(const char *s, size_t len, uint8_t out[16])
 {
     char tmp[IP_TEXT_MAX + 1];
     int fam;
-    if (!s || len == 0 || len > IP_TEXT_MAX || memchr(s, '\0', len))
+    memset(out, 0, 16);
+    if (!s || len == 0 || len > IP_TEXT_MAX || !ip_chars(s, len))
         return 0;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     fam = memchr(s, ':', len) ? AF_INET6 : AF_INET;
-    memset(out, 0, 16);
     if (inet_pton(fam, tmp, out) != 1)
         return 0;
     return fam == AF_INET6 ? 6 : 4;
@@ -621,31 +824,37 @@ static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
 
 /* ---- domains ---- */
 
-static bool dns_label_ok(const char *s, size_t n)
+static bool dns_char(unsigned char c)
 {
-    size_t i;
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (i = 0; i < n; i++)
-        if (!is_alpha((unsigned char)s[i]) && !is_digit((unsigned char)s[i]) && s[i] != '-')
-            return false;
-    return true;
+    unsigned char l = (unsigned char)(c | 0x20); /* ASCII letters only: '@' and '[' stay out */
+    return (l >= 'a' && l <= 'z') || is_digit(c) || c == '-';
 }
 
-/* A DNS name without its trailing dot: labels of [A-Za-z0-9-], at most 253 bytes. */
+/* One label s[start..end): 1 to 63 bytes, not starting or ending with '-'. */
+static bool dns_label_ok(const char *s, size_t start, size_t end)
+{
+    return end > start && end - start <= 63 && s[start] != '-' && s[end - 1] != '-';
+}
+
+/*
+ * A DNS name without its trailing dot: labels of [A-Za-z0-9-], at most 253
+ * bytes. One pass, as a check validates the domain of each operand.
+ */
 static bool dns_name_ok(const char *s, size_t n)
 {
     size_t start = 0, i;
     if (n == 0 || n > 253)
         return false;
-    for (i = 0; i <= n; i++) {
-        if (i < n && s[i] != '.')
-            continue;
-        if (!dns_label_ok(s + start, i - start))
+    for (i = 0; i < n; i++) {
+        if (s[i] == '.') {
+            if (!dns_label_ok(s, start, i))
+                return false;
+            start = i + 1;
+        } else if (!dns_char((unsigned char)s[i])) {
             return false;
-        start = i + 1;
+        }
     }
-    return true;
+    return dns_label_ok(s, start, n);
 }
 
 static size_t strip_dot(const char *s, size_t n)

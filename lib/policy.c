@@ -148,14 +148,34 @@ void az_policy_unref(az_policy *p)
 
 /* ---- the tool index ---- */
 
+/* The finaliser of MurmurHash3: every input bit reaches every output bit. */
+static uint64_t hash_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return h;
+}
+
+/*
+ * Eight bytes per step, as a check hashes its tool name: a byte-at-a-time
+ * hash cost a check as much as the index probe. The value is only ever
+ * compared within one process, so byte order does not matter.
+ */
 uint64_t az_hash_bytes(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603u; /* FNV-1a: short keys, no allocation */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211u;
+    uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)len, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0x87c37b91114253d5u;
+        h ^= h >> 31;
     }
-    return h;
+    for (w = 0; i < len; i++)
+        w = (w << 8) | (unsigned char)s[i];
+    return hash_mix(h ^ w);
 }
 
 static bool is_literal_pattern(const az_glob *g)
@@ -312,6 +332,21 @@ static int index_glob_rules(az_policy *p)
     return 0;
 }
 
+/* The task and role lists of each rule as bit masks, when every index fits in 64 bits. */
+static void rule_masks(az_policy *p)
+{
+    for (size_t i = 0; i < p->nrules; i++) {
+        az_rule *r = &p->rules[i];
+        r->task_mask = r->role_mask = 0;
+        r->has_task_mask = p->ntasks <= 64;
+        r->has_role_mask = p->nroles <= 64;
+        for (size_t j = 0; r->has_task_mask && j < r->ntasks; j++)
+            r->task_mask |= UINT64_C(1) << r->tasks[j];
+        for (size_t j = 0; r->has_role_mask && j < r->nroles; j++)
+            r->role_mask |= UINT64_C(1) << r->roles[j];
+    }
+}
+
 /*
  * Precomputes, for every tool name the policy mentions, the rules that can
  * apply to it, so that a check visits only those. A tool the policy never
@@ -319,7 +354,9 @@ static int index_glob_rules(az_policy *p)
  */
 int az_policy_build_index(az_policy *p)
 {
-    int rc = index_names(p);
+    int rc;
+    rule_masks(p);
+    rc = index_names(p);
     if (!rc)
         rc = index_glob_rules(p);
     if (!rc)
@@ -403,20 +440,57 @@ static void warn_rule(const az_policy *p, const az_rule *r, az_diag *d, const ch
     d->path = saved;
 }
 
+/*
+ * The rules that may shadow r, in file order. A deny covers r only if it
+ * covers r's first tool: a plain name's index entry lists every rule with a
+ * tool that matches the name, and a glob can only be covered by the same
+ * glob, which only a glob rule holds. NULL means every rule (no index).
+ */
+static const uint32_t *shadow_candidates(const az_policy *p, const az_rule *r, size_t *n)
+{
+    const az_tool_index *e;
+    if (!p->index_cap || !p->glob_rules || r->ntools == 0)
+        return NULL;
+    if (!is_literal_pattern(&r->tools[0])) {
+        *n = p->nglob_rules;
+        return p->glob_rules;
+    }
+    e = az_policy_lookup_tool(p, r->tools[0].pat, r->tools[0].len);
+    if (!e)
+        return NULL;
+    *n = e->nrules;
+    return e->rules;
+}
+
+/* The first deny rule, in file order, that shadows r, or NULL. */
+static const az_rule *shadowing_deny(const az_policy *p, const az_rule *r)
+{
+    size_t n = 0;
+    const uint32_t *cand = shadow_candidates(p, r, &n);
+    if (!cand) {
+        for (size_t j = 0; j < p->nrules; j++)
+            if (deny_covers(&p->rules[j], r))
+                return &p->rules[j];
+        return NULL;
+    }
+    for (size_t j = 0; j < n; j++)
+        if (deny_covers(&p->rules[cand[j]], r))
+            return &p->rules[cand[j]];
+    return NULL;
+}
+
 void az_policy_lint(const az_policy *p, az_diag *d)
 {
     for (size_t i = 0; i < p->nrules; i++) {
         const az_rule *r = &p->rules[i];
+        const az_rule *deny;
         if (!roles_reachable(p, r)) {
             warn_rule(p, r, d, "can never match: none of its roles may open its tasks", NULL);
             continue;
         }
         if (r->effect == AGENTAUTHZ_DENY)
             continue;
-        for (size_t j = 0; j < p->nrules; j++)
-            if (deny_covers(&p->rules[j], r)) {
-                warn_rule(p, r, d, "is fully shadowed by deny rule", p->rules[j].id);
-                break;
-            }
+        if ((deny = shadowing_deny(p, r)) != NULL)
+            warn_rule(p, r, d, "is fully shadowed by deny rule", deny->id);
     }
 }

@@ -10,6 +10,9 @@
 #define P AZ_GLOB_PATH
 #define T AZ_GLOB_TOOL
 
+/* match.c's private shape numbers (enum glob_shape), checked by test_glob_shapes. */
+enum { SH_GENERAL, SH_LITERAL, SH_ALL, SH_STAR, SH_DSTAR, SH_DSEG, SH_TAIL };
+
 typedef struct glob_case {
     const char *pat;
     const char *s;
@@ -157,6 +160,43 @@ static const glob_case glob_cases[] = {
      "\xc3"
      "a",
      P, false, true},
+    /* the fast paths and their edges: each row is also checked against the NFA */
+    {"/data/*.txt", "/data/a.txt", P, false, true},
+    {"/data/*.txt", "/data/.txt", P, false, true},
+    {"/data/*.txt", "/data/a/b.txt", P, false, false},
+    {"/data/*.txt", "/data.txt", P, false, false},
+    {"a*a", "a", P, false, false},
+    {"a*a", "aa", P, false, true},
+    {"*.TXT", "x.txt", P, true, true},
+    {"*.TXT", "x.txt", P, false, false},
+    {"svc1.*", "svc1.op", T, false, true},
+    {"svc1.*", "svc1.op.x", T, false, false},
+    {"a**b", "a/x/b", P, false, true},
+    {"a**b", "ab", P, false, true},
+    {"a**b", "b", P, false, false},
+    {"**x", "a/b/x", P, false, true},
+    {"/a/**/b", "/a/b", P, false, true},
+    {"/a/**/b", "/a//b", P, false, true},
+    {"/a/**/b", "/a/x/y/b", P, false, true},
+    {"/a/**/b", "/a/xb", P, false, false},
+    {"/a/**/b", "/ab", P, false, false},
+    {"**/b", "b", P, false, true},
+    {"**/b", "/b", P, false, true},
+    {"**/b", "ab", P, false, false},
+    {"**/.env*", ".env", P, false, true},
+    {"**/.env*", "/x/y/.env.local", P, false, true},
+    {"**/.env*", "/x/.env/y", P, false, false},
+    {"**/.env*", "/x/a.env", P, false, false},
+    {"**/.ENV*", "/x/.env", P, true, true},
+    {"**.op*", "svc.op1", T, false, true},
+    {"**.op*", "svc.x.op1", T, false, true},
+    {"**.op*", "op1", T, false, true},
+    {"**.op*", "svc.op1.x", T, false, false},
+    /* a partial UTF-8 sequence next to a star: the NFA decides */
+    {"\xc3*", "\xc3\xa9", P, false, false},
+    {"*\xa9", "\xc3\xa9", P, false, false},
+    {"\xc3\xa9*", "\xc3\xa9x", P, false, true},
+    {"**/\xc3*", "a/\xc3\xa9", P, false, false},
     /* ranges of characters that are not letters under icase */
     {"[0-9]", "5", P, true, true},
     {"[@]", "`", P, true, false},
@@ -193,17 +233,37 @@ START_TEST(test_glob_shapes)
     ck_assert_int_eq(g.shape, 2);
     az_glob_free(&g);
     ck_assert_int_eq(az_glob_compile(&g, "*", 1, P, false, NULL, 0), 0);
-    ck_assert_int_eq(g.shape, 0);
+    ck_assert_int_eq(g.shape, SH_STAR);
     az_glob_free(&g);
     ck_assert_int_eq(az_glob_compile(&g, "**", 2, P, false, NULL, 0), 0);
     ck_assert_int_eq(g.shape, 2);
     az_glob_free(&g);
     ck_assert_int_eq(az_glob_compile(&g, "/kb/**", 6, P, false, NULL, 0), 0);
-    ck_assert_int_eq(g.shape, 3);
+    ck_assert_int_eq(g.shape, SH_DSTAR);
     ck_assert_uint_eq(g.fixed, 4);
+    ck_assert_uint_eq(g.suffix, 0);
+    ck_assert_ptr_null(g.prog); /* a fast path keeps no program */
     az_glob_free(&g);
-    ck_assert_int_eq(az_glob_compile(&g, "/kb/*", 5, P, false, NULL, 0), 0);
-    ck_assert_int_eq(g.shape, 0);
+    ck_assert_int_eq(az_glob_compile(&g, "/kb/*.md", 8, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, SH_STAR);
+    ck_assert_uint_eq(g.fixed, 4);
+    ck_assert_uint_eq(g.suffix, 3);
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "/a/**/b", 7, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, SH_DSEG);
+    az_glob_free(&g);
+    ck_assert_int_eq(az_glob_compile(&g, "**/.env*", 8, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, SH_TAIL);
+    az_glob_free(&g);
+    /* In tool mode '.' is the separator, so this segment pattern holds one. */
+    ck_assert_int_eq(az_glob_compile(&g, "**.a.b*", 7, T, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, SH_GENERAL);
+    ck_assert_ptr_nonnull(g.prog);
+    ck_assert_uint_eq(g.nstates, 6);
+    az_glob_free(&g);
+    ck_assert_ptr_null(g.prog);
+    ck_assert_int_eq(az_glob_compile(&g, "a?*", 3, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, SH_GENERAL);
     az_glob_free(&g);
     az_glob_free(&g); /* twice is harmless */
     az_glob_free(NULL);
@@ -331,6 +391,164 @@ START_TEST(test_glob_nul_bytes)
     ck_assert_int_eq(az_glob_match_raw("a", 1, NULL, 0, P, false), 0);
     ck_assert_int_eq(az_glob_match_raw("*", 1, NULL, 0, P, false), 1);
     ck_assert_int_eq(az_glob_match_raw(NULL, 0, "a", 1, P, false), -1);
+}
+END_TEST
+
+/* ---- compiled globs against the NFA ---- */
+
+static uint64_t xorshift(uint64_t *st)
+{
+    uint64_t x = *st;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *st = x;
+    return x * 2685821657736338717u;
+}
+
+/* Pattern pieces; most are plain so that the fast paths' shapes come up often. */
+static const char *const glob_atoms[] = {
+    "a", "b", "A", "/", ".", "*", "**", "*", "**/", "ab", "/x", ".op", "?", "[ab]", "[!a]",
+    "\xc3\xa9", "\xc3", "\\*", "-",
+};
+#define PLAIN_ATOMS 12 /* the first PLAIN_ATOMS pieces hold no '?', class or escape */
+
+/* What a piece of a pattern may be replaced by in a subject meant to match. */
+static const char *const glob_fill[] = {
+    "", "a", "b", "B", "/", ".", "x/y", "a.b", "\xc3\xa9", "\xc3", "\xa9", "ab/", "/.op",
+};
+
+static void random_pattern(uint64_t *st, char *pat, size_t cap, bool plain)
+{
+    size_t pieces = 1 + xorshift(st) % 6, n = plain ? PLAIN_ATOMS : sizeof glob_atoms / sizeof *glob_atoms;
+    pat[0] = '\0';
+    for (size_t i = 0; i < pieces; i++) {
+        const char *a = glob_atoms[xorshift(st) % n];
+        if (strlen(pat) + strlen(a) + 1 < cap)
+            strcat(pat, a);
+    }
+}
+
+/* A subject built from the pattern, each star replaced by some text: it often matches. */
+static void subject_from(uint64_t *st, const char *pat, char *s, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = pat; *p && n + 8 < cap; p++) {
+        if (*p == '*' || *p == '?' || *p == '[' || xorshift(st) % 11 == 0) {
+            const char *f = glob_fill[xorshift(st) % (sizeof glob_fill / sizeof *glob_fill)];
+            memcpy(s + n, f, strlen(f));
+            n += strlen(f);
+            if (*p == '[')
+                p = strchr(p, ']') ? strchr(p, ']') : p;
+            continue;
+        }
+        s[n++] = (xorshift(st) % 7 == 0 && *p == 'a') ? 'A' : *p;
+    }
+    s[n] = '\0';
+}
+
+static void random_subject(uint64_t *st, char *s, size_t cap)
+{
+    size_t pieces = xorshift(st) % 6;
+    s[0] = '\0';
+    for (size_t i = 0; i < pieces; i++) {
+        const char *f = glob_fill[xorshift(st) % (sizeof glob_fill / sizeof *glob_fill)];
+        if (strlen(s) + strlen(f) + 1 < cap)
+            strcat(s, f);
+    }
+}
+
+/* Compiles pat, then checks that the compiled glob and the raw NFA agree on subjects. */
+static void agree(const char *pat, az_glob_mode mode, bool icase, uint64_t *st, size_t *shapes,
+                  size_t *matches)
+{
+    char subj[128];
+    az_glob g;
+    int rc = az_glob_compile(&g, pat, strlen(pat), mode, icase, NULL, 0);
+    if (rc != 0) {
+        ck_assert_int_eq(rc, -1);
+        ck_assert_int_eq(az_glob_match_raw(pat, strlen(pat), "a", 1, mode, icase), -1);
+        return;
+    }
+    shapes[g.shape]++;
+    for (int k = 0; k < 8; k++) {
+        int raw;
+        if (k < 5)
+            subject_from(st, pat, subj, sizeof subj);
+        else
+            random_subject(st, subj, sizeof subj);
+        raw = az_glob_match_raw(pat, strlen(pat), subj, strlen(subj), mode, icase);
+        ck_assert_msg(raw == (int)az_glob_match(&g, subj, strlen(subj)),
+                      "glob \"%s\" (mode %d icase %d) on \"%s\": raw %d", pat, (int)mode,
+                      (int)icase, subj, raw);
+        *matches += raw == 1;
+    }
+    az_glob_free(&g);
+}
+
+START_TEST(test_glob_random_agreement)
+{
+    uint64_t st = 0x243f6a8885a308d3u;
+    size_t shapes[8] = {0}, matches = 0;
+    char pat[64];
+    for (int i = 0; i < 60000; i++) {
+        random_pattern(&st, pat, sizeof pat, i % 4 != 0);
+        agree(pat, i % 3 == 0 ? T : P, i % 5 == 0, &st, shapes, &matches);
+    }
+    /* The test means something only if every matcher ran often, on hits and misses. */
+    for (int k = SH_GENERAL; k <= SH_TAIL; k++)
+        ck_assert_msg(shapes[k] >= 100, "shape %d compiled only %zu times", k, shapes[k]);
+    ck_assert_uint_gt(matches, 60000);
+    ck_assert_uint_lt(matches, 400000);
+}
+END_TEST
+
+/* Compiled programs of more than 64 states use several words per state set. */
+START_TEST(test_glob_compiled_worst_case)
+{
+    size_t n = 1 << 16;
+    char *s = malloc(n + 1), pat[AZ_MAX_PATTERN + 1];
+    az_glob g;
+    double t0 = now();
+    ck_assert_ptr_nonnull(s);
+    memset(s, 'a', n);
+    s[n] = '\0';
+    pat[0] = '\0';
+    for (int i = 0; i < 40; i++)
+        strcat(pat, "*a"); /* 80 states: two words */
+    strcat(pat, "?b");
+    ck_assert_int_eq(az_glob_compile(&g, pat, strlen(pat), P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, SH_GENERAL);
+    ck_assert_uint_eq(g.nstates, 82);
+    ck_assert(!az_glob_match(&g, s, n));
+    s[n - 1] = 'b';
+    ck_assert(az_glob_match(&g, s, n));
+    ck_assert_int_eq(az_glob_match_raw(pat, strlen(pat), s, n, P, false), 1);
+    s[n / 2] = '/'; /* a single star never crosses it, and 40 'a's follow it anyway */
+    ck_assert(az_glob_match(&g, s + n / 2 + 1, n / 2 - 1));
+    ck_assert(!az_glob_match(&g, s, n));
+    ck_assert_int_eq(az_glob_match_raw(pat, strlen(pat), s, n, P, false), 0);
+    az_glob_free(&g);
+    /* State 63 and 64 straddle a word: a star there must carry over. */
+    memset(pat, 'a', 63);
+    strcpy(pat + 63, "*b");
+    ck_assert_int_eq(az_glob_compile(&g, pat, 65, P, false, NULL, 0), 0);
+    ck_assert_int_eq(g.shape, SH_STAR);
+    az_glob_free(&g);
+    memset(pat, 'a', 63);
+    strcpy(pat + 63, "*?b");
+    ck_assert_int_eq(az_glob_compile(&g, pat, 66, P, false, NULL, 0), 0);
+    ck_assert_uint_eq(g.nstates, 66);
+    memcpy(s + 63, "xb", 3);
+    ck_assert(az_glob_match(&g, s, 65));
+    memcpy(s + 63, "b", 2);
+    ck_assert(!az_glob_match(&g, s, 64));
+    memcpy(s + 63, "xyzb", 5);
+    ck_assert(az_glob_match(&g, s, 67));
+    ck_assert(!az_glob_match(&g, s, 66));
+    az_glob_free(&g);
+    ck_assert_msg(now() - t0 < 5.0, "compiled glob matching is too slow");
+    free(s);
 }
 END_TEST
 
@@ -901,6 +1119,8 @@ static Suite *match_suite(void)
     tcase_add_test(glob, test_glob_max_states);
     tcase_add_test(glob, test_glob_worst_case);
     tcase_add_test(glob, test_glob_nul_bytes);
+    tcase_add_test(glob, test_glob_random_agreement);
+    tcase_add_test(glob, test_glob_compiled_worst_case);
     tcase_add_loop_test(dom, test_domain_table, 0, (int)(sizeof dom_cases / sizeof *dom_cases));
     tcase_add_test(dom, test_domain_edges);
     tcase_add_test(dom, test_domain_valid);
