@@ -53,7 +53,13 @@ def c_layout(tmp_path_factory):
     d = tmp_path_factory.mktemp("layout")
     src, exe = d / "layout.c", d / "layout"
     src.write_text(_program())
-    subprocess.run([cc, "-std=c11", "-I", INCLUDE, str(src), "-o", str(exe)], check=True)
+    # The generated agentauthz/version.h lives in the build tree.
+    extra = []
+    built = os.environ.get("AGENTAUTHZ_BUILD_INCLUDE")
+    if built:
+        extra = ["-I", built]
+    subprocess.run([cc, "-std=c11", "-I", INCLUDE] + extra + [str(src), "-o", str(exe)],
+                   check=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     return dict((k, int(v)) for k, v in (line.rsplit(" ", 1) for line in out.splitlines()))
 

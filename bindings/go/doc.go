@@ -1,0 +1,28 @@
+// Package agentauthz authorizes an AI agent's tool calls in-process with
+// libagentauthz, through cgo.
+//
+// An Engine holds a policy; a Session is one agent working on one task;
+// Session.Check decides an Action (a tool call) as allow, deny or ask:
+//
+//	engine, err := agentauthz.NewEngine()
+//	if err != nil { ... }
+//	defer engine.Close()
+//	if err := engine.Load("policy.yaml"); err != nil { ... } // a *PolicyError
+//	s, err := engine.Open("agent/1", "triage", nil, 0)
+//	if err != nil { ... }
+//	defer s.Close()
+//	d, err := s.Check(agentauthz.Action{Tool: "read_file", Resource: "/kb/faq.md"})
+//	if err != nil || !d.Allowed() { ... refuse, citing d.Rule and d.Reason ... }
+//
+// Every failure is a Go error that errors.Is matches against a sentinel
+// (ErrDenied, ErrSession, ErrExpired, ...); Check reports a deny whenever it
+// returns an error. Every type is safe for concurrent use, Close included:
+// a Close waits for the calls already running on the object, and later
+// calls fail with ErrInvalid (or, for checks, deny). Close methods are
+// idempotent and objects that are never closed are freed by the garbage
+// collector, but closing them promptly ends sessions and wipes secrets.
+//
+// The package links against libagentauthz (-lagentauthz); build it with
+// CGO_CFLAGS and CGO_LDFLAGS pointing at the library's headers and files
+// when they are not installed system-wide.
+package agentauthz

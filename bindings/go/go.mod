@@ -1,0 +1,3 @@
+module github.com/libagentauthz/agentauthz-go
+
+go 1.19
