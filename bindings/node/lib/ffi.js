@@ -1,0 +1,252 @@
+'use strict';
+/*
+ * The C library, its structs and its prototypes, through koffi.
+ *
+ * Every struct mirrors include/agentauthz.h (and agentauthz/secrets.h) field
+ * for field; test/layout.test.js compiles a C program to compare sizes and
+ * offsets with these declarations, because a silent mismatch would corrupt
+ * memory rather than throw.
+ *
+ * Opaque handles travel as `void *` (koffi Externals). Caller-owned output
+ * structs that the hot path reads (the decision, the error) are passed as
+ * Buffers to `void *` parameters and decoded by hand at the offsets koffi
+ * computes for the declared structs: decoding a whole struct with
+ * koffi.decode on every check would cost more than the check itself.
+ */
+
+const koffi = require('koffi');
+
+const ERROR_PATH_MAX = 512;
+const ERROR_MESSAGE_MAX = 512;
+const NAME_MAX = 129;
+const REASON_MAX = 512;
+const PUBKEY_BYTES = 32;
+const PUBKEY_TEXT_MAX = 50;
+const TOKEN_MAX = 8192;
+
+const ErrorT = koffi.struct('agentauthz_error', {
+    code: 'int',
+    path: koffi.array('char', ERROR_PATH_MAX),
+    line: 'unsigned long',
+    column: 'unsigned long',
+    offset: 'size_t',
+    message: koffi.array('char', ERROR_MESSAGE_MAX),
+});
+
+const DecisionT = koffi.struct('agentauthz_decision', {
+    effect: 'int',
+    rule: koffi.array('char', NAME_MAX),
+    reason: koffi.array('char', REASON_MAX),
+    seq: 'uint64_t',
+});
+
+const PolicyInfoT = koffi.struct('agentauthz_policy_info', {
+    name: koffi.array('char', NAME_MAX),
+    hash: koffi.array('char', 65),
+    rules: 'size_t',
+    tasks: 'size_t',
+    secrets: 'size_t',
+    identities: 'size_t',
+    generation: 'uint64_t',
+});
+
+const ClockFn = koffi.proto('uint64_t agentauthz_clock_fn(void *ctx)');
+const DiagFn = koffi.proto('void agentauthz_diag_fn(void *diag, int is_warning, void *ctx)');
+
+const EngineOptionsT = koffi.struct('agentauthz_engine_options', {
+    version: 'unsigned int',
+    clock: koffi.pointer(ClockFn),
+    clock_ctx: 'void *',
+    wall_clock: koffi.pointer(ClockFn),
+    wall_clock_ctx: 'void *',
+    keys: 'void *',
+    secret_issue: 'void *',
+    secret_revoke: 'void *',
+    secret_ctx: 'void *',
+    name: 'const char *',
+});
+
+const LoadOptionsT = koffi.struct('agentauthz_load_options', {
+    version: 'unsigned int',
+    on_diag: koffi.pointer(DiagFn),
+    ctx: 'void *',
+});
+
+const SessionOptionsT = koffi.struct('agentauthz_session_options', {
+    version: 'unsigned int',
+    ttl_ns: 'uint64_t',
+    params: 'void *',
+});
+
+const DelegateOptionsT = koffi.struct('agentauthz_delegate_options', {
+    version: 'unsigned int',
+    ttl_ns: 'uint64_t',
+    params: 'void *',
+    tools: 'const char **',
+    ntools: 'size_t',
+    secrets: 'const char **',
+    nsecrets: 'size_t',
+});
+
+const TokenClaimsT = koffi.struct('agentauthz_token_claims', {
+    identity: 'const char *',
+    task: 'const char *',
+    session: 'const char *',
+    audience: 'const char *',
+    issuer: 'const char *',
+    parent: 'const char *',
+    iat: 'int64_t',
+    exp: 'int64_t',
+    tools: 'void *',
+    tools_count: 'size_t',
+});
+
+const TokenVerifyOptionsT = koffi.struct('agentauthz_token_verify_options', {
+    version: 'unsigned int',
+    audience: 'const char *',
+    now: 'int64_t',
+    skew: 'uint32_t',
+});
+
+/* Each prototype as the C header declares it, with koffi's direction hints. */
+const PROTOTYPES = [
+    'const char *agentauthz_strerror(int code)',
+    'const char *agentauthz_version(void)',
+    'void agentauthz_free(void *p)',
+    'int agentauthz_value_parse_json(const void *text, size_t len, _Out_ void **out, void *err)',
+    'void agentauthz_value_free(void *v)',
+    'int agentauthz_engine_new(_Out_ void **out, const agentauthz_engine_options *opt, void *err)',
+    'void agentauthz_engine_free(void *e)',
+    'int agentauthz_engine_load(void *e, const char **paths, size_t npaths, const agentauthz_load_options *opt, void *err)',
+    'int agentauthz_engine_load_string(void *e, const char *name, const void *text, size_t len, const agentauthz_load_options *opt, void *err)',
+    'int agentauthz_engine_policy_info(void *e, _Out_ agentauthz_policy_info *out)',
+    'int agentauthz_engine_sweep(void *e, _Out_ size_t *expired)',
+    'int agentauthz_engine_public_key(void *e, void *pk)',
+    'int agentauthz_session_open(void *e, const char *identity, const char *task, const agentauthz_session_options *opt, _Out_ void **out, void *err)',
+    'int agentauthz_session_revoke(void *s)',
+    'void agentauthz_session_close(void *s)',
+    'const char *agentauthz_session_id(void *s)',
+    'int agentauthz_session_delegate(void *parent, const char *identity, const char *task, const agentauthz_delegate_options *opt, _Out_ void **out, void *err)',
+    'int agentauthz_action_new(_Out_ void **out)',
+    'void agentauthz_action_free(void *a)',
+    'void agentauthz_action_reset(void *a)',
+    'int agentauthz_action_set_tool(void *a, const char *tool)',
+    'int agentauthz_action_set_resource(void *a, const char *resource)',
+    'int agentauthz_action_add_destination(void *a, const char *dest)',
+    'int agentauthz_action_add_label(void *a, const char *label)',
+    'int agentauthz_action_set_payload(void *a, const void *data, size_t len)',
+    'int agentauthz_action_set_args_json(void *a, const void *json, size_t len, void *err)',
+    'int agentauthz_check(void *s, void *a, void *d)',
+    'int agentauthz_approve(void *s, void *a, int scope)',
+    'int agentauthz_lease_acquire(void *s, void *a, const void *d, const char *secret, _Out_ void **out, void *err)',
+    'void *agentauthz_lease_value(void *l, _Out_ size_t *len)',
+    'int agentauthz_lease_valid(void *l)',
+    'void agentauthz_lease_release(void *l)',
+    'int agentauthz_substitute(void *s, void *a, const void *d, const void *text, size_t len, _Out_ void **out, void *err)',
+    'void *agentauthz_secret_buffer_data(void *b, _Out_ size_t *len)',
+    'void agentauthz_secret_buffer_free(void *b)',
+    'int agentauthz_scrub(void *s, const void *data, size_t len, _Out_ void **out, _Out_ size_t *outlen, void *err)',
+    'int agentauthz_pubkey_parse(const char *text, void *pk, void *err)',
+    'int agentauthz_token_verify(const void *pk, const void *token, size_t len, const agentauthz_token_verify_options *opt, _Out_ void **out, void *err)',
+    'void agentauthz_token_claims_free(void *c)',
+];
+
+function candidates() {
+    const env = process.env.AGENTAUTHZ_LIBRARY;
+    // An explicit path is the only candidate: falling back silently to
+    // another installed copy would test or run the wrong library.
+    if (env) return [env];
+    return ['libagentauthz.so.0'];
+}
+
+function open() {
+    const failures = [];
+    for (const name of candidates()) {
+        let lib;
+        try {
+            lib = koffi.load(name);
+        } catch (e) {
+            failures.push(`${name}: ${e.message}`);
+            continue;
+        }
+        const fns = {};
+        for (const proto of PROTOTYPES) {
+            const f = lib.func(proto);
+            fns[proto.match(/(agentauthz_\w+)\(/)[1]] = f;
+        }
+        // JSON arguments as a JS string: koffi encodes it straight into C memory.
+        fns.agentauthz_action_set_args_json_text = lib.func('agentauthz_action_set_args_json',
+            'int', ['void *', 'const char *', 'size_t', 'void *']);
+        // The check's hot path passes its pointers as plain numbers: koffi
+        // converts a number far faster than an External or a Buffer (about
+        // 100 ns against 500 ns a call on the project's machine). Only the
+        // session code calls these, with addresses of memory it owns.
+        fns.hot = {
+            check: lib.func('agentauthz_check', 'int', ['uintptr_t', 'uintptr_t', 'uintptr_t']),
+            setArgs: lib.func('agentauthz_action_set_args_json', 'int',
+                ['uintptr_t', 'uintptr_t', 'size_t', 'uintptr_t']),
+        };
+        return fns;
+    }
+    throw new Error('agentauthz: cannot load the libagentauthz shared library (set ' +
+        'AGENTAUTHZ_LIBRARY to its full path): ' + failures.join('; '));
+}
+
+const C = open();
+
+/*
+ * C memory of n bytes the binding owns: its numeric address for the hot
+ * calls and a Buffer viewing it for reading and writing from JavaScript.
+ * free() must be called once, after which neither may be used.
+ */
+class NativeBuffer {
+    constructor(n) {
+        this.ptr = koffi.alloc('uint8_t', n);
+        this.addr = Number(koffi.address(this.ptr));
+        this.view = Buffer.from(koffi.view(this.ptr, n));
+        this.view.fill(0);
+    }
+
+    free() {
+        if (this.ptr === null) return;
+        this.view.fill(0);
+        koffi.free(this.ptr);
+        this.ptr = null;
+        this.view = null;
+        this.addr = 0;
+    }
+}
+
+/* A handle's address as a number (x86-64 and arm64 user addresses fit in 2^53). */
+function addressOf(ptr) {
+    const a = koffi.address(ptr);
+    if (a > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error('agentauthz: pointer out of range');
+    return Number(a);
+}
+
+/* Offsets the hand-written decoders read at, from koffi's own layout. */
+const OFF = {
+    errCode: koffi.offsetof(ErrorT, 'code'),
+    errPath: koffi.offsetof(ErrorT, 'path'),
+    errLine: koffi.offsetof(ErrorT, 'line'),
+    errColumn: koffi.offsetof(ErrorT, 'column'),
+    errOffset: koffi.offsetof(ErrorT, 'offset'),
+    errMessage: koffi.offsetof(ErrorT, 'message'),
+    decEffect: koffi.offsetof(DecisionT, 'effect'),
+    decRule: koffi.offsetof(DecisionT, 'rule'),
+    decReason: koffi.offsetof(DecisionT, 'reason'),
+    decSeq: koffi.offsetof(DecisionT, 'seq'),
+};
+
+const SIZE = {
+    error: koffi.sizeof(ErrorT),
+    decision: koffi.sizeof(DecisionT),
+};
+
+module.exports = {
+    koffi, C, OFF, SIZE, NativeBuffer, addressOf,
+    ErrorT, DecisionT, PolicyInfoT, EngineOptionsT, LoadOptionsT, SessionOptionsT,
+    DelegateOptionsT, TokenClaimsT, TokenVerifyOptionsT, ClockFn, DiagFn,
+    NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, TOKEN_MAX,
+    ERROR_PATH_MAX, ERROR_MESSAGE_MAX,
+};

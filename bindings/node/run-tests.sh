@@ -1,0 +1,50 @@
+#!/bin/sh
+# Runs the Node binding's tests (node --test) against the built shared library.
+#
+# Installs the pinned npm dependencies first (koffi, from package-lock.json)
+# with `npm install --no-audit --no-fund`; nothing is fetched when the tests
+# run. AGENTAUTHZ_LIBRARY names the library to test; by default the one
+# libtool built in $top_builddir/lib/.libs. Prints the test runner's TAP
+# summary (# pass N, # fail 0) and exits nonzero on failure; exits 77
+# (automake's "skipped") when node or npm is missing or older than Node 20.
+set -eu
+
+srcdir=$(cd "$(dirname "$0")" && pwd)
+top_builddir=${top_builddir:-$(cd "$srcdir/../.." && pwd)}
+top_builddir=$(cd "$top_builddir" && pwd)
+AGENTAUTHZ_LIBRARY=${AGENTAUTHZ_LIBRARY:-$top_builddir/lib/.libs/libagentauthz.so}
+export AGENTAUTHZ_LIBRARY top_builddir
+
+if [ ! -f "$AGENTAUTHZ_LIBRARY" ]; then
+    # The sanitizer builds are static only: the binding is tested in build/.
+    echo "run-tests.sh: no shared library at $AGENTAUTHZ_LIBRARY: skipped" >&2
+    exit 77
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "run-tests.sh: node and npm are needed (Node 20 or later): skipped" >&2
+    exit 77
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+    echo "run-tests.sh: Node $(node --version) is older than 20: skipped" >&2
+    exit 77
+fi
+
+# A read-only source tree (make distcheck) gets its packages in a copy.
+workdir=$srcdir
+if [ ! -w "$srcdir" ]; then
+    workdir=$top_builddir/bindings/node
+    mkdir -p "$workdir"
+    cp -R "$srcdir/." "$workdir/"
+    chmod -R u+w "$workdir"
+fi
+
+cd "$workdir"
+start=$(date +%s)
+npm install --no-audit --no-fund --loglevel=error >npm-install.log 2>&1 || {
+    cat npm-install.log >&2
+    echo "run-tests.sh: npm install failed" >&2
+    exit 1
+}
+echo "# npm install: $(( $(date +%s) - start )) s"
+exec node --test --test-reporter=tap test/
