@@ -22,7 +22,17 @@
  * probe costs one cache line. Candidates that pass are looked up in a table
  * bucketed by the same word index (counting sort into one array) and each
  * is verified against the pattern's bytes.
+ *
+ * Sets built by az_leak_set_build own their patterns (one guarded
+ * allocation). The engine's sets are built from entries instead: each
+ * secret's patterns are written once, at issue, into pool slots, and every
+ * set that covers the secret points at them and holds a reference. So a
+ * session open builds only the small recent set of the index below (no
+ * encoding, no sodium_malloc, no copy of any secret byte), and a close
+ * flips the entry's live flag, which the visitors of the walk check on
+ * each (rare) verified match.
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +41,7 @@
 
 #include "internal.h"
 #include "leak_private.h"
+#include "secmem_private.h"
 
 #define Q 8u
 /* Bloom bits per inserted window; 16 with 3 bits per key gives ~1% false hits. */
@@ -49,23 +60,55 @@ _Static_assert(AZ_LEAK_MAX_STEP <= (1u << OFF_BITS), "an entry's offset field is
 #endif
 
 typedef struct leak_pat {
-    size_t off; /* into set->bytes */
+    const unsigned char *p; /* into set->bytes, or into an entry's slot */
     size_t len;
     uint32_t secret; /* index into set->secrets */
     az_leak_kind kind;
 } leak_pat;
 
-typedef struct leak_name {
+/* One secret of a set: its hits' id and name, and whether it is live. */
+typedef struct leak_src {
     uint32_t id;
+    const char *name;     /* into set->names or the entry */
+    az_leak_entry *entry; /* a reference; NULL for az_leak_set_build's sets, always live */
+} leak_src;
+
+/* A group of an entry's patterns that share one pool slot. */
+typedef struct entry_pat {
+    const unsigned char *p; /* into one of the entry's slots */
+    size_t len;
+    az_leak_kind kind;
+} entry_pat;
+
+/* The guarded memory of entries: freed with the index and its last entry. */
+typedef struct leak_store {
+    _Atomic size_t refs;
+    az_secpool *pool;
+} leak_store;
+
+struct az_leak_entry {
+    _Atomic size_t refs;
+    _Atomic bool live;
+    uint32_t id;
+    unsigned layer;    /* the index's bookkeeping, under its caller's lock */
+    leak_store *store; /* a reference */
+    entry_pat pats[AZ_LEAK_MAX_ENC];
+    size_t npats;
+    az_secslot *slots[AZ_LEAK_MAX_ENC];
+    size_t nslots;
+    size_t bytes; /* of patterns */
     char name[AZ_MAX_NAME + 1];
-} leak_name;
+};
 
 struct az_leak_set {
-    unsigned char *bytes; /* guarded, read-only: every pattern's bytes */
+    _Atomic size_t refs;
+    az_leak_set *next;    /* a reference: scanned after this set, or NULL */
+    unsigned char *bytes; /* az_leak_set_build: guarded, read-only pattern bytes */
     size_t bytes_cap;
+    char (*names)[AZ_MAX_NAME + 1]; /* az_leak_set_build: the names */
     leak_pat *pats;
     size_t npats;
-    leak_name *secrets;
+    leak_src *secrets;
     size_t nsecrets;
     size_t step;      /* probe stride, s in the comment above */
     uint64_t *bloom;  /* words 64-bit words */
@@ -119,40 +162,58 @@ static size_t enc_hex(const unsigned char *s, size_t len, const char *digits, un
     return 2 * len;
 }
 
-/* The 6 bits of s starting at bit index bit (most significant first). */
-static unsigned get6(const unsigned char *s, size_t bit)
-{
-    size_t byte = bit / 8;
-    unsigned sh = (unsigned)(bit % 8);
-    unsigned v = (unsigned)s[byte] << 8;
-    /* The group reaches into the next byte only when it starts past bit 2. */
-    if (sh > 2)
-        v |= s[byte + 1];
-    return (v >> (10 - sh)) & 63u;
-}
-
 /*
  * The stable core of the base64 encoding of s preceded by align bytes (mod
- * 3): the characters whose 6 bits all come from s. Character k covers
- * stream bits [6k, 6k + 6), and s covers [8 align, 8 align + 8 len).
+ * 3): the characters whose 6 bits all come from s. The encoder's first
+ * group of three bytes holds the align prefix bytes and s's first
+ * 3 - align: only its characters without prefix bits are kept (the last
+ * two for align 1, the last one for align 2). Whole groups of s follow,
+ * then the whole characters of its last one or two bytes.
  */
 static size_t enc_b64core(const unsigned char *s, size_t len, unsigned align, const char *alpha,
                           unsigned char *dst)
 {
-    size_t lead = 8u * align;
-    size_t first = (lead + 5) / 6;
-    size_t end = (lead + 8 * len) / 6;
-    size_t n = 0;
-    for (size_t k = first; k < end; k++)
-        dst[n++] = (unsigned char)alpha[get6(s, 6 * k - lead)];
+    size_t i = 0, n = 0;
+    uint32_t v;
+    if (align == 1) {
+        v = (uint32_t)s[0] << 8 | s[1];
+        dst[n++] = (unsigned char)alpha[(v >> 6) & 63u];
+        dst[n++] = (unsigned char)alpha[v & 63u];
+        i = 2;
+    } else if (align == 2) {
+        dst[n++] = (unsigned char)alpha[s[0] & 63u];
+        i = 1;
+    }
+    for (; len - i >= 3; i += 3, n += 4) {
+        v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        dst[n] = (unsigned char)alpha[v >> 18];
+        dst[n + 1] = (unsigned char)alpha[(v >> 12) & 63u];
+        dst[n + 2] = (unsigned char)alpha[(v >> 6) & 63u];
+        dst[n + 3] = (unsigned char)alpha[v & 63u];
+    }
+    if (len - i == 1) {
+        dst[n++] = (unsigned char)alpha[s[i] >> 2];
+    } else if (len - i == 2) {
+        v = (uint32_t)s[i] << 8 | s[i + 1];
+        dst[n++] = (unsigned char)alpha[v >> 10];
+        dst[n++] = (unsigned char)alpha[(v >> 4) & 63u];
+    }
     return n;
 }
 
-/* RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~". */
+/*
+ * RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~", one bit per
+ * byte value: a table, as every secret is percent-encoded three times at
+ * issue.
+ */
+static const uint64_t UNRESERVED[4] = {
+    0x03ff600000000000ull, /* "-" "." "0"-"9" */
+    0x47fffffe87fffffeull, /* "A"-"Z" "_" "a"-"z" "~" */
+    0, 0};
+
 static bool unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
+    return (UNRESERVED[c >> 6] >> (c & 63)) & 1u;
 }
 
 static size_t enc_pct(const unsigned char *s, size_t len, const char *digits, bool all,
@@ -247,6 +308,45 @@ static inline size_t bloom_word(const az_leak_set *set, uint64_t h)
     return (size_t)(h >> 32) & (set->words - 1);
 }
 
+/* ---- lifetimes: sets, entries and their guarded memory ---- */
+
+static az_leak_set *set_new(void)
+{
+    az_leak_set *set = calloc(1, sizeof *set);
+    if (set)
+        atomic_init(&set->refs, 1);
+    return set;
+}
+
+static void store_unref(leak_store *st)
+{
+    if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    az_secpool_free(st->pool);
+    free(st);
+}
+
+static void entry_ref(az_leak_entry *en)
+{
+    atomic_fetch_add_explicit(&en->refs, 1, memory_order_relaxed);
+}
+
+/* The last reference wipes the patterns (az_secpool_release does). */
+static void entry_unref(az_leak_entry *en)
+{
+    if (!en || atomic_fetch_sub_explicit(&en->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < en->nslots; i++)
+        az_secpool_release(en->slots[i]);
+    store_unref(en->store);
+    free(en);
+}
+
+bool az_leak_entry_live(const az_leak_entry *en)
+{
+    return en && atomic_load_explicit(&en->live, memory_order_acquire);
+}
+
 /* ---- build ---- */
 
 static bool name_valid(const char *s)
@@ -294,10 +394,11 @@ static int build_encode(az_leak_set *set, const az_leak_secret *secrets, size_t 
         if (rc)
             return rc;
         set->secrets[i].id = secrets[i].id;
-        memcpy(set->secrets[i].name, secrets[i].name, strlen(secrets[i].name) + 1);
+        memcpy(set->names[i], secrets[i].name, strlen(secrets[i].name) + 1);
+        set->secrets[i].name = set->names[i];
         for (size_t k = 0; k < nenc; k++) {
             leak_pat *p = &set->pats[set->npats++];
-            p->off = used + enc[k].off;
+            p->p = set->bytes + used + enc[k].off;
             p->len = enc[k].len;
             p->secret = (uint32_t)i;
             p->kind = enc[k].kind;
@@ -308,15 +409,15 @@ static int build_encode(az_leak_set *set, const az_leak_secret *secrets, size_t 
     return 0;
 }
 
-/* The probe stride: the shortest pattern minus 7, capped. */
-static size_t build_step(const az_leak_set *set)
+/* The probe stride: the shortest pattern minus 7, capped at max_step. */
+static size_t build_step(const az_leak_set *set, size_t max_step)
 {
     size_t m = SIZE_MAX;
     for (size_t i = 0; i < set->npats; i++)
         if (set->pats[i].len < m)
             m = set->pats[i].len;
     m = m - Q + 1;
-    return m < AZ_LEAK_MAX_STEP ? m : AZ_LEAK_MAX_STEP;
+    return m < max_step ? m : max_step;
 }
 
 static size_t pow2_at_least(size_t x)
@@ -343,29 +444,56 @@ static int build_alloc_index(az_leak_set *set)
     return 0;
 }
 
+/* The Bloom word of the window at b; the low 32 bits of h pick its bits. */
+static inline size_t window_word(const unsigned char *b, size_t mask, uint64_t *h)
+{
+    *h = leak_mix(load64(b));
+    return (size_t)(*h >> 32) & mask;
+}
+
 /*
  * Sets the Bloom bits of every window at offsets 0 .. step - 1 of every
  * pattern and fills the buckets (a counting sort keyed by the Bloom word).
+ * The second pass reads the words the first one noted in words (one per
+ * window, or NULL to hash again): hashing is most of a small set's build,
+ * which an open pays for.
  */
+static void build_index_with(az_leak_set *set, uint32_t *words)
+{
+    /* Locals: the stores into the arrays could alias set's fields otherwise. */
+    uint64_t *bloom = set->bloom, h;
+    uint32_t *starts = set->starts, *entries = set->entries;
+    size_t step = set->step, mask = set->words - 1, k = 0;
+    for (size_t pi = 0; pi < set->npats; pi++)
+        for (size_t o = 0; o < step; o++, k++) {
+            size_t w = window_word(set->pats[pi].p + o, mask, &h);
+            bloom[w] |= bloom_bits(h);
+            starts[w]++;
+            if (words)
+                words[k] = (uint32_t)w;
+        }
+    for (size_t w = 1; w <= mask + 1; w++)
+        starts[w] += starts[w - 1];
+    k = 0;
+    for (size_t pi = 0; pi < set->npats; pi++)
+        for (size_t o = 0; o < step; o++, k++) {
+            size_t w = words ? words[k] : window_word(set->pats[pi].p + o, mask, &h);
+            entries[--starts[w]] = (uint32_t)(pi << OFF_BITS | o);
+        }
+}
+
+/*
+ * Small sets (an open's recent set) keep the words on the stack. A large
+ * one hashes twice: a heap array of its millions of words costs more in
+ * page faults than the second hashing does.
+ */
+#define INDEX_STACK_WORDS 2048u
+
 static void build_index(az_leak_set *set)
 {
-    for (size_t pi = 0; pi < set->npats; pi++) {
-        const unsigned char *b = set->bytes + set->pats[pi].off;
-        for (size_t o = 0; o < set->step; o++) {
-            uint64_t h = leak_mix(load64(b + o));
-            set->bloom[bloom_word(set, h)] |= bloom_bits(h);
-            set->starts[bloom_word(set, h)]++;
-        }
-    }
-    for (size_t w = 1; w <= set->words; w++)
-        set->starts[w] += set->starts[w - 1];
-    for (size_t pi = 0; pi < set->npats; pi++) {
-        const unsigned char *b = set->bytes + set->pats[pi].off;
-        for (size_t o = 0; o < set->step; o++) {
-            size_t w = bloom_word(set, leak_mix(load64(b + o)));
-            set->entries[--set->starts[w]] = (uint32_t)(pi << OFF_BITS | o);
-        }
-    }
+    uint32_t stackw[INDEX_STACK_WORDS];
+    /* words <= 2^31 (keys < 2^32), so a word index fits 32 bits. */
+    build_index_with(set, set->nentries <= INDEX_STACK_WORDS ? stackw : NULL);
 }
 
 int az_leak_set_build(const az_leak_secret *secrets, size_t n, az_leak_set **out)
@@ -385,7 +513,7 @@ int az_leak_set_build(const az_leak_secret *secrets, size_t n, az_leak_set **out
         return AGENTAUTHZ_ELIMIT;
     if (sodium_init() < 0)
         return AGENTAUTHZ_ECRYPTO;
-    set = calloc(1, sizeof *set);
+    set = set_new();
     if (!set)
         return AGENTAUTHZ_ENOMEM;
     rc = AGENTAUTHZ_ENOMEM;
@@ -394,13 +522,14 @@ int az_leak_set_build(const az_leak_secret *secrets, size_t n, az_leak_set **out
     set->bytes_cap = total;
     set->bytes = sodium_malloc(total);
     set->pats = malloc(n * AZ_LEAK_MAX_ENC * sizeof *set->pats);
-    set->secrets = malloc(n * sizeof *set->secrets);
-    if (!set->bytes || !set->pats || !set->secrets)
+    set->secrets = calloc(n, sizeof *set->secrets);
+    set->names = malloc(n * sizeof *set->names);
+    if (!set->bytes || !set->pats || !set->secrets || !set->names)
         goto out;
     rc = build_encode(set, secrets, n);
     if (rc)
         goto out;
-    set->step = build_step(set);
+    set->step = build_step(set, AZ_LEAK_MAX_STEP);
     rc = build_alloc_index(set);
     if (rc)
         goto out;
@@ -419,33 +548,213 @@ out:
 
 void az_leak_set_free(az_leak_set *set)
 {
-    if (!set)
+    if (!set || atomic_fetch_sub_explicit(&set->refs, 1, memory_order_acq_rel) != 1)
         return;
     /* sodium_free wipes the pattern bytes; it needs them writable first. */
     if (set->bytes) {
         sodium_mprotect_readwrite(set->bytes);
         sodium_free(set->bytes);
     }
+    for (size_t i = 0; set->secrets && i < set->nsecrets; i++)
+        entry_unref(set->secrets[i].entry);
+    az_leak_set_free(set->next);
     free(set->pats);
     free(set->secrets);
+    free(set->names);
     free(set->bloom);
     free(set->starts);
     free(set->entries);
     free(set);
 }
 
-size_t az_leak_set_patterns(const az_leak_set *set)
+az_leak_set *az_leak_set_ref(az_leak_set *set)
 {
-    return set ? set->npats : 0;
+    if (set)
+        atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
+    return set;
 }
 
+size_t az_leak_set_patterns(const az_leak_set *set)
+{
+    return set ? set->npats + az_leak_set_patterns(set->next) : 0;
+}
+
+/* Pattern bytes of entries count once per set that refers to them. */
 size_t az_leak_set_memory(const az_leak_set *set)
 {
+    size_t entry_bytes = 0;
     if (!set)
         return 0;
-    return sizeof *set + set->bytes_cap + set->npats * sizeof *set->pats +
-           set->nsecrets * sizeof *set->secrets + set->words * sizeof *set->bloom +
-           (set->words + 1) * sizeof *set->starts + set->nentries * sizeof *set->entries;
+    for (size_t i = 0; i < set->nsecrets; i++)
+        entry_bytes += set->secrets[i].entry ? set->secrets[i].entry->bytes : 0;
+    return sizeof *set + set->bytes_cap + entry_bytes + set->npats * sizeof *set->pats +
+           set->nsecrets * (sizeof *set->secrets + (set->names ? sizeof *set->names : 0)) +
+           set->words * sizeof *set->bloom + (set->words + 1) * sizeof *set->starts +
+           set->nentries * sizeof *set->entries + az_leak_set_memory(set->next);
+}
+
+/* ---- entries: each secret encoded once, in pooled guarded memory ---- */
+
+/*
+ * Patterns go into pool slots of at most SLOT_MAX bytes, the pool's largest
+ * class, neighbours sharing a slot: a token's dozen encodings (several KiB)
+ * then take a few pooled slots instead of a guarded allocation of their own
+ * (about 14 us). Only a single pattern longer than that gets one.
+ */
+#define SLOT_MAX 4096u
+#define SCRATCH_STACK 2048u /* encodings of secrets up to 92 bytes */
+
+/* Copies the patterns written in scratch into slots, grouping neighbours. */
+static int entry_fill(az_leak_entry *en, const unsigned char *scratch, const az_leak_enc *enc,
+                      size_t nenc)
+{
+    size_t k = 0;
+    while (k < nenc) {
+        size_t first = k, size = enc[k++].len;
+        const unsigned char *base;
+        int rc;
+        while (k < nenc && size <= SLOT_MAX && enc[k].len <= SLOT_MAX - size)
+            size += enc[k++].len;
+        rc = az_secpool_alloc(en->store->pool, size, &en->slots[en->nslots]);
+        if (rc)
+            return rc;
+        rc = az_secpool_write(en->slots[en->nslots++], scratch + enc[first].off, size);
+        if (rc)
+            return rc;
+        base = az_secpool_read(en->slots[en->nslots - 1]);
+        for (size_t i = first; i < k; i++, en->npats++) {
+            en->pats[en->npats].p = base + (enc[i].off - enc[first].off);
+            en->pats[en->npats].len = enc[i].len;
+            en->pats[en->npats].kind = enc[i].kind;
+        }
+        en->bytes += size;
+    }
+    return 0;
+}
+
+static az_leak_entry *entry_alloc(leak_store *st, const az_leak_secret *sec)
+{
+    az_leak_entry *en = calloc(1, sizeof *en);
+    if (!en)
+        return NULL;
+    atomic_init(&en->refs, 1);
+    atomic_init(&en->live, true);
+    en->id = sec->id;
+    memcpy(en->name, sec->name, strlen(sec->name) + 1);
+    atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+    en->store = st;
+    return en;
+}
+
+/*
+ * A new live entry for sec. The encodings pass through a scratch buffer
+ * (on the stack for short secrets), wiped before return, as the secret's
+ * own value does on its way into the pool.
+ */
+static int entry_new(leak_store *st, const az_leak_secret *sec, az_leak_entry **out)
+{
+    size_t bound = az_leak_encodings_bound(sec->len), nenc = 0, used = 0;
+    unsigned char stack[SCRATCH_STACK], *scratch = stack;
+    az_leak_enc enc[AZ_LEAK_MAX_ENC];
+    az_leak_entry *en = NULL;
+    int rc = AGENTAUTHZ_EINVAL;
+    *out = NULL;
+    if (bound == 0 || !sec->bytes || !name_valid(sec->name))
+        return rc;
+    rc = AGENTAUTHZ_ENOMEM;
+    if (bound > sizeof stack && !(scratch = malloc(bound)))
+        return rc;
+    if (!(en = entry_alloc(st, sec)))
+        goto out;
+    rc = az_leak_encodings(sec->bytes, sec->len, scratch, bound, enc, &nenc, &used);
+    if (!rc)
+        rc = entry_fill(en, scratch, enc, nenc);
+    if (!rc) {
+        *out = en;
+        en = NULL;
+    }
+out:
+    /* Not just used: a candidate dropped as a duplicate was written past it. */
+    sodium_memzero(scratch, used ? bound : 0);
+    if (scratch != stack)
+        free(scratch);
+    entry_unref(en);
+    return rc;
+}
+
+/*
+ * Records the live entries' patterns in set, which takes a reference to
+ * each. Room is made for every entry: one may die while this runs.
+ */
+static int build_from_entries(az_leak_set *set, az_leak_entry *const *entries, size_t n)
+{
+    size_t npats = 0;
+    for (size_t i = 0; i < n; i++)
+        npats += entries[i]->npats;
+    set->pats = malloc((npats ? npats : 1) * sizeof *set->pats);
+    set->secrets = calloc(n ? n : 1, sizeof *set->secrets);
+    if (!set->pats || !set->secrets)
+        return AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        az_leak_entry *en = entries[i];
+        leak_src *src = &set->secrets[set->nsecrets];
+        if (!az_leak_entry_live(en))
+            continue;
+        entry_ref(en);
+        src->id = en->id;
+        src->name = en->name;
+        src->entry = en;
+        for (size_t k = 0; k < en->npats; k++, set->npats++) {
+            set->pats[set->npats].p = en->pats[k].p;
+            set->pats[set->npats].len = en->pats[k].len;
+            set->pats[set->npats].kind = en->pats[k].kind;
+            set->pats[set->npats].secret = (uint32_t)set->nsecrets;
+        }
+        set->nsecrets++;
+    }
+    return 0;
+}
+
+static int build_entries_check(az_leak_entry *const *entries, size_t n, size_t max_step,
+                               const az_leak_set *next)
+{
+    if ((!entries && n) || max_step == 0 || max_step > AZ_LEAK_MAX_STEP || (next && next->next))
+        return AGENTAUTHZ_EINVAL;
+    if (n > AZ_LEAK_MAX_SECRETS || n * AZ_LEAK_MAX_ENC >= MAX_PATTERNS)
+        return AGENTAUTHZ_ELIMIT;
+    for (size_t i = 0; i < n; i++)
+        if (!entries[i])
+            return AGENTAUTHZ_EINVAL;
+    return 0;
+}
+
+int az_leak_set_build_entries(az_leak_entry *const *entries, size_t n, size_t max_step,
+                              az_leak_set *next, az_leak_set **out)
+{
+    az_leak_set *set = NULL;
+    int rc;
+    if (!out)
+        return AGENTAUTHZ_EINVAL;
+    *out = NULL;
+    rc = build_entries_check(entries, n, max_step, next);
+    if (rc)
+        return rc;
+    if (!(set = set_new()))
+        return AGENTAUTHZ_ENOMEM;
+    rc = build_from_entries(set, entries, n);
+    if (!rc && set->npats) {
+        set->step = build_step(set, max_step);
+        rc = build_alloc_index(set);
+        if (!rc)
+            build_index(set);
+    }
+    if (rc) {
+        az_leak_set_free(set);
+        return rc;
+    }
+    set->next = az_leak_set_ref(next);
+    *out = set;
+    return 0;
 }
 
 /* ---- scanning ---- */
@@ -472,7 +781,7 @@ static int probe_verify(const az_leak_set *set, const unsigned char *p, size_t l
         uint32_t e = set->entries[k];
         size_t o = e & ((1u << OFF_BITS) - 1);
         const leak_pat *pat = &set->pats[e >> OFF_BITS];
-        const unsigned char *b = set->bytes + pat->off;
+        const unsigned char *b = pat->p;
         leak_match m;
         int rc;
         if (o > j || pat->len > len - (j - o) || load64(b + o) != g)
@@ -549,6 +858,13 @@ static int leak_walk(const az_leak_set *set, const unsigned char *p, size_t len,
     }
 }
 
+/* Whether a hit on the set's secret i counts: dead entries are skipped. */
+static bool src_live(const az_leak_set *set, uint32_t i)
+{
+    const az_leak_entry *en = set->secrets[i].entry;
+    return !en || atomic_load_explicit(&en->live, memory_order_acquire);
+}
+
 typedef struct scan_ctx {
     const az_leak_set *set;
     az_leak_hit *hit;
@@ -558,6 +874,8 @@ static int scan_visit(void *ctx, const leak_match *m)
 {
     scan_ctx *c = ctx;
     const leak_pat *pat = &c->set->pats[m->pat];
+    if (!src_live(c->set, pat->secret))
+        return 0; /* a secret removed since the set was built: look on */
     if (c->hit) {
         c->hit->id = c->set->secrets[pat->secret].id;
         c->hit->name = c->set->secrets[pat->secret].name;
@@ -572,24 +890,39 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
 {
     scan_ctx c;
     walker wk;
+    int rc = 0;
     if (!data && len)
         return AGENTAUTHZ_EINVAL;
-    if (!set)
-        return 0;
-    c.set = set;
     c.hit = hit;
     wk.visit = scan_visit;
     wk.done = NULL;
     wk.ctx = &c;
-    return leak_walk(set, data, len, &wk);
+    for (; set && !rc; set = set->next) {
+        c.set = set;
+        rc = leak_walk(set, data, len, &wk);
+    }
+    return rc;
 }
 
 /* ---- scrubbing ---- */
 
 /*
+ * A run: the union of overlapping matches, replaced by one marker named
+ * after its first match (leftmost, then longest).
+ */
+typedef struct scrub_run {
+    size_t start, end;
+    size_t first_len; /* of the match that names it */
+    size_t seq;       /* the order found, to break ties between sets */
+    const char *name;
+} scrub_run;
+
+/*
  * Scrub state. Each probe's occurrences start in (j - step, j], after those
  * of every earlier probe, so sorting one probe's batch is enough to see
  * occurrences in start order; overlapping ones are merged into the open run.
+ * A closed run is written out, or, when runs of several sets must be merged
+ * first (collect), kept in runs.
  */
 typedef struct scrub_ctx {
     const az_leak_set *set;
@@ -597,26 +930,40 @@ typedef struct scrub_ctx {
     az_buf *out;
     size_t emitted; /* input bytes before this are already in out */
     bool open;      /* a run is pending */
-    size_t run_start, run_end;
-    uint32_t run_secret;
+    scrub_run run;
+    bool collect;
+    scrub_run *runs;
+    size_t nruns, capruns;
     leak_match *batch; /* the current probe's occurrences */
     size_t nbatch, capbatch;
     int rc;
 } scrub_ctx;
 
+/* Grows *v (*cap elements of size) to hold one more than n; ENOMEM past SIZE_MAX. */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    size_t want = *cap ? 2 * *cap : 16;
+    void *nv;
+    if (n < *cap)
+        return 0;
+    if (*cap > SIZE_MAX / 2 / size)
+        return AGENTAUTHZ_ENOMEM;
+    nv = realloc(*v, want * size);
+    if (!nv)
+        return AGENTAUTHZ_ENOMEM;
+    *v = nv;
+    *cap = want;
+    return 0;
+}
+
 static int scrub_collect(void *ctx, const leak_match *m)
 {
     scrub_ctx *c = ctx;
-    if (c->nbatch == c->capbatch) {
-        size_t cap = c->capbatch ? 2 * c->capbatch : 16;
-        leak_match *nb = realloc(c->batch, cap * sizeof *nb);
-        if (!nb) {
-            c->rc = AGENTAUTHZ_ENOMEM;
-            return c->rc;
-        }
-        c->batch = nb;
-        c->capbatch = cap;
-    }
+    if (!src_live(c->set, c->set->pats[m->pat].secret))
+        return 0;
+    c->rc = grow((void **)&c->batch, &c->capbatch, c->nbatch, sizeof *c->batch);
+    if (c->rc)
+        return c->rc;
     c->batch[c->nbatch++] = *m;
     return 0;
 }
@@ -632,39 +979,52 @@ static int match_cmp(const void *a, const void *b)
     return (x->pat > y->pat) - (x->pat < y->pat);
 }
 
-/* Writes the input up to the open run, then its marker, and closes it. */
-static int scrub_flush(scrub_ctx *c)
+/* Writes the input up to the run, then its marker. */
+static int scrub_write(scrub_ctx *c, const scrub_run *r)
 {
-    const char *name;
-    int rc;
-    if (!c->open)
-        return 0;
-    name = c->set->secrets[c->run_secret].name;
-    c->open = false;
-    rc = az_buf_append(c->out, c->p + c->emitted, c->run_start - c->emitted);
+    int rc = az_buf_append(c->out, c->p + c->emitted, r->start - c->emitted);
     if (!rc)
         rc = az_buf_append(c->out, MARKER_OPEN, sizeof MARKER_OPEN - 1);
     if (!rc)
-        rc = az_buf_append(c->out, name, strlen(name));
+        rc = az_buf_append(c->out, r->name, strlen(r->name));
     if (!rc)
         rc = az_buf_putc(c->out, ']');
-    c->emitted = c->run_end;
+    c->emitted = r->end;
     return rc;
 }
 
-static int scrub_feed(scrub_ctx *c, const leak_match *m)
+/* Closes the open run: writes it, or keeps it when collecting. */
+static int scrub_flush(scrub_ctx *c)
 {
     int rc;
-    if (c->open && m->start < c->run_end) {
-        if (m->start + m->len > c->run_end)
-            c->run_end = m->start + m->len;
+    if (!c->open)
+        return 0;
+    c->open = false;
+    if (!c->collect)
+        return scrub_write(c, &c->run);
+    rc = grow((void **)&c->runs, &c->capruns, c->nruns, sizeof *c->runs);
+    if (!rc) {
+        c->run.seq = c->nruns;
+        c->runs[c->nruns++] = c->run;
+    }
+    return rc;
+}
+
+/* Merges [start, end) into the open run when they overlap, else opens a new run. */
+static int scrub_feed(scrub_ctx *c, size_t start, size_t end, size_t first_len, const char *name)
+{
+    int rc;
+    if (c->open && start < c->run.end) {
+        if (end > c->run.end)
+            c->run.end = end;
         return 0;
     }
     rc = scrub_flush(c);
     c->open = true;
-    c->run_start = m->start;
-    c->run_end = m->start + m->len;
-    c->run_secret = c->set->pats[m->pat].secret;
+    c->run.start = start;
+    c->run.end = end;
+    c->run.first_len = first_len;
+    c->run.name = name;
     return rc;
 }
 
@@ -676,10 +1036,51 @@ static int scrub_done(void *ctx)
         return c->rc;
     if (c->nbatch > 1)
         qsort(c->batch, c->nbatch, sizeof *c->batch, match_cmp);
-    for (size_t i = 0; i < c->nbatch && !c->rc; i++)
-        c->rc = scrub_feed(c, &c->batch[i]);
+    for (size_t i = 0; i < c->nbatch && !c->rc; i++) {
+        const leak_match *m = &c->batch[i];
+        const char *name = c->set->secrets[c->set->pats[m->pat].secret].name;
+        c->rc = scrub_feed(c, m->start, m->start + m->len, m->len, name);
+    }
     c->nbatch = 0;
     return c->rc;
+}
+
+/* Runs in the order one set's walk would have fed their first matches. */
+static int run_cmp(const void *a, const void *b)
+{
+    const scrub_run *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->first_len != y->first_len)
+        return x->first_len > y->first_len ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/*
+ * A chain of sets: each set's runs are collected, then merged as one set's
+ * matches would be. Overlap is transitive through a run (its matches cover
+ * it without gaps), so merging runs gives the runs of all the matches, and
+ * each is named after its leftmost, longest first match, as with one set.
+ */
+static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, const walker *wk)
+{
+    int rc = 0;
+    c->collect = true;
+    for (; set && !rc; set = set->next) {
+        c->set = set;
+        rc = leak_walk(set, c->p, len, wk);
+        if (!rc)
+            rc = scrub_flush(c);
+    }
+    if (rc)
+        return rc;
+    if (c->nruns > 1)
+        qsort(c->runs, c->nruns, sizeof *c->runs, run_cmp);
+    c->collect = false;
+    for (size_t i = 0; i < c->nruns && !rc; i++)
+        rc = scrub_feed(c, c->runs[i].start, c->runs[i].end, c->runs[i].first_len,
+                        c->runs[i].name);
+    return rc;
 }
 
 int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out)
@@ -699,11 +1100,225 @@ int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *
     wk.visit = scrub_collect;
     wk.done = scrub_done;
     wk.ctx = &c;
-    rc = leak_walk(set, c.p, len, &wk);
+    rc = set->next ? scrub_chain(&c, set, len, &wk) : leak_walk(set, c.p, len, &wk);
     if (!rc)
         rc = scrub_flush(&c);
     if (!rc)
         rc = az_buf_append(out, c.p + c.emitted, len - c.emitted);
     free(c.batch);
+    free(c.runs);
     return rc;
+}
+
+/* ---- the index: a base set, a recent set chained to it, liveness ---- */
+
+enum { LAYER_NONE = 0, LAYER_BASE, LAYER_RECENT };
+
+struct az_leak_index {
+    leak_store *store;
+    az_leak_set *base;   /* a reference, or NULL */
+    az_leak_set *recent; /* a reference, or NULL; its next is base */
+    size_t live;         /* live entries in base and recent */
+    size_t base_dead;    /* dead entries in base */
+    size_t base_rebuilds;
+};
+
+int az_leak_index_new(az_leak_index **out)
+{
+    az_leak_index *idx = NULL;
+    leak_store *st = NULL;
+    int rc = AGENTAUTHZ_ENOMEM;
+    if (!out)
+        return AGENTAUTHZ_EINVAL;
+    *out = NULL;
+    idx = calloc(1, sizeof *idx);
+    st = calloc(1, sizeof *st);
+    if (!idx || !st || (rc = az_secpool_new(&st->pool, 0)) != 0)
+        goto fail;
+    atomic_init(&st->refs, 1);
+    idx->store = st;
+    *out = idx;
+    return 0;
+fail:
+    free(st);
+    free(idx);
+    return rc;
+}
+
+void az_leak_index_free(az_leak_index *idx)
+{
+    if (!idx)
+        return;
+    az_leak_set_free(idx->recent);
+    az_leak_set_free(idx->base);
+    store_unref(idx->store);
+    free(idx);
+}
+
+az_leak_set *az_leak_index_head(const az_leak_index *idx)
+{
+    if (!idx)
+        return NULL;
+    return idx->recent ? idx->recent : idx->base;
+}
+
+void az_leak_index_get_stats(const az_leak_index *idx, az_leak_index_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!idx)
+        return;
+    st->live = idx->live;
+    st->base = idx->base ? idx->base->nsecrets : 0;
+    st->base_dead = idx->base_dead;
+    st->recent = idx->recent ? idx->recent->nsecrets : 0;
+    st->base_rebuilds = idx->base_rebuilds;
+}
+
+/* Appends set's live entries (not its next's) to v from index n; the new count. */
+static size_t gather(const az_leak_set *set, az_leak_entry **v, size_t n)
+{
+    for (size_t i = 0; set && i < set->nsecrets; i++)
+        if (az_leak_entry_live(set->secrets[i].entry))
+            v[n++] = set->secrets[i].entry;
+    return n;
+}
+
+static size_t count_live(const az_leak_set *set)
+{
+    size_t n = 0;
+    for (size_t i = 0; set && i < set->nsecrets; i++)
+        n += az_leak_entry_live(set->secrets[i].entry);
+    return n;
+}
+
+static void set_layer(const az_leak_set *set, unsigned layer)
+{
+    for (size_t i = 0; set && i < set->nsecrets; i++)
+        set->secrets[i].entry->layer = layer;
+}
+
+/*
+ * Builds a set over the live entries of from (not its next) and fresh, and
+ * chained to next. *out is NULL when there are none.
+ */
+static int rebuild(const az_leak_set *from1, const az_leak_set *from2, az_leak_entry *const *fresh,
+                   size_t n, size_t max_step, az_leak_set *next, az_leak_set **out)
+{
+    size_t cap = (from1 ? from1->nsecrets : 0) + (from2 ? from2->nsecrets : 0), m;
+    az_leak_entry *stackv[64], **v = stackv;
+    int rc = 0;
+    *out = NULL;
+    if (n > SIZE_MAX / sizeof *v - cap)
+        return AGENTAUTHZ_ELIMIT;
+    if (cap + n > 64 && !(v = malloc((cap + n) * sizeof *v)))
+        return AGENTAUTHZ_ENOMEM;
+    m = gather(from2, v, gather(from1, v, 0));
+    if (n)
+        memcpy(v + m, fresh, n * sizeof *v);
+    m += n;
+    if (m)
+        rc = az_leak_set_build_entries(v, m, max_step, next, out);
+    if (v != stackv)
+        free(v);
+    return rc;
+}
+
+/* Folds the recent set and fresh into a new base without the dead entries. */
+static int rebuild_base(az_leak_index *idx, az_leak_entry *const *fresh, size_t n)
+{
+    az_leak_set *base = NULL;
+    int rc = rebuild(idx->base, idx->recent, fresh, n, AZ_LEAK_MAX_STEP, NULL, &base);
+    if (rc)
+        return rc;
+    az_leak_set_free(idx->recent);
+    az_leak_set_free(idx->base);
+    idx->recent = NULL;
+    idx->base = base;
+    idx->base_dead = 0;
+    idx->base_rebuilds++;
+    set_layer(base, LAYER_BASE);
+    return 0;
+}
+
+static int rebuild_recent(az_leak_index *idx, az_leak_entry *const *fresh, size_t n)
+{
+    az_leak_set *recent = NULL;
+    int rc = rebuild(idx->recent, NULL, fresh, n, AZ_LEAK_RECENT_STEP, idx->base, &recent);
+    if (rc)
+        return rc;
+    az_leak_set_free(idx->recent);
+    idx->recent = recent;
+    set_layer(recent, LAYER_RECENT);
+    return 0;
+}
+
+/* max(AZ_LEAK_RECENT_MIN, sqrt(8 x live base entries)), at most AZ_LEAK_RECENT_MAX. */
+static size_t recent_cap(const az_leak_index *idx)
+{
+    size_t want = idx->base ? 8 * (idx->base->nsecrets - idx->base_dead) : 0;
+    size_t lo = AZ_LEAK_RECENT_MIN, hi = AZ_LEAK_RECENT_MAX;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (mid * mid <= want)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+int az_leak_index_add(az_leak_index *idx, const az_leak_secret *secrets, size_t n,
+                      az_leak_entry **out)
+{
+    size_t made = 0;
+    int rc = 0;
+    if (!idx || (n && (!secrets || !out)))
+        return AGENTAUTHZ_EINVAL;
+    if (n > AZ_LEAK_MAX_SECRETS)
+        return AGENTAUTHZ_ELIMIT;
+    for (; made < n && !rc; made++)
+        rc = entry_new(idx->store, &secrets[made], &out[made]);
+    if (!rc && n) {
+        if (count_live(idx->recent) + n > recent_cap(idx))
+            rc = rebuild_base(idx, out, n);
+        else
+            rc = rebuild_recent(idx, out, n);
+    }
+    /* The sets hold the entries now; on failure this frees them. */
+    for (size_t i = 0; i < made; i++) {
+        entry_unref(out[i]);
+        if (rc)
+            out[i] = NULL;
+    }
+    if (!rc)
+        idx->live += n;
+    return rc;
+}
+
+void az_leak_index_kill(az_leak_index *idx, az_leak_entry *en)
+{
+    if (!idx || !en || !atomic_exchange_explicit(&en->live, false, memory_order_acq_rel))
+        return;
+    if (idx->live)
+        idx->live--;
+    if (en->layer == LAYER_BASE)
+        idx->base_dead++;
+}
+
+int az_leak_index_tidy(az_leak_index *idx)
+{
+    size_t base_live;
+    if (!idx || (!idx->base && !idx->recent))
+        return 0;
+    if (idx->live == 0) {
+        az_leak_set_free(idx->recent);
+        az_leak_set_free(idx->base);
+        idx->recent = idx->base = NULL;
+        idx->base_dead = 0;
+        return 1;
+    }
+    base_live = idx->base ? idx->base->nsecrets - idx->base_dead : 0;
+    if (idx->base_dead < AZ_LEAK_DEAD_MIN || idx->base_dead <= base_live / 2)
+        return 0;
+    return rebuild_base(idx, NULL, 0) == 0;
 }

@@ -1,11 +1,13 @@
 /*
  * The leak scanner (leak.c). Private; to be merged into internal.h.
  *
- * A set of live secrets is compiled once, when the secrets are issued, into
- * an immutable matcher that finds any of them, raw or encoded, in a byte
- * string: az_leak_scan answers "is any secret in here?" for the check, and
- * az_leak_scrub replaces every occurrence in a tool's output with
- * "[redacted:NAME]".
+ * A set of secrets is compiled into an immutable matcher that finds any of
+ * them, raw or encoded, in a byte string: az_leak_scan answers "is any
+ * secret in here?" for the check, and az_leak_scrub replaces every
+ * occurrence in a tool's output with "[redacted:NAME]". The engine keeps
+ * its live secrets in an az_leak_index (below): each secret is encoded once,
+ * when issued, and the matcher it publishes is a small recent set chained
+ * to a larger base set, whose dead secrets are skipped until a rebuild.
  *
  * What is looked for, for each secret (az_leak_encodings):
  *  - the raw bytes;
@@ -33,6 +35,7 @@
 #ifndef AZ_LEAK_PRIVATE_H
 #define AZ_LEAK_PRIVATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,10 +115,19 @@ typedef struct az_leak_set az_leak_set;
  */
 int az_leak_set_build(const az_leak_secret *secrets, size_t n, az_leak_set **out);
 
-/* Wipes and frees the set. NULL is a no-op. No scan may be running on it. */
+/*
+ * Drops a reference to the set (az_leak_set_build and
+ * az_leak_set_build_entries return one, az_leak_set_ref adds one); the
+ * last wipes and frees it, with its references to entries and to the next
+ * set. NULL is a no-op. No scan may be running on it with that reference.
+ */
 void az_leak_set_free(az_leak_set *set);
 
-/* The number of patterns and the bytes the set holds (for tests and benches). */
+/*
+ * The number of patterns and the bytes the set holds, its next set's
+ * included (for tests and benches; an entry's patterns count in each set
+ * that refers to it).
+ */
 size_t az_leak_set_patterns(const az_leak_set *set);
 size_t az_leak_set_memory(const az_leak_set *set);
 
@@ -129,19 +141,23 @@ typedef struct az_leak_hit {
 } az_leak_hit;
 
 /*
- * Looks for any pattern of set in data (len bytes). Returns 1 and fills
- * *hit (if not NULL) with some match (any one, not necessarily the first in
- * the data), 0 when none is there or set is NULL, AGENTAUTHZ_EINVAL for
- * NULL data with len > 0. Never allocates. Safe to call concurrently on the
- * same set from any number of threads.
+ * Looks for any pattern of set, then of its next set, in data (len bytes).
+ * Matches of dead entries (az_leak_index_kill) are skipped and the scan
+ * goes on. Returns 1 and fills *hit (if not NULL) with some live match (any
+ * one, not necessarily the first in the data), 0 when none is there or set
+ * is NULL, AGENTAUTHZ_EINVAL for NULL data with len > 0. Never allocates.
+ * Safe to call concurrently on the same set from any number of threads.
  */
 int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit);
 
 /*
  * Appends data to out with every occurrence of every pattern replaced by
- * "[redacted:NAME]". Overlapping matches are replaced together: their union
- * becomes one marker, named after the longest match at the leftmost start;
- * matches that only touch get one marker each. A NULL set copies data.
+ * "[redacted:NAME]", the patterns of set's next set and dead entries
+ * treated as for az_leak_scan. Overlapping matches are replaced together:
+ * their union becomes one marker, named after the longest match at the
+ * leftmost start (between sets, the first set's on a tie); matches that
+ * only touch get one marker each. A NULL set copies data. With a next set
+ * the matches are collected before any is written (memory O(len / 8)).
  * Returns 0, AGENTAUTHZ_EINVAL (NULL out, or NULL data with len > 0),
  * AGENTAUTHZ_ENOMEM, or AGENTAUTHZ_ELIMIT when out would pass its cap; on
  * error out may hold a partial prefix of the result, which the caller
@@ -152,5 +168,114 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
  * random and cannot in practice.
  */
 int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out);
+
+/* ---- the engine's evolving matcher ---- */
+
+/*
+ * Rebuilding one set over every live secret on each session open and close
+ * costs O(all live secrets) each time (203 us with 2 secrets, 21 ms with
+ * 1,000 others live, mostly sodium_malloc, mprotect and re-encoding). An
+ * az_leak_index instead keeps:
+ *  - entries: each secret's patterns, encoded once when it is added, in
+ *    pooled guarded memory (az_secpool slots, no sodium_malloc for secrets
+ *    up to 186 bytes), with a copy of its name and an atomic live flag.
+ *    Sets hold references to their entries, so names and patterns live as
+ *    long as any set that refers to them, and only once in memory;
+ *  - a base set over many entries, rebuilt rarely, and a small recent set
+ *    over the entries added since, rebuilt on each add and chained to the
+ *    base: a scan of the recent set goes on into the base;
+ *  - liveness: removing a secret clears its entry's live flag, which every
+ *    scan and scrub honours at once (a hit on a dead entry is skipped and
+ *    the scan continues). Dead entries leave the sets at the next rebuild:
+ *    of the recent set at the next add, of the base once the dead pass
+ *    AZ_LEAK_DEAD_MIN and half of the base's live entries.
+ * The recent set holds at most max(AZ_LEAK_RECENT_MIN, sqrt(8 x base
+ * entries)) live entries, at most AZ_LEAK_RECENT_MAX; an add that would pass
+ * that folds it into a new base. This balances a recent rebuild, O(recent),
+ * against the base rebuild it defers, O(all) every recent-cap adds. The
+ * recent set probes at most every AZ_LEAK_RECENT_STEP bytes, so that each
+ * of its patterns inserts that many windows: cheap to build, a little
+ * slower to scan than the base.
+ *
+ * An index is not thread-safe: the caller serialises add, kill, tidy, head
+ * and free (the engine's secret_lock). The sets it hands out are immutable
+ * and may be scanned by any number of threads while it changes.
+ */
+#define AZ_LEAK_RECENT_MIN 32u
+#define AZ_LEAK_RECENT_MAX 1024u
+#define AZ_LEAK_RECENT_STEP 8u
+#define AZ_LEAK_DEAD_MIN 32u
+
+/* One secret's patterns, name and liveness. Reference counted, thread-safe. */
+typedef struct az_leak_entry az_leak_entry;
+typedef struct az_leak_index az_leak_index;
+
+/* Whether the entry's secret is live. Thread-safe. */
+bool az_leak_entry_live(const az_leak_entry *en);
+
+/*
+ * Compiles n entries into a new set that scans them and then next (which
+ * may be NULL, and must have no next of its own), probing at most every
+ * max_step bytes (1..AZ_LEAK_MAX_STEP). The set holds references to the
+ * entries and to next; no pattern byte is copied. Dead entries are left
+ * out. 0, EINVAL, ELIMIT past AZ_LEAK_MAX_SECRETS entries, or ENOMEM; *out
+ * is NULL on failure. Thread-safe.
+ */
+int az_leak_set_build_entries(az_leak_entry *const *entries, size_t n, size_t max_step,
+                              az_leak_set *next, az_leak_set **out);
+
+/* Another reference to set (which may be NULL); drop it with az_leak_set_free. */
+az_leak_set *az_leak_set_ref(az_leak_set *set);
+
+/* A new empty index; free with az_leak_index_free. 0, ENOMEM or ECRYPTO. */
+int az_leak_index_new(az_leak_index **out);
+
+/*
+ * Drops the index's sets. Entries and sets still referenced elsewhere (by
+ * sessions that scanned with them) stay valid; the guarded memory holding
+ * their patterns is freed with the last of them. NULL is a no-op.
+ */
+void az_leak_index_free(az_leak_index *idx);
+
+/*
+ * Encodes n secrets (id, name and bytes as for az_leak_set_build; all
+ * borrowed during the call) into new live entries and makes them part of
+ * the head set. All or nothing: on failure the index is unchanged. On
+ * success out[i] (n slots) is secrets[i]'s entry, borrowed: valid until
+ * the caller kills it (live entries never leave the index). 0, EINVAL,
+ * ELIMIT, ENOMEM or ECRYPTO.
+ */
+int az_leak_index_add(az_leak_index *idx, const az_leak_secret *secrets, size_t n,
+                      az_leak_entry **out);
+
+/*
+ * Marks en dead: every scan, through any set, ignores it from now on. The
+ * caller must not use en afterwards. O(1); the sets do not change until
+ * az_leak_index_tidy or the next add.
+ */
+void az_leak_index_kill(az_leak_index *idx, az_leak_entry *en);
+
+/*
+ * Drops dead entries when they are worth a rebuild: all of them when none
+ * is live (the head becomes NULL), else the base's once its dead pass
+ * AZ_LEAK_DEAD_MIN and half its live ones. Returns 1 when the head set
+ * changed, 0 when not (a failed rebuild keeps the old sets, which still
+ * ignore dead entries).
+ */
+int az_leak_index_tidy(az_leak_index *idx);
+
+/* The current head set (recent chained to base), or NULL; borrowed until the next change. */
+az_leak_set *az_leak_index_head(const az_leak_index *idx);
+
+/* Counts for tests and benches. */
+typedef struct az_leak_index_stats {
+    size_t live;          /* live entries */
+    size_t base;          /* entries of the base set, dead ones included */
+    size_t base_dead;     /* dead entries still in the base set */
+    size_t recent;        /* entries of the recent set, dead ones included */
+    size_t base_rebuilds; /* base sets built so far */
+} az_leak_index_stats;
+
+void az_leak_index_get_stats(const az_leak_index *idx, az_leak_index_stats *st);
 
 #endif /* AZ_LEAK_PRIVATE_H */

@@ -309,6 +309,7 @@ int agentauthz_scrub(agentauthz_session *s, const void *data, size_t len, char *
     if (r)
         atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&s->e->lock);
+    /* r->set is the index's head: the recent set, then the base; dead secrets are left alone. */
     rc = r ? az_leak_scrub(r->set, data, len, &b) : az_buf_append(&b, data, len);
     if (!rc && !b.p)
         rc = az_buf_append(&b, "", 0);

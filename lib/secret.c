@@ -5,9 +5,13 @@
  * the host told) when the session ends, and looked for in every action by
  * one engine-wide multi-pattern matcher.
  *
- * Locking: the engine's secret_lock guards every slot, the live list, the
- * lease counts and the matcher; it is taken after a session's lock, never
- * before it.
+ * The matcher is an az_leak_index (leak_private.h): a secret is encoded
+ * once when issued, an open rebuilds only a small recent set, and a close
+ * only marks the secret dead, so neither costs O(all live secrets).
+ *
+ * Locking: the engine's secret_lock guards every slot, the leak index, the
+ * lease counts and the publication of the matcher; it is taken after a
+ * session's lock, never before it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,57 +22,32 @@
 #include "leak_private.h"
 #include "session.h"
 
-/* ---- the engine-wide live list and matcher ---- */
+/* ---- the engine-wide matcher ---- */
 
 void az_leak_ref_unref(az_leak_ref *r)
 {
     if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
         return;
     az_leak_set_free(r->set);
-    free(r->by_index);
     free(r);
-}
-
-/* Builds a matcher over the live secrets; the caller holds secret_lock. */
-static az_leak_ref *leak_ref_build(agentauthz_engine *e)
-{
-    az_leak_ref *r = calloc(1, sizeof *r);
-    az_leak_secret *in = calloc(e->nlive ? e->nlive : 1, sizeof *in);
-    if (!r || !in || !(r->by_index = calloc(e->nlive ? e->nlive : 1, sizeof *r->by_index)))
-        goto fail;
-    for (size_t i = 0; i < e->nlive; i++) {
-        az_secret *sec = e->live[i];
-        in[i].id = (uint32_t)i;
-        in[i].name = sec->name;
-        in[i].bytes = az_secpool_read(sec->slot);
-        in[i].len = sec->len;
-        r->by_index[i] = sec;
-    }
-    r->n = e->nlive;
-    atomic_init(&r->refs, 1);
-    if (az_leak_set_build(in, e->nlive, &r->set) != 0)
-        goto fail;
-    sodium_memzero(in, e->nlive * sizeof *in);
-    free(in);
-    return r;
-fail:
-    free(in);
-    if (r)
-        free(r->by_index);
-    free(r);
-    return NULL;
 }
 
 /*
- * Swaps in a matcher over the current live list. When it cannot be built
- * the old one stays, which still finds every secret it knew; a new secret it
- * lacks makes its session's open fail instead (see az_secrets_issue).
+ * Publishes the leak index's head; the caller holds secret_lock, so heads
+ * are published in the order the index changed. Sessions move onto it at
+ * their next check (current_leaks). On failure the previous head stays
+ * published: it still finds every secret it knew, and ignores the dead.
  */
-static int leak_rebuild(agentauthz_engine *e)
+static int publish(agentauthz_engine *e)
 {
-    az_leak_ref *fresh = e->nlive ? leak_ref_build(e) : NULL, *old;
-    if (e->nlive && !fresh)
-        return AGENTAUTHZ_ENOMEM;
+    az_leak_set *head = az_leak_index_head(e->leak_index);
+    az_leak_ref *fresh = NULL, *old;
+    if (head) {
+        if (!(fresh = calloc(1, sizeof *fresh)))
+            return AGENTAUTHZ_ENOMEM;
+        atomic_init(&fresh->refs, 1);
+        fresh->set = az_leak_set_ref(head);
+    }
     pthread_mutex_lock(&e->lock);
     old = atomic_exchange_explicit(&e->leaks, fresh, memory_order_acq_rel);
     pthread_mutex_unlock(&e->lock);
@@ -76,33 +55,85 @@ static int leak_rebuild(agentauthz_engine *e)
     return 0;
 }
 
-static int live_add(agentauthz_engine *e, az_secret *sec)
+/* The arguments of one az_leak_index_add, on the stack for a few secrets. */
+#define REGISTER_STACK 8u
+
+/* Fills in from the live secrets of secs; the caller holds secret_lock. */
+static size_t register_inputs(const az_secret *secs, size_t n, az_leak_secret *in)
 {
-    if (e->nlive == e->live_cap) {
-        size_t cap = e->live_cap ? e->live_cap * 2 : 64;
-        az_secret **grown = realloc(e->live, cap * sizeof *grown);
-        if (!grown)
-            return AGENTAUTHZ_ENOMEM;
-        e->live = grown;
-        e->live_cap = cap;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!atomic_load(&secs[i].live) || !secs[i].slot)
+            continue;
+        in[m].id = (uint32_t)i;
+        in[m].name = secs[i].name;
+        in[m].bytes = az_secpool_read(secs[i].slot);
+        in[m].len = secs[i].len;
+        m++;
     }
-    e->live[e->nlive++] = sec;
-    return 0;
+    return m;
 }
 
-static void live_remove(agentauthz_engine *e, az_secret *sec)
+/* Records each entry in its secret, in the order register_inputs took them. */
+static void register_entries(az_secret *secs, const az_leak_secret *in, size_t m,
+                             az_leak_entry **entries)
 {
-    for (size_t i = 0; i < e->nlive; i++)
-        if (e->live[i] == sec) {
-            e->live[i] = e->live[--e->nlive];
-            return;
-        }
+    for (size_t k = 0; k < m; k++)
+        secs[in[k].id].leak = entries[k];
+}
+
+/*
+ * Adds a session's new live secrets to the engine's leak index (encoding
+ * each once) and publishes it. All or nothing; the caller destroys the
+ * secrets on failure, which also takes back a registration whose
+ * publication failed.
+ */
+static int register_secrets(agentauthz_engine *e, az_secret *secs, size_t n)
+{
+    az_leak_secret in_stack[REGISTER_STACK], *in = in_stack;
+    az_leak_entry *out_stack[REGISTER_STACK], **out = out_stack;
+    size_t m;
+    int rc = AGENTAUTHZ_ENOMEM;
+    if (n > REGISTER_STACK) {
+        in = calloc(n, sizeof *in);
+        out = calloc(n, sizeof *out);
+        if (!in || !out)
+            goto out;
+    }
+    pthread_mutex_lock(&e->secret_lock);
+    rc = e->leak_index ? 0 : az_leak_index_new(&e->leak_index);
+    m = rc ? 0 : register_inputs(secs, n, in);
+    if (!rc && m)
+        rc = az_leak_index_add(e->leak_index, in, m, out);
+    if (!rc && m) {
+        register_entries(secs, in, m, out);
+        rc = publish(e);
+    }
+    pthread_mutex_unlock(&e->secret_lock);
+out:
+    if (in != in_stack)
+        free(in);
+    if (out != out_stack)
+        free(out);
+    return rc;
+}
+
+/*
+ * After secrets were marked dead: lets the index drop them when that is
+ * worth a rebuild, and publishes the result.
+ */
+static void tidy(agentauthz_engine *e)
+{
+    pthread_mutex_lock(&e->secret_lock);
+    if (az_leak_index_tidy(e->leak_index))
+        publish(e);
+    pthread_mutex_unlock(&e->secret_lock);
 }
 
 void az_engine_secrets_free(agentauthz_engine *e)
 {
     az_leak_ref_unref(atomic_load(&e->leaks));
-    free(e->live);
+    az_leak_index_free(e->leak_index);
     az_secpool_free(e->pool);
 }
 
@@ -118,9 +149,44 @@ static void request_for(const agentauthz_session *s, const az_secret *sec,
     req->ttl_ns = sec->expires_ns - s->opened_ns;
 }
 
-static int issue_random(unsigned char *buf, size_t bytes, size_t *len)
+/*
+ * The random secrets of one open come from as few getrandom calls as fit
+ * in buf: a call costs 1 to 3 us here, more than the rest of issuing a
+ * secret. The batch lives on the issuing thread's stack and is wiped after.
+ */
+#define RND_BATCH 1024u
+
+typedef struct rnd_batch {
+    unsigned char buf[RND_BATCH];
+    size_t off, len; /* the unread bytes are buf[off .. len) */
+    size_t left;     /* random bytes the open has still to hand out */
+} rnd_batch;
+
+static void rnd_init(rnd_batch *rb, const az_policy *p, const az_task *t)
 {
-    randombytes_buf(buf, bytes);
+    rb->off = rb->len = rb->left = 0;
+    for (size_t i = 0; i < t->nsecrets; i++)
+        if (p->secrets[t->secrets[i]].provider == AZ_PROVIDER_RANDOM)
+            rb->left += p->secrets[t->secrets[i]].bytes;
+}
+
+static int issue_random(rnd_batch *rb, unsigned char *buf, size_t bytes, size_t *len)
+{
+    if (bytes > sizeof rb->buf) {
+        randombytes_buf(buf, bytes);
+    } else {
+        if (rb->len - rb->off < bytes) {
+            size_t fill = rb->left < sizeof rb->buf ? rb->left : sizeof rb->buf;
+            fill = fill < bytes ? bytes : fill;
+            randombytes_buf(rb->buf, fill);
+            rb->off = 0;
+            rb->len = fill;
+        }
+        memcpy(buf, rb->buf + rb->off, bytes);
+        sodium_memzero(rb->buf + rb->off, bytes);
+        rb->off += bytes;
+    }
+    rb->left = rb->left > bytes ? rb->left - bytes : 0;
     *len = bytes;
     return 0;
 }
@@ -212,10 +278,10 @@ static int issue_host(agentauthz_session *s, az_secret *sec, unsigned char *buf,
 
 /* Produces a secret's value into buf (AZ_HOST_SECRET_MAX bytes). */
 static int produce(agentauthz_session *s, az_secret *sec, const az_secret_decl *decl,
-                   unsigned char *buf, size_t *len)
+                   rnd_batch *rb, unsigned char *buf, size_t *len)
 {
     switch (decl->provider) {
-    case AZ_PROVIDER_RANDOM: return issue_random(buf, decl->bytes, len);
+    case AZ_PROVIDER_RANDOM: return issue_random(rb, buf, decl->bytes, len);
     case AZ_PROVIDER_DERIVED: return issue_derived(s, sec, az_keys_master_key(s->e->keys), buf, len);
     case AZ_PROVIDER_TOKEN: return issue_token(s, sec, decl, buf, AZ_HOST_SECRET_MAX, len);
     case AZ_PROVIDER_HOST: return issue_host(s, sec, buf, AZ_HOST_SECRET_MAX, len);
@@ -229,14 +295,14 @@ static uint64_t secret_ttl_ns(const agentauthz_session *s, const az_secret_decl 
     return ttl < s->ttl_ns ? ttl : s->ttl_ns;
 }
 
-/* Stores value in a pool slot and registers the secret as live. */
+/* Stores value in a pool slot and marks the secret live (register_secrets indexes it). */
 static int store(agentauthz_engine *e, az_secret *sec, const unsigned char *value, size_t len)
 {
     int rc;
     pthread_mutex_lock(&e->secret_lock);
     rc = az_secpool_alloc(e->pool, len, &sec->slot);
-    if (!rc && (rc = az_secpool_write(sec->slot, value, len)) == 0)
-        rc = live_add(e, sec);
+    if (!rc)
+        rc = az_secpool_write(sec->slot, value, len);
     if (!rc) {
         sec->len = len;
         atomic_store(&sec->live, true);
@@ -248,7 +314,8 @@ static int store(agentauthz_engine *e, az_secret *sec, const unsigned char *valu
     return rc;
 }
 
-static int issue_one(agentauthz_session *s, az_secret *sec, const az_secret_decl *decl)
+static int issue_one(agentauthz_session *s, az_secret *sec, const az_secret_decl *decl,
+                     rnd_batch *rb)
 {
     unsigned char buf[AZ_HOST_SECRET_MAX];
     size_t len = 0;
@@ -258,19 +325,11 @@ static int issue_one(agentauthz_session *s, az_secret *sec, const az_secret_decl
     sec->expires_ns = s->opened_ns + secret_ttl_ns(s, decl);
     if (!(sec->name = strdup(decl->name)))
         return AGENTAUTHZ_ENOMEM;
-    rc = produce(s, sec, decl, buf, &len);
+    rc = produce(s, sec, decl, rb, buf, &len);
     if (!rc)
         rc = store(s->e, sec, buf, len);
-    sodium_memzero(buf, sizeof buf);
-    return rc;
-}
-
-static int publish(agentauthz_engine *e)
-{
-    int rc;
-    pthread_mutex_lock(&e->secret_lock);
-    rc = leak_rebuild(e);
-    pthread_mutex_unlock(&e->secret_lock);
+    /* A host callback may write anywhere in buf; the others write len bytes at most. */
+    sodium_memzero(buf, decl->provider == AZ_PROVIDER_HOST || len > sizeof buf ? sizeof buf : len);
     return rc;
 }
 
@@ -282,15 +341,18 @@ static int publish(agentauthz_engine *e)
 int az_secrets_issue(agentauthz_session *s, agentauthz_error *err)
 {
     const az_task *t = &s->view.p->tasks[s->view.task];
+    rnd_batch rb;
     int rc = 0;
     if (t->nsecrets == 0)
         return 0;
     if (!(s->secrets = calloc(t->nsecrets, sizeof *s->secrets)))
         return az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
+    rnd_init(&rb, s->view.p, t);
     for (size_t i = 0; i < t->nsecrets && !rc; i++, s->nsecrets++)
-        rc = issue_one(s, &s->secrets[i], &s->view.p->secrets[t->secrets[i]]);
+        rc = issue_one(s, &s->secrets[i], &s->view.p->secrets[t->secrets[i]], &rb);
+    sodium_memzero(rb.buf + rb.off, rb.len - rb.off); /* issue_random wiped what it handed out */
     if (!rc)
-        rc = publish(s->e);
+        rc = register_secrets(s->e, s->secrets, s->nsecrets);
     if (rc) {
         az_secrets_destroy(s);
         return az_error_set(err, rc, "", 0, 0, 0, "cannot issue secret \"%s\": %s",
@@ -316,7 +378,9 @@ static bool destroy_one(agentauthz_session *s, az_secret *sec)
         e->secret_revoke(e->secret_ctx, &req);
     }
     pthread_mutex_lock(&e->secret_lock);
-    live_remove(e, sec);
+    /* Scans ignore it from now on; the index drops its patterns later (tidy). */
+    az_leak_index_kill(e->leak_index, sec->leak);
+    sec->leak = NULL;
     if (sec->slot && az_secpool_write(sec->slot, NULL, 0) != 0)
         sec->len = 0;
     if (sec->leases == 0) {
@@ -335,7 +399,7 @@ void az_secrets_destroy(agentauthz_session *s)
     for (size_t i = 0; i < s->nsecrets; i++)
         any = destroy_one(s, &s->secrets[i]) || any;
     if (any)
-        publish(s->e);
+        tidy(s->e);
 }
 
 void az_secrets_expire(agentauthz_session *s, uint64_t now)
@@ -345,7 +409,7 @@ void az_secrets_expire(agentauthz_session *s, uint64_t now)
         if (atomic_load(&s->secrets[i].live) && now >= s->secrets[i].expires_ns)
             any = destroy_one(s, &s->secrets[i]) || any;
     if (any)
-        publish(s->e);
+        tidy(s->e);
 }
 
 /* ---- leak scanning on the check path ---- */
@@ -367,10 +431,10 @@ static az_leak_ref *current_leaks(agentauthz_session *s)
     return cur;
 }
 
-static int deny_leak(const az_leak_ref *r, const az_leak_hit *hit, const char *where,
-                     agentauthz_decision *d)
+/* hit->name is the matcher's copy, valid while the session holds the matcher. */
+static int deny_leak(const az_leak_hit *hit, const char *where, agentauthz_decision *d)
 {
-    const char *name = hit->id < r->n ? r->by_index[hit->id]->name : "?";
+    const char *name = hit->name ? hit->name : "?";
     d->effect = AGENTAUTHZ_DENY;
     snprintf(d->rule, sizeof d->rule, "leak");
     snprintf(d->reason, sizeof d->reason, "secret \"%s\" found in the %s (%s)", name, where,
@@ -383,7 +447,7 @@ static int scan_bytes(const az_leak_ref *r, const void *p, size_t len, const cha
 {
     az_leak_hit hit;
     if (len && az_leak_scan(r->set, p, len, &hit) == 1)
-        return deny_leak(r, &hit, where, d);
+        return deny_leak(&hit, where, d);
     return 0;
 }
 
@@ -461,8 +525,6 @@ static int inherit_one(agentauthz_session *child, const az_secret *from, az_secr
     rc = az_secpool_alloc(e->pool, from->len, &to->slot);
     if (!rc)
         rc = az_secpool_write(to->slot, az_secpool_read(from->slot), from->len);
-    if (!rc)
-        rc = live_add(e, to);
     if (!rc) {
         to->len = from->len;
         atomic_store(&to->live, true);
@@ -486,7 +548,7 @@ int az_secrets_inherit(agentauthz_session *child, agentauthz_session *parent,
         rc = inherit_one(child, from, &child->secrets[child->nsecrets++]);
     }
     if (!rc)
-        rc = publish(child->e);
+        rc = register_secrets(child->e, child->secrets, child->nsecrets);
     if (rc) {
         az_secrets_destroy(child);
         return az_error_set(err, rc, "", 0, 0, 0, "cannot hand secrets down: %s",

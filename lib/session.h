@@ -52,8 +52,8 @@ typedef enum az_state { AZ_OPEN, AZ_CLOSED, AZ_REVOKED, AZ_EXPIRED } az_state;
 
 /*
  * One issued secret. Its bytes live in a guarded pool slot; the record lives
- * as long as its session (leases hold a session reference). slot, live and
- * leases are guarded by the engine's secret_lock.
+ * as long as its session (leases hold a session reference). slot, live,
+ * leak and leases are guarded by the engine's secret_lock.
  */
 typedef struct az_secret {
     char *name;
@@ -61,11 +61,17 @@ typedef struct az_secret {
     az_secslot *slot;     /* NULL once released to the pool */
     size_t len;
     uint64_t expires_ns;  /* monotonic */
-    uint32_t id;          /* engine-wide, for leak hits */
     _Atomic bool live;
     size_t leases;        /* outstanding leases on the slot */
     bool host_issued;     /* call the revoke callback at destruction */
     struct agentauthz_session *owner;
+    /*
+     * Its entry in the engine's leak index (borrowed: the index keeps live
+     * entries), or NULL before it is registered and once it is destroyed.
+     * The matcher's sets keep their own references to the entry, with a
+     * copy of the name, so nothing they hold points into this record.
+     */
+    struct az_leak_entry *leak;
 } az_secret;
 
 typedef struct az_allowed {
@@ -73,12 +79,14 @@ typedef struct az_allowed {
     uint64_t tool_hash;
 } az_allowed;
 
-/* The engine's leak matcher, shared immutable and reference counted. */
+/*
+ * The engine's leak matcher as published to sessions, shared immutable and
+ * reference counted: set is the index's head at publication (a reference;
+ * scanning it covers the recent and base sets and skips dead secrets).
+ */
 typedef struct az_leak_ref {
     _Atomic size_t refs;
     struct az_leak_set *set;
-    az_secret **by_index; /* the secrets it was built from, id = index */
-    size_t n;
 } az_leak_ref;
 
 struct agentauthz_session {
@@ -134,9 +142,8 @@ struct agentauthz_engine {
     agentauthz_secret_issue_fn secret_issue;
     agentauthz_secret_revoke_fn secret_revoke;
     void *secret_ctx;
-    az_secret **live;  /* every live secret of every session */
-    size_t nlive, live_cap;
-    _Atomic(az_leak_ref *) leaks;
+    struct az_leak_index *leak_index; /* every live secret; NULL until the first */
+    _Atomic(az_leak_ref *) leaks;     /* its head, published; NULL when none is live */
     /* audit */
     char *name;
     pthread_rwlock_t audit_lock; /* read: emit; write: replace the log */
