@@ -260,12 +260,7 @@ static int strength(agentauthz_effect e)
 
 static bool tool_delegated(const agentauthz_session *s, const agentauthz_action *a)
 {
-    if (!s->tools)
-        return true;
-    for (size_t i = 0; i < s->ntools; i++)
-        if (az_glob_match(&s->tools[i], a->tool.p, a->tool.len))
-            return true;
-    return false;
+    return !s->tools || az_globs_match(s->tools, s->ntools, a->tool.p, a->tool.len);
 }
 
 /* The rules' verdict in s, changing nothing; the caller holds s->lock. */

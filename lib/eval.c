@@ -346,13 +346,6 @@ static bool rule_in_scope(const az_rule *r, const az_view *v)
     return false;
 }
 
-static bool rule_tool_matches(const az_rule *r, const char *tool, size_t len)
-{
-    for (size_t i = 0; i < r->ntools; i++)
-        if (az_glob_match(&r->tools[i], tool, len))
-            return true;
-    return false;
-}
 
 /* Sets up ev for one check; ev->entry and ev->sink are filled by az_eval_rules. */
 void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
@@ -397,7 +390,7 @@ int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
         if (r->effect != AGENTAUTHZ_DENY && (r->effect == AGENTAUTHZ_ASK ? ask : allow))
             continue; /* an earlier rule of this effect already names the decision */
         if (!rule_in_scope(r, &ev->s->view) ||
-            (!idx && !rule_tool_matches(r, ev->a->tool.p, ev->a->tool.len)))
+            (!idx && !az_globs_match(r->tools, r->ntools, ev->a->tool.p, ev->a->tool.len)))
             continue;
         m = r->has_where ? eval_where(ev, &r->where) : 1;
         *rule = r;

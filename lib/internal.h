@@ -218,6 +218,8 @@ typedef struct az_glob {
 int az_glob_compile(az_glob *g, const char *pat, size_t len, az_glob_mode mode, bool icase,
                     char *msg, size_t msgcap);
 bool az_glob_match(const az_glob *g, const char *s, size_t len);
+/* Whether any of the n globs matches s. */
+bool az_globs_match(const az_glob *g, size_t n, const char *s, size_t len);
 void az_glob_free(az_glob *g);
 /*
  * Matches an uncompiled pattern (a task parameter used as a glob). Returns

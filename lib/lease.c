@@ -40,10 +40,7 @@ static const az_secret_decl *find_decl(const az_policy *p, const char *name)
 
 static bool tool_bound(const az_secret_decl *decl, const agentauthz_action *a)
 {
-    for (size_t i = 0; i < decl->ntools; i++)
-        if (az_glob_match(&decl->tools[i], a->tool.p, a->tool.len))
-            return true;
-    return false;
+    return az_globs_match(decl->tools, decl->ntools, a->tool.p, a->tool.len);
 }
 
 static bool recently_allowed(const agentauthz_session *s, const agentauthz_action *a,

@@ -1401,3 +1401,11 @@ bool az_name_valid(const char *s, size_t len)
     }
     return true;
 }
+
+bool az_globs_match(const az_glob *g, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (az_glob_match(&g[i], s, len))
+            return true;
+    return false;
+}

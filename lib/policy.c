@@ -258,13 +258,6 @@ static int index_names(az_policy *p)
     return rc;
 }
 
-static bool rule_matches_tool(const az_rule *r, const char *tool, size_t len)
-{
-    for (size_t i = 0; i < r->ntools; i++)
-        if (az_glob_match(&r->tools[i], tool, len))
-            return true;
-    return false;
-}
 
 static int posting_add(az_tool_index *e, uint32_t rule)
 {
@@ -307,7 +300,7 @@ static int index_merge_globs(az_policy *p, az_tool_index *e)
         return AGENTAUTHZ_ENOMEM;
     for (size_t g = 0; g < p->nglob_rules; g++) {
         uint32_t r = p->glob_rules[g];
-        if (!rule_matches_tool(&p->rules[r], e->name, e->len))
+        if (!az_globs_match(p->rules[r].tools, p->rules[r].ntools, e->name, e->len))
             continue;
         while (a < n && e->rules[a] < r)
             merged[k++] = e->rules[a++];
