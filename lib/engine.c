@@ -142,6 +142,9 @@ void agentauthz_engine_free(agentauthz_engine *e)
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&e->lock);
+    for (size_t i = 0; i < e->nretired; i++)
+        az_policy_unref(e->retired[i]);
+    free(e->retired);
     az_policy_unref(atomic_load(&e->policy));
     az_audit_free(atomic_load(&e->audit));
     az_engine_secrets_free(e);
@@ -357,14 +360,46 @@ static int add_path(file_set *fs, const char *path, az_diag *d)
 }
 
 /* Swaps the compiled policy in; checks already running keep their reference. */
+/*
+ * Frees the retired policies that no session holds any more. Sessions only
+ * ever take references to the policy in force, so a retired policy whose
+ * one reference is the engine's can be freed here, on the loader's thread.
+ */
+static void free_retired(agentauthz_engine *e)
+{
+    az_policy **done = NULL;
+    size_t ndone = 0, kept = 0;
+    pthread_mutex_lock(&e->lock);
+    done = calloc(e->nretired ? e->nretired : 1, sizeof *done);
+    for (size_t i = 0; done && i < e->nretired; i++) {
+        if (atomic_load_explicit(&e->retired[i]->refs, memory_order_acquire) == 1)
+            done[ndone++] = e->retired[i];
+        else
+            e->retired[kept++] = e->retired[i];
+    }
+    if (done)
+        e->nretired = kept;
+    pthread_mutex_unlock(&e->lock);
+    for (size_t i = 0; i < ndone; i++)
+        az_policy_unref(done[i]);
+    free(done);
+}
+
 static void install(agentauthz_engine *e, az_policy *p)
 {
-    az_policy *old;
+    az_policy *old, **grown;
     pthread_mutex_lock(&e->lock);
     old = atomic_exchange_explicit(&e->policy, p, memory_order_acq_rel);
     e->generation++;
+    grown = old ? realloc(e->retired, (e->nretired + 1) * sizeof *grown) : NULL;
+    if (grown) {
+        e->retired = grown;
+        e->retired[e->nretired++] = old;
+        old = NULL;
+    }
     pthread_mutex_unlock(&e->lock);
-    az_policy_unref(old);
+    az_policy_unref(old); /* only when it could not be retired */
+    free_retired(e);
 }
 
 static int compile_and_install(agentauthz_engine *e, const az_source *src, size_t n,
@@ -485,6 +520,7 @@ int agentauthz_engine_sweep(agentauthz_engine *e, size_t *expired)
         az_session_unref(s);
     }
     free(all);
+    free_retired(e);
     if (expired)
         *expired = ended;
     return 0;

@@ -133,6 +133,13 @@ struct agentauthz_engine {
     agentauthz_clock_fn wall_clock;
     void *wall_clock_ctx;
     uint64_t generation;
+    /*
+     * Replaced policies, each with the engine's reference, freed by a later
+     * load or sweep once no session holds them: freeing a large policy takes
+     * milliseconds, which must not land on the check that lets go of it last.
+     */
+    az_policy **retired;
+    size_t nretired;
     agentauthz_session *sessions;
     /* secrets: never held together with lock, except lock inside secret_lock */
     pthread_mutex_t secret_lock;
