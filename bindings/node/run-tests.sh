@@ -31,11 +31,15 @@ if [ "$major" -lt 20 ]; then
 fi
 
 # A read-only source tree (make distcheck) gets its packages in a copy.
+# An out-of-tree build (the wrapper's, make distcheck's read-only tree)
+# installs the npm packages in a copy, so the source tree is never written to.
 workdir=$srcdir
-if [ ! -w "$srcdir" ]; then
+top_srcdir_abs=$(cd "$srcdir/../.." && pwd)
+if [ "$top_srcdir_abs" != "$top_builddir" ] || [ ! -w "$srcdir" ]; then
     workdir=$top_builddir/bindings/node
     mkdir -p "$workdir"
-    cp -R "$srcdir/." "$workdir/"
+    (cd "$srcdir" && tar cf - --exclude=node_modules --exclude='*.log' .) |
+        (cd "$workdir" && tar xf -)
     chmod -R u+w "$workdir"
 fi
 

@@ -33,15 +33,20 @@ if [ "$major" -lt 20 ]; then
     exit 77
 fi
 
-# A read-only source tree (make distcheck) is copied, binding and gateway
-# side by side as the gateway expects them, and installed there.
+# An out-of-tree build (the wrapper's, make distcheck's read-only tree)
+# copies binding and gateway side by side, as the gateway expects them, and
+# installs the npm packages there, so the source tree is never written to.
 binding=$top_srcdir/bindings/node
 gateway=$srcdir
-if [ ! -w "$srcdir" ] || [ ! -w "$top_srcdir/bindings/node" ]; then
+if [ "$(cd "$top_srcdir" && pwd)" != "$(cd "$top_builddir" && pwd)" ] ||
+   [ ! -w "$srcdir" ] || [ ! -w "$top_srcdir/bindings/node" ]; then
     work=$top_builddir/node-work
+    rm -rf "$work"
     mkdir -p "$work/bindings/node" "$work/examples/mcp-gateway"
-    cp -R "$top_srcdir/bindings/node/." "$work/bindings/node/"
-    cp -R "$srcdir/." "$work/examples/mcp-gateway/"
+    (cd "$top_srcdir/bindings/node" && tar cf - --exclude=node_modules --exclude='*.log' .) |
+        (cd "$work/bindings/node" && tar xf -)
+    (cd "$srcdir" && tar cf - --exclude=node_modules --exclude='*.log' .) |
+        (cd "$work/examples/mcp-gateway" && tar xf -)
     chmod -R u+w "$work"
     binding=$work/bindings/node
     gateway=$work/examples/mcp-gateway
