@@ -1,0 +1,24 @@
+#!/bin/sh
+# Replays each fuzz harness's saved corpus (tests/fuzz/corpus/NAME) through
+# the harness, built without libFuzzer by tests/fuzz/replay.c.
+set -u
+srcdir=${top_srcdir:-.}
+bin=${top_builddir:-.}/tests/fuzz
+passed=0 failed=0
+for name in json glob yaml leak; do
+    if "$bin/replay_$name" "$srcdir/tests/fuzz/corpus/$name"; then
+        passed=$((passed + 1))
+    else
+        echo "FAIL replay_$name"
+        failed=$((failed + 1))
+    fi
+done
+# The token harness has no saved corpus; its seeds are the JSON corpus.
+if "$bin/replay_token" "$srcdir/tests/fuzz/corpus/json"; then
+    passed=$((passed + 1))
+else
+    echo "FAIL replay_token"
+    failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
