@@ -10,6 +10,25 @@ _L = _lib.lib
 
 
 
+class Closing:
+    """Context-manager behaviour of the handles: close on exit and when collected."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+
 class _Encoder(json.JSONEncoder):
     """Compact, strict JSON for arguments and parameters.
 

@@ -6,6 +6,7 @@ import threading
 import weakref
 
 from . import _lib
+from . import _util
 from . import errors
 from ._util import check, cstr, optional_cstr, ttl_ns, Value
 from .keys import Keys, _PKBuf, public_key_text
@@ -148,7 +149,7 @@ def audit_verify(keys, *paths):
     return report
 
 
-class Engine:
+class Engine(_util.Closing):
     """A policy engine: holds the policy in force and the sessions opened on it.
 
     clock, if given, is a callable returning monotonic nanoseconds (tests use
@@ -362,19 +363,6 @@ class Engine:
         for s in list(self._sessions):
             s.close()
         _L.agentauthz_engine_free(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
-            pass
 
     def __repr__(self):
         if not self._h:

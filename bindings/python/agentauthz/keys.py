@@ -5,6 +5,7 @@ import os
 import threading
 
 from . import _lib
+from . import _util
 from . import errors
 from ._util import char_pp, check, cstr, optional_cstr
 
@@ -12,7 +13,7 @@ _L = _lib.lib
 _PKBuf = ctypes.c_ubyte * _lib.PUBKEY_BYTES
 
 
-class Keys:
+class Keys(_util.Closing):
     """An engine's keys (signing, master and audit), held in guarded C memory.
 
     Only the public key is ever visible from Python. Pass a Keys object to
@@ -120,19 +121,6 @@ class Keys:
         if h:
             _L.agentauthz_keys_free(h)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
-            pass
-
     def __repr__(self):
         if not self._h:
             return "<agentauthz.Keys closed>"
@@ -219,7 +207,7 @@ def verify_token(pubkey, token, audience=None, skew=60, now=None):
     return _take_claims(out)
 
 
-class Verifier:
+class Verifier(_util.Closing):
     """A token verifier with a cache and a revocation list (for downstream services)."""
 
     __slots__ = ("_h", "_lock", "__weakref__")
@@ -258,19 +246,6 @@ class Verifier:
             h, self._h = self._h, None
         if h:
             _L.agentauthz_verifier_free(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "<agentauthz.Verifier%s>" % ("" if self._h else " closed")

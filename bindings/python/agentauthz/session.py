@@ -6,6 +6,7 @@ import json
 import threading
 
 from . import _lib
+from . import _util
 from . import errors
 from ._util import char_pp, check, cstr, dumps, str_list, ttl_ns, Value
 
@@ -398,7 +399,7 @@ def _action_and_decision(args, what):
 # ---- sessions ------------------------------------------------------------
 
 
-class Session:
+class Session(_util.Closing):
     """A session: one agent (workload identity) working on one task.
 
     A context manager: closed on exit, which ends it and destroys its
@@ -606,19 +607,6 @@ class Session:
         child = Session(self._engine, out, self, identity, task)
         self._engine._sessions.add(child)
         return child
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
-            pass
 
     def __repr__(self):
         state = " closed" if not self._h else ""
