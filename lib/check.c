@@ -263,28 +263,41 @@ static bool tool_delegated(const agentauthz_session *s, const agentauthz_action 
     return !s->tools || az_globs_match(s->tools, s->ntools, a->tool.p, a->tool.len);
 }
 
-/* The rules' verdict in s, changing nothing; the caller holds s->lock. */
-static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz_decision *d)
+/* The delegation step: a tool outside the session's delegated tools is denied. */
+static bool undelegated_tool(const agentauthz_session *s, const agentauthz_action *a,
+                             agentauthz_decision *d)
+{
+    if (tool_delegated(s, a))
+        return false;
+    decide(d, AGENTAUTHZ_DENY, "session", "tool not delegated to this session");
+    return true;
+}
+
+/* Policy.md's step 4: the matching rules' verdict, or the task's default. */
+static void rules_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
 {
     const az_rule *rule = NULL;
     agentauthz_effect effect;
-    az_eval ev;
-    int rc;
-    if ((rc = refresh_view(s)) != 0 || session_refused(s, az_engine_now(s->e), d))
-        return rc;
-    if (!tool_delegated(s, a)) {
-        decide(d, AGENTAUTHZ_DENY, "session", "tool not delegated to this session");
-        return 0;
-    }
-    az_eval_init(&ev, s, a, az_engine_now(s->e));
-    if (az_eval_rules(&ev, &rule, &effect) != 0) {
-        decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default", "a condition could not be evaluated");
-        return 0;
-    }
-    if (!rule)
+    if (az_eval_rules(ev, &rule, &effect) != 0)
+        decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default",
+               "a condition could not be evaluated (invalid parameter pattern or missing "
+               "parameter)");
+    else if (!rule)
         decide_default(s, d);
     else
         decide(d, effect, rule->id, rule->reason);
+}
+
+/* The rules' verdict in s, changing nothing; the caller holds s->lock. */
+static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz_decision *d)
+{
+    uint64_t now = az_engine_now(s->e);
+    az_eval ev;
+    int rc;
+    if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d) || undelegated_tool(s, a, d))
+        return rc;
+    az_eval_init(&ev, s, a, now);
+    rules_verdict(s, &ev, d);
     return 0;
 }
 
@@ -318,20 +331,9 @@ static int ancestors_verdict(agentauthz_session *parent, const agentauthz_action
 static int decide_by_rules(agentauthz_session *s, az_eval *ev, const agentauthz_decision *up,
                            agentauthz_decision *d)
 {
-    const az_rule *rule = NULL;
-    agentauthz_effect effect;
     bool approved;
     int rc;
-    if (az_eval_rules(ev, &rule, &effect) != 0) {
-        decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default",
-               "a condition could not be evaluated (invalid parameter pattern or missing "
-               "parameter)");
-        return 0;
-    }
-    if (!rule)
-        decide_default(s, d);
-    else
-        decide(d, effect, rule->id, rule->reason);
+    rules_verdict(s, ev, d);
     if (up && strength(up->effect) < strength(d->effect))
         decide(d, up->effect, up->rule, up->reason);
     if (d->effect == AGENTAUTHZ_ASK) {
@@ -357,11 +359,7 @@ static int decide_live(agentauthz_session *s, const agentauthz_action *a,
     int rc;
     if ((rc = limits_exceeded(s, a, d)) != 0)
         return rc < 0 ? rc : 0;
-    if (!tool_delegated(s, a)) {
-        decide(d, AGENTAUTHZ_DENY, "session", "tool not delegated to this session");
-        return 0;
-    }
-    if (az_secrets_scan(s, a, d))
+    if (undelegated_tool(s, a, d) || az_secrets_scan(s, a, d))
         return 0;
     az_eval_init(&ev, s, a, now);
     if ((rc = decide_by_rules(s, &ev, up, d)) != 0)
