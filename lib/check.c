@@ -29,6 +29,15 @@ static void decide(agentauthz_decision *d, agentauthz_effect effect, const char 
     copy_bounded(d->reason, sizeof d->reason, reason);
 }
 
+/* Fail-closed until decided; constant sizes, so the copies compile to a few stores. */
+static void decide_internal_error(agentauthz_decision *d)
+{
+    static const char rule[] = "default", reason[] = "internal error";
+    d->effect = AGENTAUTHZ_DENY;
+    memcpy(d->rule, rule, sizeof rule);
+    memcpy(d->reason, reason, sizeof reason);
+}
+
 const char *agentauthz_effect_name(agentauthz_effect effect)
 {
     switch (effect) {
@@ -394,7 +403,7 @@ int agentauthz_check(agentauthz_session *s, const agentauthz_action *a,
     int rc;
     if (!d)
         return AGENTAUTHZ_EINVAL;
-    decide(d, AGENTAUTHZ_DENY, "default", "internal error");
+    decide_internal_error(d);
     d->seq = 0;
     if (!s || !a || !a->tool.len) {
         decide(d, AGENTAUTHZ_DENY, "default", "invalid session or action");

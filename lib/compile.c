@@ -905,7 +905,7 @@ static bool prepare_literal(cc *c, const az_node *n, const az_pred *p, az_item *
         fail(c, n, "bad regex \"%.128s\": %s", n->str, msg);
         return false;
     case AZ_OP_DOMAIN:
-        if (az_domain_valid(n->str, n->len))
+        if (az_domain_prepare(&it->domain, it->lit->u.str.p, it->lit->u.str.len) == 0)
             return true;
         fail(c, n, "bad domain \"%.128s\"", n->str);
         return false;
@@ -945,6 +945,7 @@ static bool add_param(cc *c, const az_node *n, const rule_scope *scope, az_pred 
         oom(c, n);
         return false;
     }
+    p->has_param = true;
     return true;
 }
 

@@ -136,7 +136,10 @@ static int string_op(const az_pred *p, const az_item *from, const agentauthz_val
     case AZ_OP_GLOB: return match_glob(from, x, o, p->icase);
     case AZ_OP_PREFIX: return az_has_prefix(s, len, o->u.str.p, o->u.str.len, p->icase);
     case AZ_OP_SUFFIX: return az_has_suffix(s, len, o->u.str.p, o->u.str.len, p->icase);
-    case AZ_OP_DOMAIN: return az_domain_match(s, len, o->u.str.p, o->u.str.len);
+    case AZ_OP_DOMAIN:
+        if (from->lit)
+            return az_domain_match_prepared(&from->domain, s, len);
+        return az_domain_match(s, len, o->u.str.p, o->u.str.len);
     case AZ_OP_CIDR: return match_cidr(from, x, o);
     case AZ_OP_REGEX: return az_regex_match(&from->regex, s, len);
     default: return 0;
@@ -173,6 +176,23 @@ static int operand_op(const az_pred *p, const az_item *from, const agentauthz_va
     }
 }
 
+static bool negated_op(az_op op)
+{
+    return op == AZ_OP_NE || op == AZ_OP_NOT_IN;
+}
+
+static int literal_op(const az_pred *p, const agentauthz_value *x, bool negated)
+{
+    for (size_t i = 0; i < p->nitems; i++) {
+        int r = operand_op(p, &p->items[i], x, p->items[i].lit);
+        if (r < 0)
+            return -1;
+        if (r)
+            return !negated;
+    }
+    return negated;
+}
+
 /*
  * A scalar operator on the scalar x: true when some operand says so, except
  * ne and not_in, which hold when no operand is equal.
@@ -182,7 +202,9 @@ static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
     operand_iter it = {p, 0, NULL, 0};
     const agentauthz_value *o;
     const az_item *from = NULL;
-    bool missing = false, negated = p->op == AZ_OP_NE || p->op == AZ_OP_NOT_IN;
+    bool missing = false, negated = negated_op(p->op);
+    if (!p->has_param) /* literals only, the usual case: no parameter to resolve */
+        return literal_op(p, x, negated);
     while ((o = next_operand(ev, &it, &from, &missing)) != NULL) {
         int r = operand_op(p, from, x, o);
         if (r < 0)
@@ -287,11 +309,29 @@ static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     }
 }
 
+/*
+ * One condition. The usual one, a scalar operator with literal operands
+ * applied to a scalar, goes straight to its operands: the same verdict
+ * eval_pred would reach through value_op and scalar_op.
+ */
+static int eval_cond(az_eval *ev, const az_cond *c)
+{
+    const az_pred *p = &c->pred;
+    const agentauthz_value *v = field_value(ev, c);
+    if (az_op_is_scalar(p->op) && !p->has_param) {
+        if (!v || v->type == AGENTAUTHZ_MAP)
+            return 0;
+        if (v->type != AGENTAUTHZ_LIST)
+            return literal_op(p, v, negated_op(p->op));
+    }
+    return eval_pred(ev, p, v);
+}
+
 static int eval_where(az_eval *ev, const az_where *w)
 {
     int r;
     for (size_t i = 0; i < w->nconds; i++) {
-        r = eval_pred(ev, &w->conds[i].pred, field_value(ev, &w->conds[i]));
+        r = eval_cond(ev, &w->conds[i]);
         if (r != 1)
             return r;
     }
@@ -317,35 +357,32 @@ static int eval_where(az_eval *ev, const az_where *w)
 
 /*
  * Whether the session's task and roles are in the rule's scope. When the
- * policy has at most 64 tasks (or roles), the rule carries them as a bit
- * mask (az_policy_build_index) and one AND decides.
+ * policy has at most 64 tasks (or roles), the candidate carries them as a
+ * bit mask (az_policy_build_index) and one AND decides.
  */
-static bool task_in_scope(const az_rule *r, int task)
+static bool task_in_scope(const az_cand *c, const az_rule *r, int task)
 {
-    bool in = r->ntasks == 0;
-    if (in)
+    if (c->flags & AZ_CAND_ANY_TASK)
         return true;
-    if (r->has_task_mask)
-        return task >= 0 && task < 64 && ((r->task_mask >> task) & 1u);
-    for (size_t i = 0; i < r->ntasks && !in; i++)
-        in = (int)r->tasks[i] == task;
-    return in;
+    if (c->flags & AZ_CAND_TASK_MASK)
+        return task >= 0 && task < 64 && ((c->task_mask >> task) & 1u);
+    for (size_t i = 0; i < r->ntasks; i++)
+        if ((int)r->tasks[i] == task)
+            return true;
+    return false;
 }
 
-static bool rule_in_scope(const az_rule *r, const az_view *v)
+static bool role_in_scope(const az_cand *c, const az_rule *r, const az_view *v)
 {
-    if (!task_in_scope(r, v->task))
-        return false;
-    if (r->nroles == 0)
+    if (c->flags & AZ_CAND_ANY_ROLE)
         return true;
-    if (r->has_role_mask)
-        return (v->role_bits[0] & r->role_mask) != 0;
+    if (c->flags & AZ_CAND_ROLE_MASK)
+        return (v->role_bits[0] & c->role_mask) != 0;
     for (size_t i = 0; i < r->nroles; i++)
         if (v->role_bits[r->roles[i] / 64] & (UINT64_C(1) << (r->roles[i] % 64)))
             return true;
     return false;
 }
-
 
 /* Sets up ev for one check; ev->entry and ev->sink are filled by az_eval_rules. */
 void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
@@ -367,6 +404,21 @@ void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_act
 }
 
 /*
+ * In a large policy a tool's rules and their conditions lie far apart in
+ * memory, and each is a chain of pointers (rule, conditions, operands).
+ * Asking for the first two links of every candidate at once lets their
+ * cache misses overlap instead of following one another.
+ */
+static void prefetch_candidates(const az_policy *p, const az_cand *cand, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        __builtin_prefetch(&p->rules[cand[i].rule].where);
+    for (size_t i = 0; i < n; i++)
+        if (cand[i].flags & AZ_CAND_WHERE)
+            __builtin_prefetch(p->rules[cand[i].rule].where.conds);
+}
+
+/*
  * Deny beats ask beats allow; among rules of the deciding effect the first
  * in file order names the decision. The first matching deny ends the scan.
  *
@@ -379,20 +431,22 @@ int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
 {
     const az_policy *p = ev->s->view.p;
     const az_tool_index *idx = az_policy_lookup_tool(p, ev->a->tool.p, ev->a->tool.len);
-    const uint32_t *cand = idx ? idx->rules : p->glob_rules;
+    const az_cand *cand = idx ? idx->cands : p->glob_cands;
     size_t n = idx ? idx->nrules : p->nglob_rules;
     const az_rule *ask = NULL, *allow = NULL;
     ev->entry = idx ? idx->entry : NULL;
     ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
+    prefetch_candidates(p, cand, n);
     for (size_t i = 0; i < n; i++) {
-        const az_rule *r = &p->rules[cand[i]];
+        const az_cand *c = &cand[i];
+        const az_rule *r = &p->rules[c->rule];
         int m;
-        if (r->effect != AGENTAUTHZ_DENY && (r->effect == AGENTAUTHZ_ASK ? ask : allow))
+        if (c->effect != AGENTAUTHZ_DENY && (c->effect == AGENTAUTHZ_ASK ? ask : allow))
             continue; /* an earlier rule of this effect already names the decision */
-        if (!rule_in_scope(r, &ev->s->view) ||
+        if (!task_in_scope(c, r, ev->s->view.task) || !role_in_scope(c, r, &ev->s->view) ||
             (!idx && !az_globs_match(r->tools, r->ntools, ev->a->tool.p, ev->a->tool.len)))
             continue;
-        m = r->has_where ? eval_where(ev, &r->where) : 1;
+        m = (c->flags & AZ_CAND_WHERE) ? eval_where(ev, &r->where) : 1;
         *rule = r;
         if (m < 0)
             return -1;

@@ -237,6 +237,23 @@ bool az_domain_match(const char *value, size_t vlen, const char *domain, size_t 
 /* Whether domain is a syntactically valid host name (for policy checks). */
 bool az_domain_valid(const char *domain, size_t len);
 
+/*
+ * A domain operand validated once, at compile time, so that a check only
+ * parses the value's host. name points into the caller's string, which must
+ * outlive the struct.
+ */
+typedef struct az_domain {
+    const char *name; /* without its trailing dot */
+    size_t len;
+    int family; /* 4 or 6 for an IP literal (v4-mapped v6 as 4), else 0 */
+    uint8_t ip[16];
+} az_domain;
+
+/* 0, or -1 when domain is not a valid host name or IP literal. */
+int az_domain_prepare(az_domain *d, const char *domain, size_t len);
+/* az_domain_match against a prepared domain. */
+bool az_domain_match_prepared(const az_domain *d, const char *value, size_t vlen);
+
 typedef struct az_cidr {
     uint8_t family; /* 4 or 6 */
     uint8_t prefix;
@@ -295,6 +312,7 @@ typedef enum az_field {
     AZ_F_TOOL_PRODUCES
 } az_field;
 
+/* The scalar operators come first, AZ_OP_EQ to AZ_OP_GTE: see az_op_is_scalar. */
 typedef enum az_op {
     AZ_OP_EQ,
     AZ_OP_NE,
@@ -321,6 +339,12 @@ typedef enum az_op {
     AZ_OP_ALL
 } az_op;
 
+/* An operator that compares one scalar with its operands (eq ... gte). */
+static inline bool az_op_is_scalar(az_op op)
+{
+    return op <= AZ_OP_GTE;
+}
+
 /*
  * One operand of a predicate: a literal scalar, prepared for the operator
  * (a compiled glob, CIDR or regex), or a reference to a session parameter
@@ -331,6 +355,7 @@ typedef struct az_item {
     char *param;           /* parameter name, or NULL */
     az_glob glob;          /* AZ_OP_GLOB literals */
     az_cidr cidr;          /* AZ_OP_CIDR literals */
+    az_domain domain;      /* AZ_OP_DOMAIN literals */
     az_regex regex;        /* AZ_OP_REGEX literals */
 } az_item;
 
@@ -342,6 +367,7 @@ typedef struct az_pred {
     double limit;   /* len_lte */
     az_item *items;
     size_t nitems;
+    bool has_param; /* some item names a session parameter (else all are literals) */
     struct az_pred *kids; /* not (1), any/all (n), each/some (1), several ops (all) */
     size_t nkids;
 } az_pred;
@@ -376,12 +402,29 @@ typedef struct az_rule {
     bool has_where;
     az_mark mark; /* where the rule starts, for lint warnings */
     size_t file;  /* index into az_policy.files */
-    /* private, set by az_policy_build_index when the policy has <= 64 tasks / roles */
+} az_rule;
+
+/*
+ * What a check reads of a candidate rule before its conditions, kept beside
+ * the other candidates of the same tool (az_policy_build_index): skipping a
+ * rule out of scope, or one whose effect is already decided, touches no
+ * az_rule, and a tool's candidates share a few adjacent cache lines.
+ */
+enum {
+    AZ_CAND_ANY_TASK = 1,  /* the rule names no task */
+    AZ_CAND_ANY_ROLE = 2,  /* the rule names no role */
+    AZ_CAND_TASK_MASK = 4, /* task_mask holds the rule's tasks (policy has <= 64) */
+    AZ_CAND_ROLE_MASK = 8, /* role_mask holds the rule's roles (policy has <= 64) */
+    AZ_CAND_WHERE = 16     /* the rule has conditions */
+};
+
+typedef struct az_cand {
     uint64_t task_mask; /* bit t: task t is in scope */
     uint64_t role_mask; /* bit r: role r is in scope */
-    bool has_task_mask;
-    bool has_role_mask;
-} az_rule;
+    uint32_t rule;      /* index into az_policy.rules */
+    uint8_t effect;     /* agentauthz_effect */
+    uint8_t flags;      /* AZ_CAND_* */
+} az_cand;
 
 typedef struct az_param_decl {
     char *name;
@@ -446,6 +489,7 @@ typedef struct az_tool_index {
     uint64_t hash;
     uint32_t *rules;
     size_t nrules;
+    az_cand *cands; /* rules[i] prepared for a check; nrules of them */
     const az_tool_entry *entry; /* catalogue entry, or NULL */
 } az_tool_index;
 
@@ -476,6 +520,7 @@ typedef struct az_policy {
     size_t index_cap; /* a power of two */
     uint32_t *glob_rules; /* rules with a non-literal tool pattern */
     size_t nglob_rules;
+    az_cand *glob_cands; /* glob_rules prepared for a check */
     char **clear_args; /* audit: argument names logged in clear */
     size_t nclear;
 } az_policy;

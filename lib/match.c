@@ -45,8 +45,11 @@ static bool is_alpha(unsigned char c)
 static bool bytes_eq(const char *a, const char *b, size_t n, bool icase)
 {
     size_t i;
+    /* Most text is already in one case: the vectorised compare settles it. */
+    if (n == 0 || memcmp(a, b, n) == 0)
+        return true;
     if (!icase)
-        return n == 0 || memcmp(a, b, n) == 0;
+        return false;
     for (i = 0; i < n; i++)
         if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
             return false;
@@ -986,31 +989,79 @@ static bool host_extract(const char *v, size_t n, host_ref *h)
     return h->len > 0;
 }
 
-/* IP hosts match only the same address: "subdomains" of an address mean nothing. */
-static bool ip_host_match(const host_ref *h, const char *domain, size_t dlen)
+int az_domain_prepare(az_domain *d, const char *domain, size_t len)
 {
-    uint8_t a[16], b[16];
-    int fa = ip_literal(h->p, h->len, a), fb = ip_literal(domain, dlen, b);
-    fa = ip_unmap(fa, a);
-    fb = ip_unmap(fb, b);
-    return fa != 0 && fa == fb && memcmp(a, b, 16) == 0;
+    memset(d, 0, sizeof *d);
+    if (!az_domain_valid(domain, len))
+        return -1;
+    d->family = ip_unmap(ip_literal(domain, len, d->ip), d->ip);
+    d->name = domain;
+    d->len = d->family ? len : strip_dot(domain, len);
+    return 0;
+}
+
+/* IP hosts match only the same address: "subdomains" of an address mean nothing. */
+static bool ip_host_match(const host_ref *h, const az_domain *d)
+{
+    uint8_t a[16];
+    int fa = ip_unmap(ip_literal(h->p, h->len, a), a);
+    return fa != 0 && fa == d->family && memcmp(a, d->ip, 16) == 0;
+}
+
+/*
+ * Whether v is a bare host name ("api.corp.example"): no scheme, user, port
+ * or trailing dot, not an IP address (which has no letter or '-'), and a
+ * valid DNS name. The usual destination, settled in one pass; anything else
+ * takes host_extract's general path.
+ */
+static bool bare_dns_name(const char *v, size_t n)
+{
+    size_t start = 0;
+    bool named = false;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '.') {
+            if (!dns_label_ok(v, start, i))
+                return false;
+            start = i + 1;
+        } else if (!is_digit(c)) {
+            if (!dns_char(c))
+                return false;
+            named = true;
+        }
+    }
+    return named && dns_label_ok(v, start, n);
+}
+
+bool az_domain_match_prepared(const az_domain *d, const char *value, size_t vlen)
+{
+    host_ref h = {value, vlen, false};
+    uint8_t tmp[16];
+    if (!value)
+        return false;
+    if (!bare_dns_name(value, vlen)) {
+        if (!host_extract(value, vlen, &h))
+            return false;
+        if (d->family || h.bracketed || ip_literal(h.p, h.len, tmp))
+            return ip_host_match(&h, d);
+        if (!dns_name_ok(h.p, h.len))
+            return false;
+    } else if (d->family) {
+        return false; /* a name never matches an address */
+    }
+    if (az_mem_eq(h.p, h.len, d->name, d->len, true))
+        return true;
+    return h.len > d->len && h.p[h.len - d->len - 1] == '.' &&
+           az_has_suffix(h.p, h.len, d->name, d->len, true);
 }
 
 bool az_domain_match(const char *value, size_t vlen, const char *domain, size_t dlen)
 {
-    host_ref h;
-    uint8_t tmp[16];
-    if (!value || !domain || !az_domain_valid(domain, dlen) || !host_extract(value, vlen, &h))
-        return false;
-    if (h.bracketed || ip_literal(h.p, h.len, tmp) || ip_literal(domain, dlen, tmp))
-        return ip_host_match(&h, domain, dlen);
-    if (!dns_name_ok(h.p, h.len))
-        return false;
-    dlen = strip_dot(domain, dlen);
-    if (az_mem_eq(h.p, h.len, domain, dlen, true))
-        return true;
-    return h.len > dlen && h.p[h.len - dlen - 1] == '.' &&
-           az_has_suffix(h.p, h.len, domain, dlen, true);
+    az_domain d;
+    return domain && az_domain_prepare(&d, domain, dlen) == 0 &&
+           az_domain_match_prepared(&d, value, vlen);
 }
 
 /* ---- CIDR ---- */

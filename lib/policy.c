@@ -114,9 +114,11 @@ static void index_free(az_policy *p)
     for (size_t i = 0; p->index && i < p->index_cap; i++) {
         free(p->index[i].name);
         free(p->index[i].rules);
+        free(p->index[i].cands);
     }
     free(p->index);
     free(p->glob_rules);
+    free(p->glob_cands);
 }
 
 static void policy_free(az_policy *p)
@@ -325,19 +327,42 @@ static int index_glob_rules(az_policy *p)
     return 0;
 }
 
-/* The task and role lists of each rule as bit masks, when every index fits in 64 bits. */
-static void rule_masks(az_policy *p)
+/* The task and role lists of a rule as bit masks, when every index fits in 64 bits. */
+static void cand_fill(const az_policy *p, uint32_t rule, az_cand *c)
 {
-    for (size_t i = 0; i < p->nrules; i++) {
-        az_rule *r = &p->rules[i];
-        r->task_mask = r->role_mask = 0;
-        r->has_task_mask = p->ntasks <= 64;
-        r->has_role_mask = p->nroles <= 64;
-        for (size_t j = 0; r->has_task_mask && j < r->ntasks; j++)
-            r->task_mask |= UINT64_C(1) << r->tasks[j];
-        for (size_t j = 0; r->has_role_mask && j < r->nroles; j++)
-            r->role_mask |= UINT64_C(1) << r->roles[j];
+    const az_rule *r = &p->rules[rule];
+    memset(c, 0, sizeof *c);
+    c->rule = rule;
+    c->effect = (uint8_t)r->effect;
+    c->flags = (uint8_t)((r->ntasks == 0 ? AZ_CAND_ANY_TASK : 0) |
+                         (r->nroles == 0 ? AZ_CAND_ANY_ROLE : 0) |
+                         (p->ntasks <= 64 ? AZ_CAND_TASK_MASK : 0) |
+                         (p->nroles <= 64 ? AZ_CAND_ROLE_MASK : 0) |
+                         (r->has_where ? AZ_CAND_WHERE : 0));
+    for (size_t j = 0; (c->flags & AZ_CAND_TASK_MASK) && j < r->ntasks; j++)
+        c->task_mask |= UINT64_C(1) << r->tasks[j];
+    for (size_t j = 0; (c->flags & AZ_CAND_ROLE_MASK) && j < r->nroles; j++)
+        c->role_mask |= UINT64_C(1) << r->roles[j];
+}
+
+static az_cand *cands_make(const az_policy *p, const uint32_t *rules, size_t n)
+{
+    az_cand *c = calloc(n ? n : 1, sizeof *c);
+    for (size_t i = 0; c && i < n; i++)
+        cand_fill(p, rules[i], &c[i]);
+    return c;
+}
+
+static int index_cands(az_policy *p)
+{
+    if (!(p->glob_cands = cands_make(p, p->glob_rules, p->nglob_rules)))
+        return AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; i < p->index_cap; i++) {
+        az_tool_index *e = &p->index[i];
+        if (e->name && !(e->cands = cands_make(p, e->rules, e->nrules)))
+            return AGENTAUTHZ_ENOMEM;
     }
+    return 0;
 }
 
 /*
@@ -347,9 +372,7 @@ static void rule_masks(az_policy *p)
  */
 int az_policy_build_index(az_policy *p)
 {
-    int rc;
-    rule_masks(p);
-    rc = index_names(p);
+    int rc = index_names(p);
     if (!rc)
         rc = index_glob_rules(p);
     if (!rc)
@@ -357,7 +380,7 @@ int az_policy_build_index(az_policy *p)
     for (size_t i = 0; i < p->index_cap && !rc; i++)
         if (p->index[i].name)
             rc = index_merge_globs(p, &p->index[i]);
-    return rc;
+    return rc ? rc : index_cands(p);
 }
 
 /* ---- lint ---- */

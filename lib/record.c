@@ -56,7 +56,8 @@ int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz
                      const agentauthz_decision *d, const char *secret)
 {
     az_audit_event ev;
-    if (!s->e)
+    /* Without a log, a check builds no event (emit looks again under the lock). */
+    if (!s->e || !atomic_load_explicit(&s->e->audit, memory_order_acquire))
         return 0;
     memset(&ev, 0, sizeof ev);
     ev.kind = kind;

@@ -371,6 +371,56 @@ START_TEST(test_taint_and_revoke)
 }
 END_TEST
 
+/*
+ * Over 64 tasks and 64 roles the candidates carry no bit masks and scope is
+ * decided from the rule's own lists: the same decisions either way.
+ */
+static char *wide_policy(void)
+{
+    size_t cap = 16384, len = 0;
+    char *p = malloc(cap);
+    ck_assert_ptr_nonnull(p);
+    len += (size_t)snprintf(p + len, cap - len, "agentauthz: 1\nidentities:\n");
+    for (int i = 0; i < 70; i++)
+        len += (size_t)snprintf(p + len, cap - len, "  - { match: \"agent/%d\", roles: [r%d] }\n",
+                                i, i);
+    len += (size_t)snprintf(p + len, cap - len, "tasks:\n");
+    for (int i = 0; i < 70; i++)
+        len += (size_t)snprintf(p + len, cap - len, "  t%d: {}\n", i);
+    len += (size_t)snprintf(p + len, cap - len,
+                            "rules:\n"
+                            "  - { id: late-task, effect: allow, tasks: [t68, t69], tools: [x] }\n"
+                            "  - { id: late-role, effect: ask, roles: [r3, r69], tools: [y] }\n"
+                            "  - { id: both, effect: allow, tasks: [t1], roles: [r66], tools: [\"z*\"] }\n");
+    ck_assert_uint_lt(len, cap);
+    return p;
+}
+
+START_TEST(test_scope_beyond_64)
+{
+    char *text = wide_policy();
+    agentauthz_engine *e = engine_with(NULL, text, NULL);
+    agentauthz_session *s;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "agent/69", "t69", NULL);
+    expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_ALLOW, "late-task");
+    expect_decision(s, "{\"tool\":\"y\"}", AGENTAUTHZ_ASK, "late-role");
+    expect_decision(s, "{\"tool\":\"zed\"}", AGENTAUTHZ_DENY, "default");
+    agentauthz_session_close(s);
+    s = open_session(e, "agent/66", "t1", NULL);
+    expect_decision(s, "{\"tool\":\"x\"}", AGENTAUTHZ_DENY, "default");
+    expect_decision(s, "{\"tool\":\"y\"}", AGENTAUTHZ_DENY, "default");
+    expect_decision(s, "{\"tool\":\"zed\"}", AGENTAUTHZ_ALLOW, "both");
+    agentauthz_session_close(s);
+    s = open_session(e, "agent/3", "t67", NULL);
+    expect_decision(s, "{\"tool\":\"y\"}", AGENTAUTHZ_ASK, "late-role");
+    expect_decision(s, "{\"tool\":\"zed\"}", AGENTAUTHZ_DENY, "default");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    free(text);
+}
+END_TEST
+
 static Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval");
@@ -382,6 +432,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_approvals);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_taint_and_revoke);
+    tcase_add_test(tc, test_scope_beyond_64);
     suite_add_tcase(s, tc);
     return s;
 }

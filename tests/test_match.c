@@ -646,6 +646,21 @@ static const dom_case dom_cases[] = {
     {"[10.1.2.3]", "10.1.2.3", false},
     {"http://[fe80::1%25eth0]/", "fe80::1", false},
     {"x.[::1]", "::1", false},
+    {"10.1.2.3", "::ffff:10.1.2.3", true},
+    /* bare host names, which take the one-pass path */
+    {"api3.corp.example", "10.1.2.3", false},
+    {"10.1.2.3", "corp.example", false},
+    {"1-2.corp.example", "corp.example", true},
+    {"123.corp.example", "corp.example", true},
+    {"corp.example-", "corp.example", false},
+    {"x-.corp.example", "corp.example", false},
+    {"api.CORP.example", "corp.example.", true},
+    {"1.2.3.4.corp.example", "corp.example", true},
+    {"api.corp.example", "api.corp.example.evil", false},
+    {"0123456789012345678901234567890123456789012345678901234567890123.corp.example",
+     "corp.example", false},
+    {"012345678901234567890123456789012345678901234567890123456789012.corp.example",
+     "corp.example", true},
 };
 
 START_TEST(test_domain_table)
