@@ -359,7 +359,6 @@ static int add_path(file_set *fs, const char *path, az_diag *d)
     return S_ISDIR(st.st_mode) ? add_dir(fs, path, d) : add_file(fs, path, d);
 }
 
-/* Swaps the compiled policy in; checks already running keep their reference. */
 /*
  * Frees the retired policies that no session holds any more. Sessions only
  * ever take references to the policy in force, so a retired policy whose
@@ -385,6 +384,7 @@ static void free_retired(agentauthz_engine *e)
     free(done);
 }
 
+/* Swaps the compiled policy in; checks already running keep their reference. */
 static void install(agentauthz_engine *e, az_policy *p)
 {
     az_policy *old, **grown;
@@ -399,14 +399,22 @@ static void install(agentauthz_engine *e, az_policy *p)
     }
     pthread_mutex_unlock(&e->lock);
     az_policy_unref(old); /* only when it could not be retired */
-    free_retired(e);
 }
 
+/*
+ * The policies retired by earlier loads are freed before the new one is
+ * compiled, not after it is installed: freeing walks all of a policy's
+ * memory, and would push the new policy out of the cache just before the
+ * first checks on it. (The policy this load replaces is still held by
+ * every session until its next check, so it could not be freed here yet.)
+ */
 static int compile_and_install(agentauthz_engine *e, const az_source *src, size_t n,
                                az_diag *d)
 {
     az_policy *p = NULL;
-    int rc = az_policy_compile(src, n, d, &p);
+    int rc;
+    free_retired(e);
+    rc = az_policy_compile(src, n, d, &p);
     if (rc == 0) {
         install(e, p);
         az_audit_engine(e, AZ_AUDIT_RELOAD);

@@ -327,14 +327,22 @@ static int eval_cond(az_eval *ev, const az_cond *c)
     return eval_pred(ev, p, v);
 }
 
-static int eval_where(az_eval *ev, const az_where *w)
+/* Conditions that must all hold: 1, 0 at the first that does not, -1 on an error. */
+static int eval_conds(az_eval *ev, const az_cond *conds, size_t n)
 {
-    int r;
-    for (size_t i = 0; i < w->nconds; i++) {
-        r = eval_cond(ev, &w->conds[i]);
+    for (size_t i = 0; i < n; i++) {
+        int r = eval_cond(ev, &conds[i]);
         if (r != 1)
             return r;
     }
+    return 1;
+}
+
+static int eval_where(az_eval *ev, const az_where *w)
+{
+    int r = eval_conds(ev, w->conds, w->nconds);
+    if (r != 1)
+        return r;
     if (w->nany) {
         int any = 0;
         for (size_t i = 0; i < w->nany && any != 1; i++) {
@@ -404,18 +412,24 @@ void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_act
 }
 
 /*
- * In a large policy a tool's rules and their conditions lie far apart in
- * memory, and each is a chain of pointers (rule, conditions, operands).
- * Asking for the first two links of every candidate at once lets their
- * cache misses overlap instead of following one another.
+ * In a large policy the conditions of a tool's rules lie far apart in
+ * memory, each a chain of pointers (conditions, operands, patterns). The
+ * candidates hold the first link; asking for all of them at once lets
+ * their cache misses overlap instead of following one another.
  */
-static void prefetch_candidates(const az_policy *p, const az_cand *cand, size_t n)
+static void prefetch_candidates(const az_cand *cand, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        __builtin_prefetch(&p->rules[cand[i].rule].where);
-    for (size_t i = 0; i < n; i++)
-        if (cand[i].flags & AZ_CAND_WHERE)
-            __builtin_prefetch(p->rules[cand[i].rule].where.conds);
+        if (cand[i].flags & AZ_CAND_CONDS)
+            __builtin_prefetch(cand[i].conds);
+}
+
+/* A candidate's conditions: from the candidate itself when they are flat. */
+static int eval_candidate(az_eval *ev, const az_cand *c, const az_rule *r)
+{
+    if (c->flags & AZ_CAND_CONDS)
+        return eval_conds(ev, c->conds, c->nconds);
+    return (c->flags & AZ_CAND_WHERE) ? eval_where(ev, &r->where) : 1;
 }
 
 /*
@@ -436,7 +450,7 @@ int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
     const az_rule *ask = NULL, *allow = NULL;
     ev->entry = idx ? idx->entry : NULL;
     ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
-    prefetch_candidates(p, cand, n);
+    prefetch_candidates(cand, n);
     for (size_t i = 0; i < n; i++) {
         const az_cand *c = &cand[i];
         const az_rule *r = &p->rules[c->rule];
@@ -446,17 +460,17 @@ int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
         if (!task_in_scope(c, r, ev->s->view.task) || !role_in_scope(c, r, &ev->s->view) ||
             (!idx && !az_globs_match(r->tools, r->ntools, ev->a->tool.p, ev->a->tool.len)))
             continue;
-        m = (c->flags & AZ_CAND_WHERE) ? eval_where(ev, &r->where) : 1;
+        m = eval_candidate(ev, c, r);
         *rule = r;
         if (m < 0)
             return -1;
         if (!m)
             continue;
-        if (r->effect == AGENTAUTHZ_DENY) {
+        if (c->effect == AGENTAUTHZ_DENY) {
             *effect = AGENTAUTHZ_DENY;
             return 0;
         }
-        if (r->effect == AGENTAUTHZ_ASK)
+        if (c->effect == AGENTAUTHZ_ASK)
             ask = r;
         else
             allow = r;

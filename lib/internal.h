@@ -415,15 +415,19 @@ enum {
     AZ_CAND_ANY_ROLE = 2,  /* the rule names no role */
     AZ_CAND_TASK_MASK = 4, /* task_mask holds the rule's tasks (policy has <= 64) */
     AZ_CAND_ROLE_MASK = 8, /* role_mask holds the rule's roles (policy has <= 64) */
-    AZ_CAND_WHERE = 16     /* the rule has conditions */
+    AZ_CAND_WHERE = 16,    /* the rule has conditions */
+    AZ_CAND_CONDS = 32     /* ... and they are all in conds (no any, no not) */
 };
 
+/* 32 bytes: two candidates to a cache line. */
 typedef struct az_cand {
-    uint64_t task_mask; /* bit t: task t is in scope */
-    uint64_t role_mask; /* bit r: role r is in scope */
-    uint32_t rule;      /* index into az_policy.rules */
-    uint8_t effect;     /* agentauthz_effect */
-    uint8_t flags;      /* AZ_CAND_* */
+    uint64_t task_mask;   /* bit t: task t is in scope */
+    uint64_t role_mask;   /* bit r: role r is in scope */
+    const az_cond *conds; /* with AZ_CAND_CONDS: the rule's where.conds (the rule owns them) */
+    uint32_t rule;        /* index into az_policy.rules */
+    uint16_t nconds;
+    uint8_t effect;       /* agentauthz_effect */
+    uint8_t flags;        /* AZ_CAND_* */
 } az_cand;
 
 typedef struct az_param_decl {

@@ -331,6 +331,7 @@ static int index_glob_rules(az_policy *p)
 static void cand_fill(const az_policy *p, uint32_t rule, az_cand *c)
 {
     const az_rule *r = &p->rules[rule];
+    bool flat = r->has_where && !r->where.nany && !r->where.not_ && r->where.nconds <= UINT16_MAX;
     memset(c, 0, sizeof *c);
     c->rule = rule;
     c->effect = (uint8_t)r->effect;
@@ -338,7 +339,11 @@ static void cand_fill(const az_policy *p, uint32_t rule, az_cand *c)
                          (r->nroles == 0 ? AZ_CAND_ANY_ROLE : 0) |
                          (p->ntasks <= 64 ? AZ_CAND_TASK_MASK : 0) |
                          (p->nroles <= 64 ? AZ_CAND_ROLE_MASK : 0) |
-                         (r->has_where ? AZ_CAND_WHERE : 0));
+                         (r->has_where ? AZ_CAND_WHERE : 0) | (flat ? AZ_CAND_CONDS : 0));
+    if (flat) {
+        c->conds = r->where.conds;
+        c->nconds = (uint16_t)r->where.nconds;
+    }
     for (size_t j = 0; (c->flags & AZ_CAND_TASK_MASK) && j < r->ntasks; j++)
         c->task_mask |= UINT64_C(1) << r->tasks[j];
     for (size_t j = 0; (c->flags & AZ_CAND_ROLE_MASK) && j < r->nroles; j++)
