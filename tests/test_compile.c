@@ -3,6 +3,7 @@
  * all errors of a file reported, the previous policy kept on failure, and
  * lint warnings.
  */
+#include "internal.h"
 #include "testutil.h"
 
 typedef struct error_case {
@@ -199,6 +200,67 @@ START_TEST(test_policy_info_and_hash)
 }
 END_TEST
 
+/*
+ * The candidates a check visits for a tool (az_policy_build_index): the
+ * tool's literal rules merged with the glob rules that match it, in file
+ * order, each with its effect, scope masks and, when flat, its conditions.
+ */
+static const char *const index_policy =
+    "agentauthz: 1\n"
+    "identities:\n  - { match: \"a/*\", roles: [r1] }\n"
+    "tasks:\n  t: {}\n  u: {}\n"
+    "rules:\n"
+    "  - { id: g-all, effect: deny, tools: [\"*\"], where: { resource: { glob: \"**/.env\" } } }\n"
+    "  - { id: x-allow, effect: allow, tasks: [t], tools: [x] }\n"
+    "  - id: x-any\n    effect: ask\n    roles: [r1]\n    tools: [x, y]\n"
+    "    where: { any: [ { resource: { prefix: /a } }, { resource: { prefix: /b } } ] }\n"
+    "  - { id: g-x, effect: allow, tools: [\"x*\"], where: { resource: { prefix: /c }, tool: x1 } }\n"
+    "  - { id: y-only, effect: allow, tools: [y] }\n";
+
+static void expect_cands(const az_policy *p, const az_cand *c, size_t n, const uint32_t *want,
+                         size_t nwant)
+{
+    ck_assert_uint_eq(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        const az_rule *r = &p->rules[want[i]];
+        bool flat = r->has_where && !r->where.nany && !r->where.not_;
+        ck_assert_uint_eq(c[i].rule, want[i]);
+        ck_assert_int_eq(c[i].effect, r->effect);
+        ck_assert_int_eq(!!(c[i].flags & AZ_CAND_WHERE), r->has_where);
+        ck_assert_int_eq(!!(c[i].flags & AZ_CAND_CONDS), flat);
+        ck_assert_int_eq(!!(c[i].flags & AZ_CAND_ANY_TASK), r->ntasks == 0);
+        ck_assert_int_eq(!!(c[i].flags & AZ_CAND_ANY_ROLE), r->nroles == 0);
+        ck_assert(c[i].flags & AZ_CAND_TASK_MASK);
+        ck_assert(c[i].flags & AZ_CAND_ROLE_MASK);
+        ck_assert_ptr_eq(c[i].conds, flat ? r->where.conds : NULL);
+        ck_assert_uint_eq(c[i].nconds, flat ? r->where.nconds : 0);
+        ck_assert_uint_eq((unsigned)__builtin_popcountll(c[i].task_mask), r->ntasks);
+        ck_assert_uint_eq((unsigned)__builtin_popcountll(c[i].role_mask), r->nroles);
+    }
+}
+
+START_TEST(test_candidates)
+{
+    az_source src = {"index.yaml", index_policy, strlen(index_policy)};
+    az_diag d;
+    az_policy *p = NULL;
+    const az_tool_index *idx;
+    static const uint32_t for_x[] = {0, 1, 2, 3}, for_y[] = {0, 2, 4}, globs[] = {0, 3};
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(az_policy_compile(&src, 1, &d, &p), 0);
+    ck_assert_ptr_nonnull(idx = az_policy_lookup_tool(p, "x", 1));
+    expect_cands(p, idx->cands, idx->nrules, for_x, 4);
+    ck_assert_uint_eq(idx->cands[1].task_mask,
+                      UINT64_C(1) << az_policy_find_task(p, "t"));
+    ck_assert_uint_eq(idx->cands[3].nconds, 2);
+    ck_assert_ptr_nonnull(idx = az_policy_lookup_tool(p, "y", 1));
+    expect_cands(p, idx->cands, idx->nrules, for_y, 3);
+    ck_assert_ptr_null(az_policy_lookup_tool(p, "x1", 2)); /* only a glob names it */
+    expect_cands(p, p->glob_cands, p->nglob_rules, globs, 2);
+    az_policy_unref(p);
+}
+END_TEST
+
 static Suite *compile_suite(void)
 {
     Suite *s = suite_create("compile");
@@ -208,6 +270,7 @@ static Suite *compile_suite(void)
     tcase_add_test(tc, test_failed_reload_keeps_policy);
     tcase_add_test(tc, test_lint_warnings);
     tcase_add_test(tc, test_policy_info_and_hash);
+    tcase_add_test(tc, test_candidates);
     suite_add_tcase(s, tc);
     return s;
 }
