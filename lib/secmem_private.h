@@ -50,4 +50,14 @@ size_t az_secpool_size(const az_secslot *s);
 /* Wipes the slot and gives it back. NULL is a no-op. Thread-safe. */
 void az_secpool_release(az_secslot *s);
 
+/*
+ * Fills buf with len cryptographically secure random bytes from the pool's
+ * generator: ChaCha20 with fast key erasure, seeded and periodically
+ * reseeded from randombytes_buf, reseeded in a forked child (secmem.c says
+ * how). Never fails: without a generator (no MADV_WIPEONFORK, no guarded
+ * page, or a NULL pool) the bytes come from randombytes_buf. Thread-safe;
+ * takes a lock of the generator's own.
+ */
+void az_secpool_random(az_secpool *p, void *buf, size_t len);
+
 #endif /* AZ_SECMEM_PRIVATE_H */

@@ -150,43 +150,12 @@ static void request_for(const agentauthz_session *s, const az_secret *sec,
 }
 
 /*
- * The random secrets of one open come from as few getrandom calls as fit
- * in buf: a call costs 1 to 3 us here, more than the rest of issuing a
- * secret. The batch lives on the issuing thread's stack and is wiped after.
+ * From the engine pool's generator (az_secpool_random): a getrandom call
+ * per open would cost more than the rest of issuing its secrets.
  */
-#define RND_BATCH 1024u
-
-typedef struct rnd_batch {
-    unsigned char buf[RND_BATCH];
-    size_t off, len; /* the unread bytes are buf[off .. len) */
-    size_t left;     /* random bytes the open has still to hand out */
-} rnd_batch;
-
-static void rnd_init(rnd_batch *rb, const az_policy *p, const az_task *t)
+static int issue_random(agentauthz_engine *e, unsigned char *buf, size_t bytes, size_t *len)
 {
-    rb->off = rb->len = rb->left = 0;
-    for (size_t i = 0; i < t->nsecrets; i++)
-        if (p->secrets[t->secrets[i]].provider == AZ_PROVIDER_RANDOM)
-            rb->left += p->secrets[t->secrets[i]].bytes;
-}
-
-static int issue_random(rnd_batch *rb, unsigned char *buf, size_t bytes, size_t *len)
-{
-    if (bytes > sizeof rb->buf) {
-        randombytes_buf(buf, bytes);
-    } else {
-        if (rb->len - rb->off < bytes) {
-            size_t fill = rb->left < sizeof rb->buf ? rb->left : sizeof rb->buf;
-            fill = fill < bytes ? bytes : fill;
-            randombytes_buf(rb->buf, fill);
-            rb->off = 0;
-            rb->len = fill;
-        }
-        memcpy(buf, rb->buf + rb->off, bytes);
-        sodium_memzero(rb->buf + rb->off, bytes);
-        rb->off += bytes;
-    }
-    rb->left = rb->left > bytes ? rb->left - bytes : 0;
+    az_secpool_random(e->pool, buf, bytes);
     *len = bytes;
     return 0;
 }
@@ -278,10 +247,10 @@ static int issue_host(agentauthz_session *s, az_secret *sec, unsigned char *buf,
 
 /* Produces a secret's value into buf (AZ_HOST_SECRET_MAX bytes). */
 static int produce(agentauthz_session *s, az_secret *sec, const az_secret_decl *decl,
-                   rnd_batch *rb, unsigned char *buf, size_t *len)
+                   unsigned char *buf, size_t *len)
 {
     switch (decl->provider) {
-    case AZ_PROVIDER_RANDOM: return issue_random(rb, buf, decl->bytes, len);
+    case AZ_PROVIDER_RANDOM: return issue_random(s->e, buf, decl->bytes, len);
     case AZ_PROVIDER_DERIVED: return issue_derived(s, sec, az_keys_master_key(s->e->keys), buf, len);
     case AZ_PROVIDER_TOKEN: return issue_token(s, sec, decl, buf, AZ_HOST_SECRET_MAX, len);
     case AZ_PROVIDER_HOST: return issue_host(s, sec, buf, AZ_HOST_SECRET_MAX, len);
@@ -314,8 +283,7 @@ static int store(agentauthz_engine *e, az_secret *sec, const unsigned char *valu
     return rc;
 }
 
-static int issue_one(agentauthz_session *s, az_secret *sec, const az_secret_decl *decl,
-                     rnd_batch *rb)
+static int issue_one(agentauthz_session *s, az_secret *sec, const az_secret_decl *decl)
 {
     unsigned char buf[AZ_HOST_SECRET_MAX];
     size_t len = 0;
@@ -325,7 +293,7 @@ static int issue_one(agentauthz_session *s, az_secret *sec, const az_secret_decl
     sec->expires_ns = s->opened_ns + secret_ttl_ns(s, decl);
     if (!(sec->name = strdup(decl->name)))
         return AGENTAUTHZ_ENOMEM;
-    rc = produce(s, sec, decl, rb, buf, &len);
+    rc = produce(s, sec, decl, buf, &len);
     if (!rc)
         rc = store(s->e, sec, buf, len);
     /* A host callback may write anywhere in buf; the others write len bytes at most. */
@@ -341,16 +309,13 @@ static int issue_one(agentauthz_session *s, az_secret *sec, const az_secret_decl
 int az_secrets_issue(agentauthz_session *s, agentauthz_error *err)
 {
     const az_task *t = &s->view.p->tasks[s->view.task];
-    rnd_batch rb;
     int rc = 0;
     if (t->nsecrets == 0)
         return 0;
     if (!(s->secrets = calloc(t->nsecrets, sizeof *s->secrets)))
         return az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
-    rnd_init(&rb, s->view.p, t);
     for (size_t i = 0; i < t->nsecrets && !rc; i++, s->nsecrets++)
-        rc = issue_one(s, &s->secrets[i], &s->view.p->secrets[t->secrets[i]], &rb);
-    sodium_memzero(rb.buf + rb.off, rb.len - rb.off); /* issue_random wiped what it handed out */
+        rc = issue_one(s, &s->secrets[i], &s->view.p->secrets[t->secrets[i]]);
     if (!rc)
         rc = register_secrets(s->e, s->secrets, s->nsecrets);
     if (rc) {

@@ -187,11 +187,15 @@ void az_session_unref(agentauthz_session *s)
         session_free(s);
 }
 
+/*
+ * A new session with an empty id: the caller sets one from its engine's
+ * generator (new_id here, child_id in delegate.c) before anything else
+ * sees the session.
+ */
 agentauthz_session *az_session_alloc(const char *identity, const char *task,
                                          const agentauthz_value *params)
 {
     agentauthz_session *s = calloc(1, sizeof *s);
-    unsigned char rnd[16];
     if (!s)
         return NULL;
     atomic_init(&s->refs, 1);
@@ -199,8 +203,6 @@ agentauthz_session *az_session_alloc(const char *identity, const char *task,
         free(s);
         return NULL;
     }
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(s->id, sizeof s->id, rnd, sizeof rnd);
     s->identity = strdup(identity);
     s->task = strdup(task);
     s->labels = agentauthz_value_list();
@@ -210,6 +212,17 @@ agentauthz_session *az_session_alloc(const char *identity, const char *task,
         return NULL;
     }
     return s;
+}
+
+/*
+ * 128 random bits in hex, from the engine's generator rather than a
+ * getrandom call, which would cost as much as the rest of an open.
+ */
+static void new_id(agentauthz_session *s, agentauthz_engine *e)
+{
+    unsigned char rnd[16];
+    az_secpool_random(e->pool, rnd, sizeof rnd);
+    sodium_bin2hex(s->id, sizeof s->id, rnd, sizeof rnd);
 }
 
 static void engine_link(agentauthz_engine *e, agentauthz_session *s)
@@ -277,6 +290,7 @@ int az_session_open(agentauthz_engine *e, const char *identity, const char *task
         rc = az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
         goto fail;
     }
+    new_id(s, e);
     s->view = view;
     s->e = e;
     s->opened_ns = az_engine_now(e);

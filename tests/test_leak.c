@@ -206,6 +206,117 @@ START_TEST(test_encodings_dedup_and_bounds)
 }
 END_TEST
 
+/*
+ * A test-side reference of az_leak_encodings, written for clarity: every
+ * candidate in az_leak_kind order, the base64 cores cut from libsodium's
+ * encoding of the secret behind align zero bytes, duplicates dropped.
+ */
+typedef struct ref_enc {
+    az_leak_kind kind[3 * AZ_LEAK_MAX_ENC];
+    unsigned align[3 * AZ_LEAK_MAX_ENC];
+    tbuf pat[3 * AZ_LEAK_MAX_ENC];
+    size_t n;
+} ref_enc;
+
+static void ref_keep(ref_enc *r, az_leak_kind kind, unsigned align, tbuf *b)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->pat[i].len == b->len && memcmp(r->pat[i].p, b->p, b->len) == 0) {
+            free(b->p);
+            return;
+        }
+    r->kind[r->n] = kind;
+    r->align[r->n] = align;
+    r->pat[r->n++] = *b;
+}
+
+/* The characters of the encoding whose 6 bits all come from the secret's bytes. */
+static void ref_b64core(tbuf *out, const unsigned char *s, size_t len, unsigned align, int variant)
+{
+    unsigned char *in = calloc(1, len + 2);
+    tbuf e = {0};
+    ck_assert_ptr_nonnull(in);
+    memcpy(in + align, s, len);
+    tb_b64(&e, in, align + len, variant);
+    for (size_t k = 0; k < e.len; k++)
+        if (6 * k >= 8 * align && 6 * k + 6 <= 8 * (align + len))
+            tb_put(out, &e.p[k], 1);
+    free(e.p);
+    free(in);
+}
+
+static void ref_encodings(ref_enc *r, const unsigned char *s, size_t len)
+{
+    tbuf b;
+    memset(r, 0, sizeof *r);
+    b = (tbuf){0};
+    tb_put(&b, s, len);
+    ref_keep(r, AZ_LEAK_RAW, 0, &b);
+    for (int upper = 0; upper < 2; upper++) {
+        b = (tbuf){0};
+        tb_hex(&b, s, len, upper);
+        ref_keep(r, upper ? AZ_LEAK_HEX_UPPER : AZ_LEAK_HEX_LOWER, 0, &b);
+    }
+    for (unsigned a = 0; a < 3; a++)
+        for (int url = 0; url < 2; url++) {
+            b = (tbuf){0};
+            ref_b64core(&b, s, len, a,
+                        url ? sodium_base64_VARIANT_URLSAFE_NO_PADDING
+                            : sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+            ref_keep(r, url ? AZ_LEAK_BASE64URL : AZ_LEAK_BASE64, a, &b);
+        }
+    for (int mode = 0; mode < 3; mode++) {
+        b = (tbuf){0};
+        tb_pct(&b, s, len, mode);
+        ref_keep(r, (az_leak_kind)(AZ_LEAK_PERCENT + mode), 0, &b);
+    }
+}
+
+/* az_leak_encodings gives exactly the reference's patterns, packed in order. */
+static void expect_reference(const unsigned char *s, size_t len)
+{
+    size_t bound = az_leak_encodings_bound(len), n = 0, used = 0, off = 0;
+    unsigned char *dst = malloc(bound);
+    az_leak_enc enc[AZ_LEAK_MAX_ENC];
+    ref_enc r;
+    ck_assert_ptr_nonnull(dst);
+    ref_encodings(&r, s, len);
+    ck_assert_int_eq(az_leak_encodings(s, len, dst, bound, enc, &n, &used), 0);
+    ck_assert_uint_eq(n, r.n);
+    for (size_t k = 0; k < n; k++) {
+        ck_assert_int_eq(enc[k].kind, r.kind[k]);
+        ck_assert_uint_eq(enc[k].align, r.align[k]);
+        ck_assert_uint_eq(enc[k].off, off);
+        ck_assert_uint_eq(enc[k].len, r.pat[k].len);
+        ck_assert_mem_eq(dst + enc[k].off, r.pat[k].p, enc[k].len);
+        off += enc[k].len;
+        free(r.pat[k].p);
+    }
+    ck_assert_uint_eq(used, off);
+    free(dst);
+}
+
+/* Random, text-like, every byte value, and degenerate secrets, at lengths 8 to 72 and long. */
+START_TEST(test_encodings_match_reference)
+{
+    static const char text[] = "ABCxyz019-._~+/%= &?";
+    unsigned char s[1024];
+    size_t len = _i < 65 ? 8 + (size_t)_i : (size_t)(_i - 64) * 200;
+    randombytes_buf(s, len);
+    expect_reference(s, len);
+    for (size_t i = 0; i < len; i++)
+        s[i] = (unsigned char)text[randombytes_uniform(sizeof text - 1)];
+    expect_reference(s, len);
+    for (size_t i = 0; i < len; i++)
+        s[i] = (unsigned char)(i * 7 + (size_t)_i);
+    expect_reference(s, len);
+    memset(s, 'a', len);
+    expect_reference(s, len);
+    memset(s, 0xfb, len); /* base64 of 0xfb bytes is all '+' and '/' */
+    expect_reference(s, len);
+}
+END_TEST
+
 /* ---- detection ---- */
 
 /* Every direct encoding of every secret, at offsets 0..3 inside random text. */
@@ -716,6 +827,7 @@ static Suite *leak_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_encodings_match_libsodium, 0, 33);
     tcase_add_test(tc, test_encodings_dedup_and_bounds);
+    tcase_add_loop_test(tc, test_encodings_match_reference, 0, 70);
     tcase_add_loop_test(tc, test_detect_every_encoding, 0, 6);
     tcase_add_loop_test(tc, test_detect_base64_alignments, 0, 6);
     tcase_add_test(tc, test_detect_percent_in_url);

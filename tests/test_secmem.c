@@ -1,4 +1,7 @@
-/* The guarded-memory pool: slots, wiping, class boundaries, bounds, threads. */
+/*
+ * The guarded-memory pool: slots, wiping, class boundaries, bounds, threads;
+ * and its random generator: sizes, distribution, threads, fork.
+ */
 #include <check.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -6,6 +9,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "internal.h"
 #include "secmem_private.h"
@@ -244,6 +249,178 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* ---- the generator ---- */
+
+/*
+ * Every request size around the stream's edges (a refill hands out 992
+ * bytes; requests over 256 bytes are expanded from a key): the bytes land
+ * where asked and nowhere else, and two draws differ.
+ */
+START_TEST(test_random_sizes)
+{
+    static const size_t lens[] = {1, 8, 16, 31, 32, 33, 255, 256, 257, 991, 992, 993, 5000};
+    az_secpool *p = NULL;
+    ck_assert_int_eq(az_secpool_new(&p, 0), 0);
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+            size_t n = lens[i];
+            unsigned char a[5016], b[5016];
+            memset(a, 0xAA, sizeof a);
+            memset(b, 0xAA, sizeof b);
+            az_secpool_random(p, a + 8, n);
+            az_secpool_random(p, b + 8, n);
+            for (size_t k = 0; k < 8; k++) {
+                ck_assert_uint_eq(a[k], 0xAA);
+                ck_assert_uint_eq(a[8 + n + k], 0xAA);
+            }
+            if (n >= 8)
+                ck_assert(memcmp(a + 8, b + 8, n) != 0);
+            if (n >= 16)
+                ck_assert(!all_zero(a + 8, n));
+        }
+    {
+        unsigned char untouched = 0xAA;
+        az_secpool_random(p, NULL, 16); /* no-ops */
+        az_secpool_random(p, &untouched, 0);
+        ck_assert_uint_eq(untouched, 0xAA);
+    }
+    az_secpool_free(p);
+}
+END_TEST
+
+/*
+ * Several MiB in requests of 1 to 300 bytes, through thousands of refills
+ * and at least one reseed: every byte value about equally often, and never
+ * a run of 16 zero bytes (the stream wipes what it hands out, and handing
+ * out wiped bytes is the bug this catches).
+ */
+START_TEST(test_random_distribution)
+{
+    enum { TOTAL = 5u << 20 };
+    az_secpool *p = NULL;
+    size_t count[256] = {0}, done = 0, zeros = 0, longest = 0, i = 0;
+    unsigned char buf[300];
+    double expect = TOTAL / 256.0;
+    ck_assert_int_eq(az_secpool_new(&p, 0), 0);
+    while (done < TOTAL) {
+        size_t n = 1 + (i++ * 37) % sizeof buf;
+        n = n < TOTAL - done ? n : TOTAL - done;
+        az_secpool_random(p, buf, n);
+        /* No ck_assert per byte: each one writes to Check's pipe. */
+        for (size_t k = 0; k < n; k++) {
+            count[buf[k]]++;
+            zeros = buf[k] ? 0 : zeros + 1;
+            longest = zeros > longest ? zeros : longest;
+        }
+        done += n;
+    }
+    ck_assert_uint_lt(longest, 16);
+    /* 8 standard deviations: never fails by chance. */
+    for (size_t v = 0; v < 256; v++) {
+        double d = (double)count[v] - expect;
+        ck_assert(d * d < 64 * expect);
+    }
+    az_secpool_free(p);
+}
+END_TEST
+
+/* A pool-less request still gets random bytes (from randombytes_buf). */
+START_TEST(test_random_no_pool)
+{
+    unsigned char a[32], b[32];
+    az_secpool_random(NULL, a, sizeof a);
+    az_secpool_random(NULL, b, sizeof b);
+    ck_assert(memcmp(a, b, sizeof a) != 0);
+}
+END_TEST
+
+#define DRAWS 2000
+
+struct drawer {
+    az_secpool *pool;
+    unsigned char (*out)[16];
+};
+
+static void *drawer_run(void *arg)
+{
+    struct drawer *d = arg;
+    for (size_t i = 0; i < DRAWS; i++)
+        az_secpool_random(d->pool, d->out[i], sizeof d->out[i]);
+    return NULL;
+}
+
+static int cmp16(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+/* Threads drawing at once never get the same bytes. */
+START_TEST(test_random_threads)
+{
+    enum { T = 4 };
+    static unsigned char out[T * DRAWS][16];
+    pthread_t th[T];
+    struct drawer d[T];
+    az_secpool *p = NULL;
+    ck_assert_int_eq(az_secpool_new(&p, 0), 0);
+    for (unsigned i = 0; i < T; i++) {
+        d[i] = (struct drawer){p, out + i * DRAWS};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, drawer_run, &d[i]), 0);
+    }
+    for (unsigned i = 0; i < T; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    qsort(out, T * DRAWS, sizeof out[0], cmp16);
+    for (size_t i = 1; i < T * DRAWS; i++)
+        ck_assert(memcmp(out[i - 1], out[i], sizeof out[0]) != 0);
+    az_secpool_free(p);
+}
+END_TEST
+
+/* Draws n bytes (at most 300) in a child process and returns them through a pipe. */
+static void child_draw(az_secpool *p, size_t n, unsigned char out[300])
+{
+    int fd[2], status = 0;
+    pid_t pid;
+    ck_assert_int_eq(pipe(fd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        unsigned char v[300];
+        az_secpool_random(p, v, n);
+        _exit(write(fd[1], v, n) == (ssize_t)n ? 0 : 1);
+    }
+    close(fd[1]);
+    ck_assert_int_eq(read(fd[0], out, n), (ssize_t)n);
+    close(fd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * A forked child does not repeat its parent's stream: without the wiped
+ * page it would draw exactly the bytes the parent draws next. Also for a
+ * request expanded from a key.
+ */
+START_TEST(test_random_fork)
+{
+    static const size_t lens[] = {32, 300};
+    az_secpool *p = NULL;
+    ck_assert_int_eq(az_secpool_new(&p, 0), 0);
+    for (size_t i = 0; i < 2; i++) {
+        unsigned char warm[32], c1[300], c2[300], mine[300];
+        size_t n = lens[i];
+        az_secpool_random(p, warm, sizeof warm); /* the generator is seeded before the fork */
+        child_draw(p, n, c1);
+        child_draw(p, n, c2);
+        az_secpool_random(p, mine, n);
+        ck_assert(memcmp(c1, mine, n) != 0);
+        ck_assert(memcmp(c2, mine, n) != 0);
+        ck_assert(memcmp(c1, c2, n) != 0);
+    }
+    az_secpool_free(p);
+}
+END_TEST
+
 static TCase *mode_case(const char *name, void (*mode)(void))
 {
     TCase *tc = tcase_create(name);
@@ -259,6 +436,18 @@ static TCase *mode_case(const char *name, void (*mode)(void))
     return tc;
 }
 
+static TCase *random_case(void)
+{
+    TCase *tc = tcase_create("random");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_random_sizes);
+    tcase_add_test(tc, test_random_distribution);
+    tcase_add_test(tc, test_random_no_pool);
+    tcase_add_test(tc, test_random_threads);
+    tcase_add_test(tc, test_random_fork);
+    return tc;
+}
+
 static Suite *secmem_suite(void)
 {
     Suite *s = suite_create("secmem");
@@ -267,6 +456,7 @@ static Suite *secmem_suite(void)
     tcase_add_test(protect, test_read_only);
     suite_add_tcase(s, protect);
     suite_add_tcase(s, mode_case("fast", fast_mode));
+    suite_add_tcase(s, random_case());
     return s;
 }
 
