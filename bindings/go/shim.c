@@ -184,40 +184,39 @@ static int add_strings(agentauthz_action *a, int (*add)(agentauthz_action *, con
     return 0;
 }
 
-/* Reads n bytes at *pos of a record buffer of len bytes; NULL past its end. */
-static const char *take(const char *buf, size_t len, size_t *pos, size_t n)
+/*
+ * The next n bytes of text (len bytes) at *pos, which a NUL must follow, or
+ * NULL when the records and the text disagree. Go packs both, but the
+ * bounds keep a mistake there from reading past the buffer.
+ */
+static const char *take_text(const char *text, size_t len, size_t *pos, uint64_t n)
 {
-    const char *p = buf + *pos;
-    if (*pos > len || n > len - *pos)
+    const char *p = text + *pos;
+    if (*pos >= len || n >= len - *pos || p[n] != '\0')
         return NULL;
-    *pos += n;
+    *pos += (size_t)n + 1;
     return p;
 }
 
-/* The value of one flat argument record at *pos, or NULL (bad record or no memory). */
-static agentauthz_value *flat_value(char type, const char *buf, size_t len, size_t *pos)
+/* The value of a flat argument whose text (if any) is at *pos, or NULL when out of memory. */
+static agentauthz_value *flat_value(const az_go_arg *arg, const char *text, size_t len, size_t *pos,
+                                    int *rc)
 {
     const char *p;
-    uint64_t n;
     double d;
-    switch (type) {
+    *rc = AGENTAUTHZ_ENOMEM;
+    switch (arg->kind) {
     case AZ_GO_ARG_STRING:
-        if (!(p = take(buf, len, pos, sizeof n)))
-            return NULL;
-        memcpy(&n, p, sizeof n);
-        if (n > SIZE_MAX || !(p = take(buf, len, pos, (size_t)n)))
-            return NULL;
-        return agentauthz_value_stringn(p, (size_t)n);
+        if (!(p = take_text(text, len, pos, arg->value)))
+            break;
+        return agentauthz_value_stringn(p, (size_t)arg->value);
     case AZ_GO_ARG_NUMBER:
-        if (!(p = take(buf, len, pos, sizeof d)))
-            return NULL;
-        memcpy(&d, p, sizeof d);
+        memcpy(&d, &arg->value, sizeof d);
         return agentauthz_value_number(d);
     case AZ_GO_ARG_BOOL:
-        if (!(p = take(buf, len, pos, 1)))
-            return NULL;
-        return agentauthz_value_bool(*p != 0);
+        return agentauthz_value_bool(arg->value != 0);
     }
+    *rc = AGENTAUTHZ_EINVAL;
     return NULL;
 }
 
@@ -227,36 +226,43 @@ static agentauthz_value *flat_value(char type, const char *buf, size_t len, size
  * a third of a check's cost. The result is the same map
  * agentauthz_action_set_args_json would make from the same arguments.
  */
-static int set_flat_args(agentauthz_action *a, const char *buf, size_t len, size_t nargs)
+static int set_flat_args(agentauthz_action *a, const char *text, size_t len, const az_go_arg *args,
+                         size_t nargs)
 {
     size_t i, pos = 0;
     for (i = 0; i < nargs; i++) {
-        const char *type = take(buf, len, &pos, 1), *key;
+        const char *key = take_text(text, len, &pos, args[i].key_len);
         agentauthz_value *v;
         int rc;
-        if (!type || !(key = next_string(buf, len, &pos)))
+        /* A NUL inside the key would make the library see a shorter key. */
+        if (!key || memchr(key, '\0', (size_t)args[i].key_len))
             return AGENTAUTHZ_EINVAL;
-        /* A NULL value (bad record or no memory) makes set_arg fail with ENOMEM. */
-        v = flat_value(*type, buf, len, &pos);
-        if (!v && *type != AZ_GO_ARG_STRING && *type != AZ_GO_ARG_NUMBER &&
-            *type != AZ_GO_ARG_BOOL)
-            return AGENTAUTHZ_EINVAL;
+        if (!(v = flat_value(&args[i], text, len, &pos, &rc)))
+            return rc;
         if ((rc = agentauthz_action_set_arg(a, key, v)) != 0)
             return rc;
     }
     return 0;
 }
 
-int az_go_action_fill(az_go_scratch *sc, const char *strings, const void *payload)
+int az_go_action_fill(uintptr_t scratch, const char *strings, const az_go_arg *args,
+                      const unsigned char *payload)
 {
+    az_go_scratch *sc = (az_go_scratch *)scratch;
     const az_go_packed *shape = &sc->shape;
-    const char *args = strings + shape->args_off;
+    const char *text = strings + shape->args_off;
     agentauthz_action *a = sc->action;
     size_t pos = 0;
     const char *s;
     int rc;
     agentauthz_action_reset(a);
-    memset(&sc->err, 0, sizeof sc->err);
+    /*
+     * Go reads the error only when its code is the failure's, and the library
+     * writes every field when it sets one: clearing the code is enough, and
+     * cheaper than clearing a kilobyte on every check.
+     */
+    sc->err.code = 0;
+    sc->err.path[0] = sc->err.message[0] = '\0';
     if (!(s = next_string(strings, shape->strings_len, &pos)))
         return AGENTAUTHZ_EINVAL;
     if ((rc = agentauthz_action_set_tool(a, s)) != 0)
@@ -267,8 +273,8 @@ int az_go_action_fill(az_go_scratch *sc, const char *strings, const void *payloa
         if ((rc = agentauthz_action_set_resource(a, s)) != 0)
             return rc;
     }
-    if ((rc = add_strings(a, agentauthz_action_add_destination, strings, shape->strings_len,
-                          &pos, shape->ndest)) != 0)
+    if ((rc = add_strings(a, agentauthz_action_add_destination, strings, shape->strings_len, &pos,
+                          shape->ndest)) != 0)
         return rc;
     if ((rc = add_strings(a, agentauthz_action_add_label, strings, shape->strings_len, &pos,
                           shape->nlabels)) != 0)
@@ -276,9 +282,9 @@ int az_go_action_fill(az_go_scratch *sc, const char *strings, const void *payloa
     if (shape->payload_len && (rc = agentauthz_action_set_payload(a, payload, shape->payload_len)))
         return rc;
     if (shape->has_args && shape->flat_args)
-        return set_flat_args(a, args, shape->args_len, shape->nargs);
+        return set_flat_args(a, text, shape->args_len, args, shape->nargs);
     if (shape->has_args)
-        return agentauthz_action_set_args_json(a, args, shape->args_len, &sc->err);
+        return agentauthz_action_set_args_json(a, text, shape->args_len, &sc->err);
     return 0;
 }
 
@@ -291,14 +297,16 @@ static void deny(agentauthz_decision *d, const char *reason)
     strncpy(d->reason, reason, sizeof d->reason - 1);
 }
 
-int az_go_check(agentauthz_session *s, az_go_scratch *sc, const char *buf, const void *payload)
+int az_go_check(uintptr_t scratch, const char *buf, const az_go_arg *args,
+                const unsigned char *payload)
 {
-    int rc = az_go_action_fill(sc, buf, payload);
+    az_go_scratch *sc = (az_go_scratch *)scratch;
+    int rc = az_go_action_fill(scratch, buf, args, payload);
     if (rc) {
         deny(&sc->decision, "the action could not be built");
         return rc;
     }
-    return agentauthz_check(s, sc->action, &sc->decision);
+    return agentauthz_check(sc->session, sc->action, &sc->decision);
 }
 
 void az_go_decision_set(az_go_scratch *sc, int effect, uint64_t seq)

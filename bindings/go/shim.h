@@ -55,8 +55,8 @@ int az_go_session_open(agentauthz_engine *e, const char *identity, const char *t
  * order, the tool, the resource (when has_resource), ndest destinations and
  * nlabels labels, in strings_len bytes. When has_args, args_len bytes at
  * args_off of the same buffer are a JSON object, or when flat_args is
- * non-zero nargs records of flat arguments (see set_flat_args in shim.c);
- * payload has payload_len bytes.
+ * non-zero the text of nargs flat arguments described by as many az_go_arg
+ * records (see az_go_arg); payload has payload_len bytes.
  */
 typedef struct az_go_packed {
     size_t strings_len;
@@ -71,19 +71,35 @@ typedef struct az_go_packed {
     int flat_args;
 } az_go_packed;
 
-/* Record types of flat arguments. */
-#define AZ_GO_ARG_STRING 's' /* key NUL, uint64 length, bytes */
-#define AZ_GO_ARG_NUMBER 'n' /* key NUL, 8 bytes of a double */
-#define AZ_GO_ARG_BOOL 'b'   /* key NUL, one byte 0 or 1 */
+/* Kinds of flat arguments. */
+#define AZ_GO_ARG_STRING 's'
+#define AZ_GO_ARG_NUMBER 'n'
+#define AZ_GO_ARG_BOOL 'b'
+
+/*
+ * One flat argument: a string, a finite number or a boolean under a key.
+ * The text of the arguments holds, record after record, the key and a NUL,
+ * then for a string its value bytes and a NUL; the records themselves hold
+ * only integers, so that Go fills them in place and hands them to C without
+ * a pointer check, and the text holds no binary bytes, so that Go validates
+ * it as UTF-8 in one pass.
+ */
+typedef struct az_go_arg {
+    uint64_t key_len; /* bytes of the key, its NUL not counted */
+    uint64_t value;   /* a string's length, a number's IEEE 754 bits, a boolean's 0 or 1 */
+    uint64_t kind;    /* AZ_GO_ARG_* */
+} az_go_arg;
 
 /*
  * Per-call scratch memory of the binding, reused through a pool: an action,
- * the shape of the packed action Go writes in place, and room for a
- * decision and an error, so that a check allocates nothing in C on its
- * common path and passes few pointers through cgo (each is checked).
+ * the session of the check under way, the shape of the packed action Go
+ * writes in place, and room for a decision and an error, so that a check
+ * allocates nothing in C on its common path and passes no pointer that cgo
+ * has to check.
  */
 typedef struct az_go_scratch {
     agentauthz_action *action;
+    agentauthz_session *session;
     az_go_packed shape;
     agentauthz_decision decision;
     agentauthz_error err;
@@ -92,14 +108,28 @@ typedef struct az_go_scratch {
 az_go_scratch *az_go_scratch_new(void);
 void az_go_scratch_free(az_go_scratch *sc);
 
-/* Resets sc->action and fills it from the packed action (buf, shaped by sc->shape). */
-int az_go_action_fill(az_go_scratch *sc, const char *buf, const void *payload);
+/*
+ * The functions of the check's path take their az_go_scratch as an integer
+ * (scratch, the address az_go_scratch_new returned). cgo checks every
+ * pointer argument whose target may hold pointers by looking it up in the
+ * Go heap, and a pointer to an incomplete type (agentauthz_session) it
+ * first boxes in an allocation: the scratch is C memory and needs neither,
+ * so it goes as an integer and carries the session, which Go writes into it
+ * just before the call. buf (the packed action), args (nargs records) and
+ * payload are Go memory that holds no pointers, borrowed for the call only.
+ */
+
+/* Resets the action and fills it from the packed action (buf, shaped by the scratch's shape). */
+int az_go_action_fill(uintptr_t scratch, const char *buf, const az_go_arg *args,
+                      const unsigned char *payload);
 
 /*
- * Fills sc->action and checks it in s, the decision in sc->decision (a deny
- * whenever the result is negative, also when the action could not be built).
+ * Fills the action and checks it in the scratch's session, the decision in
+ * its decision (a deny whenever the result is negative, also when the
+ * action could not be built).
  */
-int az_go_check(agentauthz_session *s, az_go_scratch *sc, const char *buf, const void *payload);
+int az_go_check(uintptr_t scratch, const char *buf, const az_go_arg *args,
+                const unsigned char *payload);
 
 /* Writes the parts of a decision that leases and substitutions look at. */
 void az_go_decision_set(az_go_scratch *sc, int effect, uint64_t seq);
