@@ -848,8 +848,9 @@ static int open_close_row(bench *b, agentauthz_engine *e, const char *task, size
 
 /*
  * Session open+close while many secrets are live elsewhere: every open
- * that issues a secret republishes the engine's leak matcher, so this
- * shows what that costs as the live set grows.
+ * that issues a secret republishes the engine's leak matcher (its recent
+ * set, rebuilt; the base set only now and then), so this shows whether
+ * that cost grows with the live set.
  */
 static int open_close_crowded(bench *b, agentauthz_engine *e)
 {
@@ -860,7 +861,8 @@ static int open_close_crowded(bench *b, agentauthz_engine *e)
         rc = open_close_row(b, e, "work", reps(b, 40, 5),
                             "session open+close, 2 random, 1,000 others live", &median);
     if (!rc)
-        row_note(&b->rows[b->nrows - 1], "the leak matcher is rebuilt at open and at close");
+        row_note(&b->rows[b->nrows - 1],
+                 "an open rebuilds the matcher's small recent set; a close marks its secrets dead");
     agentauthz_session_close(crowd);
     return rc;
 }

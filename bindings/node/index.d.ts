@@ -20,6 +20,50 @@ export declare class AgentAuthzError extends Error {
     readonly errno: number;
 }
 
+// One class per family of codes, as in the Python binding.
+/** EINVAL: misuse, such as a closed handle. */
+export declare class InvalidArgumentError extends AgentAuthzError {}
+/** ENOMEM. */
+export declare class OutOfMemoryError extends AgentAuthzError {}
+/** EIO, EPERM, EEXIST: a file could not be used. */
+export declare class FileError extends AgentAuthzError {}
+/** ENOPOLICY: no policy is loaded. */
+export declare class NoPolicyError extends AgentAuthzError {}
+/** A session could not be opened for this identity, task and parameters. */
+export declare class SessionOpenError extends AgentAuthzError {}
+/** ENOTASK. */
+export declare class UnknownTaskError extends SessionOpenError {}
+/** EIDENTITY: the identity may not open the task. */
+export declare class IdentityError extends SessionOpenError {}
+/** EPARAM: task parameters missing, undeclared or of the wrong type. */
+export declare class ParamError extends SessionOpenError {}
+/** EJSON. */
+export declare class JSONError extends AgentAuthzError {}
+/** ELIMIT: a size, depth or count bound was hit. */
+export declare class LimitError extends AgentAuthzError {}
+/** ESESSION: the session (or a token's session) has ended or was revoked. */
+export declare class SessionEndedError extends AgentAuthzError {}
+/** ENOTFOUND: no such secret. */
+export declare class NotFoundError extends AgentAuthzError {}
+/** EDENIED: a lease or substitution was refused. */
+export declare class RefusedError extends AgentAuthzError {}
+/** ECRYPTO: a key is malformed. */
+export declare class CryptoError extends AgentAuthzError {}
+/** ETOKEN: a task token is malformed or not valid yet. */
+export declare class TokenError extends AgentAuthzError {}
+/** ESIGNATURE. */
+export declare class SignatureError extends TokenError {}
+/** EEXPIRED. */
+export declare class ExpiredError extends TokenError {}
+/** EAUDIENCE. */
+export declare class AudienceError extends TokenError {}
+/** EPROVIDER: the host's secret provider refused (or threw). */
+export declare class ProviderError extends AgentAuthzError {}
+/** ETAMPER: an audit log's MAC chain is broken; report says where. */
+export declare class TamperError extends AgentAuthzError {
+    readonly report: AuditReport | null;
+}
+
 /** One finding of a policy load. */
 export declare class Diagnostic {
     readonly code: ErrorCode;
@@ -56,13 +100,48 @@ export declare class FakeClock {
     advance(seconds: number): bigint;
 }
 
+/** What the host secret provider is asked to issue or revoke: names and ids, never a value. */
+export interface SecretRequest {
+    readonly secret: string;
+    readonly session: string;
+    readonly identity: string;
+    readonly task: string;
+    /** Seconds the value must stay valid. */
+    readonly ttl: number;
+}
+
 export interface EngineOptions {
     /** TTLs are measured on this clock (default: CLOCK_MONOTONIC). */
     clock?: Clock;
-    /** Token times come from this clock (default: CLOCK_REALTIME). */
+    /** Token and audit times come from this clock (default: CLOCK_REALTIME). */
     wallClock?: Clock;
+    /** The signing, master and audit keys (default: fresh ones); borrowed until the engine closes. */
+    keys?: Keys;
+    /**
+     * The policy's `host` provider: returns the value, 8 to 4096 bytes, synchronously.
+     * Throwing or returning anything else refuses (ProviderError at session open).
+     */
+    secretIssue?: (request: SecretRequest) => Uint8Array;
+    /** Told when a host secret ends; must not call the engine. A throw is a process warning. */
+    secretRevoke?: (request: SecretRequest) => void;
     /** The engine's name in audit records. */
     name?: string;
+}
+
+export interface AuditOptions {
+    /** An append-only file (mode 0600; an existing log is resumed). */
+    path?: string;
+    /**
+     * Given every record (a Buffer ending in a newline) while the log's lock is held:
+     * quick, and no calls into the engine. If it throws, every later decision is a
+     * deny until setAudit() is called again.
+     */
+    callback?: (line: Buffer) => void;
+    /** When the file's records are written: each one (default), buffered, or every flushEvery. */
+    flush?: 'record' | 'none' | 'everyN';
+    flushEvery?: number;
+    /** fsync(2) after every write. */
+    fsync?: boolean;
 }
 
 export interface PolicyInfo {
@@ -101,6 +180,17 @@ export declare class Engine {
     readonly publicKey: Buffer;
     /** "azpk1.<base64url>" */
     readonly publicKeyText: string;
+    /** Starts the audit log; with neither path nor callback, stops it. */
+    setAudit(options?: AuditOptions): void;
+    /** Reopens the audit file after log rotation renamed it. */
+    auditReopen(): void;
+    /**
+     * Verifies a task token and checks the action for its identity and task under this
+     * engine's policy. Throws TokenError (and subclasses) or SessionEndedError for a bad token.
+     */
+    checkToken(verifier: Verifier, token: string | Uint8Array, request: CheckRequest | string): Decision;
+    checkToken(verifier: Verifier, token: string | Uint8Array, tool: string,
+        rest: Omit<CheckRequest, 'tool'>): Decision;
     /** Closes the open sessions and frees the engine. Idempotent. */
     close(): void;
 }
@@ -204,9 +294,87 @@ export interface VerifyOptions {
     now?: number;
 }
 
-/** Verifies a task token offline; throws ETOKEN, ESIGNATURE, EEXPIRED or EAUDIENCE. */
-export declare function verifyToken(publicKey: string | Uint8Array, token: string | Uint8Array,
+/** What signToken signs: TokenClaims, with issuer, parent and tools optional. */
+export interface SignClaims {
+    identity: string;
+    task: string;
+    session: string;
+    audience: string;
+    /** Unix seconds. */
+    iat: number;
+    /** Unix seconds, not before iat. */
+    exp: number;
+    tools?: string[];
+    issuer?: string | null;
+    parent?: string | null;
+}
+
+/** An engine's keys, in the library's guarded memory; only the public key reaches JavaScript. */
+export declare class Keys {
+    private constructor();
+    /** Fresh random keys. */
+    static generate(): Keys;
+    /** Keys from the text of a key file; the caller's copy stays the caller's to wipe. */
+    static load(text: string | Uint8Array): Keys;
+    /** Keys from a key file (mode 0600 or 0400, else FileError). */
+    static loadFile(path: string): Keys;
+    /** Writes a new key file, mode 0600; never replaces one (FileError, EEXIST). */
+    saveFile(path: string): void;
+    /** "azpk1.<base64url>" */
+    readonly publicText: string;
+    /** The raw 32-byte Ed25519 public key. */
+    readonly publicKey: Buffer;
+    /** A signed task token. */
+    signToken(claims: SignClaims): string;
+    readonly closed: boolean;
+    /** Wipes and frees the keys, once no open engine uses them. Idempotent. */
+    close(): void;
+}
+
+export interface VerifierOptions {
+    /** Required audience (default: any). */
+    audience?: string;
+    /** Tolerated clock skew in seconds, 0 to 86400 (default 60). */
+    skew?: number;
+    /** Size of the cache of verified tokens, 0 to 1048576 (default 1024). */
+    cacheEntries?: number;
+}
+
+/** A token verifier with a bounded cache and a revocation list, for downstream services. */
+export declare class Verifier {
+    constructor(publicKey: string | Uint8Array | Keys, options?: VerifierOptions);
+    readonly audience: string | null;
+    /** The claims; now is Unix seconds (default: the system clock). */
+    verify(token: string | Uint8Array, now?: number): TokenClaims;
+    /** Refuses every later token of that session or its children (SessionEndedError). */
+    revoke(sessionId: string): void;
+    readonly closed: boolean;
+    /** Idempotent. */
+    close(): void;
+}
+
+/** Verifies a task token offline; throws TokenError, SignatureError, ExpiredError or AudienceError. */
+export declare function verifyToken(publicKey: string | Uint8Array | Keys, token: string | Uint8Array,
     options?: VerifyOptions): TokenClaims;
+
+export type AuditProblem = 'intact' | 'malformed' | 'truncated' | 'mac' | 'seq' | 'prev';
+
+/** The outcome of auditVerify (and TamperError.report). */
+export declare class AuditReport {
+    readonly problem: AuditProblem;
+    readonly intact: boolean;
+    /** Records that verified. */
+    readonly records: number;
+    readonly lastSeq: number;
+    /** Where the problem is: an index into the paths, the path, the 1-based line. */
+    readonly file: number;
+    readonly path: string;
+    readonly line: number;
+    readonly reason: string;
+}
+
+/** Verifies an audit log, its files oldest first; throws TamperError or FileError. */
+export declare function auditVerify(keys: Keys, ...paths: string[]): AuditReport;
 
 export declare function strerror(errno: number): string;
 /** The loaded C library's version, "MAJOR.MINOR.PATCH". */

@@ -17,10 +17,10 @@
  */
 
 const { C } = require('./lib/ffi');
-const { CODES, AgentAuthzError, PolicyError, Diagnostic, strerror } = require('./lib/errors');
-const { Engine, FakeClock } = require('./lib/engine');
+const errors = require('./lib/errors');
+const { Engine, FakeClock, AuditReport, auditVerify } = require('./lib/engine');
 const { Session, Decision, Lease, Substitution } = require('./lib/session');
-const { verifyToken } = require('./lib/tokens');
+const { Keys, Verifier, verifyToken } = require('./lib/tokens');
 
 /* The version of the loaded C library, "MAJOR.MINOR.PATCH". */
 function libraryVersion() {
@@ -28,6 +28,19 @@ function libraryVersion() {
 }
 
 module.exports = {
-    Engine, FakeClock, Session, Decision, Lease, Substitution, verifyToken,
-    AgentAuthzError, PolicyError, Diagnostic, CODES, strerror, libraryVersion,
+    Engine, FakeClock, Session, Decision, Lease, Substitution, Keys, Verifier, verifyToken,
+    AuditReport, auditVerify, libraryVersion,
+    CODES: errors.CODES, strerror: errors.strerror, Diagnostic: errors.Diagnostic,
+    // The error classes, one per family of codes, as the Python binding has them.
+    AgentAuthzError: errors.AgentAuthzError, PolicyError: errors.PolicyError,
+    InvalidArgumentError: errors.InvalidArgumentError, OutOfMemoryError: errors.OutOfMemoryError,
+    FileError: errors.FileError, NoPolicyError: errors.NoPolicyError,
+    SessionOpenError: errors.SessionOpenError, UnknownTaskError: errors.UnknownTaskError,
+    IdentityError: errors.IdentityError, ParamError: errors.ParamError,
+    JSONError: errors.JSONError, LimitError: errors.LimitError,
+    SessionEndedError: errors.SessionEndedError, NotFoundError: errors.NotFoundError,
+    RefusedError: errors.RefusedError, CryptoError: errors.CryptoError,
+    TokenError: errors.TokenError, SignatureError: errors.SignatureError,
+    ExpiredError: errors.ExpiredError, AudienceError: errors.AudienceError,
+    ProviderError: errors.ProviderError, TamperError: errors.TamperError,
 };

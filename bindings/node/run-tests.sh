@@ -10,6 +10,15 @@
 set -eu
 
 srcdir=$(cd "$(dirname "$0")" && pwd)
+# A copy of this script left in an out-of-tree build directory (by an older
+# version of the copy below) shadows the source's for make's VPATH search,
+# and would test that stale copy: run the source's script instead.
+if [ -n "${top_srcdir:-}" ] && [ -f "$top_srcdir/bindings/node/run-tests.sh" ]; then
+    source_dir=$(cd "$top_srcdir/bindings/node" && pwd)
+    if [ "$source_dir" != "$srcdir" ]; then
+        exec sh "$source_dir/run-tests.sh" "$@"
+    fi
+fi
 top_builddir=${top_builddir:-$(cd "$srcdir/../.." && pwd)}
 top_builddir=$(cd "$top_builddir" && pwd)
 AGENTAUTHZ_LIBRARY=${AGENTAUTHZ_LIBRARY:-$top_builddir/lib/.libs/libagentauthz.so}
@@ -35,10 +44,15 @@ fi
 # installs the npm packages in a copy, so the source tree is never written to.
 workdir=$srcdir
 top_srcdir_abs=$(cd "$srcdir/../.." && pwd)
+# Absolute, for test/layout.test.js (make passes it relative to the build directory).
+top_srcdir=$top_srcdir_abs
+export top_srcdir
 if [ "$top_srcdir_abs" != "$top_builddir" ] || [ ! -w "$srcdir" ]; then
     workdir=$top_builddir/bindings/node
     mkdir -p "$workdir"
-    (cd "$srcdir" && tar cf - --exclude=node_modules --exclude='*.log' .) |
+    # Without this script, which make would otherwise find here first.
+    (cd "$srcdir" && tar cf - --exclude=node_modules --exclude='*.log' \
+        --exclude=./run-tests.sh .) |
         (cd "$workdir" && tar xf -)
     chmod -R u+w "$workdir"
 fi

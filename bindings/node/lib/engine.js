@@ -1,12 +1,22 @@
 'use strict';
-/* Engines, policies and the clock. */
+/* Engines, policies, the clock, the host secret provider and the audit log. */
 
-const { koffi, C, SIZE, ClockFn, DiagFn, ErrorT, PUBKEY_BYTES } = require('./ffi');
-const { CODES, Diagnostic, PolicyError, check, decodeError } = require('./errors');
-const { cstr, nonNull, ttlNs, withValue, closedError } = require('./util');
-const { Session } = require('./session');
+const { koffi, C, SIZE, ClockFn, DiagFn, SecretIssueFn, SecretRevokeFn, AuditFn, ErrorT,
+    SecretRequestT, PUBKEY_BYTES } = require('./ffi');
+const { CODES, Diagnostic, PolicyError, check, decodeError, fromCode } = require('./errors');
+const { cstr, nonNull, ttlNs, withValue, closedError, reenteredError,
+    closeInCallbackError } = require('./util');
+const { Session, toAction, withCAction, decodeDecision, ownDeny } = require('./session');
+const { Keys, Verifier, tokenBytes } = require('./tokens');
 
 const U64_MAX = (1n << 64n) - 1n;
+/* Why every decision of an engine is a deny once one of its callbacks has failed. */
+const CLOCK_FAILED = "the engine's clock failed";
+const AUDIT_FAILED = 'the audit callback failed';
+const FLUSH = { none: 0, record: 1, everyN: 2 };
+const AUDIT_PROBLEMS = ['intact', 'malformed', 'truncated', 'mac', 'seq', 'prev'];
+/* A verification names its files one by one: a bound on the list, far above any rotation. */
+const AUDIT_FILES_MAX = 65536;
 
 /*
  * A clock for tests: monotonic nanoseconds that move only when the test
@@ -48,20 +58,148 @@ function clockFunction(clock) {
 function registerClock(fn, state) {
     let last = 0n;
     const call = () => {
+        state.depth++;
         try {
             let ns = BigInt(fn());
             if (ns < 0n) ns = 0n;
             if (ns > U64_MAX) ns = U64_MAX;
             last = ns;
         } catch (e) {
-            state.clockFailed = true;
+            state.failure = CLOCK_FAILED;
+        } finally {
+            state.depth--;
         }
         return last;
     };
     return koffi.register(call, koffi.pointer(ClockFn));
 }
 
-/* Frees what an engine holds; shared by close() and the finalizer. */
+/*
+ * Runs a host callback. state.depth counts the callbacks running, so that
+ * the engine is not freed under the C call that made them; state.locked
+ * counts those the library runs with a lock held (the audit sink, secret
+ * revocation), during which any call into the engine would deadlock and is
+ * refused instead.
+ */
+function hostCall(state, locked, fn) {
+    state.depth++;
+    if (locked) state.locked++;
+    try {
+        return fn();
+    } finally {
+        state.depth--;
+        if (locked) state.locked--;
+    }
+}
+
+/*
+ * A callback that returned a promise: the library needed the answer now,
+ * so the promise cannot count; its rejection is handled here (onReject) so
+ * that it never becomes an unhandled rejection that ends the process.
+ */
+function settle(result, onReject) {
+    if (result !== null && (typeof result === 'object' || typeof result === 'function') &&
+        typeof result.then === 'function') {
+        result.then(undefined, onReject);
+        return true;
+    }
+    return false;
+}
+
+/* What the host's secret provider is asked for: names and ids only, never a value. */
+function secretRequest(ptr) {
+    const r = koffi.decode(ptr, SecretRequestT);
+    return Object.freeze({ secret: r.secret, session: r.session, identity: r.identity,
+        task: r.task, ttl: Number(r.ttl_ns) / 1e9 });
+}
+
+/*
+ * The `host` secret provider: fn(request) returns the value as a Uint8Array
+ * (8 to cap bytes), which is copied straight into the library's guarded
+ * buffer, never through a string. Anything else (an exception, a promise, a
+ * string, a wrong length) refuses, and the session open fails with
+ * EPROVIDER: fail closed. The returned bytes stay the host's to wipe.
+ */
+function registerIssue(fn, state) {
+    const call = (ctx, req, buf, cap, lenp) => hostCall(state, false, () => {
+        try {
+            const value = fn(secretRequest(req));
+            if (settle(value, () => {})) return 1;
+            if (!(value instanceof Uint8Array) || value.length < 8 || value.length > Number(cap)) {
+                return 1;
+            }
+            new Uint8Array(koffi.view(buf, value.length)).set(value);
+            koffi.encode(lenp, 'size_t', value.length);
+            return 0;
+        } catch (e) {
+            return 1;
+        }
+    });
+    return koffi.register(call, koffi.pointer(SecretIssueFn));
+}
+
+/*
+ * Revocation of a host secret. The library wipes its copy whatever
+ * happens; a callback that throws (or rejects) means the host's own
+ * revocation may not have happened, which the host must learn: a process
+ * warning says so, naming the secret and session, never the error (whose
+ * text the binding does not control).
+ */
+function registerRevoke(fn, state) {
+    const call = (ctx, req) => hostCall(state, true, () => {
+        let request = null;
+        const warn = () => process.emitWarning(
+            `the secretRevoke callback failed for secret ${JSON.stringify(request && request.secret)}` +
+            ` of session ${request && request.session}`, { code: 'AGENTAUTHZ_REVOKE_FAILED' });
+        try {
+            request = secretRequest(req);
+            settle(fn(request), warn);
+        } catch (e) {
+            warn();
+        }
+    });
+    return koffi.register(call, koffi.pointer(SecretRevokeFn));
+}
+
+/*
+ * The audit sink: fn(line) with a copy of each record (a Buffer ending in
+ * a newline). A record the host did not take leaves a hole in its log, so
+ * a callback that throws (or rejects) fails closed: every later decision
+ * of the engine is a deny until setAudit() installs a sink again. Returns
+ * { cb, live }: a rejection that settles after the sink was replaced
+ * (live false) no longer counts.
+ */
+function registerAudit(fn, state) {
+    const sink = { cb: null, live: true };
+    const failed = () => {
+        if (sink.live) state.failure = state.failure || AUDIT_FAILED;
+    };
+    const call = (line, len) => hostCall(state, true, () => {
+        try {
+            const n = Number(len);
+            const copy = n > 0 ? Buffer.from(new Uint8Array(koffi.view(line, n))) : Buffer.alloc(0);
+            settle(fn(copy), failed);
+        } catch (e) {
+            failed();
+        }
+    });
+    sink.cb = koffi.register(call, koffi.pointer(AuditFn));
+    return sink;
+}
+
+/* Stops calling a sink: the library has let go of it. */
+function dropSink(sink) {
+    if (!sink) return;
+    sink.live = false;
+    koffi.unregister(sink.cb);
+}
+
+/*
+ * Frees what an engine holds; shared by close() and the finalizer. The
+ * callbacks stay registered until the engine is freed, since freeing it
+ * ends sessions (revoking host secrets) and writes audit records; the keys
+ * are given back only then, since the engine borrows them.
+ */
 function releaseEngine(state) {
     const h = state.h;
     if (!h) return;
@@ -70,11 +208,15 @@ function releaseEngine(state) {
     state.sessions.clear();
     C.agentauthz_engine_free(h);
     unregisterAll(state);
+    if (state.keys) state.keys.unuse();
+    state.keys = null;
 }
 
 function unregisterAll(state) {
     for (const cb of state.callbacks) koffi.unregister(cb);
     state.callbacks.length = 0;
+    dropSink(state.audit);
+    state.audit = null;
 }
 
 const finalizer = new FinalizationRegistry(releaseEngine);
@@ -91,21 +233,41 @@ function makeOptions(opts, state) {
         state.callbacks.push(o.wall_clock);
     }
     if (opts.name !== undefined && opts.name !== null) o.name = cstr(opts.name, 'name');
+    if (opts.keys !== undefined && opts.keys !== null) {
+        if (!(opts.keys instanceof Keys)) throw new TypeError('keys must be an agentauthz Keys');
+        // The engine borrows the keys from now on: they are freed no earlier than it is.
+        state.keys = opts.keys._use();
+        o.keys = state.keys.h;
+    }
+    o.secret_issue = optionalCallback(opts.secretIssue, 'secretIssue', registerIssue, state);
+    o.secret_revoke = optionalCallback(opts.secretRevoke, 'secretRevoke', registerRevoke, state);
     return o;
+}
+
+function optionalCallback(fn, what, register, state) {
+    if (fn === undefined || fn === null) return null;
+    if (typeof fn !== 'function') throw new TypeError(`${what} must be a function`);
+    const cb = register(fn, state);
+    state.callbacks.push(cb);
+    return cb;
 }
 
 /*
  * A policy engine: the policy in force and the sessions opened on it.
  * options.clock: a function returning monotonic nanoseconds (number or
  * BigInt) or an object with now(), e.g. a FakeClock; options.wallClock the
- * same for Unix nanoseconds (tokens); options.name the engine's name in
+ * same for Unix nanoseconds (tokens); options.keys a Keys object (fresh keys
+ * without it); options.secretIssue(request) and options.secretRevoke(request)
+ * the policy's `host` secret provider; options.name the engine's name in
  * audit records. Every call is synchronous.
  */
 class Engine {
     #state;
 
     constructor(options = {}) {
-        const state = { h: null, sessions: new Set(), callbacks: [], clockFailed: false };
+        // failure: null, or why every decision is now a deny (a callback failed).
+        const state = { h: null, sessions: new Set(), callbacks: [], audit: null, keys: null,
+            failure: null, depth: 0, locked: 0 };
         this.#state = state;
         const err = Buffer.alloc(SIZE.error);
         const out = [null];
@@ -113,8 +275,12 @@ class Engine {
         try {
             rc = C.agentauthz_engine_new(out, makeOptions(options, state), err);
         } finally {
-            // Without an engine nothing will call the clocks: give back their slots.
-            if (rc !== 0) unregisterAll(state);
+            // Without an engine nothing will call the callbacks or use the keys.
+            if (rc !== 0) {
+                unregisterAll(state);
+                if (state.keys) state.keys.unuse();
+                state.keys = null;
+            }
         }
         check(rc, err);
         state.h = out[0];
@@ -126,8 +292,10 @@ class Engine {
     }
 
     _handle() {
-        if (!this.#state.h) throw closedError('engine');
-        return this.#state.h;
+        const st = this.#state;
+        if (!st.h) throw closedError('engine');
+        if (st.locked !== 0) throw reenteredError();
+        return st.h;
     }
 
     get closed() {
@@ -227,10 +395,86 @@ class Engine {
         return 'azpk1.' + this.publicKey.toString('base64url');
     }
 
-    /* Closes the engine's open sessions and frees it. Idempotent. */
+    /*
+     * Starts the audit log: options.path an append-only file (mode 0600,
+     * resumed if it exists), options.callback(line) a function given each
+     * record as a Buffer, or both; options.flush 'record' (default), 'none'
+     * or 'everyN' with options.flushEvery records per write; options.fsync.
+     * Without path and callback it stops the log. The callback runs while
+     * the log's lock is held: it must be quick and must not call the
+     * engine (such calls throw). If it throws, every later decision is a
+     * deny until setAudit() is called again.
+     */
+    setAudit(options = {}) {
+        const h = this._handle();
+        const st = this.#state;
+        const opt = auditOptions(options);
+        const sink = options.callback === undefined || options.callback === null ? null
+            : registerAudit(options.callback, st);
+        opt.callback = sink && sink.cb;
+        const failure = st.failure;
+        // A new sink starts with a clean record; the call itself may fail it again.
+        if (failure === AUDIT_FAILED) st.failure = null;
+        const err = Buffer.alloc(SIZE.error);
+        let rc;
+        try {
+            rc = C.agentauthz_engine_set_audit(h, opt.path === null && sink === null ? null : opt,
+                err);
+        } finally {
+            if (rc !== 0) {
+                // The old log, and its sink, stay in force.
+                dropSink(sink);
+                if (failure === AUDIT_FAILED && st.failure === null) st.failure = failure;
+            }
+        }
+        check(rc, err);
+        // The old log is closed: the library will not call its sink again.
+        dropSink(st.audit);
+        st.audit = sink;
+    }
+
+    /* Reopens the audit file after log rotation renamed it; the MAC chain continues. */
+    auditReopen() {
+        const err = Buffer.alloc(SIZE.error);
+        check(C.agentauthz_engine_audit_reopen(this._handle(), err), err);
+    }
+
+    /*
+     * For a downstream service: verifies a task token with verifier (its
+     * cache and revocations included) and checks the action for the token's
+     * identity and task under this engine's policy: checkToken(verifier,
+     * token, { tool, resource, ... }) or checkToken(verifier, token, tool,
+     * { resource, ... }). Returns a Decision (a deny, rule 'session', for a
+     * tool the token does not name); throws TokenError (or SignatureError,
+     * ExpiredError, AudienceError) or SessionEndedError for a bad token.
+     */
+    checkToken(verifier, token, tool, rest) {
+        if (!(verifier instanceof Verifier)) {
+            throw new TypeError('checkToken needs an agentauthz Verifier');
+        }
+        const act = rest === undefined ? toAction(tool) : toAction({ ...rest, tool });
+        const raw = tokenBytes(token);
+        const h = this._handle();
+        const d = Buffer.alloc(SIZE.decision);
+        const err = Buffer.alloc(SIZE.error);
+        const rc = verifier._use((vh) => withCAction(act, (a) =>
+            C.agentauthz_check_token(h, vh, nonNull(raw), raw.length, a, d, err)));
+        check(rc, err);
+        const failure = this.#state.failure;
+        if (failure !== null) return ownDeny(failure, CODES.EINVAL, act);
+        return decodeDecision(d, rc, act);
+    }
+
+    /*
+     * Closes the engine's open sessions and frees it. Idempotent. Refused
+     * (EINVAL) from inside one of the engine's own callbacks, which run in
+     * the middle of a call the engine must outlive.
+     */
     close() {
+        const st = this.#state;
+        if (st.depth !== 0) throw closeInCallbackError('engine');
         finalizer.unregister(this);
-        releaseEngine(this.#state);
+        releaseEngine(st);
     }
 
     toString() {
@@ -248,6 +492,77 @@ class Engine {
     }
 }
 
+/* The agentauthz_audit_options of setAudit's options (callback filled in by the caller). */
+function auditOptions(options) {
+    if (options === null || typeof options !== 'object') {
+        throw new TypeError('setAudit takes { path, callback, flush, flushEvery, fsync }');
+    }
+    const { path = null, callback = null, flush = 'record', flushEvery = 0, fsync = false } = options;
+    if (callback !== null && typeof callback !== 'function') {
+        throw new TypeError('callback must be a function');
+    }
+    if (!Object.prototype.hasOwnProperty.call(FLUSH, flush)) {
+        throw new TypeError("flush must be 'record', 'none' or 'everyN'");
+    }
+    if (!Number.isSafeInteger(flushEvery) || flushEvery < 0) {
+        throw new RangeError('flushEvery must be a non-negative integer');
+    }
+    return { version: 1, path: path === null ? null : cstr(String(path), 'path'),
+        flush: FLUSH[flush], flush_every: flushEvery, fsync: fsync ? 1 : 0, callback: null,
+        ctx: null };
+}
+
+/*
+ * The outcome of auditVerify: problem is 'intact' or what is wrong with
+ * the first bad record ('malformed', 'truncated', 'mac', 'seq', 'prev');
+ * records the count that verified, lastSeq the last of their sequence
+ * numbers; file (an index into the paths), path and line locate a problem.
+ */
+class AuditReport {
+    constructor(rep) {
+        this.problem = rep.problem >= 0 && rep.problem < AUDIT_PROBLEMS.length
+            ? AUDIT_PROBLEMS[rep.problem] : 'malformed';
+        this.records = Number(rep.records);
+        this.lastSeq = Number(rep.last_seq);
+        this.file = Number(rep.file);
+        this.path = rep.path;
+        this.line = Number(rep.line);
+        this.reason = rep.reason;
+    }
+
+    get intact() {
+        return this.problem === 'intact';
+    }
+
+    toString() {
+        if (this.intact) return `AuditReport { intact, records: ${this.records} }`;
+        return `AuditReport { ${this.problem} at ${this.path}:${this.line}: ${this.reason} }`;
+    }
+}
+
+/*
+ * Verifies an audit log, its files oldest first, with the engine's keys.
+ * Returns an AuditReport when intact; throws TamperError (with .report) when
+ * a record is bad, FileError when a file cannot be read.
+ */
+function auditVerify(keys, ...paths) {
+    if (!(keys instanceof Keys)) throw new TypeError('keys must be an agentauthz Keys');
+    if (paths.length === 0) throw new TypeError('auditVerify needs at least one path');
+    if (paths.length > AUDIT_FILES_MAX) throw new RangeError('too many audit files');
+    const list = paths.map((p) => cstr(String(p), 'path'));
+    const rep = {};
+    const err = Buffer.alloc(SIZE.error);
+    const rc = C.agentauthz_audit_verify(keys._handle(), list, list.length, rep, err);
+    const report = new AuditReport(rep);
+    if (rc === CODES.ETAMPER) {
+        const e = fromCode(rc, err);
+        e.report = report;
+        throw e;
+    }
+    check(rc, err);
+    return report;
+}
+
 function diagFromStruct(e, warning) {
     return new Diagnostic(e.code, e.message, e.path, Number(e.line), Number(e.column),
         Number(e.offset), warning);
@@ -255,4 +570,4 @@ function diagFromStruct(e, warning) {
 
 if (Symbol.dispose) Engine.prototype[Symbol.dispose] = Engine.prototype.close;
 
-module.exports = { Engine, FakeClock };
+module.exports = { Engine, FakeClock, AuditReport, auditVerify };

@@ -28,9 +28,48 @@ class AgentAuthzError extends Error {
     /* errno is the library's negative AGENTAUTHZ_E* code; code its name. */
     constructor(errno, message) {
         super(message || strerror(errno));
-        this.name = 'AgentAuthzError';
+        this.name = new.target.name;
         this.errno = errno;
         this.code = NAMES.get(errno) || 'EUNKNOWN';
+    }
+}
+
+/*
+ * One class per family of codes, named as in the Python binding, so that a
+ * program can catch a TokenError (bad, forged, expired or misdirected token)
+ * without listing codes; `code` and `errno` stay the exact code.
+ */
+class InvalidArgumentError extends AgentAuthzError {}
+class OutOfMemoryError extends AgentAuthzError {}
+/* EIO, EPERM, EEXIST: a file could not be used. */
+class FileError extends AgentAuthzError {}
+class NoPolicyError extends AgentAuthzError {}
+/* A session could not be opened for this identity, task and parameters. */
+class SessionOpenError extends AgentAuthzError {}
+class UnknownTaskError extends SessionOpenError {}
+class IdentityError extends SessionOpenError {}
+class ParamError extends SessionOpenError {}
+class JSONError extends AgentAuthzError {}
+class LimitError extends AgentAuthzError {}
+/* ESESSION: the session (or a token's session) has ended or was revoked. */
+class SessionEndedError extends AgentAuthzError {}
+class NotFoundError extends AgentAuthzError {}
+/* EDENIED: a lease or substitution was refused by the policy. */
+class RefusedError extends AgentAuthzError {}
+class CryptoError extends AgentAuthzError {}
+/* ETOKEN: a task token is malformed or not valid yet; the parent of the next three. */
+class TokenError extends AgentAuthzError {}
+class SignatureError extends TokenError {}
+class ExpiredError extends TokenError {}
+class AudienceError extends TokenError {}
+/* EPROVIDER: the host's secret provider refused (or threw). */
+class ProviderError extends AgentAuthzError {}
+
+/* ETAMPER: an audit log's MAC chain is broken; report (an AuditReport) says where. */
+class TamperError extends AgentAuthzError {
+    constructor(errno, message, report = null) {
+        super(errno, message);
+        this.report = report;
     }
 }
 
@@ -63,7 +102,6 @@ class Diagnostic {
 class PolicyError extends AgentAuthzError {
     constructor(errno, first, diagnostics, warnings) {
         super(errno, locate(first.file, first.line, first.column, first.message));
-        this.name = 'PolicyError';
         this.file = first.file;
         this.line = first.line;
         this.column = first.column;
@@ -72,10 +110,11 @@ class PolicyError extends AgentAuthzError {
     }
 }
 
+/* A message with its place; a line without a file (a token, key text) adds nothing. */
 function locate(file, line, column, message) {
+    if (!file) return message;
     if (line) return `${file}:${line}:${column}: ${message}`;
-    if (file) return `${file}: ${message}`;
-    return message;
+    return `${file}: ${message}`;
 }
 
 /* A C string at off in buf, up to its NUL (or max bytes). */
@@ -96,11 +135,35 @@ function decodeError(buf, errno, warning) {
 
 /* The exception for return code rc, with what the error buffer says (may be null). */
 function fromCode(rc, errBuf, what) {
-    if (!errBuf) return new AgentAuthzError(rc, what ? `${what}: ${strerror(rc)}` : undefined);
+    if (!errBuf) return errorFor(rc, what ? `${what}: ${strerror(rc)}` : undefined);
     const d = decodeError(errBuf, rc, false);
+    if (rc === CODES.EPOLICY) return new PolicyError(rc, d, [d], []);
     let message = locate(d.file, d.line, d.column, d.message);
     if (what && !d.file) message = `${what}: ${message}`;
-    return new AgentAuthzError(rc, message);
+    return errorFor(rc, message);
+}
+
+/* The class of the errors with code errno (PolicyError and TamperError are built apart). */
+const CLASSES = new Map([
+    [CODES.EINVAL, InvalidArgumentError], [CODES.ENOMEM, OutOfMemoryError],
+    [CODES.EIO, FileError], [CODES.EPERM, FileError], [CODES.EEXIST, FileError],
+    [CODES.ENOPOLICY, NoPolicyError], [CODES.ENOTASK, UnknownTaskError],
+    [CODES.EIDENTITY, IdentityError], [CODES.EPARAM, ParamError], [CODES.EJSON, JSONError],
+    [CODES.ELIMIT, LimitError], [CODES.ESESSION, SessionEndedError],
+    [CODES.ENOTFOUND, NotFoundError], [CODES.EDENIED, RefusedError],
+    [CODES.ECRYPTO, CryptoError], [CODES.ETOKEN, TokenError], [CODES.ESIGNATURE, SignatureError],
+    [CODES.EEXPIRED, ExpiredError], [CODES.EAUDIENCE, AudienceError],
+    [CODES.EPROVIDER, ProviderError], [CODES.ETAMPER, TamperError],
+]);
+
+/* The error of its code's class, for code errno and message (default: strerror). */
+function errorFor(errno, message) {
+    if (errno === CODES.EPOLICY) {
+        const d = new Diagnostic(errno, message || strerror(errno), '', 0, 0, 0, false);
+        return new PolicyError(errno, d, [d], []);
+    }
+    const Cls = CLASSES.get(errno) || AgentAuthzError;
+    return new Cls(errno, message);
 }
 
 function check(rc, errBuf, what) {
@@ -109,5 +172,8 @@ function check(rc, errBuf, what) {
 
 module.exports = {
     CODES, AgentAuthzError, PolicyError, Diagnostic, strerror, decodeError, fromCode, check,
-    cstringAt,
+    cstringAt, errorFor, InvalidArgumentError, OutOfMemoryError, FileError, NoPolicyError,
+    SessionOpenError, UnknownTaskError, IdentityError, ParamError, JSONError, LimitError,
+    SessionEndedError, NotFoundError, RefusedError, CryptoError, TokenError, SignatureError,
+    ExpiredError, AudienceError, ProviderError, TamperError,
 };

@@ -2,7 +2,7 @@
 /*
  * The C library, its structs and its prototypes, through koffi.
  *
- * Every struct mirrors include/agentauthz.h (and agentauthz/secrets.h) field
+ * Every struct mirrors include/agentauthz.h (and agentauthz/secrets.h, audit.h) field
  * for field; test/layout.test.js compiles a C program to compare sizes and
  * offsets with these declarations, because a silent mismatch would corrupt
  * memory rather than throw.
@@ -23,6 +23,10 @@ const REASON_MAX = 512;
 const PUBKEY_BYTES = 32;
 const PUBKEY_TEXT_MAX = 50;
 const TOKEN_MAX = 8192;
+const TOKEN_TOOLS_MAX = 256;
+const AUDIT_REASON_MAX = 256;
+const KEYFILE_MAX = 4096;
+const VERIFIER_CACHE_MAX = 1048576;
 
 const ErrorT = koffi.struct('agentauthz_error', {
     code: 'int',
@@ -50,8 +54,26 @@ const PolicyInfoT = koffi.struct('agentauthz_policy_info', {
     generation: 'uint64_t',
 });
 
+const SecretRequestT = koffi.struct('agentauthz_secret_request', {
+    secret: 'const char *',
+    session: 'const char *',
+    identity: 'const char *',
+    task: 'const char *',
+    ttl_ns: 'uint64_t',
+});
+
 const ClockFn = koffi.proto('uint64_t agentauthz_clock_fn(void *ctx)');
 const DiagFn = koffi.proto('void agentauthz_diag_fn(void *diag, int is_warning, void *ctx)');
+/*
+ * The host secret provider and the audit sink. Their pointer arguments are
+ * declared void * so that koffi hands them over as Externals, undecoded: the
+ * issue buffer is written in place (the secret never becomes a JS string),
+ * and an audit line is not NUL-terminated.
+ */
+const SecretIssueFn = koffi.proto('int agentauthz_secret_issue_fn(void *ctx, void *req, ' +
+    'void *buf, size_t cap, void *len)');
+const SecretRevokeFn = koffi.proto('void agentauthz_secret_revoke_fn(void *ctx, void *req)');
+const AuditFn = koffi.proto('void agentauthz_audit_fn(void *line, size_t len, void *ctx)');
 
 const EngineOptionsT = koffi.struct('agentauthz_engine_options', {
     version: 'unsigned int',
@@ -60,8 +82,8 @@ const EngineOptionsT = koffi.struct('agentauthz_engine_options', {
     wall_clock: koffi.pointer(ClockFn),
     wall_clock_ctx: 'void *',
     keys: 'void *',
-    secret_issue: 'void *',
-    secret_revoke: 'void *',
+    secret_issue: koffi.pointer(SecretIssueFn),
+    secret_revoke: koffi.pointer(SecretRevokeFn),
     secret_ctx: 'void *',
     name: 'const char *',
 });
@@ -101,11 +123,45 @@ const TokenClaimsT = koffi.struct('agentauthz_token_claims', {
     tools_count: 'size_t',
 });
 
+/* The same struct as input to agentauthz_token_sign: koffi encodes the tools array. */
+const TokenClaimsInT = koffi.struct('agentauthz_token_claims_in', {
+    identity: 'const char *',
+    task: 'const char *',
+    session: 'const char *',
+    audience: 'const char *',
+    issuer: 'const char *',
+    parent: 'const char *',
+    iat: 'int64_t',
+    exp: 'int64_t',
+    tools: 'const char **',
+    tools_count: 'size_t',
+});
+
 const TokenVerifyOptionsT = koffi.struct('agentauthz_token_verify_options', {
     version: 'unsigned int',
     audience: 'const char *',
     now: 'int64_t',
     skew: 'uint32_t',
+});
+
+const AuditOptionsT = koffi.struct('agentauthz_audit_options', {
+    version: 'unsigned int',
+    path: 'const char *',
+    flush: 'int',
+    flush_every: 'size_t',
+    fsync: 'int',
+    callback: koffi.pointer(AuditFn),
+    ctx: 'void *',
+});
+
+const AuditReportT = koffi.struct('agentauthz_audit_report', {
+    problem: 'int',
+    records: 'uint64_t',
+    last_seq: 'uint64_t',
+    file: 'size_t',
+    path: koffi.array('char', ERROR_PATH_MAX),
+    line: 'unsigned long',
+    reason: koffi.array('char', AUDIT_REASON_MAX),
 });
 
 /* Each prototype as the C header declares it, with koffi's direction hints. */
@@ -149,6 +205,22 @@ const PROTOTYPES = [
     'int agentauthz_pubkey_parse(const char *text, void *pk, void *err)',
     'int agentauthz_token_verify(const void *pk, const void *token, size_t len, const agentauthz_token_verify_options *opt, _Out_ void **out, void *err)',
     'void agentauthz_token_claims_free(void *c)',
+    'int agentauthz_keys_generate(_Out_ void **out, void *err)',
+    'int agentauthz_keys_load(const void *bytes, size_t len, _Out_ void **out, void *err)',
+    'int agentauthz_keys_load_file(const char *path, _Out_ void **out, void *err)',
+    'int agentauthz_keys_save_file(void *k, const char *path, void *err)',
+    'int agentauthz_keys_public(void *k, void *out, size_t cap)',
+    'int agentauthz_keys_public_raw(void *k, void *pk)',
+    'void agentauthz_keys_free(void *k)',
+    'int agentauthz_token_sign(void *k, const agentauthz_token_claims_in *c, _Out_ void **out, void *err)',
+    'int agentauthz_verifier_new(const void *pk, const agentauthz_token_verify_options *opt, size_t cache_entries, _Out_ void **out, void *err)',
+    'int agentauthz_verifier_verify(void *v, const void *token, size_t len, int64_t now, _Out_ void **out, void *err)',
+    'int agentauthz_verifier_revoke(void *v, const char *session_id)',
+    'void agentauthz_verifier_free(void *v)',
+    'int agentauthz_check_token(void *e, void *v, const void *token, size_t len, void *a, void *d, void *err)',
+    'int agentauthz_engine_set_audit(void *e, const agentauthz_audit_options *opt, void *err)',
+    'int agentauthz_engine_audit_reopen(void *e, void *err)',
+    'int agentauthz_audit_verify(void *keys, const char **paths, size_t n, _Out_ agentauthz_audit_report *rep, void *err)',
 ];
 
 function candidates() {
@@ -246,7 +318,8 @@ const SIZE = {
 module.exports = {
     koffi, C, OFF, SIZE, NativeBuffer, addressOf,
     ErrorT, DecisionT, PolicyInfoT, EngineOptionsT, LoadOptionsT, SessionOptionsT,
-    DelegateOptionsT, TokenClaimsT, TokenVerifyOptionsT, ClockFn, DiagFn,
-    NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, TOKEN_MAX,
-    ERROR_PATH_MAX, ERROR_MESSAGE_MAX,
+    DelegateOptionsT, TokenClaimsT, TokenClaimsInT, TokenVerifyOptionsT, SecretRequestT,
+    AuditOptionsT, AuditReportT, ClockFn, DiagFn, SecretIssueFn, SecretRevokeFn, AuditFn,
+    NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, TOKEN_MAX, TOKEN_TOOLS_MAX,
+    ERROR_PATH_MAX, ERROR_MESSAGE_MAX, AUDIT_REASON_MAX, KEYFILE_MAX, VERIFIER_CACHE_MAX,
 };

@@ -2,9 +2,9 @@
 /* Sessions, actions, decisions, leases, placeholder substitution and scrubbing. */
 
 const { koffi, C, OFF, SIZE, NAME_MAX, REASON_MAX, NativeBuffer, addressOf } = require('./ffi');
-const { CODES, AgentAuthzError, check, cstringAt } = require('./errors');
+const { CODES, check, cstringAt, errorFor } = require('./errors');
 const { cstr, strList, argsJson, payloadBuffer, bytesOf, nonNull, ttlNs, withValue,
-    closedError } = require('./util');
+    closedError, reenteredError, closeInCallbackError } = require('./util');
 
 const EFFECTS = ['deny', 'allow', 'ask'];
 const SCOPES = { once: 1, session: 2 };
@@ -281,7 +281,7 @@ class Guarded {
         const ptr = this.#read(this.#h, n);
         if (!ptr) {
             this.release();
-            throw new AgentAuthzError(CODES.ESESSION, 'the session has ended');
+            throw errorFor(CODES.ESESSION, 'the session has ended');
         }
         return secretCopy(ptr, Number(n[0]));
     }
@@ -458,9 +458,21 @@ class Session {
     }
 
     #handle() {
-        const h = this.#st.h;
-        if (!h) throw new AgentAuthzError(CODES.ESESSION, 'the session is closed');
-        return h;
+        const st = this.#st;
+        if (!st.h) throw errorFor(CODES.ESESSION, 'the session is closed');
+        if (st.engineState.locked !== 0) throw reenteredError();
+        return st.h;
+    }
+
+    /*
+     * After a lease or substitution: if a callback of the engine failed
+     * meanwhile (its audit record may be lost), give it back and refuse.
+     */
+    #failClosed(guarded) {
+        const failure = this.#st.engineState.failure;
+        if (failure === null) return guarded;
+        guarded.release();
+        throw errorFor(CODES.EDENIED, failure);
     }
 
     get closed() {
@@ -479,13 +491,14 @@ class Session {
         const act = rest === undefined ? fastAction(req) : toAction({ ...rest, tool: req });
         const st = this.#st;
         if (!st.h) return ownDeny('session closed', CODES.ESESSION, act);
+        const es = st.engineState;
+        if (es.locked !== 0) throw reenteredError();
         const hot = takeHot();
         try {
             loadAction(st, act, hot);
             const rc = HOT.check(st.addr, st.actionAddr, hot.decision.addr);
-            if (st.engineState.clockFailed) {
-                return ownDeny("the engine's clock failed", CODES.EINVAL, act);
-            }
+            // A callback that failed (the clock, the audit sink) turns every decision into a deny.
+            if (es.failure !== null) return ownDeny(es.failure, CODES.EINVAL, act);
             return decodeDecision(hot.decision.view, rc, act);
         } finally {
             giveHot(hot);
@@ -505,14 +518,15 @@ class Session {
 
     /* Revokes the session: every later check is denied. Idempotent. */
     revoke() {
-        const h = this.#st.h;
-        if (h) check(C.agentauthz_session_revoke(h));
+        if (this.#st.h) check(C.agentauthz_session_revoke(this.#handle()));
     }
 
     /* Ends the session and destroys its secrets. Idempotent. */
     close() {
+        const st = this.#st;
+        if (st.h && st.engineState.depth !== 0) throw closeInCallbackError('session');
         sessionFinalizer.unregister(this);
-        this.#st.close();
+        st.close();
     }
 
     /*
@@ -530,7 +544,7 @@ class Session {
         const rc = withCAction(d[ACTION], (a) =>
             C.agentauthz_lease_acquire(h, a, rawOf(d), n, out, err));
         check(rc, err);
-        return new Lease(out[0], name);
+        return this.#failClosed(new Lease(out[0], name));
     }
 
     /*
@@ -547,7 +561,7 @@ class Session {
         const rc = withCAction(d[ACTION], (a) =>
             C.agentauthz_substitute(h, a, rawOf(d), nonNull(raw), raw.length, out, err));
         check(rc, err);
-        return new Substitution(out[0]);
+        return this.#failClosed(new Substitution(out[0]));
     }
 
     /*
@@ -615,4 +629,5 @@ if (Symbol.dispose) {
     Substitution.prototype[Symbol.dispose] = Substitution.prototype.release;
 }
 
-module.exports = { Session, Decision, Lease, Substitution, Action };
+module.exports = { Session, Decision, Lease, Substitution, Action, toAction, withCAction,
+    decodeDecision, ownDeny };

@@ -2,7 +2,7 @@
 /* Conversions from JavaScript values to what the C calls take. */
 
 const { C, SIZE } = require('./ffi');
-const { CODES, AgentAuthzError, check } = require('./errors');
+const { CODES, check, errorFor } = require('./errors');
 
 const NS_MAX = (1n << 64n) - 1n;
 /* Arguments nest at most 64 levels in the library; refuse deeper here, cheaply. */
@@ -128,8 +128,23 @@ function withValue(obj, what, fn) {
 }
 
 function closedError(what) {
-    return new AgentAuthzError(CODES.EINVAL, `the ${what} is closed`);
+    return errorFor(CODES.EINVAL, `the ${what} is closed`);
+}
+
+/*
+ * A call into an engine from inside its audit or secretRevoke callback: the
+ * library runs those with a lock held, so the call would deadlock the
+ * process; it is refused instead.
+ */
+function reenteredError() {
+    return errorFor(CODES.EINVAL,
+        "the engine's audit and secretRevoke callbacks cannot call into the engine");
+}
+
+/* close() from inside an engine's callback would free what the running call uses. */
+function closeInCallbackError(what) {
+    return errorFor(CODES.EINVAL, `a ${what} cannot be closed from inside its engine's callback`);
 }
 
 module.exports = { cstr, strList, argsJson, payloadBuffer, bytesOf, nonNull, ttlNs, withValue,
-    closedError };
+    closedError, reenteredError, closeInCallbackError };

@@ -32,11 +32,22 @@ const STRUCTS = {
     agentauthz_token_claims: [ffi.TokenClaimsT, ['identity', 'task', 'session', 'audience',
         'issuer', 'parent', 'iat', 'exp', 'tools', 'tools_count']],
     agentauthz_token_verify_options: [ffi.TokenVerifyOptionsT, ['version', 'audience', 'now', 'skew']],
+    agentauthz_secret_request: [ffi.SecretRequestT, ['secret', 'session', 'identity', 'task', 'ttl_ns']],
+    agentauthz_audit_options: [ffi.AuditOptionsT,
+        ['version', 'path', 'flush', 'flush_every', 'fsync', 'callback', 'ctx']],
+    agentauthz_audit_report: [ffi.AuditReportT,
+        ['problem', 'records', 'last_seq', 'file', 'path', 'line', 'reason']],
 };
+
+/* The input twin of agentauthz_token_claims (its tools typed for koffi to encode). */
+const TWINS = { agentauthz_token_claims: ffi.TokenClaimsInT };
 
 function includeDirs() {
     if (process.env.AGENTAUTHZ_INCLUDE) return process.env.AGENTAUTHZ_INCLUDE.split(':');
-    const top = path.join(__dirname, '..', '..', '..');
+    // run-tests.sh runs a copy of the binding in an out-of-tree build, where
+    // the tree above is the build's: top_srcdir (set by make) names the source.
+    const top = process.env.top_srcdir ? path.resolve(process.env.top_srcdir)
+        : path.join(__dirname, '..', '..', '..');
     const build = process.env.top_builddir || top;
     return [path.join(top, 'include'), path.join(build, 'include')];
 }
@@ -87,6 +98,12 @@ test('koffi struct layouts match the C header', (t) => {
             assert.equal(ffi.koffi.sizeof(type), c.get(name), `sizeof ${name}`);
             for (const f of fields) {
                 assert.equal(ffi.koffi.offsetof(type, f), c.get(`${name}.${f}`), `${name}.${f}`);
+            }
+        }
+        for (const [name, type] of Object.entries(TWINS)) {
+            assert.equal(ffi.koffi.sizeof(type), c.get(name), `sizeof ${name} (input twin)`);
+            for (const f of STRUCTS[name][1]) {
+                assert.equal(ffi.koffi.offsetof(type, f), c.get(`${name}.${f}`), `${name}.${f} (twin)`);
             }
         }
         assert.equal(ffi.SIZE.decision, c.get('agentauthz_decision'));
