@@ -618,10 +618,10 @@ static int frame_record(az_audit *a, const az_buf *body, uint64_t seq, unsigned 
 
 /*
  * Appends one record to the chain and hands it to the sinks. A record the
- * file sink could not start to write is taken back (seq and prev restored),
- * so the engine denies an action whose record is not in the log; one that
- * was partly written stays in the chain, and the verifier will report the
- * cut line.
+ * file sink could not start to write, or the callback refused, is taken back
+ * (seq and prev restored), so the engine denies an action whose record is
+ * not in the log; one that the file holds part of stays in the chain (the
+ * verifier will report a cut line), and its action is denied all the same.
  */
 static int append_record(az_audit *a, const az_buf *body)
 {
@@ -634,19 +634,22 @@ static int append_record(az_audit *a, const az_buf *body)
     memcpy(a->prev, mac, sizeof mac);
     a->seq++;
     a->pending++;
-    if (flush_due(a) && (rc = write_out(a)) != 0) {
-        if (a->written > start)
-            return rc;
-        memcpy(a->prev, old, sizeof old);
-        a->seq--;
-        a->pending--;
-        goto undo;
+    if (flush_due(a) && (rc = write_out(a)) != 0)
+        goto taken_back;
+    /* The callback comes after the file, so that it never sees a record taken back. */
+    if (a->cb && a->cb(a->out.p + start, a->out.len - start, a->ctx) != 0) {
+        rc = AGENTAUTHZ_EIO;
+        goto taken_back;
     }
-    if (a->cb)
-        a->cb(a->out.p + start, a->out.len - start, a->ctx);
     if (a->fd < 0 || a->written == a->out.len)
         out_reset(a);
     return 0;
+taken_back:
+    if (a->written > start)
+        return rc; /* the file holds part of it: it stays in the chain */
+    memcpy(a->prev, old, sizeof old);
+    a->seq--;
+    a->pending--;
 undo:
     a->out.len = start;
     if (a->out.p)

@@ -1137,7 +1137,7 @@ typedef struct collector {
     bool bad;
 } collector;
 
-static void collect(const char *line, size_t len, void *ctx)
+static int collect(const char *line, size_t len, void *ctx)
 {
     collector *c = ctx;
     c->calls++;
@@ -1145,6 +1145,7 @@ static void collect(const char *line, size_t len, void *ctx)
         c->bad = true;
     if (az_buf_append(&c->all, line, len) != 0)
         c->bad = true;
+    return 0;
 }
 
 START_TEST(test_callback_sink)

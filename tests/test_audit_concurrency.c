@@ -50,12 +50,13 @@ typedef struct worker {
     int id;
 } worker;
 
-static void collect(const char *line, size_t len, void *ctx)
+static int collect(const char *line, size_t len, void *ctx)
 {
     shared *sh = ctx;
     sh->calls++;
     if (az_buf_append(&sh->seen, line, len) != 0)
         sh->emit_failures++;
+    return 0;
 }
 
 static void *work(void *arg)

@@ -156,11 +156,87 @@ START_TEST(test_every_event_recorded_and_verified)
 }
 END_TEST
 
+/* A callback sink that refuses the records it is told to. */
+typedef struct refusing_sink {
+    bool refuse;
+    size_t taken, refused;
+    FILE *copy; /* the records taken, for verification */
+} refusing_sink;
+
+static int refusing_take(const char *line, size_t len, void *ctx)
+{
+    refusing_sink *k = ctx;
+    if (k->refuse) {
+        k->refused++;
+        return 1;
+    }
+    k->taken++;
+    ck_assert_uint_eq(fwrite(line, 1, len, k->copy), len);
+    return 0;
+}
+
+/*
+ * A callback that refuses a record is a failed write: the check it is about
+ * is denied, the record is taken back so that the log still verifies, and
+ * the next record is offered again.
+ */
+START_TEST(test_refusing_callback_denies)
+{
+    char path[] = "/tmp/azauditcbXXXXXX";
+    const char *paths[1] = {path};
+    fake_clock c = {0};
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_audit_report rep;
+    agentauthz_keys *keys = NULL;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s;
+    agentauthz_action *q;
+    agentauthz_decision d;
+    refusing_sink k = {false, 0, 0, NULL};
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(k.copy = fdopen(fd, "wb"));
+    ck_assert_int_eq(agentauthz_keys_generate(&keys, NULL), 0);
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    eo.keys = keys;
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    ao.callback = refusing_take;
+    ao.ctx = &k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    q = action_from_json("{\"tool\":\"send\"}");
+    ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_check(s, q, &d), AGENTAUTHZ_EIO);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_str_eq(d.reason, "the audit record could not be written");
+    k.refuse = false;
+    ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    agentauthz_session_close(s);
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0);
+    ck_assert_uint_eq(k.refused, 1);
+    fclose(k.copy);
+    /* what the sink took is a whole chain: the refused record left no gap */
+    ck_assert_int_eq(agentauthz_audit_verify(keys, paths, 1, &rep, NULL), 0);
+    ck_assert_uint_eq(rep.records, k.taken);
+    unlink(path);
+    agentauthz_action_free(q);
+    agentauthz_engine_free(e);
+    agentauthz_keys_free(keys);
+}
+END_TEST
+
 static Suite *audit_engine_suite(void)
 {
     Suite *s = suite_create("audit_engine");
     TCase *tc = tcase_create("engine");
     tcase_add_test(tc, test_every_event_recorded_and_verified);
+    tcase_add_test(tc, test_refusing_callback_denies);
     suite_add_tcase(s, tc);
     return s;
 }

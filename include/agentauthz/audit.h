@@ -44,8 +44,13 @@ typedef enum agentauthz_audit_flush {
  * the log's order, while the log's lock is held: the callback must be quick
  * (queue the line, do not wait on the network) and must not call back into
  * the engine, which would deadlock.
+ *
+ * Returns 0 when it took the record. Anything else is a failed write: the
+ * action the record is about is denied ("the audit record could not be
+ * written"), and the record is taken back from the chain unless the file
+ * sink had already started to write it.
  */
-typedef void (*agentauthz_audit_fn)(const char *line, size_t len, void *ctx);
+typedef int (*agentauthz_audit_fn)(const char *line, size_t len, void *ctx);
 
 /*
  * Where and how records are written. path and callback may both be set;

@@ -163,11 +163,13 @@ function registerRevoke(fn, state) {
 
 /*
  * The audit sink: fn(line) with a copy of each record (a Buffer ending in
- * a newline). A record the host did not take leaves a hole in its log, so
- * a callback that throws (or rejects) fails closed: every later decision
- * of the engine is a deny until setAudit() installs a sink again. Returns
- * { cb, live }: a rejection that settles after the sink was replaced
- * (live false) no longer counts.
+ * a newline). A callback that throws refuses the record: the library takes
+ * it back and denies the check it is about, as it does for a failed write.
+ * A promise that rejects comes too late for that: the record was counted as
+ * taken and the host's log has a hole, so every later decision of the
+ * engine is a deny until setAudit() installs a sink again. Returns
+ * { cb, live }: a rejection that settles after the sink was replaced (live
+ * false) no longer counts.
  */
 function registerAudit(fn, state) {
     const sink = { cb: null, live: true };
@@ -179,8 +181,9 @@ function registerAudit(fn, state) {
             const n = Number(len);
             const copy = n > 0 ? Buffer.from(new Uint8Array(koffi.view(line, n))) : Buffer.alloc(0);
             settle(fn(copy), failed);
+            return 0;
         } catch (e) {
-            failed();
+            return 1;
         }
     });
     sink.cb = koffi.register(call, koffi.pointer(AuditFn));

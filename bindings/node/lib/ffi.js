@@ -73,7 +73,7 @@ const DiagFn = koffi.proto('void agentauthz_diag_fn(void *diag, int is_warning, 
 const SecretIssueFn = koffi.proto('int agentauthz_secret_issue_fn(void *ctx, void *req, ' +
     'void *buf, size_t cap, void *len)');
 const SecretRevokeFn = koffi.proto('void agentauthz_secret_revoke_fn(void *ctx, void *req)');
-const AuditFn = koffi.proto('void agentauthz_audit_fn(void *line, size_t len, void *ctx)');
+const AuditFn = koffi.proto('int agentauthz_audit_fn(void *line, size_t len, void *ctx)');
 
 const EngineOptionsT = koffi.struct('agentauthz_engine_options', {
     version: 'unsigned int',

@@ -105,7 +105,7 @@ SECRET_ISSUE_FN = CFUNCTYPE(
 )
 SECRET_REVOKE_FN = CFUNCTYPE(None, c_void_p, POINTER(SecretRequest))
 DIAG_FN = CFUNCTYPE(None, POINTER(Error), c_int, c_void_p)
-AUDIT_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
+AUDIT_FN = CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p)
 
 
 class EngineOptions(Structure):

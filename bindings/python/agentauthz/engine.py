@@ -296,7 +296,10 @@ class Engine(_util.Closing):
         """Starts (or with neither path nor callback, stops) the audit log.
 
         callback(line: bytes) is called for every record while the log's lock
-        is held: it must be quick and must not call back into the engine.
+        is held: it must be quick and must not call back into the engine. If it
+        raises, the record counts as not written: the check it is about is
+        denied ("the audit record could not be written") and the record is
+        taken back from the chain.
         """
         err = _lib.Error()
         if path is None and callback is None:
@@ -314,8 +317,9 @@ class Engine(_util.Closing):
             def call(line, length, _ctx):
                 try:
                     callback(ctypes.string_at(line, length))
-                except BaseException:  # noqa: B036 - nothing may propagate into C
-                    pass
+                    return 0
+                except BaseException:  # noqa: B036 - a sink that failed refuses the record
+                    return 1
 
             cb = _lib.AUDIT_FN(call)
             opt.callback = cb

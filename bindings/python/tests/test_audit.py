@@ -43,11 +43,23 @@ def test_audit_file_and_callback(policy, tmp_path):
     keys.close()
 
 
-def test_audit_callback_exceptions_are_contained(policy):
-    def boom(line):
-        raise RuntimeError("sink down")
+def test_audit_callback_exceptions_deny_the_check(policy):
+    down = [False]
+    taken = []
+
+    def sink(line):
+        if down[0]:
+            raise RuntimeError("sink down")
+        taken.append(line)
 
     e = policy(POLICY)
-    e.set_audit(callback=boom)
+    e.set_audit(callback=sink)
     with e.session("agent/1", "work") as s:
         assert s.check("db.query")
+        down[0] = True
+        d = s.check("db.query")  # the exception does not escape: the check is denied
+        assert not d
+        assert d.reason == "the audit record could not be written"
+        down[0] = False
+        assert s.check("db.query")  # a refusal is not sticky
+    assert all(line.endswith(b"\n") for line in taken)
