@@ -123,13 +123,6 @@ static char *repeat(const char *prefix, const char *unit, size_t n, const char *
     return s;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------------ */
 
 static const char example[] =
@@ -797,18 +790,20 @@ START_TEST(t_node_limit)
 }
 END_TEST
 
-/* ---- hostile inputs: each must end fast, with an error, and free everything ---- */
+/*
+ * ---- hostile inputs: each must end with an error and free everything ----
+ * (and end fast: the test case's timeout fails one that runs away; how fast
+ * is the benchmark's business, not a timed assertion's)
+ */
 
 static void assert_refused_fast(const char *s, size_t len, int code, const char *msg)
 {
     errs er;
     az_node *n;
-    double t0 = now();
     int rc = parse_n(s, len, &er, &n);
     ck_assert_msg(rc == code, "%.20s: rc %d (%s), expected %d", s, rc, er.first.message, code);
     if (msg)
         ck_assert_str_eq(er.first.message, msg);
-    ck_assert_msg(now() - t0 < 30.0, "took %.1f s", now() - t0);
     az_node_free(n);
 }
 

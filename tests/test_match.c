@@ -341,23 +341,17 @@ START_TEST(test_glob_max_states)
 }
 END_TEST
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Backtracking matchers take exponential time on these; the NFA takes a few milliseconds. */
+/*
+ * Backtracking matchers take exponential time on these; the NFA takes a few
+ * milliseconds. A runaway fails on the test case's timeout.
+ */
 START_TEST(test_glob_worst_case)
 {
     size_t n = 1 << 16, i;
     char *s = malloc(n);
     char pat[64];
-    double t0;
     ck_assert_ptr_nonnull(s);
     memset(s, 'a', n);
-    t0 = now();
     ck_assert_int_eq(az_glob_match_raw("*a*a*a*a*a*b", 12, s, n, P, false), 0);
     ck_assert_int_eq(az_glob_match_raw("**a**a**a**a**a**b", 18, s, n, P, false), 0);
     ck_assert_int_eq(az_glob_match_raw("*a*a*a*a*a*a", 12, s, n, P, false), 1);
@@ -366,7 +360,6 @@ START_TEST(test_glob_worst_case)
         strcat(pat, "*a");
     strcat(pat, "b");
     ck_assert_int_eq(az_glob_match_raw(pat, strlen(pat), s, n, P, true), 0);
-    ck_assert_msg(now() - t0 < 5.0, "glob matching is too slow");
     free(s);
 }
 END_TEST
@@ -509,7 +502,6 @@ START_TEST(test_glob_compiled_worst_case)
     size_t n = 1 << 16;
     char *s = malloc(n + 1), pat[AZ_MAX_PATTERN + 1];
     az_glob g;
-    double t0 = now();
     ck_assert_ptr_nonnull(s);
     memset(s, 'a', n);
     s[n] = '\0';
@@ -547,7 +539,6 @@ START_TEST(test_glob_compiled_worst_case)
     ck_assert(az_glob_match(&g, s, 67));
     ck_assert(!az_glob_match(&g, s, 66));
     az_glob_free(&g);
-    ck_assert_msg(now() - t0 < 5.0, "compiled glob matching is too slow");
     free(s);
 }
 END_TEST
