@@ -42,6 +42,7 @@
 #define ROWS_MAX 64
 #define TARGETS_MAX 16
 #define POOL_ACTIONS 1024              /* distinct requests a latency row cycles through */
+#define WARM_ACTIONS 16                /* ... and a warm-cache row */
 #define TEXT_MAX (64u * 1024u * 1024u) /* cap of a generated policy text */
 #define IDENTITY "spiffe://bench.example/agents/worker-1"
 #define LEAK_TASK_SECRETS 1000 /* random secrets of the leak1000 task */
@@ -610,7 +611,14 @@ static int time_checks(const bench *b, agentauthz_session *s, const pool *p, siz
     return failed ? AGENTAUTHZ_EINVAL : 0;
 }
 
-static int check_row(bench *b, agentauthz_session *s, size_t nrules, bool heavy, row **out)
+/*
+ * Check latency cycling through `cycle` distinct requests: POOL_ACTIONS of
+ * them spread over the policy's tools (the rows the targets read), or a
+ * few, whose rules then stay in the caches (the compute alone, for
+ * comparison: the difference is what memory costs at that size).
+ */
+static int check_row(bench *b, agentauthz_session *s, size_t nrules, bool heavy, size_t cycle,
+                     row **out)
 {
     pool p;
     samples sm;
@@ -618,6 +626,8 @@ static int check_row(bench *b, agentauthz_session *s, size_t nrules, bool heavy,
     int rc;
     if ((rc = pool_make(&p, nrules, heavy)) != 0)
         return rc;
+    while (p.n > cycle)
+        agentauthz_action_free(p.a[--p.n]);
     if ((rc = samples_init(&sm, n)) != 0)
         goto out;
     rc = time_checks(b, s, &p, 2 * p.n, NULL, &allowed); /* warm-up */
@@ -625,7 +635,8 @@ static int check_row(bench *b, agentauthz_session *s, size_t nrules, bool heavy,
         rc = time_checks(b, s, &p, n, &sm, &allowed);
     if (rc)
         goto out;
-    *out = row_add(b, "ns", "check, %zu rules%s", nrules, heavy ? ", 1 KiB payload + 4 args" : "");
+    *out = row_add(b, "ns", "check, %zu rules%s%s", nrules, heavy ? ", 1 KiB payload + 4 args" : "",
+                   cycle < POOL_ACTIONS ? ", 16 requests, warm caches" : "");
     row_latency(*out, &sm);
     row_note(*out, "%.1f%% allowed", 100.0 * (double)allowed / (double)n);
 out:
@@ -687,16 +698,18 @@ static int size_rows(bench *b, size_t k, row **plain)
 {
     agentauthz_engine *e = NULL;
     agentauthz_session *s = NULL;
-    row *heavy = NULL;
+    row *heavy = NULL, *warm = NULL;
     int rc = load_row(b, k);
     if (!rc)
         rc = engine_with(b->policy[k], b->policy_len[k], &e);
     if (!rc)
         rc = session_on(e, "work", &s);
     if (!rc)
-        rc = check_row(b, s, sizes[k], false, plain);
+        rc = check_row(b, s, sizes[k], false, POOL_ACTIONS, plain);
     if (!rc)
-        rc = check_row(b, s, sizes[k], true, &heavy);
+        rc = check_row(b, s, sizes[k], true, POOL_ACTIONS, &heavy);
+    if (!rc && sizes[k] == 10000)
+        rc = check_row(b, s, sizes[k], false, WARM_ACTIONS, &warm);
     agentauthz_session_close(s);
     agentauthz_engine_free(e);
     return rc;

@@ -835,7 +835,8 @@ static int leak_walk(const az_leak_set *set, const unsigned char *p, size_t len,
     size_t step = set->step, last, j = 0;
     uint64_t h[WALK_BATCH];
     int rc;
-    if (set->npats == 0 || len < Q)
+    /* Every pattern is at least step + Q - 1 bytes (build_step): a shorter text holds none. */
+    if (set->npats == 0 || len < step + Q - 1)
         return 0;
     last = len - Q;
     while (step >= WALK_MIN_STEP && last - j >= WALK_BATCH * step) {
