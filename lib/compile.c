@@ -1657,6 +1657,14 @@ static int record_files(cc *c)
 
 int az_policy_build_index(az_policy *p);
 
+static void free_roots(cc *c)
+{
+    for (size_t i = 0; c->roots && i < c->nfiles; i++)
+        az_node_free(c->roots[i]);
+    free(c->roots);
+    c->roots = NULL;
+}
+
 int az_policy_compile(const az_source *src, size_t n, az_diag *d, az_policy **out)
 {
     cc c;
@@ -1680,6 +1688,12 @@ int az_policy_compile(const az_source *src, size_t n, az_diag *d, az_policy **ou
     rc = parse_sources(&c);
     if (rc == 0)
         compile_all(&c);
+    /*
+     * The tree is freed before the index is built, not after: freeing walks
+     * every node, and would push the new policy out of the cache just
+     * before the first checks on it.
+     */
+    free_roots(&c);
     if (rc == 0 && d->errors == errors_before && (rc = az_policy_build_index(c.p)) != 0)
         az_diag_error(d, NULL, rc, "out of memory while indexing the policy");
     if (d->errors == errors_before) {
@@ -1692,9 +1706,7 @@ int az_policy_compile(const az_source *src, size_t n, az_diag *d, az_policy **ou
     }
 out:
     AZ_UNUSED(first);
-    for (size_t i = 0; c.roots && i < n; i++)
-        az_node_free(c.roots[i]);
-    free(c.roots);
+    free_roots(&c);
     free(c.list_keys);
     free(c.list_vals);
     free(c.ids);
