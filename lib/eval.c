@@ -392,6 +392,21 @@ static bool role_in_scope(const az_cand *c, const az_rule *r, const az_view *v)
     return false;
 }
 
+/*
+ * The scope test of the loop below: with at most 64 tasks and 64 roles (the
+ * usual case) two ANDs against the session's task bit and role word, which
+ * the loop computes once; else the rule's own lists.
+ */
+static inline bool cand_in_scope(const az_cand *c, const az_rule *r, const az_view *v,
+                                 uint64_t task_bit, uint64_t roles)
+{
+    const uint8_t masks = AZ_CAND_TASK_MASK | AZ_CAND_ROLE_MASK;
+    if ((c->flags & masks) != masks)
+        return task_in_scope(c, r, v->task) && role_in_scope(c, r, v);
+    return ((c->flags & AZ_CAND_ANY_TASK) || (c->task_mask & task_bit)) &&
+           ((c->flags & AZ_CAND_ANY_ROLE) || (c->role_mask & roles));
+}
+
 /* Sets up ev for one check; ev->entry and ev->sink are filled by az_eval_rules. */
 void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
                   uint64_t now)
@@ -409,19 +424,6 @@ void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_act
     memset(&ev->empty, 0, sizeof ev->empty);
     ev->empty.type = AGENTAUTHZ_LIST;
     ev->sink = az_value_view_bool(false);
-}
-
-/*
- * In a large policy the conditions of a tool's rules lie far apart in
- * memory, each a chain of pointers (conditions, operands, patterns). The
- * candidates hold the first link; asking for all of them at once lets
- * their cache misses overlap instead of following one another.
- */
-static void prefetch_candidates(const az_cand *cand, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (cand[i].flags & AZ_CAND_CONDS)
-            __builtin_prefetch(cand[i].conds);
 }
 
 /* A candidate's conditions: from the candidate itself when they are flat. */
@@ -448,16 +450,18 @@ int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
     const az_cand *cand = idx ? idx->cands : p->glob_cands;
     size_t n = idx ? idx->nrules : p->nglob_rules;
     const az_rule *ask = NULL, *allow = NULL;
+    const az_view *view = &ev->s->view;
+    const uint64_t task_bit = view->task >= 0 && view->task < 64 ? UINT64_C(1) << view->task : 0;
+    const uint64_t roles = view->role_bits[0];
     ev->entry = idx ? idx->entry : NULL;
     ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
-    prefetch_candidates(cand, n);
     for (size_t i = 0; i < n; i++) {
         const az_cand *c = &cand[i];
         const az_rule *r = &p->rules[c->rule];
         int m;
         if (c->effect != AGENTAUTHZ_DENY && (c->effect == AGENTAUTHZ_ASK ? ask : allow))
             continue; /* an earlier rule of this effect already names the decision */
-        if (!task_in_scope(c, r, ev->s->view.task) || !role_in_scope(c, r, &ev->s->view) ||
+        if (!cand_in_scope(c, r, view, task_bit, roles) ||
             (!idx && !az_globs_match(r->tools, r->ntools, ev->a->tool.p, ev->a->tool.len)))
             continue;
         m = eval_candidate(ev, c, r);
