@@ -6,17 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "session.h"
-
-/* As session.c's new_id: 128 random bits in hex from the engine's generator. */
-static void child_id(agentauthz_session *child, agentauthz_engine *e)
-{
-    unsigned char rnd[16];
-    az_secpool_random(e->pool, rnd, sizeof rnd);
-    sodium_bin2hex(child->id, sizeof child->id, rnd, sizeof rnd);
-}
 
 static int copy_tools(agentauthz_session *child, const agentauthz_delegate_options *opt,
                       agentauthz_error *err)
@@ -110,11 +100,10 @@ int agentauthz_session_delegate(agentauthz_session *parent, const char *identity
     if (rc)
         return az_error_set(err, rc, "", 0, 0, 0, "out of memory");
     if ((rc = az_session_refuse_or_check(&view, opt ? opt->params : NULL, err)) != 0 ||
-        !(child = az_session_alloc(identity, task, opt ? opt->params : NULL))) {
+        !(child = az_session_alloc(parent->e, identity, task, opt ? opt->params : NULL))) {
         az_view_clear(&view);
         return rc ? rc : az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
     }
-    child_id(child, parent->e);
     child->view = view;
     pthread_mutex_lock(&parent->lock);
     rc = delegate_locked(parent, child, opt, err);

@@ -188,12 +188,19 @@ void az_session_unref(agentauthz_session *s)
 }
 
 /*
- * A new session with an empty id: the caller sets one from its engine's
- * generator (new_id here, child_id in delegate.c) before anything else
- * sees the session.
+ * 128 random bits in hex, from the engine's generator rather than a
+ * getrandom call, which would cost as much as the rest of an open.
  */
-agentauthz_session *az_session_alloc(const char *identity, const char *task,
-                                         const agentauthz_value *params)
+static void new_id(agentauthz_session *s, agentauthz_engine *e)
+{
+    unsigned char rnd[16];
+    az_secpool_random(e->pool, rnd, sizeof rnd);
+    sodium_bin2hex(s->id, sizeof s->id, rnd, sizeof rnd);
+}
+
+/* A new session of e's, with its id; not yet linked into e. */
+agentauthz_session *az_session_alloc(agentauthz_engine *e, const char *identity,
+                                     const char *task, const agentauthz_value *params)
 {
     agentauthz_session *s = calloc(1, sizeof *s);
     if (!s)
@@ -211,18 +218,8 @@ agentauthz_session *az_session_alloc(const char *identity, const char *task,
         session_free(s);
         return NULL;
     }
+    new_id(s, e);
     return s;
-}
-
-/*
- * 128 random bits in hex, from the engine's generator rather than a
- * getrandom call, which would cost as much as the rest of an open.
- */
-static void new_id(agentauthz_session *s, agentauthz_engine *e)
-{
-    unsigned char rnd[16];
-    az_secpool_random(e->pool, rnd, sizeof rnd);
-    sodium_bin2hex(s->id, sizeof s->id, rnd, sizeof rnd);
 }
 
 static void engine_link(agentauthz_engine *e, agentauthz_session *s)
@@ -286,11 +283,10 @@ int az_session_open(agentauthz_engine *e, const char *identity, const char *task
     }
     if ((rc = check_params(&view.p->tasks[view.task], opt ? opt->params : NULL, err)) != 0)
         goto fail;
-    if (!(s = az_session_alloc(identity, task, opt ? opt->params : NULL))) {
+    if (!(s = az_session_alloc(e, identity, task, opt ? opt->params : NULL))) {
         rc = az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");
         goto fail;
     }
-    new_id(s, e);
     s->view = view;
     s->e = e;
     s->opened_ns = az_engine_now(e);

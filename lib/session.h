@@ -179,8 +179,8 @@ int az_secrets_inherit(agentauthz_session *child, agentauthz_session *parent,
                        const agentauthz_delegate_options *opt, agentauthz_error *err);
 
 /* session.c */
-agentauthz_session *az_session_alloc(const char *identity, const char *task,
-                                     const agentauthz_value *params);
+agentauthz_session *az_session_alloc(agentauthz_engine *e, const char *identity,
+                                     const char *task, const agentauthz_value *params);
 int az_session_open(agentauthz_engine *e, const char *identity, const char *task,
                     const agentauthz_session_options *opt, bool issue, agentauthz_session **out,
                     agentauthz_error *err);
