@@ -774,20 +774,20 @@ static int cache_hit(agentauthz_verifier *v, uint64_t key, const char *token, si
 }
 
 /*
- * Fills a new cache entry from verified claims (outside the lock). Without
- * memory for the token's copy the entry is still made, but never hit.
+ * Fills a new cache entry from verified claims (outside the lock). The
+ * token is copied only when there is a cache to keep it; without memory for
+ * the copy the entry is not kept (cache_store skips an unused entry).
  */
 static void entry_prepare(const agentauthz_verifier *v, cache_entry *e, uint64_t key,
                           const char *token, size_t len, agentauthz_token_claims *c)
 {
     memset(e, 0, sizeof *e);
-    e->used = true;
     e->key = key;
-    if ((e->token = malloc(len ? len : 1)) != NULL) {
+    e->token = v->ncache ? malloc(len ? len : 1) : NULL;
+    e->used = e->token != NULL;
+    if (e->used) {
         memcpy(e->token, token, len);
         e->len = len;
-    } else {
-        e->used = false;
     }
     sid_hash(v, c->session, e->sid);
     e->has_parent = c->parent != NULL;
@@ -855,7 +855,7 @@ int agentauthz_verifier_verify(agentauthz_verifier *v, const char *token, size_t
     o.audience = v->audience;
     o.now = now ? now : (int64_t)time(NULL);
     o.skew = v->skew;
-    key = token_key(v, token, len);
+    key = v->ncache ? token_key(v, token, len) : 0;
     if (v->ncache) {
         pthread_mutex_lock(&v->lock);
         rc = cache_hit(v, key, token, len, &o, out, err);
