@@ -278,6 +278,20 @@ else
     fail "replay: live sessions are bounded" "status $status; $(grep error "$tmp/out" | head -3)"
 fi
 
+# Issue 16, item 1: a denied action adds no labels (the session holds at most 1024).
+awk 'function tag(from, to,   i, sep) {
+        printf "{\"session\":\"s\",\"identity\":\"i\",\"task\":\"t\",\"tool\":\"tag\",\"labels\":["
+        for (i = from; i < to; i++) { printf "%s\"b%04d\"", sep, i; sep = "," }
+        print "]}" }
+    BEGIN { tag(0, 1000); tag(1000, 1030)
+        print "{\"session\":\"s\",\"tool\":\"probe\"}"
+        print "{\"session\":\"s\",\"tool\":\"tag\",\"labels\":[\"new\"]}" }' >"$tmp/labels.jsonl"
+expect_out "replay: a denied action adds no labels" 0 '{"line":1,"session":"s","tool":"tag","decision":"allow","rule":"tag","reason":""}
+{"line":2,"session":"s","tool":"tag","decision":"deny","rule":"session","reason":"the action'"'"'s labels would take the session past 1024 labels"}
+{"line":3,"session":"s","tool":"probe","decision":"deny","rule":"default","reason":"no rule matched"}
+{"line":4,"session":"s","tool":"tag","decision":"allow","rule":"tag","reason":""}' \
+    "$bin" replay label-bound.yaml "$tmp/labels.jsonl"
+
 # Hostile bytes: the output stays one valid JSON object per line.
 printf '{"session":"\\u0000","tool":"x"}\n\377\376\n{"session":"s","tool":"t\\"q\\n"}\n\0\n{}' \
     >"$tmp/hostile.jsonl"
