@@ -12,12 +12,13 @@ static const char *const policy_template =
     "  - { match: \"agent/admin\", roles: [admin] }\n"
     "lists:\n"
     "  doms: [corp.example, corp-mail.example]\n"
+    "  scalars: [string, number]\n"
     "tools:\n"
     "  read_file: { produces: [internal] }\n"
     "  http.post: { sink: true }\n"
     "tasks:\n"
     "  t:\n"
-    "    params: { who: string, max: number, okdoms: list, flag: bool, pat: string }\n"
+    "    params: { who: string, max: number, okdoms: list, flag: bool, pat: string, few: number }\n"
     "rules:\n"
     "  - id: r\n"
     "    effect: allow\n"
@@ -27,7 +28,7 @@ static const char *const policy_template =
 
 static const char *const params =
     "{\"who\":\"Bob@X.example\",\"max\":100,\"okdoms\":[\"corp.example\"],\"flag\":true,"
-    "\"pat\":\"/home/*\"}";
+    "\"pat\":\"/home/*\",\"few\":2}";
 
 typedef struct where_case {
     const char *where;
@@ -192,6 +193,29 @@ static const where_case cases[] = {
     {"{ resource: { glob: { param: pat } } }", "{\"tool\":\"x\",\"resource\":\"/home/a\"}", true},
     {"{ resource: { glob: { param: pat } } }", "{\"tool\":\"x\",\"resource\":\"/home/a/b\"}",
      false},
+    /* issue 9, item 18: len_lte takes a {param: NAME}, type a {list: NAME} */
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":\"ab\"}}", true},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":\"abc\"}}",
+     false},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":[1,2]}}", true},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":[1,2,3]}}",
+     false},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\"}", false},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":1}}", true},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":\"a\"}}", true},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":true}}",
+     false},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":[\"a\"]}}",
+     false},
+    {"{ args.x: { type: [map, { list: scalars }] } }", "{\"tool\":\"x\",\"args\":{\"x\":{}}}",
+     true},
+    {"{ args.x: { type: [map, { list: scalars }] } }", "{\"tool\":\"x\",\"args\":{\"x\":[]}}",
+     false},
+    /* issue 16, item 3: a scalar parameter as an item of in's list */
+    {"{ args.x: { in: [zz, { param: who }] } }",
+     "{\"tool\":\"x\",\"args\":{\"x\":\"Bob@X.example\"}}", true},
+    {"{ args.x: { in: [zz, { param: who }] } }",
+     "{\"tool\":\"x\",\"args\":{\"x\":\"Bob@X.exampl\"}}", false},
     {"{ session.params.flag: true }", "{\"tool\":\"x\"}", true},
     {"{ session.params.who: { suffix: X.example } }", "{\"tool\":\"x\"}", true},
     {"{ session.params.max: { gt: 100 } }", "{\"tool\":\"x\"}", false},
