@@ -244,7 +244,7 @@ START_TEST(test_unrecorded_allow_changes_nothing)
         "agentauthz: 1\n"
         "tools: { get: { produces: [got] } }\n"
         "secrets: { db: { provider: random, tools: [db.query] } }\n"
-        "tasks: { t: { secrets: [db] } }\n"
+        "tasks: { t: { secrets: [db] }, lim: { limits: { calls: 3, per_tool: { get: 1 } } } }\n"
         "rules:\n"
         "  - { id: ok, effect: allow, tools: [db.query, get, tag] }\n"
         "  - { id: saw-got, effect: allow, tools: [probe], where: { session.labels: { has: got } } }\n"
@@ -296,6 +296,15 @@ START_TEST(test_unrecorded_allow_changes_nothing)
     agentauthz_lease_release(l);
     expect_decision(s, "{\"tool\":\"get\"}", AGENTAUTHZ_ALLOW, "ok");
     expect_decision(s, "{\"tool\":\"probe\"}", AGENTAUTHZ_ALLOW, "saw-got");
+    agentauthz_session_close(s);
+    /* the counters are the exception, as policy.md says: every check counts, denied ones too */
+    s = open_session(e, "agent", "lim", NULL);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_check(s, get, &d), AGENTAUTHZ_EIO);
+    k.refuse = false;
+    expect_decision(s, "{\"tool\":\"get\"}", AGENTAUTHZ_DENY, "limit");
+    expect_decision(s, "{\"tool\":\"tag\"}", AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"tag\"}", AGENTAUTHZ_DENY, "limit");
     agentauthz_session_close(s);
     ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0);
     fclose(k.copy);
