@@ -17,12 +17,20 @@
 
 enum { RS_OPEN, RS_REFUSED, RS_CLOSED };
 
-/* A session name of the trace and what became of it. */
+/*
+ * A session name of the trace and what became of it, with what it was
+ * opened with: a later line that names another identity, task, ttl or
+ * params is an error line rather than silently replayed in this session.
+ * The params are kept as a hash of their JSON text, as they may be large.
+ */
 typedef struct rsession {
     char *name;
     agentauthz_session *s; /* set while RS_OPEN */
     int state;
     char *reason; /* why it is denied, when not RS_OPEN */
+    char *identity, *task;
+    uint64_t ttl_ns;      /* 0: none given */
+    uint64_t params_hash; /* 0: none given */
     struct rsession *next;
 } rsession;
 
@@ -34,6 +42,7 @@ typedef struct replay {
     size_t live, names;
     unsigned long line;
     unsigned long allowed, denied, asked;
+    unsigned long errors; /* error lines */
 } replay;
 
 typedef struct linebuf {
@@ -56,14 +65,19 @@ void cli_help_replay(FILE *out)
           "close the session after this action). {\"advance\": SECONDS} moves the\n"
           "replay clock, which starts at 0. Blank lines are skipped.\n"
           "\n"
+          "A later line of a session may repeat identity, task, ttl and params only\n"
+          "with the values the session was opened with.\n"
+          "\n"
           "Prints for each action {\"line\":N,\"session\":..,\"tool\":..,\"decision\":..,\n"
           "\"rule\":..,\"reason\":..}, or {\"line\":N,\"error\":..} for a line that cannot\n"
-          "be replayed, and 'N allowed, N denied, N asked' on standard error.\n"
+          "be replayed, and 'N allowed, N denied, N asked' on standard error, then\n"
+          "'TRACE: error: N lines could not be replayed' when there were error lines.\n"
           "\n",
           out);
     cli_help_engine_opts(out);
-    fputs("Exit status: 0, or 2 for bad usage, a policy that does not load, an\n"
-          "unreadable trace, or keys or an audit log that cannot be used.\n",
+    fputs("Exit status: 0; 1 when some lines could not be replayed (error lines);\n"
+          "2 for bad usage, a policy that does not load, an unreadable trace, or keys\n"
+          "or an audit log that cannot be used.\n",
           out);
 }
 
@@ -85,18 +99,65 @@ static rsession *find_session(replay *r, const char *name)
     return it;
 }
 
-static rsession *add_session(replay *r, const char *name, agentauthz_session *s, const char *reason)
+static void rsession_free(rsession *rs)
 {
-    size_t b = hash_name(name);
+    free(rs->name);
+    free(rs->reason);
+    free(rs->identity);
+    free(rs->task);
+    free(rs);
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+/*
+ * A hash of the params object that ignores key order: the sum of FNV-1a
+ * over each key and its value's JSON text. Never 0 (0 means none given);
+ * -1 when out of memory. A 64-bit hash cannot tell every two objects apart,
+ * but a trace that changes a session's params by a collision is not a
+ * mistake anyone makes, and it keeps large params out of memory.
+ */
+static int params_hash(const agentauthz_value *params, uint64_t *out)
+{
+    uint64_t sum = 0;
+    *out = 0;
+    if (!params)
+        return 0;
+    for (size_t i = 0; i < agentauthz_value_length(params); i++) {
+        const char *key = agentauthz_value_map_key(params, i);
+        char *json = NULL;
+        size_t len = 0;
+        uint64_t h;
+        if (agentauthz_value_to_json(agentauthz_value_map_value(params, i), &json, &len) != 0)
+            return -1;
+        h = fnv1a(1469598103934665603u, key, strlen(key) + 1); /* with its NUL: a separator */
+        sum += fnv1a(h, json, len);
+        agentauthz_free(json);
+    }
+    *out = sum ? sum : 1;
+    return 0;
+}
+
+static rsession *add_session(replay *r, const replay_line *l, agentauthz_session *s,
+                             const char *reason)
+{
+    size_t b = hash_name(l->session);
     rsession *rs = calloc(1, sizeof *rs);
     if (!rs)
         return NULL;
-    rs->name = strdup(name);
+    rs->name = strdup(l->session);
     rs->reason = reason ? strdup(reason) : NULL;
-    if (!rs->name || (reason && !rs->reason)) {
-        free(rs->name);
-        free(rs->reason);
-        free(rs);
+    rs->identity = strdup(l->identity);
+    rs->task = strdup(l->task);
+    rs->ttl_ns = l->ttl_ns;
+    if (!rs->name || (reason && !rs->reason) || !rs->identity || !rs->task ||
+        params_hash(l->params, &rs->params_hash) != 0) {
+        rsession_free(rs);
         return NULL;
     }
     rs->s = s;
@@ -116,9 +177,7 @@ static void free_sessions(replay *r)
         while (it) {
             rsession *next = it->next;
             agentauthz_session_close(it->s);
-            free(it->name);
-            free(it->reason);
-            free(it);
+            rsession_free(it);
             it = next;
         }
     }
@@ -126,8 +185,9 @@ static void free_sessions(replay *r)
     r->buckets = NULL;
 }
 
-static void print_error(const replay *r, const char *msg)
+static void print_error(replay *r, const char *msg)
 {
+    r->errors++;
     printf("{\"line\":%lu,\"error\":", r->line);
     cli_json_string(stdout, msg, strlen(msg));
     fputs("}\n", stdout);
@@ -181,8 +241,7 @@ static rsession *open_session(replay *r, const replay_line *l, char *msg, size_t
         snprintf(msg, cap, "%s", err.message[0] ? err.message : agentauthz_strerror(rc));
         return NULL;
     }
-    rs = add_session(r, l->session, s,
-                     rc ? (err.message[0] ? err.message : agentauthz_strerror(rc)) : NULL);
+    rs = add_session(r, l, s, rc ? (err.message[0] ? err.message : agentauthz_strerror(rc)) : NULL);
     if (!rs) {
         agentauthz_session_close(s);
         snprintf(msg, cap, "%s", agentauthz_strerror(AGENTAUTHZ_ENOMEM));
@@ -220,11 +279,38 @@ static void close_session(replay *r, rsession *rs)
     r->live--;
 }
 
+/* What a later line of a session repeats must be what the session was opened with. */
+static int same_opening(const rsession *rs, const replay_line *l, char *msg, size_t cap)
+{
+    const char *what = NULL;
+    uint64_t h = 0;
+    if (params_hash(l->params, &h) != 0) {
+        snprintf(msg, cap, "%s", agentauthz_strerror(AGENTAUTHZ_ENOMEM));
+        return -1;
+    }
+    if (l->identity && strcmp(l->identity, rs->identity) != 0)
+        what = "identity";
+    else if (l->task && strcmp(l->task, rs->task) != 0)
+        what = "task";
+    else if (l->ttl_ns && l->ttl_ns != rs->ttl_ns)
+        what = "ttl";
+    else if (l->params && h != rs->params_hash)
+        what = "params";
+    if (!what)
+        return 0;
+    snprintf(msg, cap,
+             "session \"%.128s\" was opened with another \"%s\": a later line cannot change it",
+             l->session, what);
+    return -1;
+}
+
 static int do_action(replay *r, const replay_line *l, char *msg, size_t cap)
 {
     agentauthz_decision d;
     rsession *rs = find_session(r, l->session);
     int rc;
+    if (rs && same_opening(rs, l, msg, cap) != 0)
+        return -1;
     if (!rs && !(rs = open_session(r, l, msg, cap)))
         return -1;
     rc = replay_line_action(l, r->action);
@@ -323,8 +409,11 @@ static int replay_stream(replay *r, FILE *f, const char *name)
             do_line(r, b.p, b.len);
     }
     free(b.p);
-    if (got < 0)
-        return cli_fatal("%s: %s", name, errno ? strerror(errno) : "read error");
+    if (got < 0) {
+        fprintf(stderr, "%s: error: cannot read: %s\n", name,
+                errno ? strerror(errno) : "read error");
+        return CLI_USAGE;
+    }
     return CLI_OK;
 }
 
@@ -335,9 +424,13 @@ static int replay_run(cli_common *c, size_t npolicy, const char *trace)
     FILE *f = stdin;
     int code = 0, rc = CLI_USAGE;
 
+    const char *name = strcmp(trace, "-") == 0 ? "standard input" : trace;
+
     memset(&r, 0, sizeof r);
-    if (strcmp(trace, "-") != 0 && !(f = fopen(trace, "r")))
-        return cli_fatal("%s: %s", trace, strerror(errno));
+    if (strcmp(trace, "-") != 0 && !(f = fopen(trace, "r"))) {
+        fprintf(stderr, "%s: error: cannot read: %s\n", trace, strerror(errno));
+        return CLI_USAGE;
+    }
     r.buckets = calloc(REPLAY_BUCKETS, sizeof *r.buckets);
     if (!r.buckets || agentauthz_action_new(&r.action) != 0) {
         cli_fatal("%s", agentauthz_strerror(AGENTAUTHZ_ENOMEM));
@@ -345,9 +438,16 @@ static int replay_run(cli_common *c, size_t npolicy, const char *trace)
     }
     if (cli_engine_load(&r.e, c, c->args, npolicy, cli_manual_clock, &r.clock, &count, &code) != 0)
         goto out;
-    rc = replay_stream(&r, f, strcmp(trace, "-") == 0 ? "standard input" : trace);
+    rc = replay_stream(&r, f, name);
     fflush(stdout);
     fprintf(stderr, "%lu allowed, %lu denied, %lu asked\n", r.allowed, r.denied, r.asked);
+    /* cli.md is silent on error lines' exit status: 1, like a failure the command found. */
+    if (r.errors) {
+        fprintf(stderr, "%s: error: %lu line%s could not be replayed\n", name, r.errors,
+                r.errors == 1 ? "" : "s");
+        if (rc == CLI_OK)
+            rc = CLI_FAIL;
+    }
 out:
     free_sessions(&r);
     agentauthz_action_free(r.action);

@@ -172,8 +172,23 @@ static az_approval *find_approval(agentauthz_session *s, const unsigned char h[3
     return NULL;
 }
 
-/* Whether a pending approval covers the action; a one-time approval is used up. */
-static int take_approval(agentauthz_session *s, const agentauthz_action *a, bool *approved)
+/*
+ * What an allowed check changes in its session, held back until the check
+ * stands (its audit record written): a one-time approval is used up and the
+ * allow is noted for leases only then, and the labels added tentatively are
+ * taken back if it turns into a deny. A denied or failed check changes
+ * nothing but the counters that every check moves.
+ */
+typedef struct az_pending {
+    size_t approval;      /* index of the one-time approval it uses, or SIZE_MAX */
+    size_t labels_before; /* length of session.labels before it, or SIZE_MAX */
+} az_pending;
+
+#define AZ_PENDING_INIT {SIZE_MAX, SIZE_MAX}
+
+/* Whether a pending approval covers the action; a one-time one is noted in pend, not used up. */
+static int take_approval(agentauthz_session *s, const agentauthz_action *a, bool *approved,
+                         az_pending *pend)
 {
     unsigned char h[32];
     az_approval *ap;
@@ -187,7 +202,7 @@ static int take_approval(agentauthz_session *s, const agentauthz_action *a, bool
         return 0;
     *approved = true;
     if (ap->scope == AGENTAUTHZ_APPROVE_ONCE)
-        *ap = s->approvals[--s->napprovals];
+        pend->approval = (size_t)(ap - s->approvals);
     return 0;
 }
 
@@ -245,11 +260,55 @@ static int add_labels(agentauthz_session *s, const agentauthz_value *from)
     return 0;
 }
 
-/* After an allow, the session has read what the tool produces and what the inputs carried. */
-static int taint_session(agentauthz_session *s, const az_eval *ev)
+/* Takes back the labels added after the first n. */
+static void labels_truncate(agentauthz_session *s, size_t n)
 {
+    agentauthz_value *l = s->labels;
+    while (l->u.list.n > n)
+        agentauthz_value_free(l->u.list.items[--l->u.list.n]);
+}
+
+/*
+ * After an allow, the session has read what the tool produces and what the
+ * inputs carried. All or nothing: labels past the session's bound (or out
+ * of memory) deny the action and leave session.labels as it was, so that a
+ * denied action never taints the session.
+ */
+static int taint_session(agentauthz_session *s, const az_eval *ev, az_pending *pend,
+                         agentauthz_decision *d)
+{
+    size_t before = s->labels->u.list.n;
     int rc = add_labels(s, ev->entry ? ev->entry->produces : NULL);
-    return rc ? rc : add_labels(s, ev->a->labels);
+    if (!rc)
+        rc = add_labels(s, ev->a->labels);
+    if (!rc) {
+        pend->labels_before = before;
+        return 0;
+    }
+    labels_truncate(s, before);
+    if (rc == AGENTAUTHZ_ELIMIT) {
+        char why[AGENTAUTHZ_REASON_MAX];
+        snprintf(why, sizeof why, "the action's labels would take the session past %d labels",
+                 AZ_MAX_LABELS);
+        decide(d, AGENTAUTHZ_DENY, "session", why);
+        return 0;
+    }
+    decide(d, AGENTAUTHZ_DENY, "session", "the session's labels could not be recorded");
+    return rc;
+}
+
+/* The check stands as decided: an allow takes its approval and is noted for leases. */
+static void settle(agentauthz_session *s, const agentauthz_action *a, const agentauthz_decision *d,
+                   const az_pending *pend)
+{
+    if (d->effect != AGENTAUTHZ_ALLOW) {
+        if (pend->labels_before != SIZE_MAX)
+            labels_truncate(s, pend->labels_before);
+        return;
+    }
+    if (pend->approval != SIZE_MAX)
+        s->approvals[pend->approval] = s->approvals[--s->napprovals];
+    az_secrets_note_allowed(s, d->seq, a);
 }
 
 /* ---- the check ---- */
@@ -338,7 +397,7 @@ static int ancestors_verdict(agentauthz_session *parent, const agentauthz_action
 }
 
 static int decide_by_rules(agentauthz_session *s, az_eval *ev, const agentauthz_decision *up,
-                           agentauthz_decision *d)
+                           agentauthz_decision *d, az_pending *pend)
 {
     bool approved;
     int rc;
@@ -346,7 +405,7 @@ static int decide_by_rules(agentauthz_session *s, az_eval *ev, const agentauthz_
     if (up && strength(up->effect) < strength(d->effect))
         decide(d, up->effect, up->rule, up->reason);
     if (d->effect == AGENTAUTHZ_ASK) {
-        if ((rc = take_approval(s, ev->a, &approved)) != 0)
+        if ((rc = take_approval(s, ev->a, &approved, pend)) != 0)
             return rc;
         if (approved)
             decide(d, AGENTAUTHZ_ALLOW, d->rule, "approved by the host");
@@ -362,7 +421,8 @@ static bool revokes_on_deny(const agentauthz_session *s)
 
 /* Policy.md's decision steps 2 to 4, once the session is known to be live. */
 static int decide_live(agentauthz_session *s, const agentauthz_action *a,
-                       const agentauthz_decision *up, uint64_t now, agentauthz_decision *d)
+                       const agentauthz_decision *up, uint64_t now, agentauthz_decision *d,
+                       az_pending *pend)
 {
     az_eval ev;
     int rc;
@@ -371,20 +431,16 @@ static int decide_live(agentauthz_session *s, const agentauthz_action *a,
     if (undelegated_tool(s, a, d) || az_secrets_scan(s, a, d))
         return 0;
     az_eval_init(&ev, s, a, now);
-    if ((rc = decide_by_rules(s, &ev, up, d)) != 0)
+    if ((rc = decide_by_rules(s, &ev, up, d, pend)) != 0)
         return rc;
     if (d->effect != AGENTAUTHZ_ALLOW)
         return 0;
-    if ((rc = taint_session(s, &ev)) != 0) {
-        decide(d, AGENTAUTHZ_DENY, "session", "the session's labels could not be recorded");
-        return rc;
-    }
-    az_secrets_note_allowed(s, d->seq, a);
-    return 0;
+    return taint_session(s, &ev, pend, d);
 }
 
 static int check_locked(agentauthz_session *s, const agentauthz_action *a,
-                        const agentauthz_decision *up, agentauthz_decision *d)
+                        const agentauthz_decision *up, agentauthz_decision *d,
+                        az_pending *pend)
 {
     uint64_t now = az_engine_now(s->e);
     int rc;
@@ -393,14 +449,15 @@ static int check_locked(agentauthz_session *s, const agentauthz_action *a,
     if (s->nsecrets)
         az_secrets_expire(s, now);
     d->seq = ++s->calls;
-    return decide_live(s, a, up, now, d);
+    return decide_live(s, a, up, now, d, pend);
 }
 
 int agentauthz_check(agentauthz_session *s, const agentauthz_action *a,
                      agentauthz_decision *d)
 {
     agentauthz_decision up;
-    int rc;
+    az_pending pend = AZ_PENDING_INIT;
+    int rc = 0;
     if (!d)
         return AGENTAUTHZ_EINVAL;
     decide_internal_error(d);
@@ -413,7 +470,7 @@ int agentauthz_check(agentauthz_session *s, const agentauthz_action *a,
         return rc;
     pthread_mutex_lock(&s->lock);
     if (s->e)
-        rc = check_locked(s, a, s->parent ? &up : NULL, d);
+        rc = check_locked(s, a, s->parent ? &up : NULL, d, &pend);
     else
         decide(d, AGENTAUTHZ_DENY, "session", "session closed");
     if (rc) {
@@ -425,6 +482,8 @@ int agentauthz_check(agentauthz_session *s, const agentauthz_action *a,
         decide(d, AGENTAUTHZ_DENY, "default", "the audit record could not be written");
         rc = AGENTAUTHZ_EIO;
     }
+    if (s->e)
+        settle(s, a, d, &pend);
     if (d->effect == AGENTAUTHZ_DENY && s->state == AZ_OPEN && s->view.p &&
         s->view.task >= 0 && revokes_on_deny(s))
         az_session_end(s, AZ_REVOKED, "session revoked after a deny (on_deny: revoke)");

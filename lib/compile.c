@@ -36,10 +36,12 @@ typedef struct cc {
     size_t ids_cap; /* a power of two, at least twice the rules */
 } cc;
 
-/* The task scope of the rule being compiled, for parameter checks. */
+/* The rule being compiled, for parameter checks: its task scope and where it is. */
 typedef struct rule_scope {
     const uint32_t *tasks;
     size_t ntasks;
+    size_t rule;    /* its index in the policy's rules */
+    az_field field; /* the field of the condition being compiled */
 } rule_scope;
 
 static void fail(cc *c, const az_node *n, const char *fmt, ...) AZ_PRINTF(3, 4);
@@ -818,25 +820,90 @@ static int scoped_param_type(cc *c, const az_node *n, const rule_scope *scope)
     return type;
 }
 
-static bool param_fits(az_op op, agentauthz_type t)
+static const char *op_name(az_op op);
+static const char *field_name(az_field f);
+
+/* Fields whose value is a list of strings: has on them looks for strings. */
+static bool string_list_field(az_field f)
 {
+    return f == AZ_F_ROLES || f == AZ_F_LABELS || f == AZ_F_SESSION_LABELS ||
+           f == AZ_F_TOOL_PRODUCES;
+}
+
+/*
+ * What a predicate takes where {param: NAME} stands, or NULL when a
+ * parameter of type t fits there (policy.md: "with a fitting type"). whole:
+ * the parameter is the predicate's operand, not an item of a literal list
+ * (an item of in's list may be a scalar; in itself takes a list).
+ */
+static const char *param_misfit(az_op op, bool whole, az_field field, agentauthz_type t)
+{
+    bool str = t == AGENTAUTHZ_STRING, list = t == AGENTAUTHZ_LIST;
     switch (op) {
     case AZ_OP_EQ:
-    case AZ_OP_NE: return t != AGENTAUTHZ_LIST;
-    case AZ_OP_LT:
-    case AZ_OP_LTE:
-    case AZ_OP_GT:
-    case AZ_OP_GTE: return t == AGENTAUTHZ_NUMBER;
+    case AZ_OP_NE: return list ? "a string, number or bool" : NULL;
+    case AZ_OP_IN:
+    case AZ_OP_NOT_IN: return whole && !list ? "a list" : NULL;
     case AZ_OP_GLOB:
     case AZ_OP_PREFIX:
     case AZ_OP_SUFFIX:
     case AZ_OP_DOMAIN:
-    case AZ_OP_CIDR: return t == AGENTAUTHZ_STRING || t == AGENTAUTHZ_LIST;
-    case AZ_OP_IN:
-    case AZ_OP_NOT_IN:
-    case AZ_OP_HAS: return true;
+    case AZ_OP_CIDR: return str || list ? NULL : "a string or a list of strings";
+    case AZ_OP_LT:
+    case AZ_OP_LTE:
+    case AZ_OP_GT:
+    case AZ_OP_GTE:
+    case AZ_OP_LEN_LTE: return t == AGENTAUTHZ_NUMBER ? NULL : "a number";
+    case AZ_OP_HAS:
+        return string_list_field(field) && !str && !list ? "a string or a list of strings" : NULL;
+    default: return "no parameter";
+    }
+}
+
+static const char *param_type_name(agentauthz_type t)
+{
+    switch (t) {
+    case AGENTAUTHZ_STRING: return "a string";
+    case AGENTAUTHZ_NUMBER: return "a number";
+    case AGENTAUTHZ_BOOL: return "a bool";
+    case AGENTAUTHZ_LIST: return "a list";
+    default: return "a value";
+    }
+}
+
+/*
+ * Whether the parameter's value needs a look when a session opens: what the
+ * literal in its place would have been refused for at load (a bad glob,
+ * CIDR, domain or count, a list item that is not a string).
+ */
+static bool checked_at_open(az_op op, agentauthz_type t)
+{
+    switch (op) {
+    case AZ_OP_GLOB:
+    case AZ_OP_DOMAIN:
+    case AZ_OP_CIDR:
+    case AZ_OP_LEN_LTE: return true;
+    case AZ_OP_PREFIX:
+    case AZ_OP_SUFFIX: return t == AGENTAUTHZ_LIST;
     default: return false;
     }
+}
+
+static void note_param_use(cc *c, const az_node *n, const rule_scope *scope, az_op op,
+                           const char *param)
+{
+    az_policy *p = c->p;
+    az_param_use *grown = realloc(p->param_uses, (p->nparam_uses + 1) * sizeof *grown);
+    if (!grown) {
+        oom(c, n);
+        return;
+    }
+    p->param_uses = grown;
+    grown[p->nparam_uses].rule = (uint32_t)scope->rule;
+    grown[p->nparam_uses].op = op;
+    grown[p->nparam_uses].param = param;
+    grown[p->nparam_uses].mark = n->mark;
+    p->nparam_uses++;
 }
 
 static az_item *new_item(cc *c, const az_node *n, az_pred *p)
@@ -929,14 +996,21 @@ static bool add_literal(cc *c, const az_node *n, az_pred *p)
     return prepare_literal(c, n, p, it);
 }
 
-static bool add_param(cc *c, const az_node *n, const rule_scope *scope, az_pred *p)
+static bool add_param(cc *c, const az_node *n, const rule_scope *scope, az_pred *p, bool whole)
 {
     int type = scoped_param_type(c, n, scope);
+    const char *takes;
     az_item *it;
     if (type < 0)
         return false;
-    if (!param_fits(p->op, (agentauthz_type)type)) {
-        fail(c, n, "parameter \"%s\" has a type that does not fit this predicate", n->str);
+    takes = param_misfit(p->op, whole, scope->field, (agentauthz_type)type);
+    if (takes) {
+        if (p->op == AZ_OP_HAS)
+            fail(c, n, "parameter \"%s\" is %s, but has on %s takes %s", n->str,
+                 param_type_name((agentauthz_type)type), field_name(scope->field), takes);
+        else
+            fail(c, n, "parameter \"%s\" is %s, but %s takes %s", n->str,
+                 param_type_name((agentauthz_type)type), op_name(p->op), takes);
         return false;
     }
     if (!(it = new_item(c, n, p)))
@@ -946,6 +1020,8 @@ static bool add_param(cc *c, const az_node *n, const rule_scope *scope, az_pred 
         return false;
     }
     p->has_param = true;
+    if (checked_at_open(p->op, (agentauthz_type)type))
+        note_param_use(c, n, scope, p->op, it->param);
     return true;
 }
 
@@ -977,13 +1053,14 @@ static const char *reference_kind(const az_node *n)
     return NULL;
 }
 
-static bool add_item(cc *c, const az_node *n, const rule_scope *scope, az_pred *p)
+/* One operand, or (whole false) one item of a literal list of operands. */
+static bool add_item(cc *c, const az_node *n, const rule_scope *scope, az_pred *p, bool whole)
 {
     const char *ref = reference_kind(n);
     if (ref && ref[0] == 'l')
         return add_list_ref(c, n->items[1], p);
     if (ref)
-        return add_param(c, n->items[1], scope, p);
+        return add_param(c, n->items[1], scope, p, whole);
     return add_literal(c, n, p);
 }
 
@@ -1009,7 +1086,7 @@ static bool compile_operand(cc *c, const az_node *n, form f, const rule_scope *s
             return false;
         }
         for (size_t i = 0; i < n->n; i++)
-            ok = add_item(c, n->items[i], scope, p) && ok;
+            ok = add_item(c, n->items[i], scope, p, false) && ok;
         return ok;
     }
     if (ref && ref[0] == 'l' && (f == FORM_SCALAR || f == FORM_NUMBER)) {
@@ -1020,7 +1097,7 @@ static bool compile_operand(cc *c, const az_node *n, form f, const rule_scope *s
         fail(c, n, "expected a list");
         return false;
     }
-    return add_item(c, n, scope, p);
+    return add_item(c, n, scope, p, true);
 }
 
 static bool compile_pred(cc *c, const az_node *n, const rule_scope *scope, az_pred *p);
@@ -1049,31 +1126,61 @@ static bool compile_kids(cc *c, const az_node *n, form f, const rule_scope *scop
     return ok;
 }
 
-static bool compile_types(cc *c, const az_node *n, az_pred *p)
+static bool add_type(cc *c, const az_node *n, az_pred *p)
 {
     static const char *const names[] = {"null", "bool", "number", "string", "list", "map"};
+    size_t t = 1;
+    while (t < 6 && !(is_string(n) && key_is(n, names[t])))
+        t++;
+    if (t == 6) {
+        fail(c, n, "type must be string, number, bool, list or map");
+        return false;
+    }
+    p->types |= 1u << t;
+    return true;
+}
+
+/* A type name, or a {list: NAME} of them (policy.md: wherever a predicate takes a list). */
+static bool add_types(cc *c, const az_node *n, az_pred *p)
+{
+    const char *ref = reference_kind(n);
+    const az_node *name;
+    bool ok = true;
+    int idx;
+    if (!ref)
+        return add_type(c, n, p);
+    if (ref[0] == 'p') {
+        fail(c, n, "type takes type names or a {list: NAME} of them, not a {param: NAME}");
+        return false;
+    }
+    name = n->items[1];
+    if (!expect_name(c, name, "list name"))
+        return false;
+    if ((idx = find_list(c, name->str, name->len)) < 0) {
+        fail(c, name, "unknown list \"%s\"", name->str);
+        return false;
+    }
+    for (size_t i = 0; i < c->list_vals[idx]->n; i++)
+        ok = add_type(c, c->list_vals[idx]->items[i], p) && ok;
+    return ok;
+}
+
+static bool compile_types(cc *c, const az_node *n, az_pred *p)
+{
     const az_node *const *items = n->type == AZ_NODE_SEQ ? (const az_node *const *)n->items : &n;
     size_t count = n->type == AZ_NODE_SEQ ? n->n : 1;
     bool ok = count > 0;
     if (!ok)
         fail(c, n, "type needs at least one type name");
-    for (size_t i = 0; i < count; i++) {
-        size_t t = 1;
-        while (t < 6 && !(is_string(items[i]) && key_is(items[i], names[t])))
-            t++;
-        if (t == 6) {
-            fail(c, items[i], "type must be string, number, bool, list or map");
-            ok = false;
-        } else {
-            p->types |= 1u << t;
-        }
-    }
+    for (size_t i = 0; i < count; i++)
+        ok = add_types(c, items[i], p) && ok;
     return ok;
 }
 
 static bool compile_op(cc *c, const op_info *op, const az_node *v, const rule_scope *scope,
                        bool icase, az_pred *p)
 {
+    const char *ref;
     uint64_t count;
     p->op = op->op;
     p->icase = icase && op->icase_ok;
@@ -1083,6 +1190,9 @@ static bool compile_op(cc *c, const op_info *op, const az_node *v, const rule_sc
     case FORM_BOOL: return expect_bool(c, v, op->name, &p->flag);
     case FORM_TYPES: return compile_types(c, v, p);
     case FORM_COUNT:
+        ref = reference_kind(v);
+        if (ref && ref[0] == 'p') /* a scalar, so a {param: NAME} may stand for it */
+            return add_param(c, v->items[1], scope, p, true);
         if (!expect_count(c, v, op->name, &count))
             return false;
         p->limit = (double)count;
@@ -1098,7 +1208,7 @@ static bool compile_bare_param(cc *c, const az_node *n, const rule_scope *scope,
     if (type < 0)
         return false;
     p->op = type == AGENTAUTHZ_LIST ? AZ_OP_IN : AZ_OP_EQ;
-    return add_param(c, n, scope, p);
+    return add_param(c, n, scope, p, true);
 }
 
 static bool read_icase(cc *c, const az_node *n, bool *icase, bool *seen)
@@ -1201,6 +1311,22 @@ static const struct {
     {"tool.sink", AZ_F_TOOL_SINK},
     {"tool.produces", AZ_F_TOOL_PRODUCES},
 };
+
+static const char *field_name(az_field f)
+{
+    for (size_t i = 0; i < sizeof field_table / sizeof field_table[0]; i++)
+        if (field_table[i].field == f)
+            return field_table[i].name;
+    return f == AZ_F_ARGS ? "args" : "session.params";
+}
+
+static const char *op_name(az_op op)
+{
+    for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++)
+        if (op_table[i].op == op)
+            return op_table[i].name;
+    return "?";
+}
 
 static bool add_segment(cc *c, const az_node *k, az_cond *cond, const char *s, size_t len)
 {
@@ -1321,7 +1447,13 @@ static bool compile_where(cc *c, const az_node *n, const rule_scope *scope, az_w
             ok = compile_where(c, v, scope, w->not_) && ok;
         } else {
             az_cond *cond = &w->conds[w->nconds++];
-            ok = parse_field(c, k, scope, cond) && compile_pred(c, v, scope, &cond->pred) && ok;
+            rule_scope here = *scope;
+            if (parse_field(c, k, scope, cond)) {
+                here.field = cond->field;
+                ok = compile_pred(c, v, &here, &cond->pred) && ok;
+            } else {
+                ok = false;
+            }
         }
     }
     return ok;
@@ -1448,7 +1580,7 @@ static void compile_rule(cc *c, const az_node *n, az_rule *r, size_t index)
             oom(c, x);
     }
     if ((x = map_get(n, "where")) != NULL) {
-        rule_scope scope = {r->tasks, r->ntasks};
+        rule_scope scope = {r->tasks, r->ntasks, index, AZ_F_IDENTITY};
         r->has_where = true;
         compile_where(c, x, &scope, &r->where);
     }

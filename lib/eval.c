@@ -264,12 +264,21 @@ static int group_op(az_eval *ev, const az_pred *p, const agentauthz_value *v, bo
     return !any;
 }
 
-static int length_op(const az_pred *p, const agentauthz_value *v)
+/* len_lte: the bound is the literal, or the number parameter (checked at open) it names. */
+static int length_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 {
+    double limit = p->limit;
+    if (p->has_param) {
+        const char *name = p->items[0].param;
+        const agentauthz_value *n = az_value_map_getn(ev->s->params, name, strlen(name));
+        if (!n || n->type != AGENTAUTHZ_NUMBER)
+            return -1;
+        limit = n->u.num;
+    }
     if (v && v->type == AGENTAUTHZ_STRING)
-        return (double)v->u.str.len <= p->limit;
+        return (double)v->u.str.len <= limit;
     if (v && v->type == AGENTAUTHZ_LIST)
-        return (double)v->u.list.n <= p->limit;
+        return (double)v->u.list.n <= limit;
     return 0;
 }
 
@@ -303,7 +312,7 @@ static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     case AZ_OP_SOME: return elements_op(ev, p, v, false);
     case AZ_OP_EXISTS: return (v != NULL) == p->flag;
     case AZ_OP_TYPE: return v && (p->types & (1u << v->type)) != 0;
-    case AZ_OP_LEN_LTE: return length_op(p, v);
+    case AZ_OP_LEN_LTE: return length_op(ev, p, v);
     case AZ_OP_HAS: return v ? has_op(ev, p, v) : 0;
     default: return value_op(ev, p, v);
     }

@@ -430,6 +430,19 @@ typedef struct az_cand {
     uint8_t flags;        /* AZ_CAND_* */
 } az_cand;
 
+/*
+ * A parameter whose value must be checked when a session opens, as the
+ * literal in its place is at load: a glob, CIDR or domain operand must parse,
+ * a list standing for strings must hold only strings, a len_lte bound must
+ * be a count. Kept per policy so that an open looks at these uses only.
+ */
+typedef struct az_param_use {
+    uint32_t rule;     /* index into az_policy.rules */
+    az_op op;
+    const char *param; /* the item's name (the rule owns it) */
+    az_mark mark;      /* where {param: NAME} is written */
+} az_param_use;
+
 typedef struct az_param_decl {
     char *name;
     agentauthz_type type; /* STRING, NUMBER, BOOL or LIST */
@@ -527,6 +540,8 @@ typedef struct az_policy {
     az_cand *glob_cands; /* glob_rules prepared for a check */
     char **clear_args; /* audit: argument names logged in clear */
     size_t nclear;
+    az_param_use *param_uses; /* parameters validated at session open */
+    size_t nparam_uses;
 } az_policy;
 
 /* One file of a policy being loaded. */

@@ -130,6 +130,7 @@ static void policy_free(az_policy *p)
     for (size_t i = 0; i < p->nclear; i++)
         free(p->clear_args[i]);
     free(p->clear_args);
+    free(p->param_uses);
     for (size_t i = 0; i < p->nfiles; i++)
         free(p->files[i]);
     free(p->files);

@@ -100,8 +100,12 @@ static const char *type_name(agentauthz_type t)
     return names[t];
 }
 
-static int check_params(const az_task *t, const agentauthz_value *params, agentauthz_error *err)
+static int check_uses(const az_view *v, const agentauthz_value *params, agentauthz_error *err);
+
+static int check_params(const az_view *view, const agentauthz_value *params,
+                        agentauthz_error *err)
 {
+    const az_task *t = &view->p->tasks[view->task];
     size_t given = params ? agentauthz_value_length(params) : 0;
     if (params && params->type != AGENTAUTHZ_MAP)
         return az_error_set(err, AGENTAUTHZ_EPARAM, "", 0, 0, 0, "params must be a map");
@@ -127,6 +131,116 @@ static int check_params(const az_task *t, const agentauthz_value *params, agenta
             return az_error_set(err, AGENTAUTHZ_EPARAM, "", 0, 0, 0,
                                 "task \"%s\" does not declare parameter \"%.128s\"", t->name,
                                 key);
+    }
+    return check_uses(view, params, err);
+}
+
+/*
+ * ---- parameters used as operands ----
+ *
+ * A parameter that stands for a glob, CIDR, domain or length bound is held
+ * to what the literal in its place is held to at load, when the session
+ * opens: a session whose parameter could never be evaluated does not open,
+ * rather than denying every check as "a condition could not be evaluated".
+ */
+
+static bool rule_has_task(const az_rule *r, int task)
+{
+    for (size_t i = 0; i < r->ntasks; i++)
+        if ((int)r->tasks[i] == task)
+            return true;
+    return false;
+}
+
+static const char *use_what(az_op op)
+{
+    switch (op) {
+    case AZ_OP_GLOB: return "a glob";
+    case AZ_OP_CIDR: return "a CIDR";
+    case AZ_OP_DOMAIN: return "a domain";
+    case AZ_OP_LEN_LTE: return "a length bound";
+    default: return "a string";
+    }
+}
+
+/* 0 when x can stand for the operand of op; -1 with why; ENOMEM. */
+static int operand_ok(az_op op, const agentauthz_value *x, char *why, size_t cap)
+{
+    char msg[160];
+    az_glob g;
+    az_cidr cidr;
+    az_domain dom;
+    int rc;
+    if (op == AZ_OP_LEN_LTE) {
+        double n = x->type == AGENTAUTHZ_NUMBER ? x->u.num : -1;
+        if (n >= 0 && n <= 9007199254740992.0 && n == (double)(uint64_t)n)
+            return 0;
+        snprintf(why, cap, "expected a non-negative integer");
+        return -1;
+    }
+    if (x->type != AGENTAUTHZ_STRING) {
+        snprintf(why, cap, "expected a string");
+        return -1;
+    }
+    switch (op) {
+    case AZ_OP_GLOB:
+        rc = az_glob_compile(&g, x->u.str.p, x->u.str.len, AZ_GLOB_PATH, false, msg, sizeof msg);
+        if (rc == 0)
+            az_glob_free(&g);
+        else if (rc != AGENTAUTHZ_ENOMEM)
+            snprintf(why, cap, "%s", msg);
+        return rc;
+    case AZ_OP_CIDR:
+        if (az_cidr_parse(&cidr, x->u.str.p, x->u.str.len) == 0)
+            return 0;
+        snprintf(why, cap, "expected an address/prefix such as 10.0.0.0/8");
+        return -1;
+    case AZ_OP_DOMAIN:
+        if (az_domain_prepare(&dom, x->u.str.p, x->u.str.len) == 0)
+            return 0;
+        snprintf(why, cap, "expected a host name or IP address");
+        return -1;
+    default: return 0;
+    }
+}
+
+/* One use: the value, or each item of a list value. */
+static int check_use(const az_policy *p, const az_param_use *u, const agentauthz_value *v,
+                     agentauthz_error *err)
+{
+    const az_rule *r = &p->rules[u->rule];
+    const char *file = r->file < p->nfiles ? p->files[r->file] : "";
+    char why[200], item[48] = "";
+    int rc = 0;
+    size_t n = v->type == AGENTAUTHZ_LIST ? v->u.list.n : 1, i;
+    for (i = 0; i < n && rc == 0; i++)
+        rc = operand_ok(u->op, v->type == AGENTAUTHZ_LIST ? v->u.list.items[i] : v, why,
+                        sizeof why);
+    if (rc == AGENTAUTHZ_ENOMEM)
+        return az_error_set(err, rc, "", 0, 0, 0, "out of memory");
+    if (rc == 0)
+        return 0;
+    if (v->type == AGENTAUTHZ_LIST)
+        snprintf(item, sizeof item, " (item %zu)", i);
+    return az_error_set(err, AGENTAUTHZ_EPARAM, file, u->mark.line, u->mark.column,
+                        u->mark.offset,
+                        "parameter \"%s\"%s, used as %s by rule \"%s\" at %s:%lu:%lu: %s",
+                        u->param, item, use_what(u->op), r->id ? r->id : "?", file,
+                        u->mark.line, u->mark.column, why);
+}
+
+static int check_uses(const az_view *v, const agentauthz_value *params, agentauthz_error *err)
+{
+    const az_policy *p = v->p;
+    for (size_t i = 0; i < p->nparam_uses; i++) {
+        const az_param_use *u = &p->param_uses[i];
+        const agentauthz_value *x;
+        int rc;
+        if (!rule_has_task(&p->rules[u->rule], v->task))
+            continue;
+        x = params ? az_value_map_getn(params, u->param, strlen(u->param)) : NULL;
+        if (x && (rc = check_use(p, u, x, err)) != 0)
+            return rc;
     }
     return 0;
 }
@@ -243,7 +357,7 @@ int az_session_refuse_or_check(const az_view *v, const agentauthz_value *params,
 {
     if (v->refused[0])
         return refuse_open(v, err);
-    return check_params(&v->p->tasks[v->task], params, err);
+    return check_params(v, params, err);
 }
 
 uint64_t az_clamp_ttl_ns(const az_policy *p, int task, uint64_t requested_ns)
@@ -281,7 +395,7 @@ int az_session_open(agentauthz_engine *e, const char *identity, const char *task
         rc = refuse_open(&view, err);
         goto fail;
     }
-    if ((rc = check_params(&view.p->tasks[view.task], opt ? opt->params : NULL, err)) != 0)
+    if ((rc = check_params(&view, opt ? opt->params : NULL, err)) != 0)
         goto fail;
     if (!(s = az_session_alloc(e, identity, task, opt ? opt->params : NULL))) {
         rc = az_error_set(err, AGENTAUTHZ_ENOMEM, "", 0, 0, 0, "out of memory");

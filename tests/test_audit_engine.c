@@ -231,12 +231,98 @@ START_TEST(test_refusing_callback_denies)
 }
 END_TEST
 
+/*
+ * Issue 16, item 1, for every other piece of session state: an allow whose
+ * record cannot be written is a deny, and a deny changes nothing an allow
+ * would. Before, the labels were added, the one-time approval used up and
+ * the check noted as allowed (so a lease was handed out on it) before the
+ * record was written.
+ */
+START_TEST(test_unrecorded_allow_changes_nothing)
+{
+    static const char *const text =
+        "agentauthz: 1\n"
+        "tools: { get: { produces: [got] } }\n"
+        "secrets: { db: { provider: random, tools: [db.query] } }\n"
+        "tasks: { t: { secrets: [db] }, lim: { limits: { calls: 3, per_tool: { get: 1 } } } }\n"
+        "rules:\n"
+        "  - { id: ok, effect: allow, tools: [db.query, get, tag] }\n"
+        "  - { id: saw-got, effect: allow, tools: [probe], where: { session.labels: { has: got } } }\n"
+        "  - { id: saw-x, effect: allow, tools: [probe2], where: { session.labels: { has: x } } }\n"
+        "  - { id: pay, effect: ask, tools: [pay] }\n";
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_engine *e = engine_with(NULL, text, NULL);
+    refusing_sink k = {false, 0, 0, NULL};
+    agentauthz_action *get = action_from_json("{\"tool\":\"get\"}");
+    agentauthz_action *tag = action_from_json("{\"tool\":\"tag\",\"labels\":[\"x\"]}");
+    agentauthz_action *pay = action_from_json("{\"tool\":\"pay\"}");
+    agentauthz_action *q = action_from_json("{\"tool\":\"db.query\"}");
+    agentauthz_session *s;
+    agentauthz_decision d;
+    agentauthz_lease *l = NULL;
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_nonnull(k.copy = tmpfile());
+    ao.callback = refusing_take;
+    ao.ctx = &k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    ck_assert_ptr_nonnull(s);
+    /* labels of the tool's catalogue entry and of the action */
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_check(s, get, &d), AGENTAUTHZ_EIO);
+    ck_assert_int_eq(agentauthz_check(s, tag, &d), AGENTAUTHZ_EIO);
+    k.refuse = false;
+    expect_decision(s, "{\"tool\":\"probe\"}", AGENTAUTHZ_DENY, "default");
+    expect_decision(s, "{\"tool\":\"probe2\"}", AGENTAUTHZ_DENY, "default");
+    /* a one-time approval is used by the allow that stands, not by the one that failed */
+    ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_ONCE), 0);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_check(s, pay, &d), AGENTAUTHZ_EIO);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    k.refuse = false;
+    expect_decision(s, "{\"tool\":\"pay\"}", AGENTAUTHZ_ALLOW, "pay");
+    expect_decision(s, "{\"tool\":\"pay\"}", AGENTAUTHZ_ASK, "pay");
+    /* a lease needs a check that was allowed, even by a host that ignores the deny */
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_check(s, q, &d), AGENTAUTHZ_EIO);
+    k.refuse = false;
+    ck_assert_uint_gt(d.seq, 0);
+    d.effect = AGENTAUTHZ_ALLOW;
+    ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), AGENTAUTHZ_EDENIED);
+    ck_assert_ptr_null(l);
+    /* the same state does change once the records are written */
+    ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
+    ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), 0);
+    agentauthz_lease_release(l);
+    expect_decision(s, "{\"tool\":\"get\"}", AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"probe\"}", AGENTAUTHZ_ALLOW, "saw-got");
+    agentauthz_session_close(s);
+    /* the counters are the exception, as policy.md says: every check counts, denied ones too */
+    s = open_session(e, "agent", "lim", NULL);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_check(s, get, &d), AGENTAUTHZ_EIO);
+    k.refuse = false;
+    expect_decision(s, "{\"tool\":\"get\"}", AGENTAUTHZ_DENY, "limit");
+    expect_decision(s, "{\"tool\":\"tag\"}", AGENTAUTHZ_ALLOW, "ok");
+    expect_decision(s, "{\"tool\":\"tag\"}", AGENTAUTHZ_DENY, "limit");
+    agentauthz_session_close(s);
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0);
+    fclose(k.copy);
+    agentauthz_action_free(get);
+    agentauthz_action_free(tag);
+    agentauthz_action_free(pay);
+    agentauthz_action_free(q);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *audit_engine_suite(void)
 {
     Suite *s = suite_create("audit_engine");
     TCase *tc = tcase_create("engine");
     tcase_add_test(tc, test_every_event_recorded_and_verified);
     tcase_add_test(tc, test_refusing_callback_denies);
+    tcase_add_test(tc, test_unrecorded_allow_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -237,17 +237,40 @@ expect_err "check: a policy that does not load" 2 "unknown task \"work\"" \
 
 # ---- replay ----
 expect_file "replay: the spec's line" 0 spec-trace.expected "$bin" replay $P spec-trace.jsonl
-expect_file "replay: sessions, clock, approvals, close and errors" 0 replay-trace.expected \
+# Issue 9, item 17: error lines make the exit status 1, and stderr says how many.
+expect_file "replay: sessions, clock, approvals, close and errors" 1 replay-trace.expected \
     "$bin" replay $P replay-trace.jsonl
-printf '8 allowed, 8 denied, 2 asked\n' >"$tmp/want"
+printf '8 allowed, 8 denied, 2 asked\nreplay-trace.jsonl: error: 16 lines could not be replayed\n' \
+    >"$tmp/want"
 same "replay: the summary on stderr" "$tmp/want" err && passed=$((passed + 1))
+expect_out "replay: no error line, status 0" 0 \
+    '{"line":1,"session":"s","tool":"read_file","decision":"allow","rule":"read-kb","reason":""}' \
+    sh -c 'head -n 1 replay-trace.jsonl | sed s/s1/s/ | "$0" replay "$1" -' "$bin" $P
+printf '1 allowed, 0 denied, 0 asked\n' >"$tmp/want"
+same "replay: no error line, only the summary on stderr" "$tmp/want" err &&
+    passed=$((passed + 1))
+# Issue 9, item 17: a later line cannot reopen a session with another identity, task,
+# ttl or params (an error line; before, it was replayed in the first session).
+expect_file "replay: a session's later lines keep its opening" 1 reuse-trace.expected \
+    "$bin" replay $P reuse-trace.jsonl
+# Issue 9, item 17: a glob or CIDR parameter that does not parse refuses the session.
+printf '%s\n' '{"session":"a","identity":"i","task":"t","params":{"pat":"/kb/[","nets":[]},"tool":"x"}' \
+    '{"session":"b","identity":"i","task":"t","params":{"pat":"/kb/*","nets":["10.0.0.0/8","10.1.2.3/40"]},"tool":"x"}' \
+    '{"session":"c","identity":"i","task":"t","params":{"pat":"/kb/*","nets":["10.0.0.0/8"]},"tool":"x","resource":"/kb/a","destination":"10.1.2.3"}' \
+    '{"session":"c","tool":"x","resource":"/kb/a/b","destination":"10.1.2.3"}' >"$tmp/pattern.jsonl"
+expect_out "replay: parameters used as patterns are checked at open" 0 \
+    '{"line":1,"session":"a","tool":"x","decision":"deny","rule":"session","reason":"parameter \"pat\", used as a glob by rule \"in-pattern\" at param-pattern.yaml:11:34: unclosed '"'"'['"'"' (at byte 4)"}
+{"line":2,"session":"b","tool":"x","decision":"deny","rule":"session","reason":"parameter \"nets\" (item 2), used as a CIDR by rule \"in-pattern\" at param-pattern.yaml:12:37: expected an address/prefix such as 10.0.0.0/8"}
+{"line":3,"session":"c","tool":"x","decision":"allow","rule":"in-pattern","reason":""}
+{"line":4,"session":"c","tool":"x","decision":"deny","rule":"default","reason":"no rule matched"}' \
+    "$bin" replay param-pattern.yaml "$tmp/pattern.jsonl"
 expect_file "replay: '-' is standard input" 0 spec-trace.expected \
     sh -c '"$0" replay "$1" - <spec-trace.jsonl' "$bin" $P
 expect_file "replay: no trace is standard input" 0 spec-trace.expected \
     sh -c '"$0" replay "$1" <spec-trace.jsonl' "$bin" $P
 expect_file "replay: a policy directory and a trace" 0 /dev/null \
     sh -c '"$0" replay split </dev/null' "$bin"
-expect_err "replay: an unreadable trace" 2 "no-such-trace.jsonl" \
+expect_err "replay: an unreadable trace" 2 "no-such-trace.jsonl: error: cannot read: " \
     "$bin" replay $P no-such-trace.jsonl
 expect_err "replay: a policy that does not load" 2 'unknown task "work"' \
     "$bin" replay split/20-more.yaml spec-trace.jsonl
@@ -260,7 +283,7 @@ expect_err "replay: needs a policy" 2 "missing POLICY" "$bin" replay -
     printf '"}\n'
     printf '{"session":"w","identity":"spiffe://corp.example/agents/a","task":"work","tool":"read_file","resource":"/docs/x"}\n'
 } >"$tmp/long.jsonl"
-expect_out "replay: a line over 16 MiB" 0 '{"line":1,"error":"line longer than 16 MiB"}
+expect_out "replay: a line over 16 MiB" 1 '{"line":1,"error":"line longer than 16 MiB"}
 {"line":2,"session":"w","tool":"read_file","decision":"allow","rule":"read-docs","reason":""}' \
     "$bin" replay split "$tmp/long.jsonl"
 
@@ -271,18 +294,32 @@ awk 'BEGIN { for (i = 1; i <= 10001; i++)
     print "{\"session\":\"s10001\",\"identity\":\"spiffe://corp.example/agents/a\",\"task\":\"work\",\"tool\":\"read_file\",\"resource\":\"/docs/x\"}" }' \
     >"$tmp/many.jsonl"
 run "$bin" replay split "$tmp/many.jsonl"
-if [ "$status" -eq 0 ] && [ "$(grep -c '"decision":"allow"' "$tmp/out")" -eq 10001 ] &&
+if [ "$status" -eq 1 ] && [ "$(grep -c '"decision":"allow"' "$tmp/out")" -eq 10001 ] &&
     grep -qF '{"line":10001,"error":"too many sessions' "$tmp/out"; then
     passed=$((passed + 1))
 else
     fail "replay: live sessions are bounded" "status $status; $(grep error "$tmp/out" | head -3)"
 fi
 
+# Issue 16, item 1: a denied action adds no labels (the session holds at most 1024).
+awk 'function tag(from, to,   i, sep) {
+        printf "{\"session\":\"s\",\"identity\":\"i\",\"task\":\"t\",\"tool\":\"tag\",\"labels\":["
+        for (i = from; i < to; i++) { printf "%s\"b%04d\"", sep, i; sep = "," }
+        print "]}" }
+    BEGIN { tag(0, 1000); tag(1000, 1030)
+        print "{\"session\":\"s\",\"tool\":\"probe\"}"
+        print "{\"session\":\"s\",\"tool\":\"tag\",\"labels\":[\"new\"]}" }' >"$tmp/labels.jsonl"
+expect_out "replay: a denied action adds no labels" 0 '{"line":1,"session":"s","tool":"tag","decision":"allow","rule":"tag","reason":""}
+{"line":2,"session":"s","tool":"tag","decision":"deny","rule":"session","reason":"the action'"'"'s labels would take the session past 1024 labels"}
+{"line":3,"session":"s","tool":"probe","decision":"deny","rule":"default","reason":"no rule matched"}
+{"line":4,"session":"s","tool":"tag","decision":"allow","rule":"tag","reason":""}' \
+    "$bin" replay label-bound.yaml "$tmp/labels.jsonl"
+
 # Hostile bytes: the output stays one valid JSON object per line.
 printf '{"session":"\\u0000","tool":"x"}\n\377\376\n{"session":"s","tool":"t\\"q\\n"}\n\0\n{}' \
     >"$tmp/hostile.jsonl"
 run "$bin" replay $P "$tmp/hostile.jsonl"
-if [ "$status" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 5 ] &&
+if [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/out")" -eq 5 ] &&
     ! grep -qv '^{"line":[1-5],"error":"' "$tmp/out"; then
     passed=$((passed + 1))
 else
@@ -332,8 +369,8 @@ else
 fi
 # The file is a key file, and none of its secret lines reached the output.
 if [ "$(head -1 "$K")" = "agentauthz-keys v1" ] && [ "$(wc -l <"$K")" -eq 4 ] &&
-    ! grep -qF "$(sed -n 2p "$K" | cut -c7-)" "$tmp/out" "$tmp/err" &&
-    ! grep -qF "$(sed -n 4p "$K" | cut -c8-)" "$tmp/out" "$tmp/err"; then
+    ! grep -qF -- "$(sed -n 2p "$K" | cut -c7-)" "$tmp/out" "$tmp/err" &&
+    ! grep -qF -- "$(sed -n 4p "$K" | cut -c8-)" "$tmp/out" "$tmp/err"; then
     passed=$((passed + 1))
 else
     fail "keygen: a key file" "$(head -1 "$K")"
@@ -500,7 +537,7 @@ expect_err "token verify: binary on stdin" 1 "error: malformed:" \
     sh -c 'head -c 20000 /dev/urandom | "$0" token verify --pubkey "$1" -' "$bin" "$PUB"
 run tv --pubkey "$PUB" --now 1500 "${T%.*}.$(printf '%s' "${T##*.}" | tr 'A-Za-z' 'B-ZAb-za')"
 if [ "$status" -eq 1 ] && grep -qE '^error: (invalid|malformed): ' "$tmp/err" &&
-    ! grep -qF "${T##*.}" "$tmp/err"; then
+    ! grep -qF -- "${T##*.}" "$tmp/err"; then
     passed=$((passed + 1))
 else
     fail "token verify: an edited signature" "status $status: $(cat "$tmp/err")"
@@ -508,7 +545,7 @@ fi
 expect_err "token verify: a bad key" 2 "invalid public key" tv --pubkey azpk1.abc --now 1 "$T"
 expect_err "token verify: a key file is not a public key" 2 "is a key file" \
     tv --pubkey "$K" --now 1500 "$T"
-if ! grep -qF "$(sed -n 2p "$K" | cut -c7-)" "$tmp/err"; then
+if ! grep -qF -- "$(sed -n 2p "$K" | cut -c7-)" "$tmp/err"; then
     passed=$((passed + 1))
 else
     fail "token verify: a key file" "a secret was printed"

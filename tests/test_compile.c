@@ -49,7 +49,7 @@ static const error_case errors[] = {
      3, 67, "not scoped to tasks"},
     {HEAD "tasks:\n  t: { params: { p: string } }\nrules:\n"
           "  - { id: a, effect: allow, tasks: [t], tools: [x], where: { args.x: { gt: { param: p } } } }\n",
-     5, 85, "does not fit"},
+     5, 85, "parameter \"p\" is a string, but gt takes a number"},
     {HEAD "tasks:\n  t: { params: { p: string } }\nrules:\n"
           "  - { id: a, effect: allow, tasks: [t], tools: [x], where: { args.x: { param: q } } }\n",
      5, 79, "unknown parameter \"q\""},
@@ -101,6 +101,103 @@ START_TEST(test_error_case)
                   "expected %lu:%lu, got %lu:%lu: %s", c->line, c->column, err.line, err.column,
                   err.message);
     ck_assert_str_eq(err.path, "test.yaml");
+}
+END_TEST
+
+/*
+ * Issue 16, item 3 (and issue 9, item 18): {param: NAME} is accepted where
+ * its declared type fits the predicate and refused at load otherwise, with
+ * the parameter, its type and what the predicate takes. Every predicate,
+ * every parameter type, as the whole operand and as an item of a literal
+ * list, on a field of any value and on one holding a list of strings.
+ */
+typedef struct param_fit {
+    const char *field;
+    const char *op;
+    bool item;          /* [x, {param: p}] (x: string for type) rather than {param: p} */
+    const char *fits;   /* the parameter types accepted: s, n, b, l */
+    const char *takes;  /* what the refusal says the predicate takes (with fits empty: a
+                           substring of the refusal), or NULL when every type fits */
+} param_fit;
+
+static const param_fit fits[] = {
+    {"args.x", "eq", false, "snb", "eq takes a string, number or bool"},
+    {"args.x", "ne", false, "snb", "ne takes a string, number or bool"},
+    {"args.x", "in", false, "l", "in takes a list"},
+    {"args.x", "not_in", false, "l", "not_in takes a list"},
+    {"args.x", "in", true, "snbl", NULL},
+    {"args.x", "not_in", true, "snbl", NULL},
+    {"args.x", "glob", false, "sl", "glob takes a string or a list of strings"},
+    {"args.x", "glob", true, "sl", "glob takes a string or a list of strings"},
+    {"args.x", "prefix", false, "sl", "prefix takes a string or a list of strings"},
+    {"args.x", "suffix", true, "sl", "suffix takes a string or a list of strings"},
+    {"args.x", "domain", false, "sl", "domain takes a string or a list of strings"},
+    {"args.x", "cidr", false, "sl", "cidr takes a string or a list of strings"},
+    {"args.x", "lt", false, "n", "lt takes a number"},
+    {"args.x", "lte", false, "n", "lte takes a number"},
+    {"args.x", "gt", false, "n", "gt takes a number"},
+    {"args.x", "gte", false, "n", "gte takes a number"},
+    {"args.x", "len_lte", false, "n", "len_lte takes a number"},
+    {"args.x", "has", false, "snbl", NULL},
+    {"args.x", "has", true, "snbl", NULL},
+    {"labels", "has", false, "sl", "has on labels takes a string or a list of strings"},
+    {"labels", "has", true, "sl", "has on labels takes a string or a list of strings"},
+    {"session.labels", "has", false, "sl",
+     "has on session.labels takes a string or a list of strings"},
+    {"roles", "has", false, "sl", "has on roles takes a string or a list of strings"},
+    {"tool.produces", "has", false, "sl",
+     "has on tool.produces takes a string or a list of strings"},
+    {"args.x", "regex", false, "", "regex takes one literal pattern"},
+    {"args.x", "type", false, "", "not a {param: NAME}"},
+    {"args.x", "type", true, "", "not a {param: NAME}"},
+    {"args.x", "exists", false, "", "exists"},
+    {"args.x", "eq", true, "", "expected a single value, not a list"},
+    {"args.x", "lt", true, "", "expected a single value, not a list"},
+    {"args.x", "len_lte", true, "", "len_lte"},
+};
+
+static const struct {
+    char letter;
+    const char *decl, *article;
+} param_types[] = {
+    {'s', "string", "a string"},
+    {'n', "number", "a number"},
+    {'b', "bool", "a bool"},
+    {'l', "list", "a list"},
+};
+
+START_TEST(test_param_fit)
+{
+    const param_fit *f = &fits[_i / 4];
+    char text[512], want[160], operand[64];
+    agentauthz_engine *e;
+    agentauthz_error err;
+    bool ok = strchr(f->fits, param_types[_i % 4].letter) != NULL;
+    snprintf(operand, sizeof operand, f->item ? "[%s, { param: p }]" : "{ param: p }",
+             strcmp(f->op, "type") == 0 ? "string" : "x");
+    snprintf(text, sizeof text,
+             HEAD "tasks: { t: { params: { p: %s } } }\nrules:\n"
+                  "  - { id: r, effect: allow, tasks: [t], tools: [x],"
+                  " where: { %s: { %s: %s } } }\n",
+             param_types[_i % 4].decl, f->field, f->op, operand);
+    memset(&err, 0, sizeof err);
+    e = engine_with(NULL, text, &err);
+    if (ok) {
+        ck_assert_msg(e != NULL, "refused: %s\n%s", err.message, text);
+        agentauthz_engine_free(e);
+        return;
+    }
+    ck_assert_msg(e == NULL, "loaded but should not:\n%s", text);
+    ck_assert_uint_eq(err.line, 4);
+    if (f->takes && f->fits[0] != '\0') { /* refused for its type */
+        snprintf(want, sizeof want, "parameter \"p\" is %s, but %s", param_types[_i % 4].article,
+                 f->takes);
+        ck_assert_msg(strstr(err.message, want) != NULL, "expected \"%s\", got %s\n%s", want,
+                      err.message, text);
+    } else if (f->takes) {
+        ck_assert_msg(strstr(err.message, f->takes) != NULL, "expected \"%s\", got %s\n%s",
+                      f->takes, err.message, text);
+    }
 }
 END_TEST
 
@@ -266,6 +363,7 @@ static Suite *compile_suite(void)
     Suite *s = suite_create("compile");
     TCase *tc = tcase_create("errors");
     tcase_add_loop_test(tc, test_error_case, 0, (int)(sizeof errors / sizeof errors[0]));
+    tcase_add_loop_test(tc, test_param_fit, 0, (int)(sizeof fits / sizeof fits[0]) * 4);
     tcase_add_test(tc, test_all_errors_reported);
     tcase_add_test(tc, test_failed_reload_keeps_policy);
     tcase_add_test(tc, test_lint_warnings);

@@ -12,12 +12,13 @@ static const char *const policy_template =
     "  - { match: \"agent/admin\", roles: [admin] }\n"
     "lists:\n"
     "  doms: [corp.example, corp-mail.example]\n"
+    "  scalars: [string, number]\n"
     "tools:\n"
     "  read_file: { produces: [internal] }\n"
     "  http.post: { sink: true }\n"
     "tasks:\n"
     "  t:\n"
-    "    params: { who: string, max: number, okdoms: list, flag: bool, pat: string }\n"
+    "    params: { who: string, max: number, okdoms: list, flag: bool, pat: string, few: number }\n"
     "rules:\n"
     "  - id: r\n"
     "    effect: allow\n"
@@ -27,7 +28,7 @@ static const char *const policy_template =
 
 static const char *const params =
     "{\"who\":\"Bob@X.example\",\"max\":100,\"okdoms\":[\"corp.example\"],\"flag\":true,"
-    "\"pat\":\"/home/*\"}";
+    "\"pat\":\"/home/*\",\"few\":2}";
 
 typedef struct where_case {
     const char *where;
@@ -192,6 +193,29 @@ static const where_case cases[] = {
     {"{ resource: { glob: { param: pat } } }", "{\"tool\":\"x\",\"resource\":\"/home/a\"}", true},
     {"{ resource: { glob: { param: pat } } }", "{\"tool\":\"x\",\"resource\":\"/home/a/b\"}",
      false},
+    /* issue 9, item 18: len_lte takes a {param: NAME}, type a {list: NAME} */
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":\"ab\"}}", true},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":\"abc\"}}",
+     false},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":[1,2]}}", true},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\",\"args\":{\"x\":[1,2,3]}}",
+     false},
+    {"{ args.x: { len_lte: { param: few } } }", "{\"tool\":\"x\"}", false},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":1}}", true},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":\"a\"}}", true},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":true}}",
+     false},
+    {"{ args.x: { type: { list: scalars } } }", "{\"tool\":\"x\",\"args\":{\"x\":[\"a\"]}}",
+     false},
+    {"{ args.x: { type: [map, { list: scalars }] } }", "{\"tool\":\"x\",\"args\":{\"x\":{}}}",
+     true},
+    {"{ args.x: { type: [map, { list: scalars }] } }", "{\"tool\":\"x\",\"args\":{\"x\":[]}}",
+     false},
+    /* issue 16, item 3: a scalar parameter as an item of in's list */
+    {"{ args.x: { in: [zz, { param: who }] } }",
+     "{\"tool\":\"x\",\"args\":{\"x\":\"Bob@X.example\"}}", true},
+    {"{ args.x: { in: [zz, { param: who }] } }",
+     "{\"tool\":\"x\",\"args\":{\"x\":\"Bob@X.exampl\"}}", false},
     {"{ session.params.flag: true }", "{\"tool\":\"x\"}", true},
     {"{ session.params.who: { suffix: X.example } }", "{\"tool\":\"x\"}", true},
     {"{ session.params.max: { gt: 100 } }", "{\"tool\":\"x\"}", false},
@@ -421,6 +445,67 @@ START_TEST(test_scope_beyond_64)
 }
 END_TEST
 
+/* {"tool":"T","labels":["bFROM",...,"bTO-1"]}, in a buffer the caller frees. */
+static char *labels_action(const char *tool, int from, int to)
+{
+    size_t cap = 64 + (size_t)(to - from) * 10, len = 0;
+    char *p = malloc(cap);
+    ck_assert_ptr_nonnull(p);
+    len += (size_t)snprintf(p, cap, "{\"tool\":\"%s\",\"labels\":[", tool);
+    for (int i = from; i < to; i++)
+        len += (size_t)snprintf(p + len, cap - len, "%s\"b%04d\"", i > from ? "," : "", i);
+    len += (size_t)snprintf(p + len, cap - len, "]}");
+    ck_assert_uint_lt(len, cap);
+    return p;
+}
+
+/*
+ * Issue 16, item 1: an allow whose labels would take the session past its
+ * 1024 labels is denied, names the bound, and adds none of them; before,
+ * it added labels until the session was full (so a rule on a label of the
+ * denied action fired) and left the session stuck.
+ */
+START_TEST(test_label_bound_denies_and_adds_nothing)
+{
+    static const char *const text =
+        "agentauthz: 1\n"
+        "tools: { tagp: { produces: [b1000] } }\n"
+        "tasks: { t: {} }\n"
+        "rules:\n"
+        "  - { id: tag, effect: allow, tools: [tag, tagp] }\n"
+        "  - { id: saw-b1000, effect: allow, tools: [probe],"
+        " where: { session.labels: { has: b1000 } } }\n";
+    agentauthz_engine *e = engine_with(NULL, text, NULL);
+    agentauthz_session *s = open_session(e, "x", "t", NULL);
+    agentauthz_action *a;
+    agentauthz_decision d;
+    char *first = labels_action("tag", 0, 1000), *over = labels_action("tag", 1000, 1030);
+    char *full = labels_action("tag", 1001, 1024), *one_more = labels_action("tagp", 0, 0);
+    expect_decision(s, first, AGENTAUTHZ_ALLOW, "tag");
+    a = action_from_json(over);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_str_eq(d.rule, "session");
+    ck_assert_ptr_nonnull(strstr(d.reason, "1024 labels"));
+    agentauthz_action_free(a);
+    expect_decision(s, "{\"tool\":\"probe\"}", AGENTAUTHZ_DENY, "default");
+    expect_decision(s, "{\"tool\":\"tag\",\"labels\":[\"new\"]}", AGENTAUTHZ_ALLOW, "tag");
+    /* exactly at the bound is allowed; one more, from the catalogue, is not */
+    expect_decision(s, "{\"tool\":\"tag\",\"labels\":[\"b0000\",\"new\"]}", AGENTAUTHZ_ALLOW,
+                    "tag");
+    expect_decision(s, full, AGENTAUTHZ_ALLOW, "tag"); /* 1001 + 23 = 1024 */
+    expect_decision(s, one_more, AGENTAUTHZ_DENY, "session");
+    expect_decision(s, "{\"tool\":\"probe\"}", AGENTAUTHZ_DENY, "default");
+    expect_decision(s, "{\"tool\":\"tag\",\"labels\":[\"b0005\"]}", AGENTAUTHZ_ALLOW, "tag");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    free(first);
+    free(over);
+    free(full);
+    free(one_more);
+}
+END_TEST
+
 static Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval");
@@ -433,6 +518,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_taint_and_revoke);
     tcase_add_test(tc, test_scope_beyond_64);
+    tcase_add_test(tc, test_label_bound_denies_and_adds_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -126,6 +126,98 @@ static void expect_ttl(agentauthz_engine *e, fake_clock *c, const char *task, do
     agentauthz_session_close(s);
 }
 
+/*
+ * Issue 9, item 17: a parameter used as a glob, CIDR, domain or len_lte
+ * bound is checked when the session opens, as the literal in its place is
+ * at load; before, the session opened and every check that reached the
+ * rule was denied as "a condition could not be evaluated".
+ */
+static const char *const operand_policy =
+    "agentauthz: 1\n"
+    "tasks:\n"
+    "  t:\n"
+    "    params: { pat: string, nets: list, dom: string, few: number, pre: list }\n"
+    "  other:\n"
+    "    params: { pat: string }\n"
+    "rules:\n"
+    "  - id: by-pattern\n"
+    "    effect: allow\n"
+    "    tasks: [t]\n"
+    "    tools: [x]\n"
+    "    where:\n"
+    "      resource: { glob: { param: pat } }\n"
+    "      destination: { cidr: [10.0.0.0/8, { param: nets }] }\n"
+    "      args.to: { domain: { param: dom } }\n"
+    "      args.q: { len_lte: { param: few } }\n"
+    "      args.p: { prefix: { param: pre } }\n"
+    "  - { id: other, effect: allow, tasks: [other], tools: [x], where: { args.a: { param: pat } } }\n";
+
+static void expect_operand_refused(agentauthz_engine *e, const char *params, const char *want)
+{
+    agentauthz_error err;
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(try_open(e, support, "t", params, &err), AGENTAUTHZ_EPARAM);
+    ck_assert_msg(strstr(err.message, want) != NULL, "%s: expected \"%s\", got %s", params, want,
+                  err.message);
+}
+
+START_TEST(test_param_operands_checked_at_open)
+{
+    agentauthz_engine *e = engine_with(NULL, operand_policy, NULL);
+    agentauthz_error err;
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(try_open(e, support, "t",
+                              "{\"pat\":\"/kb/**\",\"nets\":[\"192.168.0.0/16\",\"::1\"],"
+                              "\"dom\":\"corp.example\",\"few\":3,\"pre\":[\"/a\",\"/b\"]}",
+                              &err),
+                     0);
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/[\",\"nets\":[],\"dom\":\"corp.example\",\"few\":3,"
+                           "\"pre\":[]}",
+                           "parameter \"pat\", used as a glob by rule \"by-pattern\" at "
+                           "test.yaml:13:34: ");
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/*\",\"nets\":[\"10.0.0.0/8\",\"10.0.0.0/33\"],"
+                           "\"dom\":\"corp.example\",\"few\":3,\"pre\":[]}",
+                           "parameter \"nets\" (item 2), used as a CIDR by rule \"by-pattern\" "
+                           "at test.yaml:14:50: expected an address/prefix");
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/*\",\"nets\":[5],\"dom\":\"corp.example\",\"few\":3,"
+                           "\"pre\":[]}",
+                           "parameter \"nets\" (item 1), used as a CIDR by rule \"by-pattern\" "
+                           "at test.yaml:14:50: expected a string");
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/*\",\"nets\":[],\"dom\":\"corp..example\",\"few\":3,"
+                           "\"pre\":[]}",
+                           "parameter \"dom\", used as a domain by rule \"by-pattern\"");
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/*\",\"nets\":[],\"dom\":\"corp.example\",\"few\":2.5,"
+                           "\"pre\":[]}",
+                           "parameter \"few\", used as a length bound");
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/*\",\"nets\":[],\"dom\":\"corp.example\",\"few\":-1,"
+                           "\"pre\":[]}",
+                           "expected a non-negative integer");
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/*\",\"nets\":[],\"dom\":\"corp.example\",\"few\":1,"
+                           "\"pre\":[\"/a\",true]}",
+                           "parameter \"pre\" (item 2), used as a string");
+    expect_operand_refused(e, "{\"pat\":\"[\",\"nets\":[],\"dom\":\"a\",\"few\":1,\"pre\":[]}",
+                           "glob");
+    /* the error carries the place of {param: NAME} too */
+    ck_assert_int_eq(try_open(e, support, "t",
+                              "{\"pat\":\"a[\",\"nets\":[],\"dom\":\"a\",\"few\":1,\"pre\":[]}",
+                              &err),
+                     AGENTAUTHZ_EPARAM);
+    ck_assert_str_eq(err.path, "test.yaml");
+    ck_assert_uint_eq(err.line, 13);
+    ck_assert_uint_eq(err.column, 34);
+    /* the same value is fine where no rule of the task uses it as a pattern */
+    ck_assert_int_eq(try_open(e, support, "other", "{\"pat\":\"/kb/[\"}", &err), 0);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 START_TEST(test_ttl_clamps)
 {
     fake_clock c = {1000};
@@ -249,6 +341,7 @@ static Suite *session_suite(void)
     tcase_add_test(tc, test_open_refusals);
     tcase_add_test(tc, test_empty_identities_admit_nobody);
     tcase_add_test(tc, test_params);
+    tcase_add_test(tc, test_param_operands_checked_at_open);
     tcase_add_test(tc, test_ttl_clamps);
     tcase_add_test(tc, test_revoke_and_reasons);
     tcase_add_test(tc, test_reload_applies_to_live_sessions);
