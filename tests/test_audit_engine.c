@@ -384,6 +384,53 @@ START_TEST(test_refused_approve_record_grants_nothing)
 }
 END_TEST
 
+/*
+ * A secret is handed out only once its lease record is written: with the
+ * sink refusing, a lease and a substitution fail and give nothing out.
+ */
+START_TEST(test_refused_lease_record_withholds_secret)
+{
+    fake_clock c = {0};
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s;
+    agentauthz_action *q;
+    agentauthz_decision d;
+    agentauthz_lease *l = NULL;
+    agentauthz_secret_buffer *b = NULL;
+    refusing_sink k = {false, 0, 0, NULL};
+    ck_assert_ptr_nonnull(k.copy = fopen("/dev/null", "wb"));
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    ao.callback = refusing_take;
+    ao.ctx = &k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    q = action_from_json("{\"tool\":\"db.query\"}");
+    ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(l);
+    ck_assert_int_eq(agentauthz_substitute(s, q, &d, "${secret:db}", 12, &b, NULL),
+                     AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(b);
+    k.refuse = false;
+    ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), 0);
+    agentauthz_lease_release(l);
+    ck_assert_int_eq(agentauthz_substitute(s, q, &d, "${secret:db}", 12, &b, NULL), 0);
+    agentauthz_secret_buffer_free(b);
+    agentauthz_session_close(s);
+    ck_assert_uint_eq(k.refused, 2);
+    fclose(k.copy);
+    agentauthz_action_free(q);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *audit_engine_suite(void)
 {
     Suite *s = suite_create("audit_engine");
@@ -392,6 +439,7 @@ static Suite *audit_engine_suite(void)
     tcase_add_test(tc, test_refusing_callback_denies);
     tcase_add_test(tc, test_unrecorded_allow_changes_nothing);
     tcase_add_test(tc, test_refused_approve_record_grants_nothing);
+    tcase_add_test(tc, test_refused_lease_record_withholds_secret);
     suite_add_tcase(s, tc);
     return s;
 }
