@@ -431,6 +431,41 @@ START_TEST(test_refused_lease_record_withholds_secret)
 }
 END_TEST
 
+/* A session whose open record is refused does not open (its secrets would be in no log). */
+START_TEST(test_refused_open_record_opens_nothing)
+{
+    fake_clock c = {0};
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s = NULL, *child = NULL;
+    agentauthz_error err;
+    refusing_sink k = {false, 0, 0, NULL};
+    ck_assert_ptr_nonnull(k.copy = fopen("/dev/null", "wb"));
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    ao.callback = refusing_take;
+    ao.ctx = &k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_session_open(e, "agent", "t", NULL, &s, &err), AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(err.message, "open record"));
+    k.refuse = false;
+    s = open_session(e, "agent", "t", NULL);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_session_delegate(s, "agent", "t", NULL, &child, &err),
+                     AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(child);
+    k.refuse = false;
+    agentauthz_session_close(s);
+    fclose(k.copy);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *audit_engine_suite(void)
 {
     Suite *s = suite_create("audit_engine");
@@ -440,6 +475,7 @@ static Suite *audit_engine_suite(void)
     tcase_add_test(tc, test_unrecorded_allow_changes_nothing);
     tcase_add_test(tc, test_refused_approve_record_grants_nothing);
     tcase_add_test(tc, test_refused_lease_record_withholds_secret);
+    tcase_add_test(tc, test_refused_open_record_opens_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -744,6 +744,8 @@ static void teardown(run *r)
     agentauthz_keys_free(r->keys);
 }
 
+static size_t count_in(const char *buf, size_t len, const char *needle);
+
 /* ---- loading ---- */
 
 static void policy_summary(agentauthz_engine *e, char *out, size_t cap)
@@ -851,6 +853,14 @@ static void setup_open(run *r)
     static const act q = {"db.query", "db.query", NULL, {NULL}, NULL, "{\"sql\":\"select 1\"}", NULL};
     r->e = ready_engine();
     add_act(r, &q);
+}
+
+/* A session that opened is in the log: its secrets and checks belong to it there. */
+static void judge_open(run *r, const outcome *ref)
+{
+    judge_steps(&r->o, ref);
+    EXPECT(r->o.steps[0].rc != 0 || count_in(cb_sink.buf, cb_sink.len, "\"event\":\"open\"") == 1,
+           "%s returned 0 but the log has no open record", r->o.steps[0].what);
 }
 
 /* ---- checks ---- */
@@ -1345,6 +1355,7 @@ static void setup_delegate(run *r)
     r->s = must_open(r->e, AGENT, "work", WORK_PARAMS);
     add_act(r, &q);
     add_act(r, &push);
+    cb_sink.len = cb_sink.records = 0;
 }
 
 static void body_delegate(run *r)
@@ -1547,11 +1558,11 @@ static const scenario scenarios[] = {
     {"load features", "features", setup_small, body_load, judge_load},
     {"load directory", "directory", setup_small, body_load, judge_load},
     {"engine", NULL, setup_nothing, body_engine, NULL},
-    {"open random", "random-only", setup_open, body_open, NULL},
-    {"open derived", "derived-only", setup_open, body_open, NULL},
-    {"open token", "token-only", setup_open, body_open, NULL},
-    {"open host", "host-only", setup_open, body_open, NULL},
-    {"open all providers", "work", setup_open, body_open, NULL},
+    {"open random", "random-only", setup_open, body_open, judge_open},
+    {"open derived", "derived-only", setup_open, body_open, judge_open},
+    {"open token", "token-only", setup_open, body_open, judge_open},
+    {"open host", "host-only", setup_open, body_open, judge_open},
+    {"open all providers", "work", setup_open, body_open, judge_open},
     {"checks", NULL, setup_checks, body_checks, NULL},
     {"on_deny revoke, sweep", NULL, setup_strict, body_strict, NULL},
     {"many sessions", NULL, setup_many, body_many, NULL},
@@ -1563,7 +1574,7 @@ static const scenario scenarios[] = {
     {"scrub", NULL, setup_secrets, body_scrub, NULL},
     {"token", NULL, setup_nothing, body_token, NULL},
     {"check_token", NULL, setup_check_token, body_check_token, NULL},
-    {"delegate", NULL, setup_delegate, body_delegate, NULL},
+    {"delegate", NULL, setup_delegate, body_delegate, judge_open},
     {"audit", NULL, setup_audit, body_audit, judge_audit},
     {"audit verify", NULL, setup_verify, body_verify, NULL},
     {"keys", NULL, setup_keys, body_keys, NULL},
