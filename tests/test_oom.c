@@ -819,8 +819,14 @@ static void body_engine(run *r)
     rc = set_callback_audit(r->e, w.audit_path);
     if (!record(&r->o, "set_audit", rc, NULL))
         return;
+    rc = open_with(r->e, AGENT, "work", NULL, &r->s, &err);
+    if (!record(&r->o, "open", rc, NULL))
+        return;
+    /* Freed with a session open: the handle stays valid for close only. */
     agentauthz_engine_free(r->e);
     r->e = NULL;
+    agentauthz_session_close(r->s);
+    r->s = NULL;
 }
 
 static void setup_nothing(run *r)
@@ -1463,6 +1469,51 @@ static void judge_audit(run *r, const outcome *ref)
            "%zu allows, fewer allow records", allows);
 }
 
+/*
+ * A log resumed from its file (its last record read back and verified), in
+ * buffered mode, across a check and a reopen.
+ */
+static void body_resume(run *r)
+{
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_error err;
+    int rc;
+    ao.path = w.audit_path;
+    ao.flush = AGENTAUTHZ_AUDIT_FLUSH_EVERY_N;
+    ao.flush_every = 2;
+    rc = agentauthz_engine_set_audit(r->e, &ao, &err);
+    expect_err("set_audit", rc, &err);
+    if (!record(&r->o, "resume the log", rc, NULL))
+        return;
+    rc = open_with(r->e, AGENT, "work", WORK_PARAMS, &r->s, &err);
+    if (!record(&r->o, "open", rc, NULL))
+        return;
+    rc = agentauthz_check(r->s, r->acts[0], &r->d);
+    if (!record_check(&r->o, "check", rc, &r->d))
+        return;
+    rc = agentauthz_engine_audit_reopen(r->e, &err);
+    if (!record(&r->o, "reopen", rc, NULL))
+        return;
+    agentauthz_session_close(r->s);
+    r->s = NULL;
+    rc = agentauthz_engine_set_audit(r->e, NULL, &err);
+    record(&r->o, "stop the audit", rc, NULL);
+}
+
+/* However the run went, the resumed file is one intact chain. */
+static void judge_resume(run *r, const outcome *ref)
+{
+    const char *paths[1] = {w.audit_path};
+    agentauthz_audit_report rep;
+    int rc;
+    judge_steps(&r->o, ref);
+    rc = agentauthz_engine_set_audit(r->e, NULL, NULL);
+    EXPECT(rc == 0 || (r->o.stopped && rc == AGENTAUTHZ_EIO), "stopping the log: %d", rc);
+    rc = agentauthz_audit_verify(w.keys, paths, 1, &rep, NULL);
+    EXPECT(rc == 0, "the log does not verify: %s at line %lu: %s",
+           agentauthz_audit_problem_name(rep.problem), rep.line, rep.reason);
+}
+
 /* An intact log, verified with the Nth allocation failing. */
 static void setup_verify(run *r)
 {
@@ -1576,6 +1627,7 @@ static const scenario scenarios[] = {
     {"check_token", NULL, setup_check_token, body_check_token, NULL},
     {"delegate", NULL, setup_delegate, body_delegate, judge_open},
     {"audit", NULL, setup_audit, body_audit, judge_audit},
+    {"audit resume", NULL, setup_verify, body_resume, judge_resume},
     {"audit verify", NULL, setup_verify, body_verify, NULL},
     {"keys", NULL, setup_keys, body_keys, NULL},
     {"json", NULL, setup_nothing, body_json, NULL},
