@@ -263,8 +263,9 @@ static void failed(int line, const char *cond, const char *fmt, ...)
 static void on_crash(int sig)
 {
     char msg[160];
-    int n = snprintf(msg, sizeof msg, "test_oom: signal %d in scenario %s, allocation %lu failing\n",
-                     sig, ch.scenario ? ch.scenario : "-", ch.fail_at);
+    int n = snprintf(msg, sizeof msg,
+                     "test_oom: signal %d in scenario %s, allocation %lu failing\n", sig,
+                     ch.scenario ? ch.scenario : "-", ch.fail_at);
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
         _exit(128 + sig);
     signal(sig, SIG_DFL);
@@ -648,7 +649,7 @@ static agentauthz_session *must_open(agentauthz_engine *e, const char *identity,
                                      const char *task, const char *params)
 {
     agentauthz_session *s = NULL;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     EXPECT(open_with(e, identity, task, params, &s, &err) == 0, "open %s: %s", task,
            err.message);
     return s;
@@ -778,7 +779,7 @@ static bool load_step(run *r, const char *what, int rc, const agentauthz_error *
 static void body_load(run *r)
 {
     const char *paths[1] = {strcmp(r->sc->arg, "example") == 0 ? w.example : w.policy_dir};
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc;
     if (strcmp(r->sc->arg, "features") == 0)
         rc = agentauthz_engine_load_string(r->e, "features", feature_policy,
@@ -802,7 +803,7 @@ static void judge_load(run *r, const outcome *ref)
 static void body_engine(run *r)
 {
     agentauthz_engine_options opt = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc;
     opt.clock = fixed_clock;
     opt.clock_ctx = &mono_ns;
@@ -840,7 +841,7 @@ static void setup_nothing(run *r)
 /* Opens a session of the task in sc->arg, checks one of its secret's tools, closes it. */
 static void body_open(run *r)
 {
-    agentauthz_error err;
+    agentauthz_error err = {0};
     const char *params = strcmp(r->sc->arg, "work") == 0 ? WORK_PARAMS : NULL;
     int rc = open_with(r->e, AGENT, r->sc->arg, params, &r->s, &err);
     expect_err("session_open", rc, &err);
@@ -856,7 +857,8 @@ static void body_open(run *r)
 
 static void setup_open(run *r)
 {
-    static const act q = {"db.query", "db.query", NULL, {NULL}, NULL, "{\"sql\":\"select 1\"}", NULL};
+    static const act q = {"db.query", "db.query", NULL, {NULL}, NULL, "{\"sql\":\"select 1\"}",
+                          NULL};
     r->e = ready_engine();
     add_act(r, &q);
 }
@@ -983,7 +985,7 @@ static void setup_reload(run *r)
 
 static void body_reload(run *r)
 {
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc = agentauthz_engine_load_string(r->e, "small", small_policy, strlen(small_policy),
                                            NULL, &err);
     if (!load_step(r, "reload small", rc, &err))
@@ -1026,7 +1028,7 @@ static void setup_many(run *r)
 
 static void body_many(run *r)
 {
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc = 0;
     for (size_t i = 0; i < 3; i++) {
         rc = open_with(r->e, AGENT, "random-only", NULL, &r->many[r->nmany], &err);
@@ -1168,7 +1170,7 @@ static void setup_secrets(run *r)
 static void body_lease(run *r)
 {
     agentauthz_lease *l = NULL;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     const unsigned char *v;
     size_t len = 0;
     int rc = agentauthz_lease_acquire(r->s, r->acts[0], &r->d, "db", &l, &err);
@@ -1194,7 +1196,7 @@ static void body_substitute(run *r)
 {
     static const char tmpl[] = "Authorization: Bearer ${secret:db}\n";
     agentauthz_secret_buffer *b = NULL;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     const unsigned char *out;
     size_t len = 0;
     char sum[SUMMARY_MAX] = "";
@@ -1221,7 +1223,7 @@ static void body_scrub(run *r)
 {
     char *out = NULL;
     size_t len = 0;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc = agentauthz_scrub(r->s, r->text, r->textlen, &out, &len, &err);
     expect_err("scrub", rc, &err);
     EXPECT(rc == 0 || out == NULL, "a failed scrub left output");
@@ -1273,7 +1275,7 @@ static void body_token(run *r)
 {
     agentauthz_token_claims in = {0}, *c = NULL;
     agentauthz_token_verify_options vo = AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc;
     in.identity = AGENT;
     in.task = "work";
@@ -1316,7 +1318,8 @@ static void body_token(run *r)
 /* A token secret of one engine, checked by another through a verifier. */
 static void setup_check_token(run *r)
 {
-    static const act get = {"get", "http.get", NULL, {"https://api.corp.example/v1", "corp.example"}, NULL,
+    static const act get = {"get", "http.get", NULL,
+                            {"https://api.corp.example/v1", "corp.example"}, NULL,
                             "{\"ip\":\"10.1.2.3\",\"q\":\"abc\",\"opts\":{\"limit\":1}}",
                             NULL};
     unsigned char tok[4096];
@@ -1336,7 +1339,7 @@ static void setup_check_token(run *r)
 static void body_check_token(run *r)
 {
     agentauthz_token_verify_options vo = AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc;
     vo.audience = "https://api.corp.example";
     rc = agentauthz_verifier_new(w.pk, &vo, 8, &r->v, &err);
@@ -1374,13 +1377,14 @@ static void body_delegate(run *r)
     static const char *const dtools[] = {"db.*", "read_file"};
     static const char *const dsecrets[] = {"db"};
     agentauthz_delegate_options o = AGENTAUTHZ_DELEGATE_OPTIONS_INIT;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc;
     o.tools = dtools;
     o.ntools = 2;
     o.secrets = dsecrets;
     o.nsecrets = 1;
-    rc = agentauthz_session_delegate(r->s, "spiffe://corp.example/agents/sub", "random-only", &o, &r->s2, &err);
+    rc = agentauthz_session_delegate(r->s, "spiffe://corp.example/agents/sub", "random-only", &o,
+                                     &r->s2, &err);
     expect_err("delegate", rc, &err);
     EXPECT(rc == 0 || r->s2 == NULL, "a failed delegate left a session");
     if (!record(&r->o, "delegate", rc, NULL))
@@ -1417,7 +1421,7 @@ static void setup_audit(run *r)
 /* Both sinks from the start: a session's life with every kind of record. */
 static void body_audit(run *r)
 {
-    agentauthz_error err;
+    agentauthz_error err = {0};
     agentauthz_lease *l = NULL;
     int rc = set_callback_audit(r->e, w.audit_path);
     if (!record(&r->o, "set_audit", rc, NULL))
@@ -1481,7 +1485,7 @@ static void judge_audit(run *r, const outcome *ref)
 static void body_resume(run *r)
 {
     agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     int rc;
     ao.path = w.audit_path;
     ao.flush = AGENTAUTHZ_AUDIT_FLUSH_EVERY_N;
@@ -1537,7 +1541,7 @@ static void body_verify(run *r)
 {
     const char *paths[1] = {w.audit_path};
     agentauthz_audit_report rep;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     char sum[SUMMARY_MAX];
     int rc = agentauthz_audit_verify(w.keys, paths, 1, &rep, &err);
     EXPECT(rc != AGENTAUTHZ_ETAMPER || !ch.injected,
@@ -1551,7 +1555,7 @@ static void body_verify(run *r)
 static void body_keys(run *r)
 {
     agentauthz_keys *back = NULL;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES];
     char text[AGENTAUTHZ_PUBKEY_TEXT_MAX], text2[AGENTAUTHZ_PUBKEY_TEXT_MAX];
     int rc = agentauthz_keys_generate(&r->keys, &err);
@@ -1587,7 +1591,7 @@ static void body_json(run *r)
     static const char doc[] = "{\"a\":[1,2.5,-3e-2,\"x\\u00e9\\ud83d\\ude00\",true,null],"
                               "\"b\":{\"c\":{\"d\":\"e\"}},\"f\":\"\\n\\t\"}";
     agentauthz_value *v = NULL, *copy = NULL;
-    agentauthz_error err;
+    agentauthz_error err = {0};
     char *out = NULL;
     size_t len = 0;
     int rc = agentauthz_value_parse_json(doc, strlen(doc), &v, &err);
