@@ -206,11 +206,32 @@ static int take_approval(agentauthz_session *s, const agentauthz_action *a, bool
     return 0;
 }
 
+/*
+ * Where an approval of h with scope would go: an existing entry (widened to
+ * the session when scope says so) or a new one at s->approvals[s->napprovals].
+ * Changes nothing the checks see; the caller holds s->lock.
+ */
+static int approval_slot(agentauthz_session *s, const unsigned char h[32], az_approval **ap)
+{
+    if ((*ap = find_approval(s, h)) != NULL)
+        return 0;
+    if (s->napprovals >= AZ_MAX_APPROVALS)
+        return AGENTAUTHZ_ELIMIT;
+    if (!s->approvals && !(s->approvals = calloc(AZ_MAX_APPROVALS, sizeof *s->approvals)))
+        return AGENTAUTHZ_ENOMEM;
+    return 0;
+}
+
+/*
+ * An approval takes effect only once its audit record is written: a host
+ * whose approve failed must be able to rely on the action still being an
+ * ask, and the log must hold a record for every approval that was used.
+ */
 int agentauthz_approve(agentauthz_session *s, const agentauthz_action *a,
                        agentauthz_approval scope)
 {
     unsigned char h[32];
-    az_approval *ap;
+    az_approval *ap = NULL;
     int rc;
     if (!s || !a || !a->tool.len ||
         (scope != AGENTAUTHZ_APPROVE_ONCE && scope != AGENTAUTHZ_APPROVE_SESSION))
@@ -218,20 +239,14 @@ int agentauthz_approve(agentauthz_session *s, const agentauthz_action *a,
     if ((rc = action_hash(a, h)) != 0)
         return rc;
     pthread_mutex_lock(&s->lock);
-    if ((ap = find_approval(s, h)) != NULL) {
-        if (scope == AGENTAUTHZ_APPROVE_SESSION)
-            ap->scope = scope;
-    } else if (s->napprovals >= AZ_MAX_APPROVALS) {
-        rc = AGENTAUTHZ_ELIMIT;
-    } else if (!s->approvals &&
-               !(s->approvals = calloc(AZ_MAX_APPROVALS, sizeof *s->approvals))) {
-        rc = AGENTAUTHZ_ENOMEM;
-    } else {
+    if ((rc = approval_slot(s, h, &ap)) == 0 && s->e)
+        rc = az_audit_session(s, AZ_AUDIT_APPROVE, a, NULL, NULL);
+    if (!rc && ap && scope == AGENTAUTHZ_APPROVE_SESSION) {
+        ap->scope = scope;
+    } else if (!rc && !ap) {
         memcpy(s->approvals[s->napprovals].hash, h, 32);
         s->approvals[s->napprovals++].scope = scope;
     }
-    if (!rc && s->e)
-        rc = az_audit_session(s, AZ_AUDIT_APPROVE, a, NULL, NULL);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

@@ -474,7 +474,12 @@ static void compile_tools(cc *c, const az_node *n)
                 memcmp(c->p->tools[j].name, k->str, k->len) == 0)
                 fail(c, k, "tool \"%s\" is catalogued twice", k->str);
         memset(&grown[c->p->ntools], 0, sizeof *grown);
-        compile_tool_entry(c, k, n->items[i + 1], &grown[c->p->ntools++]);
+        compile_tool_entry(c, k, n->items[i + 1], &grown[c->p->ntools]);
+        /* Out of memory for the name: not an entry (every reader takes the name for a string). */
+        if (grown[c->p->ntools].name)
+            c->p->ntools++;
+        else
+            agentauthz_value_free(grown[c->p->ntools].produces);
     }
 }
 
@@ -551,7 +556,10 @@ static void compile_secrets(cc *c, const az_node *n)
             continue;
         }
         memset(&grown[c->p->nsecrets], 0, sizeof *grown);
-        compile_secret(c, k, v, &grown[c->p->nsecrets++]);
+        compile_secret(c, k, v, &grown[c->p->nsecrets]);
+        /* Out of memory for the name: not an entry (find_secret takes the name for a string). */
+        if (grown[c->p->nsecrets].name)
+            c->p->nsecrets++;
     }
 }
 
@@ -1809,11 +1817,12 @@ int az_policy_compile(const az_source *src, size_t n, az_diag *d, az_policy **ou
     c.d = d;
     c.src = src;
     c.nfiles = n;
-    c.p = calloc(1, sizeof *c.p);
+    /* Counted from the start, so that the unref at out frees it on every path. */
+    if ((c.p = calloc(1, sizeof *c.p)) != NULL)
+        atomic_init(&c.p->refs, 1);
     c.roots = xcalloc(n, sizeof *c.roots);
     if (!c.p || !c.roots)
         goto out;
-    atomic_init(&c.p->refs, 1);
     c.p->session_ttl_s = 15 * 60;
     if ((rc = record_files(&c)) != 0 || (rc = hash_sources(src, n, c.p->hash)) != 0)
         goto out;
@@ -1838,6 +1847,9 @@ int az_policy_compile(const az_source *src, size_t n, az_diag *d, az_policy **ou
     }
 out:
     AZ_UNUSED(first);
+    /* A failure no finding explains (memory, hashing) still fills the caller's error. */
+    if (rc && d->errors == errors_before)
+        az_diag_error(d, NULL, rc, "%s", agentauthz_strerror(rc));
     free_roots(&c);
     free(c.list_keys);
     free(c.list_vals);

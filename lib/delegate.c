@@ -118,21 +118,32 @@ int agentauthz_session_delegate(agentauthz_session *parent, const char *identity
 
 /* ---- downstream: a check carried by a task token ---- */
 
-static bool token_names_tool(const agentauthz_token_claims *c, const agentauthz_action *a)
+/* 1 when one of the token's tools matches the action's, 0 when none does, or an error. */
+static int token_names_tool(const agentauthz_token_claims *c, const agentauthz_action *a)
 {
     for (size_t i = 0; i < c->tools_count; i++) {
         az_glob g;
         char msg[64];
         bool match;
-        if (az_glob_compile(&g, c->tools[i], strlen(c->tools[i]), AZ_GLOB_TOOL, false, msg,
-                            sizeof msg) != 0)
+        int rc = az_glob_compile(&g, c->tools[i], strlen(c->tools[i]), AZ_GLOB_TOOL, false, msg,
+                                 sizeof msg);
+        /* Out of memory is not "this tool is not named": the caller must see the error. */
+        if (rc == AGENTAUTHZ_ENOMEM)
+            return rc;
+        if (rc != 0)
             continue;
         match = az_glob_match(&g, a->tool.p, a->tool.len);
         az_glob_free(&g);
         if (match)
-            return true;
+            return 1;
     }
-    return false;
+    return 0;
+}
+
+/* An open that failed for want of memory, I/O or crypto, not because the policy refuses it. */
+static bool internal_error(int rc)
+{
+    return rc == AGENTAUTHZ_ENOMEM || rc == AGENTAUTHZ_EIO || rc == AGENTAUTHZ_ECRYPTO;
 }
 
 static void deny(agentauthz_decision *d, const char *rule, const char *reason)
@@ -151,14 +162,14 @@ static int check_claims(agentauthz_engine *e, const agentauthz_token_claims *c,
     agentauthz_session *s = NULL;
     int64_t left = c->exp - (int64_t)(az_engine_wall(e) / 1000000000u);
     int rc;
-    if (!token_names_tool(c, a)) {
-        deny(d, "session", "the task token does not name this tool");
-        return 0;
+    if ((rc = token_names_tool(c, a)) <= 0) {
+        deny(d, "session", rc ? "internal error" : "the task token does not name this tool");
+        return rc ? az_error_set(err, rc, "", 0, 0, 0, "out of memory") : 0;
     }
     opt.ttl_ns = left > 0 ? (uint64_t)left * 1000000000u : 1;
     if ((rc = az_session_open(e, c->identity, c->task, &opt, false, &s, err)) != 0) {
         deny(d, "session", err ? err->message : "the token's session cannot be opened here");
-        return 0;
+        return internal_error(rc) ? rc : 0;
     }
     rc = agentauthz_check(s, a, d);
     agentauthz_session_close(s);

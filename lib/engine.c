@@ -308,9 +308,14 @@ static int add_file(file_set *fs, const char *path, az_diag *d)
         return rc;
     if (!(copy = strdup(path))) {
         free(text);
-        return AGENTAUTHZ_ENOMEM;
+        rc = AGENTAUTHZ_ENOMEM;
+    } else {
+        rc = file_set_add(fs, copy, text, len);
     }
-    return file_set_add(fs, copy, text, len);
+    /* Every failed load fills the caller's error, out of memory included. */
+    if (rc)
+        az_diag_error(d, NULL, rc, "out of memory");
+    return rc;
 }
 
 static int is_policy_name(const struct dirent *de)
@@ -328,8 +333,9 @@ static int add_dir(file_set *fs, const char *dir, az_diag *d)
     int n = scandir(dir, &names, is_policy_name, alphasort), rc = 0;
     d->path = dir;
     if (n < 0) {
-        az_diag_error(d, NULL, AGENTAUTHZ_EIO, "cannot read directory: %s", strerror(errno));
-        return AGENTAUTHZ_EIO;
+        rc = errno == ENOMEM ? AGENTAUTHZ_ENOMEM : AGENTAUTHZ_EIO;
+        az_diag_error(d, NULL, rc, "cannot read directory: %s", strerror(errno));
+        return rc;
     }
     if (n == 0) {
         az_diag_error(d, NULL, AGENTAUTHZ_EIO, "no *.yaml or *.yml files in directory");
@@ -338,8 +344,10 @@ static int add_dir(file_set *fs, const char *dir, az_diag *d)
     for (int i = 0; i < n; i++) {
         char path[4096];
         if (!rc && (size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) >=
-                       sizeof path)
+                       sizeof path) {
             rc = AGENTAUTHZ_ELIMIT;
+            az_diag_error(d, NULL, rc, "a file name in the directory is too long");
+        }
         if (!rc)
             rc = add_file(fs, path, d);
         free(names[i]);

@@ -96,7 +96,7 @@ int agentauthz_lease_acquire(agentauthz_session *s, const agentauthz_action *a,
     az_secret *sec = NULL;
     agentauthz_lease *l;
     agentauthz_error local;
-    int rc;
+    int rc, arc;
     if (out)
         *out = NULL;
     if (!err)
@@ -116,7 +116,14 @@ int agentauthz_lease_acquire(agentauthz_session *s, const agentauthz_action *a,
         l->sec = sec;
     }
     pthread_mutex_unlock(&s->lock);
-    az_session_audit_lease(s, a, secret, rc, err);
+    /*
+     * The secret goes out only once its lease record is written, so that
+     * the log accounts for every secret handed out (as for approvals).
+     */
+    if ((arc = az_session_audit_lease(s, a, secret, rc, err)) != 0 && !rc) {
+        agentauthz_lease_release(l);
+        return az_error_set(err, arc, "", 0, 0, 0, "the lease's audit record could not be written");
+    }
     if (rc) {
         free(l);
         return rc;
@@ -164,10 +171,9 @@ void agentauthz_lease_release(agentauthz_lease *l)
 static const char placeholder[] = "${secret:";
 #define PLACEHOLDER_LEN (sizeof placeholder - 1)
 
-/* Records a placeholder's secret as handed out, or refused, in the audit log. */
-static void audit_placeholder(agentauthz_session *s, const agentauthz_action *a,
-                              const char *name, size_t nlen, int rc,
-                              const agentauthz_error *err)
+/* Records a placeholder's secret as handed out, or refused, in the audit log; 0 or its error. */
+static int audit_placeholder(agentauthz_session *s, const agentauthz_action *a,
+                             const char *name, size_t nlen, int rc, const agentauthz_error *err)
 {
     agentauthz_decision d;
     char secret[AZ_MAX_NAME + 1];
@@ -177,7 +183,7 @@ static void audit_placeholder(agentauthz_session *s, const agentauthz_action *a,
     snprintf(d.rule, sizeof d.rule, "substitute");
     if (rc && err)
         snprintf(d.reason, sizeof d.reason, "%s", err->message);
-    az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
+    return az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
 }
 
 /* One pass over text: with out NULL it only validates and sizes. */
@@ -193,7 +199,7 @@ static int substitute_pass(agentauthz_session *s, const agentauthz_action *a,
         size_t lit = start ? (size_t)(start - (text + i)) : len - i, nlen;
         const char *name, *close;
         az_secret *sec = NULL;
-        int rc;
+        int rc, arc;
         if (out)
             memcpy(out + o, text + i, lit);
         o += lit;
@@ -207,8 +213,10 @@ static int substitute_pass(agentauthz_session *s, const agentauthz_action *a,
             return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, i,
                                 "malformed placeholder at byte %zu", i);
         rc = may_release(s, a, d, name, nlen, &sec, err);
-        if (rc || out)
-            audit_placeholder(s, a, name, nlen, rc, err);
+        /* A secret goes into the output only once its lease record is written. */
+        if ((rc || out) && (arc = audit_placeholder(s, a, name, nlen, rc, err)) != 0 && !rc)
+            return az_error_set(err, arc, "", 0, 0, 0,
+                                "the lease's audit record could not be written");
         if (rc)
             return rc;
         if (out)
@@ -265,8 +273,8 @@ int agentauthz_substitute(agentauthz_session *s, const agentauthz_action *a,
     if (!rc)
         rc = substitute_pass(s, a, d, text, len, scratch, &need, err);
     pthread_mutex_unlock(&s->lock);
-    if (!rc)
-        rc = buffer_seal(s->e, scratch, need, out);
+    if (!rc && (rc = buffer_seal(s->e, scratch, need, out)) != 0)
+        az_error_set(err, rc, "", 0, 0, 0, "no guarded memory for the output");
     if (scratch) {
         sodium_memzero(scratch, need);
         free(scratch);

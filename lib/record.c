@@ -81,18 +81,20 @@ int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz
     return emit(s->e, &ev);
 }
 
-void az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
-                            const char *secret, int rc, const agentauthz_error *err)
+int az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
+                           const char *secret, int rc, const agentauthz_error *err)
 {
     agentauthz_decision d;
+    int arc;
     memset(&d, 0, sizeof d);
     d.effect = rc ? AGENTAUTHZ_DENY : AGENTAUTHZ_ALLOW;
     strcpy(d.rule, "lease");
     if (rc && err)
         snprintf(d.reason, sizeof d.reason, "%s", err->message);
     pthread_mutex_lock(&s->lock);
-    az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
+    arc = az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
     pthread_mutex_unlock(&s->lock);
+    return arc;
 }
 
 void az_audit_engine(agentauthz_engine *e, az_audit_kind kind)

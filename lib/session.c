@@ -412,7 +412,13 @@ fail:
     return rc;
 }
 
-/* Issues the secrets of a session set up by open or delegate, and links it. */
+static void abort_open(agentauthz_session *s);
+
+/*
+ * Issues the secrets of a session set up by open or delegate, and links it.
+ * A session whose open record cannot be written does not open: its secrets,
+ * checks and approvals would belong to no session in the log.
+ */
 int az_session_start(agentauthz_session *s, agentauthz_session **out, agentauthz_error *err)
 {
     int rc = s->parent || s->no_secrets ? 0 : az_secrets_issue(s, err);
@@ -422,7 +428,10 @@ int az_session_start(agentauthz_session *s, agentauthz_session **out, agentauthz
         return rc;
     }
     engine_link(s->e, s);
-    az_audit_session(s, AZ_AUDIT_OPEN, NULL, NULL, NULL);
+    if ((rc = az_audit_session(s, AZ_AUDIT_OPEN, NULL, NULL, NULL)) != 0) {
+        abort_open(s);
+        return az_error_set(err, rc, "", 0, 0, 0, "the session's open record could not be written");
+    }
     *out = s;
     return 0;
 }
@@ -513,6 +522,19 @@ static void parent_unlink(agentauthz_session *s)
             break;
         }
     pthread_mutex_unlock(&p->lock);
+}
+
+/* Ends a session whose open was not recorded, with no close record either. */
+static void abort_open(agentauthz_session *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->state = AZ_CLOSED;
+    snprintf(s->ended_why, sizeof s->ended_why, "session closed");
+    az_secrets_destroy(s);
+    pthread_mutex_unlock(&s->lock);
+    parent_unlink(s);
+    engine_unlink(s);
+    az_session_unref(s);
 }
 
 void agentauthz_session_close(agentauthz_session *s)

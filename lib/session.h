@@ -196,8 +196,8 @@ void az_session_unref(agentauthz_session *s);
 /* record.c: audit records of session events; 0 or the audit's error */
 int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz_action *a,
                      const agentauthz_decision *d, const char *secret);
-void az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
-                            const char *secret, int rc, const agentauthz_error *err);
+int az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
+                           const char *secret, int rc, const agentauthz_error *err);
 void az_audit_engine(agentauthz_engine *e, az_audit_kind kind);
 
 /* eval.c: the rules' decision for an action; s->lock is held. */

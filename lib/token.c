@@ -687,11 +687,12 @@ int agentauthz_verifier_new(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES],
     randombytes_buf(v->salt, sizeof v->salt);
     crypto_shorthash_keygen(v->cache_key);
     v->skew = o.skew;
-    v->ncache = cache_entries;
     if (o.audience && !(v->audience = strdup(o.audience)))
         goto out;
+    /* ncache counts entries that exist: verifier_free walks that many. */
     if (cache_entries && !(v->cache = calloc(cache_entries, sizeof *v->cache)))
         goto out;
+    v->ncache = cache_entries;
     rc = revoked_grow(&v->revoked);
 out:
     if (rc) {
@@ -707,7 +708,7 @@ void agentauthz_verifier_free(agentauthz_verifier *v)
 {
     if (!v)
         return;
-    for (size_t i = 0; i < v->ncache; i++)
+    for (size_t i = 0; v->cache && i < v->ncache; i++)
         entry_clear(&v->cache[i]);
     free(v->cache);
     free(v->revoked.keys);

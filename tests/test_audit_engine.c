@@ -316,6 +316,156 @@ START_TEST(test_unrecorded_allow_changes_nothing)
 }
 END_TEST
 
+/*
+ * An approval takes effect only once its record is written: when the sink
+ * refuses the approve record, approve fails, the next identical check is
+ * still an ask (not an allow with no approve record in the log), and a
+ * one-time approval is not widened to the session.
+ */
+START_TEST(test_refused_approve_record_grants_nothing)
+{
+    char path[] = "/tmp/azauditapXXXXXX";
+    const char *paths[1] = {path};
+    fake_clock c = {0};
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_audit_report rep;
+    agentauthz_keys *keys = NULL;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s;
+    agentauthz_action *pay;
+    agentauthz_decision d;
+    refusing_sink k = {false, 0, 0, NULL};
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(k.copy = fdopen(fd, "wb"));
+    ck_assert_int_eq(agentauthz_keys_generate(&keys, NULL), 0);
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    eo.keys = keys;
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    ao.callback = refusing_take;
+    ao.ctx = &k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    pay = action_from_json("{\"tool\":\"pay\",\"args\":{\"to\":\"bob\"}}");
+    /* a refused one-time approval */
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_ONCE), AGENTAUTHZ_EIO);
+    k.refuse = false;
+    ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);
+    /* a refused session-wide approval */
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_SESSION), AGENTAUTHZ_EIO);
+    k.refuse = false;
+    ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);
+    /* a written one-time approval, then a refused widening of it to the session */
+    ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_ONCE), 0);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_SESSION), AGENTAUTHZ_EIO);
+    k.refuse = false;
+    ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW); /* the one-time approval, used up */
+    ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);   /* not widened */
+    agentauthz_session_close(s);
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0);
+    ck_assert_uint_eq(k.refused, 3);
+    fclose(k.copy);
+    ck_assert_int_eq(agentauthz_audit_verify(keys, paths, 1, &rep, NULL), 0);
+    ck_assert_uint_eq(rep.records, k.taken);
+    unlink(path);
+    agentauthz_action_free(pay);
+    agentauthz_engine_free(e);
+    agentauthz_keys_free(keys);
+}
+END_TEST
+
+/*
+ * A secret is handed out only once its lease record is written: with the
+ * sink refusing, a lease and a substitution fail and give nothing out.
+ */
+START_TEST(test_refused_lease_record_withholds_secret)
+{
+    fake_clock c = {0};
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s;
+    agentauthz_action *q;
+    agentauthz_decision d;
+    agentauthz_lease *l = NULL;
+    agentauthz_secret_buffer *b = NULL;
+    refusing_sink k = {false, 0, 0, NULL};
+    ck_assert_ptr_nonnull(k.copy = fopen("/dev/null", "wb"));
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    ao.callback = refusing_take;
+    ao.ctx = &k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    q = action_from_json("{\"tool\":\"db.query\"}");
+    ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(l);
+    ck_assert_int_eq(agentauthz_substitute(s, q, &d, "${secret:db}", 12, &b, NULL),
+                     AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(b);
+    k.refuse = false;
+    ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), 0);
+    agentauthz_lease_release(l);
+    ck_assert_int_eq(agentauthz_substitute(s, q, &d, "${secret:db}", 12, &b, NULL), 0);
+    agentauthz_secret_buffer_free(b);
+    agentauthz_session_close(s);
+    ck_assert_uint_eq(k.refused, 2);
+    fclose(k.copy);
+    agentauthz_action_free(q);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* A session whose open record is refused does not open (its secrets would be in no log). */
+START_TEST(test_refused_open_record_opens_nothing)
+{
+    fake_clock c = {0};
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s = NULL, *child = NULL;
+    agentauthz_error err;
+    refusing_sink k = {false, 0, 0, NULL};
+    ck_assert_ptr_nonnull(k.copy = fopen("/dev/null", "wb"));
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    ao.callback = refusing_take;
+    ao.ctx = &k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_session_open(e, "agent", "t", NULL, &s, &err), AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(err.message, "open record"));
+    k.refuse = false;
+    s = open_session(e, "agent", "t", NULL);
+    k.refuse = true;
+    ck_assert_int_eq(agentauthz_session_delegate(s, "agent", "t", NULL, &child, &err),
+                     AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(child);
+    k.refuse = false;
+    agentauthz_session_close(s);
+    fclose(k.copy);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *audit_engine_suite(void)
 {
     Suite *s = suite_create("audit_engine");
@@ -323,6 +473,9 @@ static Suite *audit_engine_suite(void)
     tcase_add_test(tc, test_every_event_recorded_and_verified);
     tcase_add_test(tc, test_refusing_callback_denies);
     tcase_add_test(tc, test_unrecorded_allow_changes_nothing);
+    tcase_add_test(tc, test_refused_approve_record_grants_nothing);
+    tcase_add_test(tc, test_refused_lease_record_withholds_secret);
+    tcase_add_test(tc, test_refused_open_record_opens_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
