@@ -1,6 +1,6 @@
 /*
  * Input that a check or an open refuses before any rule sees it
- * (agentauthz-policy(5), "PATHS" and "IDENTITIES"): path-like values are
+ * (agentauthz-policy(5), PATHS and OPENING A SESSION): path-like values are
  * normalised so that a glob sees the path a file system or web server would
  * reach, and SPIFFE IDs are validated so that a glob over them cannot be
  * satisfied by an ID no SPIFFE implementation would issue.
@@ -70,27 +70,6 @@ static void url_span(const char *s, size_t len, size_t scheme, path_span *sp)
     }
     while (sp->end < len && s[sp->end] != '?' && s[sp->end] != '#')
         sp->end++;
-}
-
-/*
- * Whether a resource is path-like: a URL with an authority ("scheme://"),
- * or any other value with a '/' or a '\' in it. A table name, a key or an
- * id (no slash) is matched as written.
- */
-static bool resource_span(const char *s, size_t len, path_span *sp)
-{
-    size_t scheme = url_scheme_len(s, len);
-    if (scheme) {
-        url_span(s, len, scheme, sp);
-        return true;
-    }
-    if (!memchr(s, '/', len) && !memchr(s, '\\', len))
-        return false;
-    sp->start = 0;
-    sp->end = len;
-    sp->absolute = len > 0 && s[0] == '/';
-    sp->url = false;
-    return true;
 }
 
 /* 1 for a "." segment, 2 for "..", else 0; in a URL, "%2e" spells a dot. */
@@ -190,9 +169,9 @@ static bool put(char *out, size_t cap, size_t *len, const char *p, size_t n)
 }
 
 /*
- * Rewrites the path of s into out: segments pushed and popped as a shell's
- * cd would, never above root (the path's first byte). Returns NULL, or why
- * the path is refused.
+ * Rewrites the path of s into out (cap is AZ_MAX_PATH, which the message
+ * names): segments pushed and popped as a shell's cd would, never above
+ * root (the path's first byte). Returns NULL, or why the path is refused.
  */
 static const char *rewrite(const char *s, size_t len, const path_span *sp, char *out,
                            size_t cap, size_t *olen)
@@ -245,31 +224,150 @@ static const char *normalize_span(const char *s, size_t len, const path_span *sp
     return NULL;
 }
 
+/* Whether a "." or ".." segment starts at s[i], which is a '.'. */
+static bool dot_segment_at(const char *s, size_t len, size_t i)
+{
+    size_t n = i + 1 < len && s[i + 1] == '.' ? 2 : 1;
+    return i + n == len || s[i + n] == '/';
+}
+
+/*
+ * Whether a path that is no URL must be rewritten: an empty, "." or ".."
+ * segment, or a trailing '/'. Exact, for what surely_normal lets through.
+ */
+static bool plain_needs_rewrite(const char *s, size_t len)
+{
+    const char *end = s + len, *p = s;
+    if (len > 0 && s[0] == '.' && dot_segment_at(s, len, 0))
+        return true;
+    while ((p = memchr(p, '/', (size_t)(end - p))) != NULL) {
+        size_t i = (size_t)(p - s);
+        if (i + 1 == len)
+            return len > 1;
+        if (p[1] == '/' || (p[1] == '.' && dot_segment_at(s, len, i + 1)))
+            return true;
+        p++;
+    }
+    return false;
+}
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/*
+ * The high bit of each byte of w that equals c, and possibly of a byte
+ * above one that does (a borrow): never a miss, sometimes a false alarm.
+ */
+static uint64_t bytes_eq(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (ONES * c);
+    return (x - ONES) & ~x & HIGHS;
+}
+
+/* Whether s[i] and s[i + 1] (when there is one) may need a look: see surely_normal. */
+static bool byte_suspect(const char *s, size_t len, size_t i)
+{
+    char c = s[i];
+    return c == '\\' || c == '\0' ||
+           (c == '/' && i + 1 < len && (s[i + 1] == '/' || s[i + 1] == '.'));
+}
+
+/* The same for the eight bytes at s + i and the byte after each. */
+static bool word_suspect(const char *s, size_t i)
+{
+    uint64_t w, next;
+    memcpy(&w, s + i, 8);
+    memcpy(&next, s + i + 1, 8);
+    return (bytes_eq(w, '\\') | bytes_eq(w, 0) |
+            (bytes_eq(w, '/') & (bytes_eq(next, '/') | bytes_eq(next, '.')))) != 0;
+}
+
+/*
+ * Whether s is surely normal as it stands: no backslash, no NUL, no '/'
+ * followed by '/' or '.', eight bytes at a time. Every check asks it of its
+ * resource, so the usual path ("/data/t3/report.txt") is settled in a few
+ * word operations; a false alarm only sends s to the exact scan.
+ */
+static bool surely_normal(const char *s, size_t len)
+{
+    if (len == 0)
+        return true;
+    if (s[0] == '.' || s[len - 1] == '/')
+        return false;
+    if (len < 9) {
+        char pad[9]; /* a short value, padded with a byte that is never suspect */
+        memset(pad, 'a', sizeof pad);
+        memcpy(pad, s, len);
+        return !word_suspect(pad, 0);
+    }
+    /* Words at 0, 8, 16, ... and a last one ending one byte short, overlapping. */
+    for (size_t i = 0; i < len - 9; i += 8)
+        if (word_suspect(s, i))
+            return false;
+    return !word_suspect(s, len - 9) && !byte_suspect(s, len, len - 1);
+}
+
+/*
+ * A value that is no URL: 0 when there is nothing to do (no '/' or '\\' in
+ * a resource, or a path already normal), 1 when the path must be
+ * rewritten, -1 when it is refused (*why says why). every: the value is
+ * path-like whatever it holds (a path argument).
+ */
+static int plain_scan(const char *s, size_t len, bool every, const char **why)
+{
+    bool backslash;
+    if (surely_normal(s, len))
+        return 0;
+    backslash = memchr(s, '\\', len) != NULL;
+    if (!every && !backslash && !memchr(s, '/', len))
+        return 0;
+    *why = memchr(s, '\0', len)  ? "path contains a NUL byte"
+           : backslash           ? "path contains a backslash"
+                                 : NULL;
+    if (*why)
+        return -1;
+    return plain_needs_rewrite(s, len);
+}
+
+/* A value that is no URL: scanned once, rewritten only when it must be. */
+static const char *normalize_plain(const char *s, size_t len, bool every, char *buf,
+                                   size_t cap, const char **out, size_t *outlen)
+{
+    const char *why = NULL;
+    path_span sp = {0, len, len > 0 && s[0] == '/', false};
+    *out = s;
+    *outlen = len;
+    if (plain_scan(s, len, every, &why) <= 0)
+        return why;
+    if ((why = rewrite(s, len, &sp, buf, cap, outlen)) != NULL) {
+        *outlen = len;
+        return why;
+    }
+    *out = buf;
+    return NULL;
+}
+
+static const char *normalize(const char *s, size_t len, bool every, char *buf, size_t cap,
+                             const char **out, size_t *outlen)
+{
+    path_span sp;
+    size_t scheme = url_scheme_len(s, len);
+    if (!scheme)
+        return normalize_plain(s, len, every, buf, cap, out, outlen);
+    url_span(s, len, scheme, &sp);
+    return normalize_span(s, len, &sp, buf, cap, out, outlen);
+}
+
 const char *az_path_normalize_resource(const char *s, size_t len, char *buf, size_t cap,
                                        const char **out, size_t *outlen)
 {
-    path_span sp;
-    *out = s;
-    *outlen = len;
-    if (!resource_span(s, len, &sp))
-        return NULL;
-    return normalize_span(s, len, &sp, buf, cap, out, outlen);
+    return normalize(s, len, false, buf, cap, out, outlen);
 }
 
 const char *az_path_normalize_arg(const char *s, size_t len, char *buf, size_t cap,
                                   const char **out, size_t *outlen)
 {
-    path_span sp;
-    size_t scheme = url_scheme_len(s, len);
-    if (scheme) {
-        url_span(s, len, scheme, &sp);
-    } else {
-        sp.start = 0;
-        sp.end = len;
-        sp.absolute = len > 0 && s[0] == '/';
-        sp.url = false;
-    }
-    return normalize_span(s, len, &sp, buf, cap, out, outlen);
+    return normalize(s, len, true, buf, cap, out, outlen);
 }
 
 /* ---- SPIFFE IDs ---- */
