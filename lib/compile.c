@@ -34,6 +34,7 @@ typedef struct cc {
      */
     uint32_t *ids;
     size_t ids_cap; /* a power of two, at least twice the rules */
+    bool resource_field; /* the predicate being compiled is on resource */
 } cc;
 
 /* The rule being compiled, for parameter checks: its task scope and where it is. */
@@ -1052,6 +1053,31 @@ static bool prepare_literal(cc *c, const az_node *n, const az_pred *p, az_item *
     }
 }
 
+/*
+ * A resource is checked normalised (agentauthz-policy(5), PATHS), so an
+ * operand that compares the whole of it, but is not in normal form, never
+ * matches: in a deny rule, a hole. Lint says so.
+ */
+static void warn_not_normal(cc *c, const az_node *n, az_op op)
+{
+    char buf[AZ_MAX_PATH + 1];
+    const char *out = NULL, *why;
+    size_t len = 0;
+    if (!c->resource_field || !is_string(n) ||
+        (op != AZ_OP_EQ && op != AZ_OP_NE && op != AZ_OP_IN && op != AZ_OP_NOT_IN &&
+         op != AZ_OP_GLOB))
+        return;
+    why = az_path_normalize_resource(n->str, n->len, buf, AZ_MAX_PATH, &out, &len);
+    if (why)
+        az_diag_warn(c->d, &n->mark,
+                     "resource operand \"%.128s\" never matches: such a resource is refused "
+                     "(%s)", n->str, why);
+    else if (out != n->str)
+        az_diag_warn(c->d, &n->mark,
+                     "resource operand \"%.128s\" never matches: resources are checked "
+                     "normalised; write \"%.*s\"", n->str, (int)(len < 128 ? len : 128), out);
+}
+
 static bool add_literal(cc *c, const az_node *n, az_pred *p)
 {
     az_item *it;
@@ -1071,6 +1097,7 @@ static bool add_literal(cc *c, const az_node *n, az_pred *p)
         oom(c, n);
         return false;
     }
+    warn_not_normal(c, n, p->op);
     return prepare_literal(c, n, p, it);
 }
 
@@ -1528,7 +1555,9 @@ static bool compile_where(cc *c, const az_node *n, const rule_scope *scope, az_w
             rule_scope here = *scope;
             if (parse_field(c, k, scope, cond)) {
                 here.field = cond->field;
+                c->resource_field = cond->field == AZ_F_RESOURCE;
                 ok = compile_pred(c, v, &here, &cond->pred) && ok;
+                c->resource_field = false;
             } else {
                 ok = false;
             }
