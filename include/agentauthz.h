@@ -346,7 +346,8 @@ typedef struct agentauthz_session_options {
 /*
  * Opens a session for a workload identity and a task. Fails with
  * AGENTAUTHZ_ENOTASK (unknown task), AGENTAUTHZ_EIDENTITY (no identities
- * entry matches, or the identity holds none of the task's roles),
+ * entry matches, the identity holds none of the task's roles, or it starts
+ * with "spiffe://" and is not a valid SPIFFE ID),
  * AGENTAUTHZ_EPARAM (a parameter missing, undeclared or of the wrong type)
  * or AGENTAUTHZ_ENOPOLICY, with err saying why. The TTL is clamped by the
  * task's max_ttl and defaults.max_session_ttl. The caller ends it with
@@ -428,7 +429,9 @@ typedef enum agentauthz_effect {
 
 /*
  * A decision. rule is the id of the deciding rule, or one of the engine's
- * own: "session", "limit", "leak", "default". reason is the rule's reason
+ * own: "session", "limit", "leak", "input" (a path-like resource or path
+ * argument refused before the rules, agentauthz-policy(5) PATHS),
+ * "default". reason is the rule's reason
  * ("" if it has none) or the engine's explanation. seq numbers the checks of
  * a session from 1. Caller-owned; the strings are copies, valid as long as
  * the struct.

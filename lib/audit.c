@@ -17,6 +17,8 @@
  *   policy*    {"name": policy name*, "hash": hex BLAKE2b-256 of the policy*}
  *   session*   the session id;  parent*: the parent session's id
  *   identity*, task*, tool*, resource*
+ *   resource_checked*  the resource as the rules saw it, when path
+ *              normalisation changed it (agentauthz-policy(5), PATHS)
  *   destination*  a string, or a list of strings (the first 16, then one
  *              item "[+N more]")
  *   decision*  allow | deny | ask;  rule*: the deciding rule's id;
@@ -531,6 +533,8 @@ static int format_body(const az_audit_event *ev, az_buf *b)
         rc = put_field(b, "tool", ev->tool, ev);
     if (!rc)
         rc = put_field(b, "resource", ev->resource, ev);
+    if (!rc)
+        rc = put_field(b, "resource_checked", ev->resource_checked, ev);
     if (!rc)
         rc = put_destination(b, ev->destination, ev);
     return rc;

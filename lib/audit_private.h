@@ -58,6 +58,7 @@ typedef struct az_audit_event {
     const char *task;
     const char *tool;
     const char *resource;
+    const char *resource_checked; /* the resource normalised, when that changed it */
     const agentauthz_value *destination;
     const char *decision; /* "allow", "deny" or "ask" */
     const char *rule;

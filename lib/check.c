@@ -356,6 +356,21 @@ static bool undelegated_tool(const agentauthz_session *s, const agentauthz_actio
     return true;
 }
 
+/*
+ * Input no rule should see (agentauthz-policy(5), PATHS): a path-like
+ * resource or path argument that climbs above its root or holds a byte a
+ * glob cannot be written for. A deny with the engine's rule "input".
+ */
+static void decide_input(const az_eval *ev, agentauthz_decision *d)
+{
+    char why[AGENTAUTHZ_REASON_MAX];
+    if (ev->input_arg)
+        snprintf(why, sizeof why, "argument \"%.128s\": %s", ev->input_arg, ev->input_why);
+    else
+        snprintf(why, sizeof why, "resource: %s", ev->input_why);
+    decide(d, AGENTAUTHZ_DENY, "input", why);
+}
+
 /* Policy.md's step 4: the matching rules' verdict, or the task's default. */
 static void rules_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
 {
@@ -379,8 +394,10 @@ static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz
     int rc;
     if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d) || undelegated_tool(s, a, d))
         return rc;
-    az_eval_init(&ev, s, a, now);
-    rules_verdict(s, &ev, d);
+    if (az_eval_init(&ev, s, a, now))
+        decide_input(&ev, d);
+    else
+        rules_verdict(s, &ev, d);
     return 0;
 }
 
@@ -445,7 +462,10 @@ static int decide_live(agentauthz_session *s, const agentauthz_action *a,
         return rc < 0 ? rc : 0;
     if (undelegated_tool(s, a, d) || az_secrets_scan(s, a, d))
         return 0;
-    az_eval_init(&ev, s, a, now);
+    if (az_eval_init(&ev, s, a, now)) {
+        decide_input(&ev, d);
+        return 0;
+    }
     if ((rc = decide_by_rules(s, &ev, up, d, pend)) != 0)
         return rc;
     if (d->effect != AGENTAUTHZ_ALLOW)

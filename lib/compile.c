@@ -34,6 +34,7 @@ typedef struct cc {
      */
     uint32_t *ids;
     size_t ids_cap; /* a power of two, at least twice the rules */
+    bool resource_field; /* the predicate being compiled is on resource */
 } cc;
 
 /* The rule being compiled, for parameter checks: its task scope and where it is. */
@@ -428,9 +429,71 @@ static void collect_lists(cc *c, const az_node *n)
     }
 }
 
+/*
+ * One entry of a tool's paths: an argument named as in args.<path>, each
+ * dotted segment 1 to 128 bytes, at most AZ_MAX_DEPTH segments.
+ */
+static bool path_arg_ok(cc *c, const az_node *n)
+{
+    const char *p, *end;
+    size_t segments = 0;
+    if (!is_string(n)) {
+        fail(c, n, "an entry of paths must be an argument name (a string)");
+        return false;
+    }
+    for (p = n->str, end = n->str + n->len; p <= end; segments++) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        size_t len = dot ? (size_t)(dot - p) : (size_t)(end - p);
+        if (len == 0 || len > AZ_MAX_NAME || memchr(p, '\0', len)) {
+            fail(c, n, "bad argument \"%.128s\" in paths: a segment is empty, over %d bytes "
+                       "or holds a NUL byte", n->str, AZ_MAX_NAME);
+            return false;
+        }
+        p += len + 1;
+    }
+    if (segments > AZ_MAX_DEPTH) {
+        fail(c, n, "bad argument \"%.128s\" in paths: deeper than %d", n->str, AZ_MAX_DEPTH);
+        return false;
+    }
+    return true;
+}
+
+static bool path_arg_seen(const az_tool_entry *t, const az_node *n)
+{
+    for (size_t i = 0; i < t->npaths; i++)
+        if (strlen(t->paths[i]) == n->len && memcmp(t->paths[i], n->str, n->len) == 0)
+            return true;
+    return false;
+}
+
+/* paths: [ARG, ...]: the arguments of the tool that hold paths (agentauthz-policy(5), PATHS). */
+static void compile_tool_paths(cc *c, const az_node *n, az_tool_entry *t)
+{
+    if (!expect_seq(c, n, "paths"))
+        return;
+    if (!(t->paths = xcalloc(n->n, sizeof *t->paths))) {
+        oom(c, n);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const az_node *a = n->items[i];
+        if (!path_arg_ok(c, a))
+            continue;
+        if (path_arg_seen(t, a)) {
+            fail(c, a, "argument \"%.128s\" is listed twice in paths", a->str);
+            continue;
+        }
+        if (!(t->paths[t->npaths] = xstrndup(a->str, a->len))) {
+            oom(c, a);
+            return;
+        }
+        t->npaths++;
+    }
+}
+
 static void compile_tool_entry(cc *c, const az_node *k, const az_node *v, az_tool_entry *t)
 {
-    static const char *const keys[] = {"produces", "sink", NULL};
+    static const char *const keys[] = {"produces", "sink", "paths", NULL};
     const az_node *prod;
     t->name = xstrndup(k->str, k->len);
     t->produces = agentauthz_value_list();
@@ -443,6 +506,8 @@ static void compile_tool_entry(cc *c, const az_node *k, const az_node *v, az_too
     check_keys(c, v, "a tool entry", keys);
     if (map_get(v, "sink"))
         expect_bool(c, map_get(v, "sink"), "sink", &t->sink);
+    if (map_get(v, "paths"))
+        compile_tool_paths(c, map_get(v, "paths"), t);
     prod = map_get(v, "produces");
     if (!prod || !expect_seq(c, prod, "produces"))
         return;
@@ -988,11 +1053,42 @@ static bool prepare_literal(cc *c, const az_node *n, const az_pred *p, az_item *
     }
 }
 
+/*
+ * A resource is checked normalised (agentauthz-policy(5), PATHS), so an
+ * operand that compares the whole of it, but is not in normal form, never
+ * matches: in a deny rule, a hole. Lint says so.
+ */
+static void warn_not_normal(cc *c, const az_node *n, az_op op)
+{
+    char buf[AZ_MAX_PATH + 1];
+    const char *out = NULL, *why;
+    size_t len = 0;
+    if (!c->resource_field || !is_string(n) ||
+        (op != AZ_OP_EQ && op != AZ_OP_NE && op != AZ_OP_IN && op != AZ_OP_NOT_IN &&
+         op != AZ_OP_GLOB))
+        return;
+    why = az_path_normalize_resource(n->str, n->len, buf, AZ_MAX_PATH, &out, &len);
+    if (why)
+        az_diag_warn(c->d, &n->mark,
+                     "resource operand \"%.128s\" never matches: such a resource is refused "
+                     "(%s)", n->str, why);
+    else if (out != n->str)
+        az_diag_warn(c->d, &n->mark,
+                     "resource operand \"%.128s\" never matches: resources are checked "
+                     "normalised; write \"%.*s\"", n->str, (int)(len < 128 ? len : 128), out);
+}
+
 static bool add_literal(cc *c, const az_node *n, az_pred *p)
 {
     az_item *it;
     if (n->type != AZ_NODE_SCALAR) {
         fail(c, n, "expected a scalar, a {list: NAME} or a {param: NAME}");
+        return false;
+    }
+    if (n->kind == AZ_SCALAR_NULL) {
+        /* A null argument is absent (agentauthz-policy(5)): no predicate could match one. */
+        fail(c, n, "null is not a value to compare with: a null argument counts as absent "
+                   "(use exists: false)");
         return false;
     }
     if (!literal_fits(c, n, p->op) || !(it = new_item(c, n, p)))
@@ -1001,6 +1097,7 @@ static bool add_literal(cc *c, const az_node *n, az_pred *p)
         oom(c, n);
         return false;
     }
+    warn_not_normal(c, n, p->op);
     return prepare_literal(c, n, p, it);
 }
 
@@ -1458,7 +1555,9 @@ static bool compile_where(cc *c, const az_node *n, const rule_scope *scope, az_w
             rule_scope here = *scope;
             if (parse_field(c, k, scope, cond)) {
                 here.field = cond->field;
+                c->resource_field = cond->field == AZ_F_RESOURCE;
                 ok = compile_pred(c, v, &here, &cond->pred) && ok;
+                c->resource_field = false;
             } else {
                 ok = false;
             }
@@ -1517,10 +1616,10 @@ static void id_add(cc *c, size_t index)
 
 static bool rule_id_ok(cc *c, const az_node *v, size_t upto)
 {
-    static const char *const reserved[] = {"default", "limit", "leak", "session"};
+    static const char *const reserved[] = {"default", "limit", "leak", "session", "input"};
     if (!expect_name(c, v, "rule id"))
         return false;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (key_is(v, reserved[i])) {
             fail(c, v, "rule id \"%s\" is reserved for the engine's own decisions", v->str);
             return false;

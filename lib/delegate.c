@@ -93,6 +93,8 @@ int agentauthz_session_delegate(agentauthz_session *parent, const char *identity
     if (!parent || !parent->e || !identity || !task || !out ||
         (opt && opt->version != AGENTAUTHZ_DELEGATE_OPTIONS_VERSION))
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "missing argument");
+    if ((rc = az_identity_check(identity, err)) != 0)
+        return rc;
     if (!(p = az_engine_policy_ref(parent->e)))
         return az_error_set(err, AGENTAUTHZ_ENOPOLICY, "", 0, 0, 0, "no policy is loaded");
     rc = az_view_build(&view, p, identity, task);

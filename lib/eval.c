@@ -12,11 +12,55 @@
 
 #include "session.h"
 
+/* An argument; a JSON null is absent, for every predicate (agentauthz-policy(5)). */
 static const agentauthz_value *args_path(const agentauthz_value *v, const az_cond *c)
 {
     for (size_t i = 0; v && i < c->npath; i++)
         v = az_value_map_getn(v, c->path[i], c->plen[i]);
-    return v;
+    return v && v->type == AGENTAUTHZ_NULL ? NULL : v;
+}
+
+/* Whether the condition's args.<path> is the catalogue's dotted path d. */
+static bool cond_is_path(const char *d, const az_cond *c)
+{
+    for (size_t i = 0; i < c->npath; i++) {
+        if (i && *d++ != '.')
+            return false;
+        if (strncmp(d, c->path[i], c->plen[i]) != 0)
+            return false;
+        d += c->plen[i];
+    }
+    return *d == '\0';
+}
+
+static bool cond_on_path_arg(const az_eval *ev, const az_cond *c)
+{
+    if (c->field != AZ_F_ARGS || !ev->entry)
+        return false;
+    for (size_t i = 0; i < ev->entry->npaths; i++)
+        if (cond_is_path(ev->entry->paths[i], c))
+            return true;
+    return false;
+}
+
+/*
+ * x as a predicate sees it: in a condition on a path argument, a string is
+ * normalised (into ev->arg_buf, seen through *view). NULL when it cannot
+ * be; az_eval_init has refused such an action already.
+ */
+static const agentauthz_value *as_checked(az_eval *ev, const agentauthz_value *x,
+                                          agentauthz_value *view)
+{
+    const char *p;
+    size_t n;
+    if (!ev->as_path || x->type != AGENTAUTHZ_STRING)
+        return x;
+    if (az_path_normalize_arg(x->u.str.p, x->u.str.len, ev->arg_buf, AZ_MAX_PATH, &p, &n))
+        return NULL;
+    if (p == ev->arg_buf)
+        ev->arg_buf[n] = '\0';
+    *view = az_value_view_string(p, n);
+    return view;
 }
 
 /*
@@ -215,6 +259,20 @@ static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
     return missing ? -1 : negated;
 }
 
+/* Whether the list v holds o (as the predicates see its elements): 1, 0 or -1. */
+static int list_holds(az_eval *ev, const agentauthz_value *v, const agentauthz_value *o)
+{
+    for (size_t i = 0; i < v->u.list.n; i++) {
+        agentauthz_value view;
+        const agentauthz_value *x = as_checked(ev, v->u.list.items[i], &view);
+        if (!x)
+            return -1;
+        if (az_value_equal(x, o))
+            return 1;
+    }
+    return 0;
+}
+
 /* A list contains every operand. */
 static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 {
@@ -225,13 +283,18 @@ static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     if (v->type != AGENTAUTHZ_LIST)
         return 0;
     while ((o = next_operand(ev, &it, &from, &missing)) != NULL) {
-        bool found = false;
-        for (size_t i = 0; i < v->u.list.n && !found; i++)
-            found = az_value_equal(v->u.list.items[i], o);
-        if (!found)
-            return 0;
+        int r = list_holds(ev, v, o);
+        if (r != 1)
+            return r;
     }
     return missing ? -1 : 1;
+}
+
+/* A null element is absent, as a null argument is. */
+static const agentauthz_value *element(const agentauthz_value *v, size_t i)
+{
+    const agentauthz_value *x = v->u.list.items[i];
+    return x->type == AGENTAUTHZ_NULL ? NULL : x;
 }
 
 static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v);
@@ -242,7 +305,7 @@ static int elements_op(az_eval *ev, const az_pred *p, const agentauthz_value *v,
     if (!v || v->type != AGENTAUTHZ_LIST || v->u.list.n == 0)
         return 0;
     for (size_t i = 0; i < v->u.list.n; i++) {
-        int r = eval_pred(ev, &p->kids[0], v->u.list.items[i]);
+        int r = eval_pred(ev, &p->kids[0], element(v, i));
         if (r < 0)
             return -1;
         if (every != (r == 1))
@@ -268,6 +331,7 @@ static int group_op(az_eval *ev, const az_pred *p, const agentauthz_value *v, bo
 static int length_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 {
     double limit = p->limit;
+    agentauthz_value view;
     if (p->has_param) {
         const char *name = p->items[0].param;
         const agentauthz_value *n = az_value_map_getn(ev->s->params, name, strlen(name));
@@ -275,11 +339,25 @@ static int length_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
             return -1;
         limit = n->u.num;
     }
-    if (v && v->type == AGENTAUTHZ_STRING)
+    if (v && v->type == AGENTAUTHZ_STRING) {
+        if (!(v = as_checked(ev, v, &view)))
+            return -1;
         return (double)v->u.str.len <= limit;
+    }
     if (v && v->type == AGENTAUTHZ_LIST)
         return (double)v->u.list.n <= limit;
     return 0;
+}
+
+/* A scalar operator on one scalar, which a null (absent) never satisfies. */
+static int scalar_leaf(az_eval *ev, const az_pred *p, const agentauthz_value *x)
+{
+    agentauthz_value view;
+    if (!x)
+        return 0;
+    if (!(x = as_checked(ev, x, &view)))
+        return -1;
+    return scalar_op(ev, p, x);
 }
 
 /* A string or number operator on a value: on a list, every element must pass. */
@@ -288,11 +366,11 @@ static int value_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     if (!v || v->type == AGENTAUTHZ_MAP)
         return 0;
     if (v->type != AGENTAUTHZ_LIST)
-        return scalar_op(ev, p, v);
+        return scalar_leaf(ev, p, v->type == AGENTAUTHZ_NULL ? NULL : v);
     if (v->u.list.n == 0)
         return 0;
     for (size_t i = 0; i < v->u.list.n; i++) {
-        int r = scalar_op(ev, p, v->u.list.items[i]);
+        int r = scalar_leaf(ev, p, element(v, i));
         if (r != 1)
             return r;
     }
@@ -327,11 +405,16 @@ static int eval_cond(az_eval *ev, const az_cond *c)
 {
     const az_pred *p = &c->pred;
     const agentauthz_value *v = field_value(ev, c);
+    agentauthz_value view;
+    ev->as_path = ev->entry && ev->entry->npaths && cond_on_path_arg(ev, c);
     if (az_op_is_scalar(p->op) && !p->has_param) {
         if (!v || v->type == AGENTAUTHZ_MAP)
             return 0;
-        if (v->type != AGENTAUTHZ_LIST)
+        if (v->type != AGENTAUTHZ_LIST) {
+            if (!(v = as_checked(ev, v, &view)))
+                return -1;
             return literal_op(p, v, negated_op(p->op));
+        }
     }
     return eval_pred(ev, p, v);
 }
@@ -416,23 +499,96 @@ static inline bool cand_in_scope(const az_cand *c, const az_rule *r, const az_vi
            ((c->flags & AZ_CAND_ANY_ROLE) || (c->role_mask & roles));
 }
 
-/* Sets up ev for one check; ev->entry and ev->sink are filled by az_eval_rules. */
-void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
-                  uint64_t now)
+/* ---- input refused before the rules ---- */
+
+/* The resource as the rules see it: a path-like one normalised. 0, or 1 when refused. */
+static int check_resource(az_eval *ev)
+{
+    const agentauthz_action *a = ev->a;
+    const char *p;
+    size_t n;
+    ev->resource = az_value_view_string(a->resource.p ? a->resource.p : "", a->resource.len);
+    if (!a->has_resource)
+        return 0;
+    ev->input_why = az_path_normalize_resource(a->resource.p, a->resource.len,
+                                               ev->resource_buf, AZ_MAX_PATH, &p, &n);
+    if (ev->input_why)
+        return 1;
+    if (p == ev->resource_buf)
+        ev->resource_buf[n] = '\0';
+    ev->resource = az_value_view_string(p, n);
+    return 0;
+}
+
+/* The argument at the dotted path d, or NULL (absent or null). */
+static const agentauthz_value *dotted_arg(const agentauthz_value *v, const char *d)
+{
+    while (v && v->type != AGENTAUTHZ_NULL) {
+        const char *dot = strchr(d, '.');
+        size_t len = dot ? (size_t)(dot - d) : strlen(d);
+        v = az_value_map_getn(v, d, len);
+        if (!dot)
+            break;
+        d = dot + 1;
+    }
+    return v && v->type != AGENTAUTHZ_NULL ? v : NULL;
+}
+
+static const char *path_refused(az_eval *ev, const agentauthz_value *x)
+{
+    const char *p;
+    size_t n;
+    if (x->type != AGENTAUTHZ_STRING)
+        return NULL;
+    return az_path_normalize_arg(x->u.str.p, x->u.str.len, ev->arg_buf, AZ_MAX_PATH, &p, &n);
+}
+
+/*
+ * The arguments the catalogue marks as paths: each string (or string in a
+ * list) must normalise. 0, or 1 with the first refusal.
+ */
+static int check_path_args(az_eval *ev)
+{
+    for (size_t i = 0; i < ev->entry->npaths; i++) {
+        const agentauthz_value *v = dotted_arg(ev->a->args, ev->entry->paths[i]);
+        if (!v)
+            continue;
+        ev->input_arg = ev->entry->paths[i];
+        if (v->type != AGENTAUTHZ_LIST) {
+            if ((ev->input_why = path_refused(ev, v)) != NULL)
+                return 1;
+            continue;
+        }
+        for (size_t j = 0; j < v->u.list.n; j++)
+            if ((ev->input_why = path_refused(ev, v->u.list.items[j])) != NULL)
+                return 1;
+    }
+    ev->input_arg = NULL;
+    return 0;
+}
+
+int az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
+                 uint64_t now)
 {
     ev->s = s;
     ev->a = a;
     ev->now = now;
-    ev->entry = NULL;
+    ev->idx = az_policy_lookup_tool(s->view.p, a->tool.p, a->tool.len);
+    ev->entry = ev->idx ? ev->idx->entry : NULL;
     ev->identity = az_value_view_string("", 0); /* measured by field_value when needed */
     ev->task = az_value_view_string("", 0);
     ev->tool = az_value_view_string(a->tool.p, a->tool.len);
-    ev->resource = az_value_view_string(a->resource.p ? a->resource.p : "", a->resource.len);
     ev->calls = az_value_view_number((double)s->calls);
     ev->age = az_value_view_number((double)(now - s->opened_ns) / 1e9);
     memset(&ev->empty, 0, sizeof ev->empty);
     ev->empty.type = AGENTAUTHZ_LIST;
-    ev->sink = az_value_view_bool(false);
+    ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
+    ev->input_why = NULL;
+    ev->input_arg = NULL;
+    ev->as_path = false;
+    if (check_resource(ev))
+        return 1;
+    return ev->entry && ev->entry->npaths && a->args ? check_path_args(ev) : 0;
 }
 
 /* A candidate's conditions: from the candidate itself when they are flat. */
@@ -447,23 +603,19 @@ static int eval_candidate(az_eval *ev, const az_cand *c, const az_rule *r)
  * Deny beats ask beats allow; among rules of the deciding effect the first
  * in file order names the decision. The first matching deny ends the scan.
  *
- * The tool is looked up here, once per check, and its catalogue entry set
- * in ev (az_eval_init leaves it NULL): conditions on tool.sink and
- * tool.produces run inside this function, and the labels an allow adds are
- * read after it.
+ * The tool was looked up once per check, by az_eval_init, with its
+ * catalogue entry.
  */
 int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect)
 {
     const az_policy *p = ev->s->view.p;
-    const az_tool_index *idx = az_policy_lookup_tool(p, ev->a->tool.p, ev->a->tool.len);
+    const az_tool_index *idx = ev->idx;
     const az_cand *cand = idx ? idx->cands : p->glob_cands;
     size_t n = idx ? idx->nrules : p->nglob_rules;
     const az_rule *ask = NULL, *allow = NULL;
     const az_view *view = &ev->s->view;
     const uint64_t task_bit = view->task >= 0 && view->task < 64 ? UINT64_C(1) << view->task : 0;
     const uint64_t roles = view->role_bits[0];
-    ev->entry = idx ? idx->entry : NULL;
-    ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
     for (size_t i = 0; i < n; i++) {
         const az_cand *c = &cand[i];
         const az_rule *r = &p->rules[c->rule];

@@ -27,6 +27,8 @@
 #define AZ_MAX_PATTERN 1024                /* one glob                   */
 #define AZ_MAX_REGEX 256                   /* one regex                  */
 #define AZ_MAX_LABELS 1024                 /* labels of a session/action */
+#define AZ_MAX_PATH 4096                   /* a path once normalised     */
+#define AZ_MAX_SPIFFE_ID 2048              /* an identity "spiffe://..." */
 
 /* ---- errors and diagnostics (error.c) ---- */
 
@@ -291,6 +293,28 @@ int az_parse_duration(const char *s, size_t len, uint64_t *seconds);
 /* [A-Za-z0-9_.:-]{1,128} */
 bool az_name_valid(const char *s, size_t len);
 
+/* ---- input refused or normalised before the rules (input.c) ---- */
+
+/*
+ * Normalises a path-like resource (a URL "scheme://...", or a value with a
+ * '/' or '\' in it; anything else is left as it is): "." segments, empty
+ * segments and a trailing '/' are dropped and ".." pops a segment, within
+ * the path (a URL's path, up to its query or fragment). *out is s itself
+ * when nothing changes, else buf (cap bytes, not NUL-terminated). Returns
+ * NULL, or why the value is refused (a static string): ".." above the
+ * path's start, a NUL or a backslash in the path, "%5C" or "%00" in a URL's
+ * path, or a result over cap bytes. No heap allocation.
+ */
+const char *az_path_normalize_resource(const char *s, size_t len, char *buf, size_t cap,
+                                       const char **out, size_t *outlen);
+/* The same for an argument the catalogue marks as a path: every string is path-like. */
+const char *az_path_normalize_arg(const char *s, size_t len, char *buf, size_t cap,
+                                  const char **out, size_t *outlen);
+/*
+ * 0 when id does not start with "spiffe://" (in any case) or is a valid
+ * SPIFFE ID; else -1 with why (cap bytes) saying what is wrong.
+ */
+int az_spiffe_check(const char *id, char *why, size_t cap);
 
 /* ---- the compiled policy (compile.c) ---- */
 
@@ -497,6 +521,8 @@ typedef struct az_tool_entry {
     char *name;
     bool sink;
     agentauthz_value *produces; /* a list of label strings */
+    char **paths; /* arguments that hold paths, dotted as in args.<path> */
+    size_t npaths;
 } az_tool_entry;
 
 /* Candidate rules for one tool name, in file order. */

@@ -16,14 +16,27 @@ static bool holds_secret(const char *s, size_t len, void *ctx)
     return r && len && az_leak_scan(r->set, s, len, &hit) == 1;
 }
 
-static void describe_action(az_audit_event *ev, const agentauthz_action *a)
+/*
+ * The action as given, and the resource as the rules saw it when path
+ * normalisation changed it (into buf, AZ_MAX_PATH + 1 bytes): the record
+ * shows both what the agent asked for and what was checked.
+ */
+static void describe_action(az_audit_event *ev, const agentauthz_action *a, char *buf)
 {
+    const char *p;
+    size_t n;
     if (!a)
         return;
     ev->tool = a->tool.p;
     ev->resource = a->has_resource ? a->resource.p : NULL;
     ev->destination = a->dest;
     ev->args = a->args;
+    if (!a->has_resource || az_path_normalize_resource(a->resource.p, a->resource.len, buf,
+                                                       AZ_MAX_PATH, &p, &n) != NULL ||
+        p != buf)
+        return;
+    buf[n] = '\0';
+    ev->resource_checked = buf;
 }
 
 static void describe_policy(az_audit_event *ev, const az_policy *p)
@@ -56,6 +69,7 @@ int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz
                      const agentauthz_decision *d, const char *secret)
 {
     az_audit_event ev;
+    char checked[AZ_MAX_PATH + 1];
     /* Without a log, a check builds no event (emit looks again under the lock). */
     if (!s->e || !atomic_load_explicit(&s->e->audit, memory_order_acquire))
         return 0;
@@ -69,7 +83,7 @@ int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz
     ev.scan = holds_secret;
     ev.scan_ctx = s->leaks;
     describe_policy(&ev, s->view.p);
-    describe_action(&ev, a);
+    describe_action(&ev, a, checked);
     if (kind == AZ_AUDIT_CLOSE || kind == AZ_AUDIT_REVOKE || kind == AZ_AUDIT_EXPIRE)
         ev.reason = s->ended_why;
     if (d) {

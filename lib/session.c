@@ -352,6 +352,20 @@ static bool bounded_string(const char *s, size_t max)
     return s && memchr(s, '\0', max + 1) != NULL;
 }
 
+/*
+ * An identity that says it is a SPIFFE ID must be one: a glob of one star
+ * after "spiffe://td/agents/" would otherwise admit "spiffe://td/agents/"
+ * or "spiffe://td/agents/..", which no SPIFFE issuer hands out.
+ */
+int az_identity_check(const char *identity, agentauthz_error *err)
+{
+    char why[200];
+    if (az_spiffe_check(identity, why, sizeof why) == 0)
+        return 0;
+    return az_error_set(err, AGENTAUTHZ_EIDENTITY, "", 0, 0, 0, "invalid SPIFFE ID \"%.200s%s\": %s",
+                        identity, strlen(identity) > 200 ? "..." : "", why);
+}
+
 int az_session_refuse_or_check(const az_view *v, const agentauthz_value *params,
                                agentauthz_error *err)
 {
@@ -385,6 +399,8 @@ int az_session_open(agentauthz_engine *e, const char *identity, const char *task
     if (!e || !out || !bounded_string(identity, 4096) || !bounded_string(task, AZ_MAX_NAME))
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0,
                             "need an engine, an identity (at most 4096 bytes) and a task");
+    if ((rc = az_identity_check(identity, err)) != 0)
+        return rc;
     if (!(p = az_engine_policy_ref(e)))
         return az_error_set(err, AGENTAUTHZ_ENOPOLICY, "", 0, 0, 0, "no policy is loaded");
     rc = az_view_build(&view, p, identity, task);

@@ -185,6 +185,8 @@ int az_session_open(agentauthz_engine *e, const char *identity, const char *task
                     const agentauthz_session_options *opt, bool issue, agentauthz_session **out,
                     agentauthz_error *err);
 int az_session_start(agentauthz_session *s, agentauthz_session **out, agentauthz_error *err);
+/* 0, or AGENTAUTHZ_EIDENTITY when identity starts with "spiffe://" but is no valid SPIFFE ID. */
+int az_identity_check(const char *identity, agentauthz_error *err);
 int az_session_refuse_or_check(const az_view *v, const agentauthz_value *params,
                                agentauthz_error *err);
 uint64_t az_clamp_ttl_ns(const az_policy *p, int task, uint64_t requested_ns);
@@ -205,12 +207,28 @@ typedef struct az_eval {
     const agentauthz_session *s;
     const agentauthz_action *a;
     uint64_t now;
-    const az_tool_entry *entry;
+    const az_tool_index *idx;   /* the tool's candidate rules, or NULL */
+    const az_tool_entry *entry; /* its catalogue entry, or NULL */
     agentauthz_value identity, task, tool, resource, calls, age, sink, empty;
+    /* Input refused before the rules (rule "input"): why, and the argument or NULL. */
+    const char *input_why;
+    const char *input_arg;
+    bool as_path; /* the condition being evaluated is on a path argument */
+    /*
+     * Normalised paths, on the caller's stack: the resource's (for the
+     * whole check) and one argument string's (for one predicate at a time).
+     */
+    char resource_buf[AZ_MAX_PATH + 1];
+    char arg_buf[AZ_MAX_PATH + 1];
 } az_eval;
 
-void az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
-                  uint64_t now);
+/*
+ * Sets up ev for one check: looks the tool up, normalises a path-like
+ * resource and checks the path arguments the catalogue marks. Returns 0,
+ * or 1 when that input is refused (ev->input_why says why).
+ */
+int az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
+                 uint64_t now);
 /* Returns the deciding rule (or NULL for the default) and its effect; -1 on error. */
 int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect);
 

@@ -466,6 +466,55 @@ START_TEST(test_refused_open_record_opens_nothing)
 }
 END_TEST
 
+/* Collects the records a callback sink is given, as one text. */
+static int collect_take(const char *line, size_t len, void *ctx)
+{
+    FILE *f = ctx;
+    ck_assert_uint_eq(fwrite(line, 1, len, f), len);
+    return 0;
+}
+
+/*
+ * A check record shows the resource as given and, when path normalisation
+ * changed it, the resource the rules saw (issue 9, item 3).
+ */
+START_TEST(test_record_shows_checked_resource)
+{
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_engine *e = engine_with(NULL, policy, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ao.callback = collect_take;
+    ao.ctx = f;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    a = action_from_json("{\"tool\":\"send\",\"resource\":\"/kb/x/../y//\"}");
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(agentauthz_action_set_resource(a, "/kb/z"), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(agentauthz_action_set_resource(a, "/kb/../../z"), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_str_eq(d.rule, "input");
+    agentauthz_session_close(s);
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(
+        strstr(text, "\"resource\":\"/kb/x/../y//\",\"resource_checked\":\"/kb/y\","));
+    ck_assert_ptr_nonnull(strstr(text, "\"resource\":\"/kb/z\",\"decision\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"resource\":\"/kb/../../z\",\"decision\":\"deny\","
+                                       "\"rule\":\"input\""));
+    ck_assert_int_eq(count_events(text, "check"), 3);
+    free(text);
+    agentauthz_action_free(a);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *audit_engine_suite(void)
 {
     Suite *s = suite_create("audit_engine");
@@ -476,6 +525,7 @@ static Suite *audit_engine_suite(void)
     tcase_add_test(tc, test_refused_approve_record_grants_nothing);
     tcase_add_test(tc, test_refused_lease_record_withholds_secret);
     tcase_add_test(tc, test_refused_open_record_opens_nothing);
+    tcase_add_test(tc, test_record_shows_checked_resource);
     suite_add_tcase(s, tc);
     return s;
 }

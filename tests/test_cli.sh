@@ -235,6 +235,45 @@ expect_err "check: single options are single" 2 "given twice" c --tool a --tool 
 expect_err "check: a policy that does not load" 2 "unknown task \"work\"" \
     "$bin" check split/20-more.yaml --identity i --task work --tool x
 
+# ---- input: paths, SPIFFE IDs and the README's policy (issue 9, items 3, 7, 8) ----
+# The README's policy, as a reader copies it: the first yaml block of the tour.
+awk '/^### 1. A policy/ { f = 1; next } f && /^```yaml/ { p = 1; next } p && /^```/ { exit } p' \
+    ../../README.md >"$tmp/readme.yaml"
+rd() { "$bin" check "$tmp/readme.yaml" --identity "$SUPPORT" --task triage-ticket \
+    --tool read_file --resource "$1"; }
+ex() { "$bin" check ../../examples/policy.yaml --identity "$SUPPORT" --task triage-ticket \
+    --tool read_file --resource "$1"; }
+DOTENV='{"decision":"deny","rule":"never-dotenv","reason":"dotenv files hold credentials"}'
+for policy in rd ex; do
+    expect_out "$policy: /kb/howto.md" 0 '{"decision":"allow","rule":"read-kb","reason":""}' \
+        $policy /kb/howto.md
+    expect_out "$policy: /kb/.env" 0 "$DOTENV" $policy /kb/.env
+    expect_out "$policy: /kb/.ENV (icase)" 0 "$DOTENV" $policy /kb/.ENV
+    expect_out "$policy: /kb/sub/.Env.local (icase)" 0 "$DOTENV" $policy /kb/sub/.Env.local
+    expect_out "$policy: /kb/../etc/passwd is /etc/passwd" 0 \
+        '{"decision":"deny","rule":"default","reason":"no rule matched"}' $policy /kb/../etc/passwd
+    expect_out "$policy: /kb/a/../b.md is /kb/b.md" 0 \
+        '{"decision":"allow","rule":"read-kb","reason":""}' $policy /kb/a/../b.md
+    expect_out "$policy: above the root" 0 \
+        '{"decision":"deny","rule":"input","reason":"resource: path climbs above its root (..)"}' \
+        $policy /kb/../../etc/passwd
+    expect_out "$policy: a backslash" 0 \
+        '{"decision":"deny","rule":"input","reason":"resource: path contains a backslash"}' \
+        $policy '/kb/..\..\etc\passwd'
+done
+expect_out "check: an identity that is no SPIFFE ID" 0 \
+    '{"decision":"deny","rule":"session","reason":"invalid SPIFFE ID \"spiffe://corp.example/agents/support/\": a SPIFFE ID does not end with '"'/'"'"}' \
+    "$bin" check $P --identity spiffe://corp.example/agents/support/ --task triage-ticket \
+    --tool read_file --resource /kb/howto.md
+printf '%s\n' \
+    '{"session":"s1","identity":"spiffe://corp.example/agents/support/..","task":"triage-ticket","tool":"read_file","resource":"/kb/x"}' \
+    '{"session":"s2","identity":"spiffe://corp.example/agents/support/7","task":"triage-ticket","tool":"read_file","resource":"/kb/./x"}' \
+    >"$tmp/spiffe.jsonl"
+expect_out "replay: an identity that is no SPIFFE ID" 0 \
+    '{"line":1,"session":"s1","tool":"read_file","decision":"deny","rule":"session","reason":"invalid SPIFFE ID \"spiffe://corp.example/agents/support/..\": a SPIFFE ID has no '"'.'"' or '"'..'"' path segment"}
+{"line":2,"session":"s2","tool":"read_file","decision":"allow","rule":"read-kb","reason":""}' \
+    "$bin" replay $P "$tmp/spiffe.jsonl"
+
 # ---- replay ----
 expect_file "replay: the spec's line" 0 spec-trace.expected "$bin" replay $P spec-trace.jsonl
 # Issue 9, item 17: error lines make the exit status 1, and stderr says how many.

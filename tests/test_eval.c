@@ -149,7 +149,7 @@ static const where_case cases[] = {
     {"{ args.to: { each: { any: [ { domain: { list: doms } }, { in: [ops@partner.example] } ] } } }",
      "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"eve@partner.example\"]}}", false},
     /* exists, type, len_lte */
-    {"{ args.x: { exists: true } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}", true},
+    {"{ args.x: { exists: true } }", "{\"tool\":\"x\",\"args\":{\"x\":0}}", true},
     {"{ args.x: { type: [string, number] } }", "{\"tool\":\"x\",\"args\":{\"x\":5}}", true},
     {"{ args.x: { type: [string, number] } }", "{\"tool\":\"x\",\"args\":{\"x\":[1]}}", false},
     {"{ args.x: { type: map } }", "{\"tool\":\"x\",\"args\":{\"x\":{}}}", true},
@@ -231,6 +231,41 @@ static const where_case cases[] = {
     {"{ session.age: { lt: 1 } }", "{\"tool\":\"x\"}", true},
     {"{ session.labels: { has: internal } }", "{\"tool\":\"x\"}", false},
     {"{ session.labels: { len_lte: 0 } }", "{\"tool\":\"x\"}", true},
+    /* a JSON null is an absent argument, for every predicate (issue 9, item 6) */
+    {"{ args.b: { ne: main } }", "{\"tool\":\"x\",\"args\":{\"b\":null}}", false},
+    {"{ args.b: { ne: main } }", "{\"tool\":\"x\",\"args\":{\"b\":\"dev\"}}", true},
+    {"{ args.b: { not_in: [main, master] } }", "{\"tool\":\"x\",\"args\":{\"b\":null}}",
+     false},
+    {"{ args.b: { ne: { param: who } } }", "{\"tool\":\"x\",\"args\":{\"b\":null}}", false},
+    {"{ args.x: { exists: true } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}", false},
+    {"{ args.x: { exists: false } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}", true},
+    {"{ args.x: { exists: false } }", "{\"tool\":\"x\",\"args\":{\"x\":false}}", false},
+    {"{ args.x: { not: { eq: main } } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}", true},
+    {"{ args.x: { not: { exists: true } } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}",
+     true},
+    {"{ args.x: { any: [ { ne: a }, { exists: true } ] } }",
+     "{\"tool\":\"x\",\"args\":{\"x\":null}}", false},
+    {"{ args.x: { len_lte: 8 } }", "{\"tool\":\"x\",\"args\":{\"x\":null}}", false},
+    {"{ args.x: { type: [string, number, bool, list, map] } }",
+     "{\"tool\":\"x\",\"args\":{\"x\":null}}", false},
+    {"{ args.a.b: { ne: main } }", "{\"tool\":\"x\",\"args\":{\"a\":{\"b\":null}}}", false},
+    {"{ args.a.b: { ne: main } }", "{\"tool\":\"x\",\"args\":{\"a\":null}}", false},
+    {"{ args.a.b: { exists: false } }", "{\"tool\":\"x\",\"args\":{\"a\":{\"b\":null}}}",
+     true},
+    {"{ args.a.b: { ne: main } }", "{\"tool\":\"x\",\"args\":{\"a\":{\"b\":\"x\"}}}", true},
+    /* ... and a null element of a list is an absent element */
+    {"{ args.to: { ne: main } }", "{\"tool\":\"x\",\"args\":{\"to\":[\"dev\",null]}}", false},
+    {"{ args.to: { ne: main } }", "{\"tool\":\"x\",\"args\":{\"to\":[\"dev\",\"x\"]}}", true},
+    {"{ args.to: { each: { ne: main } } }", "{\"tool\":\"x\",\"args\":{\"to\":[\"dev\",null]}}",
+     false},
+    {"{ args.to: { some: { not_in: [main] } } }", "{\"tool\":\"x\",\"args\":{\"to\":[null]}}",
+     false},
+    {"{ args.to: { some: { exists: false } } }", "{\"tool\":\"x\",\"args\":{\"to\":[\"a\",null]}}",
+     true},
+    {"{ args.to: { each: { exists: true } } }", "{\"tool\":\"x\",\"args\":{\"to\":[\"a\",null]}}",
+     false},
+    {"{ args.to: { each: { not: { eq: main } } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a\",null]}}", true},
 };
 
 START_TEST(test_where_case)
@@ -506,6 +541,208 @@ START_TEST(test_label_bound_denies_and_adds_nothing)
 }
 END_TEST
 
+/* ---- paths (issue 9, item 3) ---- */
+
+static const char *const paths_policy =
+    "agentauthz: 1\n"
+    "tools:\n"
+    "  fs.read: { paths: [path, opts.dest, files] }\n"
+    "tasks:\n"
+    "  t: {}\n"
+    "rules:\n"
+    "  - id: never-dotenv\n"
+    "    effect: deny\n"
+    "    tools: [\"*\"]\n"
+    "    where: { resource: { glob: \"**/.env*\", icase: true } }\n"
+    "  - id: kb\n"
+    "    effect: allow\n"
+    "    tools: [read_file]\n"
+    "    where: { resource: { glob: [\"/kb/**\", \"rel/**\", \"file:///kb/**\", "
+    "\"https://api.corp.example/v1/**\"] } }\n"
+    "  - id: kb-prefix\n"
+    "    effect: allow\n"
+    "    tools: [read_prefix]\n"
+    "    where: { resource: { prefix: \"vault:support/\" } }\n"
+    "  - id: fs-kb\n"
+    "    effect: allow\n"
+    "    tools: [fs.read]\n"
+    "    where:\n"
+    "      args.path: { glob: \"/kb/**\" }\n"
+    "      args.files: { each: { glob: \"/kb/**\" } }\n"
+    "  - id: fs-dest\n"
+    "    effect: allow\n"
+    "    tools: [fs.read]\n"
+    "    where: { args.opts.dest: { prefix: /tmp/out/ } }\n"
+    "  - id: fs-has\n"
+    "    effect: ask\n"
+    "    tools: [fs.read]\n"
+    "    where: { args.files: { has: /kb/secret, len_lte: 2 } }\n"
+    "  - id: fs-short\n"
+    "    effect: allow\n"
+    "    tools: [fs.read]\n"
+    "    where: { args.path: { len_lte: 4 } }\n";
+
+typedef struct path_case {
+    const char *action;
+    agentauthz_effect effect;
+    const char *rule;
+    const char *reason; /* a part of the reason, or NULL */
+} path_case;
+
+#define RES(r) "{\"tool\":\"read_file\",\"resource\":\"" r "\"}"
+#define FS(args) "{\"tool\":\"fs.read\",\"args\":" args "}"
+
+static const path_case path_cases[] = {
+    /* the README's escape, and what normalisation leaves to the rules */
+    {RES("/kb/../etc/passwd"), AGENTAUTHZ_DENY, "default", NULL},
+    {RES("/kb/a/../b.md"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("/kb/./a//b.md/"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("/x/../kb/a"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("/kb/a/../../etc"), AGENTAUTHZ_DENY, "default", NULL},
+    {RES("/kb/../../kb/a"), AGENTAUTHZ_DENY, "input", "resource: path climbs above its root"},
+    {RES("/.."), AGENTAUTHZ_DENY, "input", "climbs above its root"},
+    {RES("/kb/a\\\\..\\\\b"), AGENTAUTHZ_DENY, "input", "resource: path contains a backslash"},
+    {RES("/kb/.ENV"), AGENTAUTHZ_DENY, "never-dotenv", NULL},
+    {RES("/kb/x/..//.env.local"), AGENTAUTHZ_DENY, "never-dotenv", NULL},
+    /* relative paths: their start is their root */
+    {RES("rel/a/./b"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("./rel/a"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("rel/../etc/passwd"), AGENTAUTHZ_DENY, "default", NULL},
+    {RES("rel/../../x"), AGENTAUTHZ_DENY, "input", "climbs above its root"},
+    {RES("vault:support/../admin/key"), AGENTAUTHZ_DENY, "default", NULL},
+    {"{\"tool\":\"read_prefix\",\"resource\":\"vault:support/../admin/key\"}",
+     AGENTAUTHZ_DENY, "default", NULL},
+    {"{\"tool\":\"read_prefix\",\"resource\":\"vault:support/db\"}", AGENTAUTHZ_ALLOW,
+     "kb-prefix", NULL},
+    /* a value without a slash is no path: matched as written */
+    {"{\"tool\":\"read_file\",\"resource\":\"..\"}", AGENTAUTHZ_DENY, "default", NULL},
+    /* URLs: the path up to the query; "%2e" is a dot there */
+    {RES("https://api.corp.example/v1/items/1"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("https://api.corp.example/v1/../admin"), AGENTAUTHZ_DENY, "default", NULL},
+    {RES("https://api.corp.example/v1/%2E%2e/admin"), AGENTAUTHZ_DENY, "default", NULL},
+    {RES("https://api.corp.example/v1/.%2e/.%2E/x"), AGENTAUTHZ_DENY, "input",
+     "climbs above its root"},
+    {RES("https://api.corp.example/v1/..%2Fadmin"), AGENTAUTHZ_DENY, "input", "(%2F)"},
+    {RES("https://api.corp.example/v1/a%2f.."), AGENTAUTHZ_DENY, "input", "(%2F)"},
+    {RES("https://api.corp.example/v1/group%2Fproject"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("https://api.corp.example/v1/%5c..%5cadmin"), AGENTAUTHZ_DENY, "input", "%5C"},
+    {RES("https://api.corp.example/v1/x?next=/../../admin"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("https://api.corp.example/v1//x#/../.."), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("https://api.corp.example/v2/../v1/x"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("file:///kb/a/../b"), AGENTAUTHZ_ALLOW, "kb", NULL},
+    {RES("file:///kb/../etc/passwd"), AGENTAUTHZ_DENY, "default", NULL},
+    {RES("file:///kb/x?/../../etc"), AGENTAUTHZ_DENY, "default", NULL},
+    {RES("FILE:///kb/../../etc"), AGENTAUTHZ_DENY, "input", "climbs above its root"},
+    /* arguments the catalogue marks as paths */
+    {FS("{\"path\":\"/kb/a\",\"files\":[\"/kb/b\"]}"), AGENTAUTHZ_ALLOW, "fs-kb", NULL},
+    {FS("{\"path\":\"/kb/../etc/passwd\",\"files\":[\"/kb/b\"]}"), AGENTAUTHZ_DENY,
+     "default", NULL},
+    {FS("{\"path\":\"/kb/x/../a\",\"files\":[\"/kb/b\",\"/kb/./c\"]}"), AGENTAUTHZ_ALLOW,
+     "fs-kb", NULL},
+    {FS("{\"path\":\"/kb/a\",\"files\":[\"/kb/b\",\"/kb/../etc\"]}"), AGENTAUTHZ_DENY,
+     "default", NULL},
+    {FS("{\"path\":\"../x\"}"), AGENTAUTHZ_DENY, "input",
+     "argument \"path\": path climbs above its root"},
+    {FS("{\"path\":\"..\"}"), AGENTAUTHZ_DENY, "input", "argument \"path\""},
+    {FS("{\"path\":\"/kb/a\\u0000/../../../etc\"}"), AGENTAUTHZ_DENY, "input",
+     "argument \"path\": path contains a NUL byte"},
+    {FS("{\"files\":[\"/kb/a\",\"a\\\\b\"]}"), AGENTAUTHZ_DENY, "input",
+     "argument \"files\": path contains a backslash"},
+    {FS("{\"opts\":{\"dest\":\"/tmp/out/../../etc/cron.d/x\"}}"), AGENTAUTHZ_DENY, "default",
+     NULL},
+    {FS("{\"opts\":{\"dest\":\"/tmp/out/./x\"}}"), AGENTAUTHZ_ALLOW, "fs-dest", NULL},
+    {FS("{\"opts\":{\"dest\":\"/../x\"}}"), AGENTAUTHZ_DENY, "input",
+     "argument \"opts.dest\""},
+    {FS("{\"opts\":{\"dest\":null},\"path\":null}"), AGENTAUTHZ_DENY, "default", NULL},
+    {FS("{\"files\":[\"/kb/x/../secret\"]}"), AGENTAUTHZ_ASK, "fs-has", NULL},
+    {FS("{\"files\":[\"/kb/secret/x\"]}"), AGENTAUTHZ_DENY, "default", NULL},
+    {FS("{\"path\":\"/a/./b/../\"}"), AGENTAUTHZ_ALLOW, "fs-short", NULL},
+    {FS("{\"path\":\"/a/./bc/\"}"), AGENTAUTHZ_DENY, "default", NULL},
+    {FS("{\"path\":7}"), AGENTAUTHZ_DENY, "default", NULL},
+    /* an argument the catalogue does not mark is matched as written */
+    {FS("{\"other\":\"../../x\"}"), AGENTAUTHZ_DENY, "default", NULL},
+};
+
+START_TEST(test_path_case)
+{
+    const path_case *c = &path_cases[_i];
+    agentauthz_engine *e = engine_with(NULL, paths_policy, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    a = action_from_json(c->action);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_msg(d.effect == c->effect && strcmp(d.rule, c->rule) == 0 &&
+                      (!c->reason || strstr(d.reason, c->reason)),
+                  "%s: expected %s (%s: %s), got %s (%s: %s)", c->action,
+                  agentauthz_effect_name(c->effect), c->rule, c->reason ? c->reason : "",
+                  agentauthz_effect_name(d.effect), d.rule, d.reason);
+    agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* A path that needs rewriting must fit AZ_MAX_PATH (4096 bytes); one that is already normal need not. */
+START_TEST(test_path_bounds)
+{
+    agentauthz_engine *e = engine_with(NULL, paths_policy, NULL);
+    agentauthz_session *s = open_session(e, "x", "t", NULL);
+    agentauthz_action *a;
+    agentauthz_decision d;
+    size_t n = 8192;
+    char *r = malloc(n + 1);
+    ck_assert_ptr_nonnull(r);
+    memcpy(r, "/kb/", 4);
+    memset(r + 4, 'a', n - 4);
+    r[n] = '\0';
+    ck_assert_int_eq(agentauthz_action_new(&a), 0);
+    ck_assert_int_eq(agentauthz_action_set_tool(a, "read_file"), 0);
+    ck_assert_int_eq(agentauthz_action_set_resource(a, r), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_str_eq(d.rule, "kb"); /* normal already: no copy, no bound */
+    r[n - 1] = '/';                 /* a trailing '/': the rewrite would be 8191 bytes */
+    ck_assert_int_eq(agentauthz_action_set_resource(a, r), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_str_eq(d.rule, "input");
+    ck_assert_ptr_nonnull(strstr(d.reason, "4096"));
+    r[4096] = '\0'; /* "/kb/aaa...a/": 4095 bytes once normalised */
+    ck_assert_int_eq(agentauthz_action_set_resource(a, r), 0);
+    r[4095] = '/';
+    ck_assert_int_eq(agentauthz_action_set_resource(a, r), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_str_eq(d.rule, "kb");
+    r[4096] = 'a';
+    r[4097] = '/';
+    r[4098] = '\0'; /* 4097 bytes once normalised */
+    ck_assert_int_eq(agentauthz_action_set_resource(a, r), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_str_eq(d.rule, "input");
+    free(r);
+    agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* A delegated session's ancestors see the same normalised input (their dry run). */
+START_TEST(test_path_delegated)
+{
+    agentauthz_engine *e = engine_with(NULL, paths_policy, NULL);
+    agentauthz_session *s = open_session(e, "x", "t", NULL), *child = NULL;
+    agentauthz_error err;
+    ck_assert_int_eq(agentauthz_session_delegate(s, "y", "t", NULL, &child, &err), 0);
+    expect_decision(child, RES("/kb/a/../b"), AGENTAUTHZ_ALLOW, "kb");
+    expect_decision(child, RES("/kb/../etc/passwd"), AGENTAUTHZ_DENY, "default");
+    expect_decision(child, RES("/kb/../../etc/passwd"), AGENTAUTHZ_DENY, "input");
+    agentauthz_session_close(child);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval");
@@ -519,6 +756,11 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_taint_and_revoke);
     tcase_add_test(tc, test_scope_beyond_64);
     tcase_add_test(tc, test_label_bound_denies_and_adds_nothing);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("paths");
+    tcase_add_loop_test(tc, test_path_case, 0, (int)(sizeof path_cases / sizeof path_cases[0]));
+    tcase_add_test(tc, test_path_bounds);
+    tcase_add_test(tc, test_path_delegated);
     suite_add_tcase(s, tc);
     return s;
 }

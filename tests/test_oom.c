@@ -289,7 +289,7 @@ static const char feature_policy[] =
     "  hosts: [corp.example, corp-mail.example]\n"
     "  payees: [GB29NWBK60161331926819, DE89370400440532013000]\n"
     "tools:\n"
-    "  read_file: { produces: [internal] }\n"
+    "  read_file: { produces: [internal], paths: [path, opts.dest] }\n"
     "  get_secret: { produces: [secret, internal] }\n"
     "  send_email: { sink: true }\n"
     "  http.post: { sink: true }\n"
@@ -900,6 +900,9 @@ static const act check_acts[] = {
      "{\"to\":[\"bob@corp.example\"],\"subject\":\"3\"}", NULL},
     {"mail 4", "send_email", NULL, {"bob@corp.example"}, NULL,
      "{\"to\":[\"bob@corp.example\"],\"subject\":\"4\"}", NULL},
+    {"read normalised", "read_file", "/kb/x/../a.md", {NULL}, NULL,
+     "{\"path\":\"/kb/./a.md\",\"opts\":{\"dest\":[\"/tmp//x\",null]}}", NULL},
+    {"read above root", "read_file", "/kb/../../etc/passwd", {NULL}, NULL, NULL, NULL},
 };
 #define NCHECK_ACTS (sizeof check_acts / sizeof check_acts[0])
 

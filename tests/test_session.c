@@ -62,6 +62,90 @@ START_TEST(test_open_refusals)
 }
 END_TEST
 
+/* Identities that start with "spiffe://" must be SPIFFE IDs (issue 9, item 7). */
+typedef struct spiffe_case {
+    const char *id;
+    const char *why; /* part of the error, or NULL for a valid ID */
+} spiffe_case;
+
+static const spiffe_case spiffe_cases[] = {
+    {"spiffe://corp.example/agents/support/7", NULL},
+    {"spiffe://corp.example/agents/support/", "does not end with '/'"},
+    {"spiffe://corp.example/agents/support//7", "no empty path segment"},
+    {"spiffe://corp.example/agents/support/.", "no '.' or '..' path segment"},
+    {"spiffe://corp.example/agents/support/..", "no '.' or '..' path segment"},
+    {"spiffe://corp.example/agents/../agents/support/7", "no '.' or '..' path segment"},
+    {"spiffe://corp.example/agents/support/7?x=1", "no query or fragment"},
+    {"spiffe://corp.example/agents/support/7#f", "no query or fragment"},
+    {"spiffe://corp.example/agents/support/%37", "no percent-encoding"},
+    {"spiffe://corp.example/agents/support/7 ", "byte 0x20"},
+    {"spiffe://corp.example/agents/support/7\xc3\xa9", "byte 0xc3"},
+    {"spiffe://corp.example/agents/support/a:b", "':' is not allowed in a SPIFFE ID's path"},
+    {"spiffe://Corp.example/agents/support/7", "trust domain is lowercase"},
+    {"spiffe://corp.example:443/agents/support/7", "':' is not allowed in a SPIFFE ID's trust"},
+    {"spiffe://bob@corp.example/agents/support/7", "'@' is not allowed"},
+    {"spiffe:///agents/support/7", "needs a trust domain"},
+    {"spiffe://", "needs a trust domain"},
+    {"SPIFFE://corp.example/agents/support/7", "scheme is lowercase"},
+    {"spiffe://corp.example/agents/support/A-b_c.7", NULL},
+};
+
+START_TEST(test_spiffe_ids)
+{
+    agentauthz_engine *e = engine_with(NULL, policy, NULL);
+    const spiffe_case *c = &spiffe_cases[_i];
+    agentauthz_error err;
+    int rc = try_open(e, c->id, "open-to-all", NULL, &err);
+    if (!c->why) {
+        ck_assert_msg(rc == 0, "%s: %s", c->id, err.message);
+    } else {
+        ck_assert_msg(rc == AGENTAUTHZ_EIDENTITY && strstr(err.message, c->why) &&
+                          strstr(err.message, "invalid SPIFFE ID"),
+                      "%s: rc %d, %s", c->id, rc, err.message);
+    }
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* 2048 bytes is the bound; identities that are not SPIFFE IDs are not checked. */
+START_TEST(test_spiffe_bounds)
+{
+    agentauthz_engine *e = engine_with(NULL, policy, NULL);
+    agentauthz_engine *open = engine_with(NULL, "agentauthz: 1\ntasks: { t: {} }\nrules: []\n",
+                                          NULL);
+    agentauthz_session *parent = NULL, *child = NULL;
+    agentauthz_error err;
+    char id[2050];
+    size_t n = strlen(support);
+    memcpy(id, support, n);
+    memset(id + n, 'a', sizeof id - n - 1);
+    id[2048] = '\0';
+    ck_assert_int_eq(try_open(e, id, "open-to-all", NULL, &err), 0);
+    id[2048] = 'a';
+    id[2049] = '\0';
+    ck_assert_int_eq(try_open(e, id, "open-to-all", NULL, &err), AGENTAUTHZ_EIDENTITY);
+    ck_assert_ptr_nonnull(strstr(err.message, "at most 2048 bytes"));
+    ck_assert_int_eq(try_open(open, "agent/../x/", "t", NULL, &err), 0);
+    ck_assert_int_eq(try_open(open, "spiffe:corp.example/", "t", NULL, &err), 0);
+    ck_assert_int_eq(try_open(open, "spiffe://corp.example/", "t", NULL, &err),
+                     AGENTAUTHZ_EIDENTITY);
+    agentauthz_engine_free(open);
+    /* a delegated session's identity too */
+    ck_assert_int_eq(agentauthz_session_open(e, support, "triage", NULL, &parent, &err), 0);
+    ck_assert_int_eq(agentauthz_session_delegate(parent, "spiffe://corp.example/agents/support/",
+                                                 "triage", NULL, &child, &err),
+                     AGENTAUTHZ_EIDENTITY);
+    ck_assert_ptr_null(child);
+    ck_assert_ptr_nonnull(strstr(err.message, "does not end with '/'"));
+    ck_assert_int_eq(agentauthz_session_delegate(parent, "spiffe://corp.example/agents/support/8",
+                                                 "triage", NULL, &child, &err),
+                     0);
+    agentauthz_session_close(child);
+    agentauthz_session_close(parent);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 START_TEST(test_empty_identities_admit_nobody)
 {
     agentauthz_engine *e = engine_with(
@@ -340,6 +424,9 @@ static Suite *session_suite(void)
     TCase *tc = tcase_create("session");
     tcase_add_test(tc, test_open_refusals);
     tcase_add_test(tc, test_empty_identities_admit_nobody);
+    tcase_add_loop_test(tc, test_spiffe_ids, 0,
+                        (int)(sizeof spiffe_cases / sizeof spiffe_cases[0]));
+    tcase_add_test(tc, test_spiffe_bounds);
     tcase_add_test(tc, test_params);
     tcase_add_test(tc, test_param_operands_checked_at_open);
     tcase_add_test(tc, test_ttl_clamps);

@@ -26,7 +26,8 @@ async function connect(root, extra = []) {
     const transport = new StdioClientTransport({
         command: process.execPath,
         args: [GATEWAY, '--policy', POLICY, '--identity', 'agent/7', '--task', 'browse',
-            '--param', `root=${root}/`, ...extra, '--', process.execPath, FS_SERVER, root],
+            '--param', `root=${root}/`, '--param', `root_dir=${root}`, ...extra,
+            '--', process.execPath, FS_SERVER, root],
         // The SDK passes only a few safe variables by default; the gateway
         // needs AGENTAUTHZ_LIBRARY to find the library under test.
         env: { ...process.env },
