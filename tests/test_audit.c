@@ -32,6 +32,35 @@ static const unsigned char KEY[32] = {
     0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x12,
 };
 
+/* The engine keys of the logs this suite writes: audit key KEY (set by main). */
+static agentauthz_keys *g_keys;
+static az_audit_writer g_w;
+
+/* Keys with the given audit key and a signing key made from seed_byte. */
+static agentauthz_keys *keys_with(const unsigned char audit[32], unsigned char seed_byte)
+{
+    unsigned char seed[32], master[32];
+    char text[512], b1[64], b2[64], b3[64];
+    agentauthz_keys *k = NULL;
+    memset(seed, seed_byte, sizeof seed);
+    memset(master, 0x5a, sizeof master);
+    sodium_bin2base64(b1, sizeof b1, seed, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(b2, sizeof b2, master, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(b3, sizeof b3, audit, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(text, sizeof text, "agentauthz-keys v1\nsign: %s\nmaster: %s\naudit: %s\n", b1, b2,
+             b3);
+    /* Also called from main, where ck_assert cannot be: the caller checks for NULL. */
+    if (agentauthz_keys_load(text, strlen(text), &k, NULL) != 0)
+        return NULL;
+    return k;
+}
+
+static az_audit_writer writer_of(const agentauthz_keys *k, const char *engine)
+{
+    az_audit_writer w = {k, engine, NULL, NULL};
+    return w;
+}
+
 /* Every secret value a test hands to the audit log; none may reach a file. */
 static const char *const SECRETS[] = {
     "s3cr3t-alpha-7f9e2c01", "tok_live_Zm9vYmFyYmF6cXV4",
@@ -68,7 +97,7 @@ static az_audit *open_log_cb(const char *path, agentauthz_audit_flush flush, siz
     o.flush_every = every;
     o.callback = cb;
     o.ctx = ctx;
-    rc = az_audit_new(&a, &o, KEY, &e);
+    rc = az_audit_new(&a, &o, &g_w, &e);
     ck_assert_msg(rc == 0, "az_audit_new: %d %s", rc, e.message);
     ck_assert_ptr_nonnull(a);
     return a;
@@ -195,6 +224,25 @@ static void expect_intact(const char *const *paths, size_t n, uint64_t records)
     ck_assert_uint_eq(rep.last_seq, records);
 }
 
+static size_t line_count(const char *path);
+static void check_start_and_end(const lines *l);
+
+/* Intact but for its end: the verifier expected record want last. */
+static void expect_end(const char *const *paths, size_t n, uint64_t want, uint64_t got)
+{
+    az_audit_verifier v = {KEY, NULL, NULL, want};
+    agentauthz_audit_result res;
+    agentauthz_error e;
+    int rc = az_audit_verify_with(&v, paths, n, &res, &e);
+    ck_assert_int_eq(rc, AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(res.report.problem, AGENTAUTHZ_AUDIT_END);
+    ck_assert_uint_eq(res.report.last_seq, got);
+    ck_assert_str_eq(res.report.path, paths[n - 1]);
+    ck_assert_ptr_nonnull(strstr(res.report.reason, "expected last"));
+    v.expect_last = got;
+    ck_assert_int_eq(az_audit_verify_with(&v, paths, n, &res, &e), 0);
+}
+
 static void expect_broken(const char *const *paths, size_t n, agentauthz_audit_problem p,
                           size_t file, unsigned long line)
 {
@@ -211,7 +259,10 @@ static void expect_broken(const char *const *paths, size_t n, agentauthz_audit_p
     ck_assert_int_eq(e.code, AGENTAUTHZ_ETAMPER);
     ck_assert_uint_eq(e.line, line);
     ck_assert_str_eq(e.path, paths[file]);
-    ck_assert_uint_eq(rep.records, line - 1 + (file ? 5 * file : 0));
+    /* The records verified: those of the files before, and the lines before in this one. */
+    for (size_t i = 0; i < file; i++)
+        line += line_count(paths[i]);
+    ck_assert_uint_eq(rep.records, line - 1);
 }
 
 static agentauthz_value *parse_line(const char *line, size_t len)
@@ -289,17 +340,18 @@ START_TEST(test_check_record_shape)
     ev.clear_args = clear;
     ev.nclear = 1;
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
-    ck_assert_uint_eq(az_audit_seq(a), 1);
+    ck_assert_uint_eq(az_audit_seq(a), 2); /* after the start record */
     az_audit_free(a);
 
     read_lines(path, &l);
-    ck_assert_uint_eq(l.n, 1);
-    r = parse_line(l.p[0], l.len[0]);
+    ck_assert_uint_eq(l.n, 3); /* start, check, closing checkpoint */
+    check_start_and_end(&l);
+    r = parse_line(l.p[1], l.len[1]);
     key_order(r, order, sizeof order);
-    ck_assert_str_eq(order, "v,seq,time,event,engine,policy,session,parent,identity,task,tool,"
+    ck_assert_str_eq(order, "v,seq,log,time,event,engine,policy,session,parent,identity,task,tool,"
                             "resource,destination,decision,rule,reason,check_seq,args,prev,mac");
-    ck_assert(get_num(r, "v") == 1);
-    ck_assert(get_num(r, "seq") == 1);
+    ck_assert(get_num(r, "v") == 2);
+    ck_assert(get_num(r, "seq") == 2);
     ck_assert_str_eq(get_str(r, "time"), "2023-11-14T22:13:20.123456789Z");
     ck_assert_str_eq(get_str(r, "event"), "check");
     ck_assert_str_eq(get_str(r, "engine"), "test-engine");
@@ -325,7 +377,8 @@ START_TEST(test_check_record_shape)
     ck_assert_ptr_null(agentauthz_value_map_get(arg, "value"));
     arg = agentauthz_value_map_get(agentauthz_value_map_get(r, "args"), "subject");
     ck_assert_str_eq(get_str(arg, "value"), "Hi");
-    ck_assert_str_eq(get_str(r, "prev"),
+    ck_assert_uint_eq(strlen(get_str(r, "prev")), 64);
+    ck_assert_str_ne(get_str(r, "prev"),
                      "0000000000000000000000000000000000000000000000000000000000000000");
     ck_assert_uint_eq(strlen(get_str(r, "mac")), 64);
     ck_assert_ptr_null(strstr(l.text, SECRETS[3]));
@@ -335,6 +388,40 @@ START_TEST(test_check_record_shape)
     free(l.text);
 }
 END_TEST
+
+/*
+ * The first line of l is a start record naming g_keys' public key and the
+ * engine, the last a checkpoint, and every line carries the same log id.
+ */
+static void check_start_and_end(const lines *l)
+{
+    char order[256], pk[AGENTAUTHZ_PUBKEY_TEXT_MAX], log[40];
+    agentauthz_value *r = parse_line(l->p[0], l->len[0]);
+    key_order(r, order, sizeof order);
+    ck_assert_str_eq(order, "v,seq,log,time,event,engine,key,sig,prev,mac");
+    ck_assert(get_num(r, "seq") == 1);
+    ck_assert_str_eq(get_str(r, "event"), "start");
+    ck_assert_str_eq(get_str(r, "engine"), "test-engine");
+    ck_assert_int_eq(agentauthz_keys_public(g_keys, pk, sizeof pk), 0);
+    ck_assert_str_eq(get_str(r, "key"), pk);
+    ck_assert_uint_eq(strlen(get_str(r, "sig")), 128);
+    ck_assert_uint_eq(strlen(get_str(r, "log")), 32);
+    snprintf(log, sizeof log, "%s", get_str(r, "log"));
+    ck_assert_str_eq(get_str(r, "prev"),
+                     "0000000000000000000000000000000000000000000000000000000000000000");
+    agentauthz_value_free(r);
+    r = parse_line(l->p[l->n - 1], l->len[l->n - 1]);
+    key_order(r, order, sizeof order);
+    ck_assert_str_eq(order, "v,seq,log,time,event,sig,prev,mac");
+    ck_assert_str_eq(get_str(r, "event"), "checkpoint");
+    ck_assert(get_num(r, "seq") == (double)l->n);
+    agentauthz_value_free(r);
+    for (size_t i = 0; i < l->n; i++) {
+        r = parse_line(l->p[i], l->len[i]);
+        ck_assert_str_eq(get_str(r, "log"), log);
+        agentauthz_value_free(r);
+    }
+}
 
 /* One record of each kind, with the fields that kind carries. */
 static void fill_kind(az_audit_event *ev, az_audit_kind k)
@@ -368,19 +455,20 @@ static void fill_kind(az_audit_event *ev, az_audit_kind k)
 
 START_TEST(test_every_kind)
 {
-    static const char *const expect[AZ_AUDIT_KIND_COUNT] = {
-        "v,seq,time,event,policy,session,parent,identity,task,prev,mac",
-        "v,seq,time,event,policy,session,identity,task,prev,mac",
-        "v,seq,time,event,policy,session,identity,task,reason,prev,mac",
-        "v,seq,time,event,policy,session,identity,task,reason,prev,mac",
-        "v,seq,time,event,policy,session,identity,task,tool,decision,rule,check_seq,prev,mac",
-        "v,seq,time,event,policy,session,identity,task,tool,decision,rule,check_seq,prev,mac",
-        "v,seq,time,event,policy,session,identity,task,tool,secret,prev,mac",
-        "v,seq,time,event,policy,session,identity,task,tool,reason,secret,prev,mac",
-        "v,seq,time,event,policy,prev,mac",
+    static const char *const expect[AZ_AUDIT_START] = {
+        "v,seq,log,time,event,policy,session,parent,identity,task,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,reason,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,reason,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,tool,decision,rule,check_seq,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,tool,decision,rule,check_seq,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,tool,secret,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,tool,reason,secret,prev,mac",
+        "v,seq,log,time,event,policy,prev,mac",
     };
     static const char *const names[AZ_AUDIT_KIND_COUNT] = {
-        "open", "close", "revoke", "expire", "check", "approve", "lease", "lease_refused", "reload",
+        "open",   "close", "revoke", "expire",     "check", "approve", "lease", "lease_refused",
+        "reload", "start", "resume", "checkpoint",
     };
     char path[512], order[512];
     const char *paths[1] = {path};
@@ -389,25 +477,32 @@ START_TEST(test_every_kind)
     lines l;
     path_for(path, sizeof path, "kinds.log");
     a = open_log(path, AGENTAUTHZ_AUDIT_FLUSH_NONE);
-    for (int k = 0; k < AZ_AUDIT_KIND_COUNT; k++) {
+    for (int k = 0; k < AZ_AUDIT_START; k++) {
         fill_kind(&ev, (az_audit_kind)k);
         ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     }
+    /* The log writes its own start, resume and checkpoint records: a host cannot. */
+    for (int k = AZ_AUDIT_START; k < AZ_AUDIT_KIND_COUNT; k++) {
+        fill_kind(&ev, (az_audit_kind)k);
+        ck_assert_int_eq(az_audit_emit(a, &ev), AGENTAUTHZ_EINVAL);
+    }
     az_audit_free(a);
     read_lines(path, &l);
-    ck_assert_uint_eq(l.n, AZ_AUDIT_KIND_COUNT);
-    for (size_t k = 0; k < l.n; k++) {
-        agentauthz_value *r = parse_line(l.p[k], l.len[k]);
+    ck_assert_uint_eq(l.n, AZ_AUDIT_START + 2);
+    check_start_and_end(&l);
+    for (size_t k = 0; k < AZ_AUDIT_START; k++) {
+        agentauthz_value *r = parse_line(l.p[k + 1], l.len[k + 1]);
         key_order(r, order, sizeof order);
         ck_assert_str_eq(order, expect[k]);
         ck_assert_str_eq(get_str(r, "event"), names[k]);
-        ck_assert_str_eq(az_audit_kind_name((az_audit_kind)k), names[k]);
-        ck_assert(get_num(r, "seq") == (double)(k + 1));
+        ck_assert(get_num(r, "seq") == (double)(k + 2));
         agentauthz_value_free(r);
     }
+    for (int k = 0; k < AZ_AUDIT_KIND_COUNT; k++)
+        ck_assert_str_eq(az_audit_kind_name((az_audit_kind)k), names[k]);
     ck_assert_str_eq(az_audit_kind_name(AZ_AUDIT_KIND_COUNT), "unknown");
     free(l.text);
-    expect_intact(paths, 1, AZ_AUDIT_KIND_COUNT);
+    expect_intact(paths, 1, AZ_AUDIT_START + 2);
 }
 END_TEST
 
@@ -435,9 +530,9 @@ START_TEST(test_hostile_strings)
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     az_audit_free(a);
     read_lines(path, &l);
-    ck_assert_uint_eq(l.n, 1);
-    ck_assert_uint_lt(l.len[0], 16384);
-    r = parse_line(l.p[0], l.len[0]);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_uint_lt(l.len[1], 16384);
+    r = parse_line(l.p[1], l.len[1]);
     ck_assert_str_eq(get_str(r, "tool"), "bad\xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd( "
                                          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \x01\x7f \"q\" \\ "
                                          "\r\n\t end \xe2\x82\xac");
@@ -478,7 +573,7 @@ START_TEST(test_truncation_keeps_characters_whole)
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     az_audit_free(a);
     read_lines(path, &l);
-    r = parse_line(l.p[0], l.len[0]); /* strict UTF-8 parse: fails on a split character */
+    r = parse_line(l.p[1], l.len[1]); /* strict UTF-8 parse: fails on a split character */
     got = get_str(r, "reason");
     ck_assert_uint_eq(strlen(got), (AZ_AUDIT_STR_MAX / 3) * 3 + strlen("[truncated: 6000 bytes]"));
     agentauthz_value_free(r);
@@ -495,22 +590,25 @@ START_TEST(test_bad_arguments)
     az_audit_event ev;
     agentauthz_value *num = agentauthz_value_number(1), *list = agentauthz_value_list();
     char path[512];
+    const char *paths[1] = {path};
+    az_audit_writer nokeys = {NULL, "x", NULL, NULL};
     path_for(path, sizeof path, "badargs.log");
-    ck_assert_int_eq(az_audit_new(&a, NULL, KEY, &e), AGENTAUTHZ_EINVAL);
-    ck_assert_int_eq(az_audit_new(&a, &o, KEY, &e), AGENTAUTHZ_EINVAL); /* no sink */
+    ck_assert_int_eq(az_audit_new(&a, NULL, &g_w, &e), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, &e), AGENTAUTHZ_EINVAL); /* no sink */
     o.path = path;
     ck_assert_int_eq(az_audit_new(&a, &o, NULL, &e), AGENTAUTHZ_EINVAL);
-    ck_assert_int_eq(az_audit_new(NULL, &o, KEY, &e), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(az_audit_new(&a, &o, &nokeys, &e), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(az_audit_new(NULL, &o, &g_w, &e), AGENTAUTHZ_EINVAL);
     o.flush = AGENTAUTHZ_AUDIT_FLUSH_EVERY_N;
-    ck_assert_int_eq(az_audit_new(&a, &o, KEY, &e), AGENTAUTHZ_EINVAL); /* flush_every 0 */
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, &e), AGENTAUTHZ_EINVAL); /* flush_every 0 */
     o.flush = (agentauthz_audit_flush)7;
-    ck_assert_int_eq(az_audit_new(&a, &o, KEY, NULL), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, NULL), AGENTAUTHZ_EINVAL);
     o.flush = AGENTAUTHZ_AUDIT_FLUSH_RECORD;
     o.version = 99;
-    ck_assert_int_eq(az_audit_new(&a, &o, KEY, &e), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, &e), AGENTAUTHZ_EINVAL);
     o.version = AGENTAUTHZ_AUDIT_OPTIONS_VERSION;
     o.path = "/nonexistent-dir/x/audit.log";
-    ck_assert_int_eq(az_audit_new(&a, &o, KEY, &e), AGENTAUTHZ_EIO);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, &e), AGENTAUTHZ_EIO);
     ck_assert_ptr_null(a);
     ck_assert_str_eq(e.path, "/nonexistent-dir/x/audit.log");
 
@@ -529,13 +627,15 @@ START_TEST(test_bad_arguments)
     ck_assert_int_eq(agentauthz_value_list_append(list, agentauthz_value_number(2)), 0);
     ev.destination = list; /* a list of non-strings */
     ck_assert_int_eq(az_audit_emit(a, &ev), AGENTAUTHZ_EINVAL);
-    ck_assert_uint_eq(az_audit_seq(a), 0);
+    ck_assert_uint_eq(az_audit_seq(a), 1); /* the start record only */
     ck_assert_int_eq(az_audit_reopen(NULL, &e), AGENTAUTHZ_EINVAL);
     ck_assert_int_eq(az_audit_flush(NULL, &e), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(az_audit_close(NULL, &e), AGENTAUTHZ_EINVAL);
     ck_assert_uint_eq(az_audit_seq(NULL), 0);
     az_audit_free(a);
     az_audit_free(NULL);
-    ck_assert_int_eq(file_size(path), 0);
+    /* Nothing after the signed start record: no checkpoint at close. */
+    expect_intact(paths, 1, 1);
     agentauthz_value_free(num);
     agentauthz_value_free(list);
 }
@@ -562,6 +662,8 @@ START_TEST(test_args_digest_and_clear)
     az_audit_event ev;
     az_audit *a;
     unsigned char other_key[32];
+    agentauthz_keys *ok;
+    az_audit_writer ow;
     agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
     lines l, l2;
     ck_assert_ptr_nonnull(bigtext);
@@ -591,15 +693,18 @@ START_TEST(test_args_digest_and_clear)
     other_key[0] ^= 1;
     path_for(path2, sizeof path2, "args_otherkey.log");
     o.path = path2;
-    ck_assert_int_eq(az_audit_new(&a, &o, other_key, NULL), 0);
+    ok = keys_with(other_key, 0x01);
+    ow = writer_of(ok, "test-engine");
+    ck_assert_int_eq(az_audit_new(&a, &o, &ow, NULL), 0);
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     az_audit_free(a);
+    agentauthz_keys_free(ok);
 
     read_lines(path, &l);
     read_lines(path2, &l2);
-    r1 = parse_line(l.p[0], l.len[0]);
-    r2 = parse_line(l.p[1], l.len[1]);
-    r3 = parse_line(l2.p[0], l2.len[0]);
+    r1 = parse_line(l.p[1], l.len[1]);
+    r2 = parse_line(l.p[2], l.len[2]);
+    r3 = parse_line(l2.p[1], l2.len[1]);
     /* Digested by default; equal values give equal digests within one key. */
     ck_assert_str_eq(get_str(record_arg(r1, "to"), "digest"),
                      get_str(record_arg(r2, "to"), "digest"));
@@ -659,7 +764,7 @@ START_TEST(test_args_digest_is_keyed)
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     az_audit_free(a);
     read_lines(path, &l);
-    r = parse_line(l.p[0], l.len[0]);
+    r = parse_line(l.p[1], l.len[1]);
     ck_assert_str_ne(get_str(record_arg(r, "pin"), "digest"), plain);
     ck_assert_ptr_null(strstr(l.text, plain));
     ck_assert_ptr_null(strstr(l.text, "1234\""));
@@ -689,15 +794,15 @@ START_TEST(test_args_too_many)
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     az_audit_free(a);
     read_lines(path, &l);
-    ck_assert_uint_eq(l.n, 1);
-    r = parse_line(l.p[0], l.len[0]);
+    ck_assert_uint_eq(l.n, 3);
+    r = parse_line(l.p[1], l.len[1]);
     ck_assert_ptr_null(agentauthz_value_map_get(r, "args"));
     ck_assert_uint_eq(strlen(get_str(r, "args_digest")), 64);
     ck_assert(get_num(r, "args_count") == 4000);
     agentauthz_value_free(r);
     agentauthz_value_free(args);
     free(l.text);
-    expect_intact(paths, 1, 1);
+    expect_intact(paths, 1, 3);
 }
 END_TEST
 
@@ -720,7 +825,7 @@ START_TEST(test_redaction_of_fields)
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     az_audit_free(a);
     read_lines(path, &l);
-    r = parse_line(l.p[0], l.len[0]);
+    r = parse_line(l.p[1], l.len[1]);
     ck_assert_str_eq(get_str(r, "resource"), "[redacted]");
     ck_assert_str_eq(get_str(r, "reason"), "[redacted]");
     ck_assert_str_eq(
@@ -743,15 +848,18 @@ END_TEST
 /* Tampering                                                           */
 /* ------------------------------------------------------------------ */
 
-/* A fresh 10-record log at name; its lines in *l and its path in path. */
+/*
+ * A fresh log of 10 checks at name (12 records with its start and closing
+ * checkpoint); its lines in *l and its path in path.
+ */
 static void tamper_base(const char *name, char *path, size_t cap, lines *l)
 {
     const char *paths[1] = {path};
     path_for(path, cap, name);
     make_log(path, 10);
-    expect_intact(paths, 1, 10);
+    expect_intact(paths, 1, 12);
     read_lines(path, l);
-    ck_assert_uint_eq(l->n, 10);
+    ck_assert_uint_eq(l->n, 12);
 }
 
 START_TEST(test_tamper_edit_field)
@@ -761,13 +869,13 @@ START_TEST(test_tamper_edit_field)
     lines l;
     char *at;
     tamper_base("t_edit.log", path, sizeof path, &l);
-    /* Line 4 (check 3) is a deny: turn it into an allow. */
-    at = strstr((char *)l.p[3], "\"decision\":\"deny\"");
+    /* Line 5 (check 4) is a deny: turn it into an allow. */
+    at = strstr((char *)l.p[4], "\"decision\":\"deny\"");
     ck_assert_ptr_nonnull(at);
-    ck_assert(at < l.p[4]);
+    ck_assert(at < l.p[5]);
     memcpy(at, "\"decision\":\"allw\"", 17);
     write_file(path, l.text, strlen(l.text));
-    expect_broken(paths, 1, AGENTAUTHZ_AUDIT_MAC, 0, 4);
+    expect_broken(paths, 1, AGENTAUTHZ_AUDIT_MAC, 0, 5);
     free(l.text);
 }
 END_TEST
@@ -853,10 +961,12 @@ START_TEST(test_tamper_truncate)
     expect_broken(paths, 1, AGENTAUTHZ_AUDIT_TRUNCATED, 0, 10);
     /* Cut just before the final newline: a complete-looking record that is not. */
     write_file(path, l.text, strlen(l.text) - 1);
-    expect_broken(paths, 1, AGENTAUTHZ_AUDIT_TRUNCATED, 0, 10);
-    /* Cut at a line boundary: undetectable by the chain, but last_seq tells. */
+    expect_broken(paths, 1, AGENTAUTHZ_AUDIT_TRUNCATED, 0, 12);
+    /* Cut at a line boundary: undetectable by the chain alone... */
     write_file(path, l.text, (size_t)(l.p[9] - l.text));
     expect_intact(paths, 1, 9);
+    /* ...but not by a verifier that knows where the log ends. */
+    expect_end(paths, 1, 12, 9);
     free(l.text);
 }
 END_TEST
@@ -883,9 +993,9 @@ START_TEST(test_tamper_splice_other_chain)
     f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     fwrite(l.p[0], 1, l.len[0], f);
-    fwrite(o.p[1], 1, o.len[1], f); /* seq 2, MAC valid, prev is o's record 1 */
+    fwrite(o.p[1], 1, o.len[1], f); /* seq 2, MAC valid, of another log */
     fclose(f);
-    expect_broken(paths, 1, AGENTAUTHZ_AUDIT_PREV, 0, 2);
+    expect_broken(paths, 1, AGENTAUTHZ_AUDIT_LOG_ID, 0, 2);
     free(l.text);
     free(o.text);
 }
@@ -974,8 +1084,12 @@ START_TEST(test_tamper_rotated_files)
         const char *swap[3] = {p[1], p[0], p[2]};
         const char *swap_last[3] = {p[0], p[2], p[1]};
         const char *twice[4] = {p[0], p[1], p[1], p[2]};
-        expect_intact(all, 3, 15);
-        expect_intact(all, 2, 10);
+        /* start + 5 + checkpoint at the reopen, then 5 + checkpoint twice */
+        ck_assert_uint_eq(line_count(p[0]), 7);
+        ck_assert_uint_eq(line_count(p[1]), 6);
+        ck_assert_uint_eq(line_count(p[2]), 6);
+        expect_intact(all, 3, 19);
+        expect_intact(all, 2, 13);
         expect_broken(drop_first, 2, AGENTAUTHZ_AUDIT_SEQ, 0, 1);
         expect_broken(drop_middle, 2, AGENTAUTHZ_AUDIT_SEQ, 1, 1);
         expect_broken(swap, 3, AGENTAUTHZ_AUDIT_SEQ, 0, 1);
@@ -997,14 +1111,37 @@ START_TEST(test_verify_arguments)
     ck_assert_int_eq(az_audit_verify_key(NULL, paths, 1, &rep, &e), AGENTAUTHZ_EINVAL);
     ck_assert_int_eq(az_audit_verify_key(KEY, NULL, 1, &rep, &e), AGENTAUTHZ_EINVAL);
     ck_assert_int_eq(az_audit_verify_key(KEY, paths, 2, &rep, &e), AGENTAUTHZ_EINVAL);
-    ck_assert_int_eq(az_audit_verify_key(KEY, NULL, 0, &rep, &e), 0);
+    /* No file at all is not a log that verifies. */
+    ck_assert_int_eq(az_audit_verify_key(KEY, NULL, 0, &rep, &e), AGENTAUTHZ_EINVAL);
     ck_assert_uint_eq(rep.records, 0);
     ck_assert_int_eq(az_audit_verify_key(KEY, paths, 1, NULL, NULL), 0);
     ck_assert_int_eq(az_audit_verify_key(KEY, missing, 1, &rep, &e), AGENTAUTHZ_EIO);
     ck_assert_str_eq(e.path, "/nonexistent/audit.log");
     ck_assert_int_eq(agentauthz_audit_verify(NULL, paths, 1, &rep, &e), AGENTAUTHZ_EINVAL);
+    {
+        agentauthz_audit_verify_options vo = AGENTAUTHZ_AUDIT_VERIFY_OPTIONS_INIT;
+        agentauthz_audit_result res = AGENTAUTHZ_AUDIT_RESULT_INIT;
+        ck_assert_int_eq(agentauthz_audit_verify_ext(&vo, paths, 1, &res, &e), AGENTAUTHZ_EINVAL);
+        ck_assert_int_eq(agentauthz_audit_verify_ext(NULL, paths, 1, &res, &e), AGENTAUTHZ_EINVAL);
+        vo.keys = g_keys;
+        ck_assert_int_eq(agentauthz_audit_verify_ext(&vo, paths, 1, &res, &e), 0);
+        ck_assert_uint_eq(res.report.records, 4);
+        ck_assert_uint_eq(res.schema, 2);
+        ck_assert_uint_eq(res.signed_seq, 4);
+        ck_assert_uint_eq(res.checkpoints, 2);
+        ck_assert_uint_eq(strlen(res.log_id), 32);
+        ck_assert_int_eq(agentauthz_audit_verify_ext(&vo, paths, 1, NULL, &e), 0);
+        ck_assert_int_eq(agentauthz_audit_verify_ext(&vo, paths, 0, &res, &e), AGENTAUTHZ_EINVAL);
+        res.version = 7;
+        ck_assert_int_eq(agentauthz_audit_verify_ext(&vo, paths, 1, &res, &e), AGENTAUTHZ_EINVAL);
+        vo.version = 9;
+        res.version = AGENTAUTHZ_AUDIT_RESULT_VERSION;
+        ck_assert_int_eq(agentauthz_audit_verify_ext(&vo, paths, 1, &res, &e), AGENTAUTHZ_EINVAL);
+    }
     ck_assert_str_eq(agentauthz_audit_problem_name(AGENTAUTHZ_AUDIT_INTACT), "intact");
     ck_assert_str_eq(agentauthz_audit_problem_name(AGENTAUTHZ_AUDIT_PREV), "prev mismatch");
+    ck_assert_str_eq(agentauthz_audit_problem_name(AGENTAUTHZ_AUDIT_EMPTY), "empty log");
+    ck_assert_str_eq(agentauthz_audit_problem_name(AGENTAUTHZ_AUDIT_UNSIGNED), "unsigned");
     ck_assert_str_eq(agentauthz_audit_problem_name((agentauthz_audit_problem)42), "unknown");
 }
 END_TEST
@@ -1015,6 +1152,7 @@ START_TEST(test_public_verify)
     char path[512];
     const char *paths[1] = {path};
     agentauthz_keys *k = NULL, *k2 = NULL;
+    az_audit_writer w;
     agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
     agentauthz_audit_report rep;
     az_audit_event ev;
@@ -1023,13 +1161,14 @@ START_TEST(test_public_verify)
     ck_assert_int_eq(agentauthz_keys_generate(&k2, NULL), 0);
     path_for(path, sizeof path, "public.log");
     o.path = path;
-    ck_assert_int_eq(az_audit_new(&a, &o, az_keys_audit_key(k), NULL), 0);
+    w = writer_of(k, NULL);
+    ck_assert_int_eq(az_audit_new(&a, &o, &w, NULL), 0);
     fill_check(&ev, 0);
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     ck_assert_int_eq(az_audit_emit(a, &ev), 0);
     az_audit_free(a);
     ck_assert_int_eq(agentauthz_audit_verify(k, paths, 1, &rep, NULL), 0);
-    ck_assert_uint_eq(rep.records, 2);
+    ck_assert_uint_eq(rep.records, 4); /* start, 2 checks, checkpoint */
     ck_assert_int_eq(agentauthz_audit_verify(k2, paths, 1, &rep, NULL), AGENTAUTHZ_ETAMPER);
     ck_assert_int_eq(rep.problem, AGENTAUTHZ_AUDIT_MAC);
     agentauthz_keys_free(k);
@@ -1061,12 +1200,12 @@ START_TEST(test_flush_none)
     emit_n(a, 50); /* well under 64 KiB */
     ck_assert_int_eq(file_size(path), 0);
     ck_assert_int_eq(az_audit_flush(a, NULL), 0);
-    ck_assert_uint_eq(line_count(path), 50);
+    ck_assert_uint_eq(line_count(path), 51); /* the start record and 50 */
     emit_n(a, 3);
-    ck_assert_uint_eq(line_count(path), 50);
+    ck_assert_uint_eq(line_count(path), 51);
     az_audit_free(a);
-    ck_assert_uint_eq(line_count(path), 53);
-    expect_intact(paths, 1, 53);
+    ck_assert_uint_eq(line_count(path), 55); /* and 3, and the closing checkpoint */
+    expect_intact(paths, 1, 55);
 }
 END_TEST
 
@@ -1087,7 +1226,7 @@ START_TEST(test_flush_none_buffer_bound)
     ck_assert_int_ge(file_size(path), AZ_AUDIT_BUFFER);
     ck_assert_int_lt(file_size(path), AZ_AUDIT_BUFFER + 2048);
     az_audit_free(a);
-    ck_assert_uint_eq(line_count(path), n);
+    ck_assert_uint_eq(line_count(path), n + 2);
 }
 END_TEST
 
@@ -1100,14 +1239,14 @@ START_TEST(test_flush_record)
     path_for(path, sizeof path, "flush_record.log");
     o.path = path;
     o.fsync = 1;
-    ck_assert_int_eq(az_audit_new(&a, &o, KEY, NULL), 0);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, NULL), 0);
     for (size_t i = 1; i <= 5; i++) {
         fill_check(&ev, i);
         ck_assert_int_eq(az_audit_emit(a, &ev), 0);
-        ck_assert_uint_eq(line_count(path), i);
+        ck_assert_uint_eq(line_count(path), i + 1);
     }
     az_audit_free(a);
-    ck_assert_uint_eq(line_count(path), 5);
+    ck_assert_uint_eq(line_count(path), 7);
 }
 END_TEST
 
@@ -1117,7 +1256,8 @@ START_TEST(test_flush_every_n)
     const char *paths[1] = {path};
     az_audit *a;
     az_audit_event ev;
-    const size_t expect[] = {0, 0, 3, 3, 3, 6, 6};
+    /* The start record is the first of the first three. */
+    const size_t expect[] = {0, 3, 3, 3, 6, 6, 6};
     path_for(path, sizeof path, "flush_every.log");
     a = open_log_cb(path, AGENTAUTHZ_AUDIT_FLUSH_EVERY_N, 3, NULL, NULL);
     for (size_t i = 0; i < 7; i++) {
@@ -1126,8 +1266,8 @@ START_TEST(test_flush_every_n)
         ck_assert_uint_eq(line_count(path), expect[i]);
     }
     az_audit_free(a);
-    ck_assert_uint_eq(line_count(path), 7);
-    expect_intact(paths, 1, 7);
+    ck_assert_uint_eq(line_count(path), 9);
+    expect_intact(paths, 1, 9);
 }
 END_TEST
 
@@ -1162,8 +1302,9 @@ START_TEST(test_callback_sink)
     a = open_log_cb(path, AGENTAUTHZ_AUDIT_FLUSH_NONE, 0, collect, &c);
     emit_n(a, 20);
     /* The callback gets every record at once, whatever the file's flush policy. */
-    ck_assert_uint_eq(c.calls, 20);
+    ck_assert_uint_eq(c.calls, 21);
     az_audit_free(a);
+    ck_assert_uint_eq(c.calls, 22); /* the closing checkpoint */
     text = slurp(path, &len);
     ck_assert(!c.bad);
     ck_assert_uint_eq(c.all.len, len);
@@ -1174,15 +1315,15 @@ START_TEST(test_callback_sink)
     /* A callback alone, no file: the lines it gets verify. */
     o.callback = collect;
     o.ctx = &only;
-    ck_assert_int_eq(az_audit_new(&a, &o, KEY, NULL), 0);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, NULL), 0);
     emit_n(a, 12);
     ck_assert_int_eq(az_audit_reopen(a, NULL), 0); /* nothing to reopen */
     ck_assert_int_eq(az_audit_flush(a, NULL), 0);
     az_audit_free(a);
-    ck_assert_uint_eq(only.calls, 12);
+    ck_assert_uint_eq(only.calls, 14);
     path_for(cbpath, sizeof cbpath, "callback_only.log");
     write_file(cbpath, only.all.p, only.all.len);
-    expect_intact(paths, 1, 12);
+    expect_intact(paths, 1, 14);
     az_buf_free(&only.all);
 }
 END_TEST
@@ -1191,19 +1332,33 @@ END_TEST
 /* Write errors, resume, rotation                                      */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Makes every later write to a file past its current size fail (EFBIG), as
+ * a full disk would; *saved gets the limit to restore.
+ */
+static void limit_file_size(const char *path, struct rlimit *saved)
+{
+    struct rlimit lim;
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, saved), 0);
+    lim.rlim_cur = (rlim_t)file_size(path); /* the soft limit only, so that it can be raised */
+    lim.rlim_max = saved->rlim_max;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
 START_TEST(test_write_error_record)
 {
-    char link[512], real[512];
+    char real[512];
     const char *paths[1] = {real};
     collector c = {{NULL, 0, 0, 0}, 0, false};
+    struct rlimit saved;
     agentauthz_error e;
     az_audit *a;
-    path_for(link, sizeof link, "eio.link");
     path_for(real, sizeof real, "eio_real.log");
-    unlink(link);
     unlink(real);
-    ck_assert_int_eq(symlink("/dev/full", link), 0);
-    a = open_log_cb(link, AGENTAUTHZ_AUDIT_FLUSH_RECORD, 0, collect, &c);
+    a = open_log_cb(real, AGENTAUTHZ_AUDIT_FLUSH_RECORD, 0, collect, &c);
+    ck_assert_uint_eq(c.calls, 1); /* the start record */
+    limit_file_size(real, &saved);
     {
         az_audit_event ev;
         fill_check(&ev, 0);
@@ -1212,47 +1367,86 @@ START_TEST(test_write_error_record)
         ck_assert_int_eq(az_audit_flush(a, &e), AGENTAUTHZ_EIO);
         ck_assert_int_eq(e.code, AGENTAUTHZ_EIO);
         /* The failed records are not in the chain, and no sink saw them. */
-        ck_assert_uint_eq(az_audit_seq(a), 0);
-        ck_assert_uint_eq(c.calls, 0);
+        ck_assert_uint_eq(az_audit_seq(a), 1);
+        ck_assert_uint_eq(c.calls, 1);
     }
     /* The operator fixes the disk and reopens: the log goes on. */
-    ck_assert_int_eq(unlink(link), 0);
-    ck_assert_int_eq(symlink(real, link), 0);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
     ck_assert_int_eq(az_audit_reopen(a, &e), 0);
     emit_n(a, 4);
     az_audit_free(a);
-    ck_assert_uint_eq(c.calls, 4);
-    expect_intact(paths, 1, 4);
+    ck_assert_uint_eq(c.calls, 6); /* and the closing checkpoint */
+    expect_intact(paths, 1, 6);
     az_buf_free(&c.all);
 }
 END_TEST
 
 START_TEST(test_write_error_buffered)
 {
-    char link[512], real[512];
+    char real[512];
     const char *paths[1] = {real};
+    struct rlimit saved;
     agentauthz_error e;
     az_audit *a;
     az_audit_event ev;
-    path_for(link, sizeof link, "eio_none.link");
     path_for(real, sizeof real, "eio_none_real.log");
-    unlink(link);
     unlink(real);
-    ck_assert_int_eq(symlink("/dev/full", link), 0);
-    a = open_log(link, AGENTAUTHZ_AUDIT_FLUSH_NONE);
-    emit_n(a, 5); /* buffered: accepted */
+    a = open_log(real, AGENTAUTHZ_AUDIT_FLUSH_NONE);
+    limit_file_size(real, &saved); /* 0: nothing can be written */
+    emit_n(a, 5);                  /* buffered: accepted */
     ck_assert_int_eq(az_audit_flush(a, &e), AGENTAUTHZ_EIO);
     fill_check(&ev, 9);
     ck_assert_int_eq(az_audit_emit(a, &ev), AGENTAUTHZ_EIO);
-    ck_assert_uint_eq(az_audit_seq(a), 5);
-    /* Reopening on a working file writes the five accepted records there. */
-    ck_assert_int_eq(unlink(link), 0);
-    ck_assert_int_eq(symlink(real, link), 0);
+    ck_assert_uint_eq(az_audit_seq(a), 6);
+    /* Reopening on a working file writes the start and the five accepted records there. */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
     ck_assert_int_eq(az_audit_reopen(a, &e), 0);
-    ck_assert_uint_eq(line_count(real), 5);
+    ck_assert_uint_eq(line_count(real), 6);
     emit_n(a, 2);
     az_audit_free(a);
-    expect_intact(paths, 1, 7);
+    expect_intact(paths, 1, 9);
+}
+END_TEST
+
+/* The file sink never follows a symbolic link, at open or at a reopen. */
+START_TEST(test_symlink_refused)
+{
+    char link[512], real[512], moved[520];
+    agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_error e;
+    az_audit *a = NULL;
+    az_audit_event ev;
+    struct stat st;
+    path_for(link, sizeof link, "planted.link");
+    path_for(real, sizeof real, "planted_target.log");
+    snprintf(moved, sizeof moved, "%s.1", link);
+    unlink(link);
+    unlink(real);
+    ck_assert_int_eq(symlink(real, link), 0);
+    o.path = link;
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, &e), AGENTAUTHZ_EIO);
+    ck_assert_ptr_null(a);
+    ck_assert_str_eq(e.path, link);
+    ck_assert_ptr_nonnull(strstr(e.message, "symbolic link"));
+    ck_assert_int_eq(lstat(real, &st), -1); /* the target was not created */
+    /* A link to a file that exists: not followed either. */
+    write_file(real, "", 0);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, &e), AGENTAUTHZ_EIO);
+    ck_assert_int_eq(file_size(real), 0);
+    /* A link planted after a rotation: the reopen refuses it and the log fails closed. */
+    ck_assert_int_eq(unlink(link), 0);
+    a = open_log(link, AGENTAUTHZ_AUDIT_FLUSH_RECORD);
+    ck_assert_int_eq(rename(link, moved), 0);
+    ck_assert_int_eq(symlink(real, link), 0);
+    ck_assert_int_eq(az_audit_reopen(a, &e), AGENTAUTHZ_EIO);
+    ck_assert_ptr_nonnull(strstr(e.message, "symbolic link"));
+    fill_check(&ev, 0);
+    ck_assert_int_eq(az_audit_emit(a, &ev), AGENTAUTHZ_EIO);
+    az_audit_free(a);
+    ck_assert_int_eq(file_size(real), 0);
+    unlink(link);
+    unlink(moved);
 }
 END_TEST
 
@@ -1273,7 +1467,7 @@ START_TEST(test_write_error_partial)
     path_for(path, sizeof path, "partial.log");
     snprintf(old, sizeof old, "%s.0", path);
     a = open_log(path, AGENTAUTHZ_AUDIT_FLUSH_NONE);
-    emit_n(a, 10); /* about 5 KiB, buffered */
+    emit_n(a, 10); /* about 5 KiB with the start record, buffered */
     signal(SIGXFSZ, SIG_IGN);
     ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
     lim.rlim_cur = 2000; /* the soft limit only, so that it can be raised again */
@@ -1282,13 +1476,13 @@ START_TEST(test_write_error_partial)
     ck_assert_int_eq(az_audit_flush(a, &e), AGENTAUTHZ_EIO);
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
     ck_assert_int_eq(file_size(path), 2000);
-    ck_assert_uint_eq(az_audit_seq(a), 10);
+    ck_assert_uint_eq(az_audit_seq(a), 11);
     ck_assert_int_eq(rename(path, old), 0);
     ck_assert_int_eq(az_audit_reopen(a, &e), 0);
     emit_n(a, 2);
     az_audit_free(a);
     text = slurp(path, &len);
-    ck_assert_int_eq(strncmp(text, "{\"v\":1,\"seq\":", 13), 0);
+    ck_assert_int_eq(strncmp(text, "{\"v\":2,\"seq\":", 13), 0);
     ck_assert_int_eq(text[len - 1], '\n');
     free(text);
     {
@@ -1298,7 +1492,7 @@ START_TEST(test_write_error_partial)
         ck_assert_uint_eq(rep.file, 0);
         ck_assert_uint_eq(rep.line, rep.records + 1);
         ck_assert_uint_gt(rep.records, 0);
-        ck_assert_uint_lt(rep.records, 10);
+        ck_assert_uint_lt(rep.records, 11);
     }
 }
 END_TEST
@@ -1330,15 +1524,15 @@ START_TEST(test_resume_continues_chain)
     const char *paths[1] = {path};
     az_audit *a;
     path_for(path, sizeof path, "resume_ok.log");
-    make_log(path, 5);
+    make_log(path, 5); /* start, 5, checkpoint */
     a = open_log(path, AGENTAUTHZ_AUDIT_FLUSH_NONE);
-    ck_assert_uint_eq(az_audit_seq(a), 5);
+    ck_assert_uint_eq(az_audit_seq(a), 8); /* and the resume record */
     emit_n(a, 3);
-    az_audit_free(a);
+    az_audit_free(a); /* and a checkpoint: 12 */
     a = open_log(path, AGENTAUTHZ_AUDIT_FLUSH_RECORD);
-    ck_assert_uint_eq(az_audit_seq(a), 8);
-    az_audit_free(a); /* opened and closed without a record: nothing written */
-    expect_intact(paths, 1, 8);
+    ck_assert_uint_eq(az_audit_seq(a), 13);
+    az_audit_free(a); /* nothing after the resume record: no checkpoint */
+    expect_intact(paths, 1, 13);
 }
 END_TEST
 
@@ -1347,8 +1541,11 @@ static void expect_resume_refused(const char *path, const unsigned char *key)
     agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
     agentauthz_error e;
     az_audit *a = NULL;
+    agentauthz_keys *k = keys_with(key, 0x01);
+    az_audit_writer w = writer_of(k, "test-engine");
     o.path = path;
-    ck_assert_int_eq(az_audit_new(&a, &o, key, &e), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(az_audit_new(&a, &o, &w, &e), AGENTAUTHZ_ETAMPER);
+    agentauthz_keys_free(k);
     ck_assert_ptr_null(a);
     ck_assert_int_eq(e.code, AGENTAUTHZ_ETAMPER);
     ck_assert_str_eq(e.path, path);
@@ -1371,12 +1568,13 @@ START_TEST(test_resume_refuses_tampered)
     other[5] ^= 4;
     expect_resume_refused(path, other);
     /* The last record edited. */
-    at = strstr((char *)l.p[3], "read_file");
+    ck_assert_uint_eq(l.n, 6);
+    at = strstr((char *)l.p[5], "checkpoint");
     ck_assert_ptr_nonnull(at);
-    at[0] = 'R';
+    at[0] = 'C';
     write_file(path, l.text, len);
     expect_resume_refused(path, KEY);
-    at[0] = 'r';
+    at[0] = 'c';
     /* The last line cut. */
     write_file(path, l.text, len - 10);
     expect_resume_refused(path, KEY);
@@ -1410,11 +1608,12 @@ START_TEST(test_reopen_same_file)
     a = open_log(path, AGENTAUTHZ_AUDIT_FLUSH_NONE);
     emit_n(a, 4);
     ck_assert_int_eq(az_audit_reopen(a, NULL), 0);
-    ck_assert_uint_eq(line_count(path), 4); /* reopen writes what was buffered */
+    /* reopen writes what was buffered, and a checkpoint: start, 4, checkpoint */
+    ck_assert_uint_eq(line_count(path), 6);
     emit_n(a, 4);
     ck_assert_int_eq(az_audit_reopen(a, NULL), 0);
     az_audit_free(a);
-    expect_intact(paths, 1, 8);
+    expect_intact(paths, 1, 11);
 }
 END_TEST
 
@@ -1512,6 +1711,7 @@ static Suite *audit_suite(void)
     tcase_add_test(sinks, test_callback_sink);
     tcase_add_test(sinks, test_write_error_record);
     tcase_add_test(sinks, test_write_error_buffered);
+    tcase_add_test(sinks, test_symlink_refused);
     tcase_add_test(sinks, test_write_error_partial);
     tcase_add_test(sinks, test_reopen_fails);
     tcase_add_test(sinks, test_resume_continues_chain);
@@ -1536,10 +1736,15 @@ int main(void)
     snprintf(g_dir, sizeof g_dir, "%s/test_audit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(g_dir) || sodium_init() < 0)
         return 1;
+    g_keys = keys_with(KEY, 0x01);
+    if (!g_keys)
+        return 1;
+    g_w = writer_of(g_keys, "test-engine");
     sr = srunner_create(audit_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    agentauthz_keys_free(g_keys);
     remove_dir(g_dir);
     return failed ? 1 : 0;
 }
