@@ -1629,6 +1629,306 @@ START_TEST(test_file_mode)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Whose log, where it ends, and what the public key alone can check   */
+/* ------------------------------------------------------------------ */
+
+static void make_log_with(const char *path, size_t n, const az_audit_writer *w, size_t every)
+{
+    agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    az_audit *a = NULL;
+    unlink(path);
+    o.path = path;
+    o.checkpoint_every = every;
+    ck_assert_int_eq(az_audit_new(&a, &o, w, NULL), 0);
+    emit_n(a, n);
+    az_audit_free(a);
+}
+
+/* Verifies with what a verifier may know; 0 or the problem, with the line in *line. */
+static int verify_as(const char *const *paths, size_t n, const unsigned char *mac_key,
+                     const unsigned char *pk, const char *engine, agentauthz_audit_result *res)
+{
+    az_audit_verifier v = {mac_key, pk, engine, 0};
+    int rc = az_audit_verify_with(&v, paths, n, res, NULL);
+    if (rc == 0)
+        return 0;
+    ck_assert_int_eq(rc, AGENTAUTHZ_ETAMPER);
+    return (int)res->report.problem;
+}
+
+#define PK_A az_keys_public_key(g_keys)
+
+START_TEST(test_empty_log)
+{
+    char path[512], p[3][512];
+    const char *paths[1] = {path};
+    agentauthz_audit_report rep;
+    agentauthz_audit_result res;
+    path_for(path, sizeof path, "empty.log");
+    write_file(path, "", 0);
+    ck_assert_int_eq(az_audit_verify_key(KEY, paths, 1, &rep, NULL), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(rep.problem, AGENTAUTHZ_AUDIT_EMPTY);
+    ck_assert_uint_eq(rep.line, 1);
+    ck_assert_str_eq(rep.path, path);
+    ck_assert_int_eq(agentauthz_audit_verify(g_keys, paths, 1, &rep, NULL), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(rep.problem, AGENTAUTHZ_AUDIT_EMPTY);
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_EMPTY);
+    /* An emptied file among the files of a rotated log. */
+    make_rotated("rot_empty.log", p);
+    {
+        const char *with_empty[4] = {p[0], p[1], path, p[2]};
+        const char *empty_last[4] = {p[0], p[1], p[2], path};
+        expect_broken(with_empty, 4, AGENTAUTHZ_AUDIT_EMPTY, 2, 1);
+        expect_broken(empty_last, 4, AGENTAUTHZ_AUDIT_EMPTY, 3, 1);
+    }
+}
+END_TEST
+
+START_TEST(test_other_engine_same_audit_key)
+{
+    char path[512], shared[512];
+    const char *paths[1] = {path}, *shared_paths[1] = {shared};
+    agentauthz_keys *kb = keys_with(KEY, 0x02); /* same audit key, another signing key */
+    az_audit_writer wb = writer_of(kb, "engine-b");
+    agentauthz_audit_report rep;
+    agentauthz_audit_result res;
+    az_audit *a;
+    ck_assert_ptr_nonnull(kb);
+    path_for(path, sizeof path, "engine_b.log");
+    make_log_with(path, 3, &wb, 1000);
+    /* Every MAC verifies under the shared audit key: the log is B's all the same. */
+    ck_assert_int_eq(az_audit_verify_key(KEY, paths, 1, &rep, NULL), 0);
+    ck_assert_int_eq(agentauthz_audit_verify(g_keys, paths, 1, &rep, NULL), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(rep.problem, AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_uint_eq(rep.line, 1);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_int_eq(agentauthz_audit_verify(kb, paths, 1, &rep, NULL), 0);
+    /* By name: the exact name only. */
+    ck_assert_int_eq(verify_as(paths, 1, KEY, NULL, "engine-b", &res), 0);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, NULL, "test-engine", &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, NULL, "engine-", &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, NULL, "engine-bb", &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, NULL, "", &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_int_eq(verify_as(paths, 1, NULL, az_keys_public_key(kb), "engine-b", &res), 0);
+    /* A's log continued by B (the same file, the same audit key). */
+    path_for(shared, sizeof shared, "engine_shared.log");
+    make_log_with(shared, 3, &g_w, 1000); /* start, 3, checkpoint */
+    {
+        agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+        o.path = shared;
+        ck_assert_int_eq(az_audit_new(&a, &o, &wb, NULL), 0);
+        emit_n(a, 2);
+        az_audit_free(a);
+    }
+    ck_assert_int_eq(verify_as(shared_paths, 1, KEY, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_uint_eq(res.report.line, 6); /* B's resume record */
+    ck_assert_int_eq(verify_as(shared_paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_uint_eq(res.report.line, 6);
+    agentauthz_keys_free(kb);
+}
+END_TEST
+
+/* Rewrites the prev field of lines from..n-1 to link to the line before, as a forger would. */
+static void relink(lines *l, size_t from)
+{
+    for (size_t i = from; i < l->n; i++) {
+        az_audit_frame f, g;
+        const char *why;
+        unsigned char d[32];
+        char hex[65];
+        ck_assert_int_eq(az_audit_frame_parse(l->p[i - 1], l->len[i - 1] - 1, &f, &why), 0);
+        ck_assert_int_eq(az_audit_digest(l->p[i - 1], f.signed_len, d), 0);
+        sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+        ck_assert_int_eq(az_audit_frame_parse(l->p[i], l->len[i] - 1, &g, &why), 0);
+        memcpy((char *)l->p[i] + g.signed_len - 65, hex, 64);
+    }
+}
+
+static void write_lines(const char *path, const lines *l, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < n; i++)
+        fwrite(l->p[i], 1, l->len[i], f);
+    fclose(f);
+}
+
+static void expect_event(const lines *l, size_t i, const char *event)
+{
+    agentauthz_value *r = parse_line(l->p[i], l->len[i]);
+    ck_assert_str_eq(get_str(r, "event"), event);
+    agentauthz_value_free(r);
+}
+
+START_TEST(test_pubkey_only)
+{
+    char path[512];
+    const char *paths[1] = {path};
+    agentauthz_audit_result res;
+    lines l;
+    char *at;
+    path_for(path, sizeof path, "pubkey.log");
+    /* start (1), checks 2-5, checkpoint 6, checks 7-10, checkpoint 11, checks 12-13, close 14 */
+    make_log_with(path, 10, &g_w, 4);
+    read_lines(path, &l);
+    ck_assert_uint_eq(l.n, 14);
+    expect_event(&l, 5, "checkpoint");
+    expect_event(&l, 10, "checkpoint");
+    expect_event(&l, 13, "checkpoint");
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), 0);
+    ck_assert_uint_eq(res.report.records, 14);
+    ck_assert_uint_eq(res.signed_seq, 14);
+    ck_assert_uint_eq(res.checkpoints, 4);
+    /* Without the closing checkpoint the last records are intact but not signed. */
+    write_lines(path, &l, 13);
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), 0);
+    ck_assert_uint_eq(res.report.last_seq, 13);
+    ck_assert_uint_eq(res.signed_seq, 11);
+    /* An edit before the last checkpoint: the next record's link breaks... */
+    at = strstr((char *)l.p[2], "\"decision\":\"allow\"");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "\"decision\":\"alloW\"", 18);
+    write_lines(path, &l, 14);
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_PREV);
+    ck_assert_uint_eq(res.report.line, 4);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_MAC);
+    ck_assert_uint_eq(res.report.line, 3);
+    /* ...and with every link recomputed (no key needed), the checkpoint's signature. */
+    relink(&l, 3);
+    write_lines(path, &l, 14);
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_SIGNATURE);
+    ck_assert_uint_eq(res.report.line, 6);
+    ck_assert_uint_eq(res.signed_seq, 1);
+    free(l.text);
+}
+END_TEST
+
+START_TEST(test_forged_checkpoint)
+{
+    char path[512];
+    const char *paths[1] = {path};
+    agentauthz_audit_result res;
+    agentauthz_keys *evil = keys_with(KEY, 0x66);
+    unsigned char msg[AZ_AUDIT_SIGMSG_BYTES], sig[64];
+    char hex[129];
+    az_audit_frame f;
+    const char *why;
+    lines l;
+    ck_assert_ptr_nonnull(evil);
+    path_for(path, sizeof path, "forged.log");
+    make_log_with(path, 10, &g_w, 4);
+    read_lines(path, &l);
+    ck_assert_uint_eq(l.n, 14);
+    /* The checkpoint at line 6 signed again with another key: a well-formed signature. */
+    ck_assert_int_eq(az_audit_frame_parse(l.p[5], l.len[5] - 1, &f, &why), 0);
+    ck_assert_uint_gt(f.sig_at, 0);
+    ck_assert_int_eq(az_audit_sig_message(l.p[5], &f, msg), 0);
+    ck_assert_int_eq(az_keys_sign(evil, msg, sizeof msg, sig), 0);
+    sodium_bin2hex(hex, sizeof hex, sig, sizeof sig);
+    memcpy((char *)l.p[5] + f.sig_at + 8, hex, 128);
+    relink(&l, 6);
+    write_lines(path, &l, 14);
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_SIGNATURE);
+    ck_assert_uint_eq(res.report.line, 6);
+    ck_assert_ptr_nonnull(strstr(res.report.reason, "checkpoint signature"));
+    ck_assert_int_eq(verify_as(paths, 1, KEY, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_MAC);
+    /* A checkpoint with its signature taken out is not a checkpoint. */
+    free(l.text);
+    make_log_with(path, 10, &g_w, 4);
+    read_lines(path, &l);
+    ck_assert_int_eq(az_audit_frame_parse(l.p[5], l.len[5] - 1, &f, &why), 0);
+    {
+        FILE *out = fopen(path, "wb");
+        ck_assert_ptr_nonnull(out);
+        for (size_t i = 0; i < l.n; i++) {
+            if (i != 5) {
+                fwrite(l.p[i], 1, l.len[i], out);
+                continue;
+            }
+            fwrite(l.p[i], 1, f.sig_at, out);
+            fwrite(l.p[i] + f.sig_at + 8 + 129, 1, l.len[i] - f.sig_at - 8 - 129, out);
+        }
+        fclose(out);
+    }
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_MALFORMED);
+    ck_assert_uint_eq(res.report.line, 6);
+    /* A start record signed by a forger who rewrote the whole log: not the engine's. */
+    free(l.text);
+    {
+        az_audit_writer ew = writer_of(evil, "test-engine");
+        make_log_with(path, 3, &ew, 1000);
+    }
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_uint_eq(res.report.line, 1);
+    agentauthz_keys_free(evil);
+}
+END_TEST
+
+/* A version 1 line: {"v":1,"seq":N,"time":...,"event":"check","prev":...,"mac":...}. */
+static void v1_line(FILE *f, uint64_t seq, unsigned char prev[32])
+{
+    char line[512], hex[65];
+    unsigned char mac[32];
+    int n;
+    sodium_bin2hex(hex, sizeof hex, prev, 32);
+    n = snprintf(line, sizeof line,
+                 "{\"v\":1,\"seq\":%llu,\"time\":\"2024-01-01T00:00:00.000000000Z\",\"event\":"
+                 "\"check\",\"prev\":\"%s\"",
+                 (unsigned long long)seq, hex);
+    ck_assert_int_eq(az_audit_mac_v1(KEY, prev, line, (size_t)n, mac), 0);
+    sodium_bin2hex(hex, sizeof hex, mac, 32);
+    fprintf(f, "%s,\"mac\":\"%s\"}\n", line, hex);
+    memcpy(prev, mac, 32);
+}
+
+START_TEST(test_version1_log)
+{
+    char path[512];
+    const char *paths[1] = {path};
+    agentauthz_audit_verify_options vo = AGENTAUTHZ_AUDIT_VERIFY_OPTIONS_INIT;
+    agentauthz_audit_result res = AGENTAUTHZ_AUDIT_RESULT_INIT;
+    agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_error e;
+    unsigned char prev[32] = {0};
+    az_audit *a = NULL;
+    FILE *f;
+    path_for(path, sizeof path, "v1.log");
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (uint64_t i = 1; i <= 3; i++)
+        v1_line(f, i, prev);
+    fclose(f);
+    /* Old logs verify with the audit key, by their MAC chain. */
+    vo.keys = g_keys;
+    ck_assert_int_eq(agentauthz_audit_verify_ext(&vo, paths, 1, &res, NULL), 0);
+    ck_assert_uint_eq(res.schema, 1);
+    ck_assert_uint_eq(res.report.records, 3);
+    ck_assert_uint_eq(res.signed_seq, 0);
+    ck_assert_str_eq(res.log_id, "");
+    /* ...but carry no engine and no signature. */
+    ck_assert_int_eq(verify_as(paths, 1, NULL, PK_A, NULL, &res), AGENTAUTHZ_AUDIT_UNSIGNED);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, NULL, "test-engine", &res),
+                     AGENTAUTHZ_AUDIT_UNSIGNED);
+    /* A version 1 record after version 2 ones is not a continuation. */
+    make_log_with(path, 0, &g_w, 1000); /* the start record only */
+    f = fopen(path, "ab");
+    ck_assert_ptr_nonnull(f);
+    memset(prev, 0, sizeof prev);
+    v1_line(f, 2, prev);
+    fclose(f);
+    ck_assert_int_eq(verify_as(paths, 1, KEY, NULL, NULL, &res), AGENTAUTHZ_AUDIT_MALFORMED);
+    ck_assert_uint_eq(res.report.line, 2);
+    /* A version 1 file is not resumed: it must be rotated first. */
+    o.path = path;
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, &e), AGENTAUTHZ_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.message, "version 1"));
+    ck_assert_ptr_null(a);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* Secrets never reach a log                                           */
 /* ------------------------------------------------------------------ */
 
@@ -1682,6 +1982,7 @@ static Suite *audit_suite(void)
     TCase *shape = tcase_create("records");
     TCase *tamper = tcase_create("tamper");
     TCase *sinks = tcase_create("sinks");
+    TCase *binding = tcase_create("binding");
     TCase *last = tcase_create("secrets");
     tcase_add_test(shape, test_check_record_shape);
     tcase_add_test(shape, test_every_kind);
@@ -1721,9 +2022,15 @@ static Suite *audit_suite(void)
     tcase_add_test(last, test_no_secret_in_any_log);
     tcase_set_timeout(tamper, 60);
     tcase_set_timeout(shape, 60);
+    tcase_add_test(binding, test_empty_log);
+    tcase_add_test(binding, test_other_engine_same_audit_key);
+    tcase_add_test(binding, test_pubkey_only);
+    tcase_add_test(binding, test_forged_checkpoint);
+    tcase_add_test(binding, test_version1_log);
     suite_add_tcase(s, shape);
     suite_add_tcase(s, tamper);
     suite_add_tcase(s, sinks);
+    suite_add_tcase(s, binding);
     suite_add_tcase(s, last);
     return s;
 }
