@@ -1003,6 +1003,21 @@ static int open_error(az_audit *a, agentauthz_error *err)
     return io_error(a, err, "open");
 }
 
+/*
+ * A reopened file starts with a checkpoint: no file of a log is ever empty
+ * (so an emptied file is evidence), and each file can be checked by the
+ * public key from its first line.
+ */
+static int begin_file(az_audit *a, agentauthz_error *err)
+{
+    int rc = append_signed(a, AZ_AUDIT_CHECKPOINT, wall_now(a));
+    if (rc == AGENTAUTHZ_EIO && a->error)
+        return io_error(a, err, "write");
+    return rc ? az_error_set(err, rc, a->path, 0, 0, 0,
+                             "audit log: the checkpoint of the reopened file was not written")
+              : 0;
+}
+
 static int reopen_locked(az_audit *a, agentauthz_error *err)
 {
     int fd;
@@ -1024,7 +1039,7 @@ static int reopen_locked(az_audit *a, agentauthz_error *err)
     if (write_out(a) != 0)
         return io_error(a, err, "write");
     out_reset(a);
-    return 0;
+    return begin_file(a, err);
 }
 
 int az_audit_reopen(az_audit *a, agentauthz_error *err)

@@ -1069,7 +1069,7 @@ static void make_rotated(const char *base, char p[3][512])
         ck_assert_int_eq(az_audit_reopen(a, NULL), 0);
     }
     az_audit_free(a);
-    ck_assert_int_eq(file_size(cur), 0);
+    ck_assert_uint_eq(line_count(cur), 1); /* the reopened file's checkpoint */
     unlink(cur);
 }
 
@@ -1084,12 +1084,12 @@ START_TEST(test_tamper_rotated_files)
         const char *swap[3] = {p[1], p[0], p[2]};
         const char *swap_last[3] = {p[0], p[2], p[1]};
         const char *twice[4] = {p[0], p[1], p[1], p[2]};
-        /* start + 5 + checkpoint at the reopen, then 5 + checkpoint twice */
+        /* start + 5 + checkpoint at the reopen, then checkpoint + 5 + checkpoint twice */
         ck_assert_uint_eq(line_count(p[0]), 7);
-        ck_assert_uint_eq(line_count(p[1]), 6);
-        ck_assert_uint_eq(line_count(p[2]), 6);
-        expect_intact(all, 3, 19);
-        expect_intact(all, 2, 13);
+        ck_assert_uint_eq(line_count(p[1]), 7);
+        ck_assert_uint_eq(line_count(p[2]), 7);
+        expect_intact(all, 3, 21);
+        expect_intact(all, 2, 14);
         expect_broken(drop_first, 2, AGENTAUTHZ_AUDIT_SEQ, 0, 1);
         expect_broken(drop_middle, 2, AGENTAUTHZ_AUDIT_SEQ, 1, 1);
         expect_broken(swap, 3, AGENTAUTHZ_AUDIT_SEQ, 0, 1);
@@ -1375,8 +1375,9 @@ START_TEST(test_write_error_record)
     ck_assert_int_eq(az_audit_reopen(a, &e), 0);
     emit_n(a, 4);
     az_audit_free(a);
-    ck_assert_uint_eq(c.calls, 6); /* and the closing checkpoint */
-    expect_intact(paths, 1, 6);
+    /* start, the reopened file's checkpoint, 4, the closing checkpoint */
+    ck_assert_uint_eq(c.calls, 7);
+    expect_intact(paths, 1, 7);
     az_buf_free(&c.all);
 }
 END_TEST
@@ -1401,10 +1402,10 @@ START_TEST(test_write_error_buffered)
     /* Reopening on a working file writes the start and the five accepted records there. */
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
     ck_assert_int_eq(az_audit_reopen(a, &e), 0);
-    ck_assert_uint_eq(line_count(real), 6);
+    ck_assert_uint_eq(line_count(real), 6); /* the new checkpoint stays buffered */
     emit_n(a, 2);
     az_audit_free(a);
-    expect_intact(paths, 1, 9);
+    expect_intact(paths, 1, 10);
 }
 END_TEST
 
@@ -1608,12 +1609,12 @@ START_TEST(test_reopen_same_file)
     a = open_log(path, AGENTAUTHZ_AUDIT_FLUSH_NONE);
     emit_n(a, 4);
     ck_assert_int_eq(az_audit_reopen(a, NULL), 0);
-    /* reopen writes what was buffered, and a checkpoint: start, 4, checkpoint */
+    /* reopen writes what was buffered and a checkpoint (the new file's own stays buffered) */
     ck_assert_uint_eq(line_count(path), 6);
     emit_n(a, 4);
     ck_assert_int_eq(az_audit_reopen(a, NULL), 0);
     az_audit_free(a);
-    expect_intact(paths, 1, 11);
+    expect_intact(paths, 1, 13);
 }
 END_TEST
 
