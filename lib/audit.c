@@ -2,18 +2,22 @@
  * The tamper-evident audit log: record formatting, the MAC chain and the
  * file and callback sinks. Verification is in audit_verify.c.
  *
- * Record schema, version 1 (for libagentauthz-audit(5)). One record is one
- * line of UTF-8 JSON ending in '\n', at most 1 MiB with the newline. Keys
- * appear in this order; keys marked * are omitted when they do not apply:
+ * Record schema, version 2 (documented in agentauthz_engine_set_audit(3)).
+ * One record is one line of UTF-8 JSON ending in '\n', at most 1 MiB with
+ * the newline. Keys appear in this order; keys marked * are omitted when
+ * they do not apply:
  *
- *   v          1, the schema version
- *   seq        the record's number: 1 for the first record of a log, +1 for
+ *   v          2, the schema version
+ *   seq        the record's number: 1 for the start record of a log, +1 for
  *              each record after, across rotated files
+ *   log        the log's id, 32 hex digits, random at its start
  *   time       the event's wall time, RFC 3339 UTC with nanoseconds
  *              ("2025-01-31T12:00:00.000000001Z")
  *   event      open | close | revoke | expire | check | approve | lease |
- *              lease_refused | reload
+ *              lease_refused | reload, and the log's own records: start |
+ *              resume | checkpoint
  *   engine*    the engine's name
+ *   key*       start and resume: the engine's public key, "azpk1...."
  *   policy*    {"name": policy name*, "hash": hex BLAKE2b-256 of the policy*}
  *   session*   the session id;  parent*: the parent session's id
  *   identity*, task*, tool*, resource*
@@ -32,20 +36,25 @@
  *              4 KiB of JSON {"digest": hex, "oversize": true}.
  *   args_digest*, args_count*  instead of args, when args would exceed
  *              512 KiB: one digest of the whole argument map and its size
- *   prev       hex MAC of the record before (64 zeros for seq 1)
+ *   sig*       start, resume, checkpoint: hex Ed25519 signature of
+ *              "azaudit2" || BLAKE2b-256(signed part without the sig field)
+ *   prev       hex BLAKE2b-256 (unkeyed) of the signed part of the record
+ *              before (64 zeros for seq 1): the chain a holder of the public
+ *              key alone can recompute, and that checkpoints sign
  *   mac        hex BLAKE2b-256 keyed with the audit key over the 32 bytes of
- *              the previous MAC followed by this line up to and including
- *              the prev field (everything before ',"mac":')
+ *              this record's own BLAKE2b-256
  *
- * Strings are escaped as JSON; invalid UTF-8 becomes U+FFFD. A string field
- * longer than 4 KiB escaped is cut at a character boundary and ends with
- * "[truncated: N bytes]" (N the original length), and a string holding the
- * value of a secret (as the engine's scanner says) is written "[redacted]",
- * so no record can outgrow the line bound or leak a secret. Argument
- * digests use a key derived from the audit key (crypto_kdf, context
- * "azaudarg", id 1), so a low-entropy value cannot be found by hashing
- * guesses without the key. Rotation writes no record: the chain continues
- * in the reopened file.
+ * The signed part is the line up to and including the prev field
+ * (everything before ',"mac":'). Strings are escaped as JSON; invalid UTF-8
+ * becomes U+FFFD. A string field longer than 4 KiB escaped is cut at a
+ * character boundary and ends with "[truncated: N bytes]" (N the original
+ * length), and a string holding the value of a secret (as the engine's
+ * scanner says) is written "[redacted]", so no record can outgrow the line
+ * bound or leak a secret. Argument digests use a key derived from the audit
+ * key (crypto_kdf, context "azaudarg", id 1), so a low-entropy value cannot
+ * be found by hashing guesses without the key. Version 1 logs (prev the MAC
+ * of the record before, mac keyed over it and the signed part; no log, key,
+ * sig or start record) are still verified, never appended to.
  */
 #include <errno.h>
 #include <fcntl.h>
