@@ -1730,6 +1730,33 @@ START_TEST(test_other_engine_same_audit_key)
 }
 END_TEST
 
+/* Options of version 1 (before checkpoint_every) get the default cadence, whatever follows them. */
+START_TEST(test_options_version1)
+{
+    char path[512];
+    const char *paths[1] = {path};
+    agentauthz_audit_options o = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    az_audit *a = NULL;
+    path_for(path, sizeof path, "opts_v1.log");
+    unlink(path);
+    o.path = path;
+    o.version = 1;
+    o.checkpoint_every = 3; /* not part of a version 1 struct: ignored */
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, NULL), 0);
+    emit_n(a, 10);
+    az_audit_free(a);
+    ck_assert_uint_eq(line_count(path), 12); /* start, 10, closing checkpoint */
+    expect_intact(paths, 1, 12);
+    o.version = 2; /* now it counts: start, then 3 checks and a checkpoint, three times */
+    unlink(path);
+    ck_assert_int_eq(az_audit_new(&a, &o, &g_w, NULL), 0);
+    emit_n(a, 9);
+    az_audit_free(a); /* nothing after the last checkpoint: none at close */
+    ck_assert_uint_eq(line_count(path), 13);
+    expect_intact(paths, 1, 13);
+}
+END_TEST
+
 /* Rewrites the prev field of lines from..n-1 to link to the line before, as a forger would. */
 static void relink(lines *l, size_t from)
 {
@@ -2024,6 +2051,7 @@ static Suite *audit_suite(void)
     tcase_set_timeout(tamper, 60);
     tcase_set_timeout(shape, 60);
     tcase_add_test(binding, test_empty_log);
+    tcase_add_test(binding, test_options_version1);
     tcase_add_test(binding, test_other_engine_same_audit_key);
     tcase_add_test(binding, test_pubkey_only);
     tcase_add_test(binding, test_forged_checkpoint);
