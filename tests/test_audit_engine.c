@@ -316,6 +316,9 @@ START_TEST(test_unrecorded_allow_changes_nothing)
     agentauthz_action_free(pay);
     agentauthz_action_free(q);
     agentauthz_engine_free(e);
+}
+END_TEST
+
 /* Keys from a sign seed byte and an audit key byte (the master key does not matter). */
 static agentauthz_keys *keys_of(unsigned char sign, unsigned char audit)
 {
