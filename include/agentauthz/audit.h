@@ -50,6 +50,9 @@ typedef enum agentauthz_audit_flush {
  * (queue the line, do not wait on the network) and must not call back into
  * the engine, which would deadlock.
  *
+ * The log's own start (or resume) record is handed over during
+ * agentauthz_engine_set_audit, which fails when it is refused.
+ *
  * Returns 0 when it took the record. Anything else is a failed write: the
  * action the record is about is denied ("the audit record could not be
  * written"), and the record is taken back from the chain unless the file
