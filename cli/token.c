@@ -128,7 +128,8 @@ int cli_load_pubkey(const char *verb, const char *key, unsigned char pk[AGENTAUT
     if (read_small(key, buf, PUBKEY_FILE_MAX, &len) != 0)
         return cli_fatal("%s: --pubkey %s: %s (give the public key text, azpk1...., "
                          "or a file holding it)",
-                         verb, key, errno == EFBIG ? "too large for a public key" : strerror(errno));
+                         verb, key,
+                         errno == EFBIG ? "too large for a public key" : strerror(errno));
     trim_space(buf, &len);
     buf[len] = '\0';
     if (strlen(buf) != len)

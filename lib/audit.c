@@ -260,7 +260,8 @@ static void parse_event(const char *line, size_t end, az_audit_frame *f)
     if ((size_t)(stop - p) < 8 || memcmp(p, "\"time\":\"", 8) != 0)
         return;
     q = memchr(p + 8, '"', (size_t)(stop - p - 8));
-    if (!q || (size_t)(stop - q) < EVENT_KEY_LEN + 1 || memcmp(q, "\"" EVENT_KEY, 1 + EVENT_KEY_LEN) != 0)
+    if (!q || (size_t)(stop - q) < EVENT_KEY_LEN + 1 ||
+        memcmp(q, "\"" EVENT_KEY, 1 + EVENT_KEY_LEN) != 0)
         return;
     p = q + 1 + EVENT_KEY_LEN;
     q = memchr(p, '"', (size_t)(stop - p));
@@ -1182,7 +1183,8 @@ out:
 
 static int check_options(const agentauthz_audit_options *opt, const az_audit_writer *w)
 {
-    if (!opt || !w || !w->keys || opt->version < 1 || opt->version > AGENTAUTHZ_AUDIT_OPTIONS_VERSION)
+    if (!opt || !w || !w->keys || opt->version < 1 ||
+        opt->version > AGENTAUTHZ_AUDIT_OPTIONS_VERSION)
         return -1;
     if (!opt->path && !opt->callback)
         return -1;
@@ -1218,7 +1220,7 @@ static int open_file(az_audit *a, const char *path, bool *resumed, agentauthz_er
     return resume(a, resumed, err);
 }
 
-/* The first record: a new log gets a random id and a start record, a resumed one a resume record. */
+/* The first record: a start record and a random id for a new log, a resume record for an old one. */
 static int begin(az_audit *a, bool resumed, agentauthz_error *err)
 {
     int rc;

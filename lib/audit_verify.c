@@ -247,8 +247,8 @@ static agentauthz_audit_problem check_signed(chain *c, const char *line, const a
     if (!known)
         return AGENTAUTHZ_AUDIT_INTACT;
     if (event_is(f, "start") && f->seq != 1)
-        return say(w, AGENTAUTHZ_AUDIT_MALFORMED, "record %" PRIu64 ": a start record inside the log",
-                   f->seq);
+        return say(w, AGENTAUTHZ_AUDIT_MALFORMED,
+                   "record %" PRIu64 ": a start record inside the log", f->seq);
     if (event_is(f, "resume") &&
         (record_key(line, f, key) != 0 || sodium_memcmp(key, c->key, sizeof key) != 0))
         return say(w, AGENTAUTHZ_AUDIT_ENGINE,
@@ -393,7 +393,8 @@ static int check_end(chain *c, size_t file, const char *path, unsigned long line
         return 0;
     snprintf(why, sizeof why,
              "the log ends at record %" PRIu64 " where record %" PRIu64 " was expected last (%s)",
-             last, want, last < want ? "records cut off the end" : "records after the expected end");
+             last, want,
+             last < want ? "records cut off the end" : "records after the expected end");
     return report(c, file, path, lines, AGENTAUTHZ_AUDIT_END, why, err);
 }
 
@@ -458,8 +459,9 @@ int agentauthz_audit_verify(const struct agentauthz_keys *keys, const char *cons
     return rc;
 }
 
-int agentauthz_audit_verify_ext(const agentauthz_audit_verify_options *opt, const char *const *paths,
-                                size_t n, agentauthz_audit_result *res, agentauthz_error *err)
+int agentauthz_audit_verify_ext(const agentauthz_audit_verify_options *opt,
+                                const char *const *paths, size_t n, agentauthz_audit_result *res,
+                                agentauthz_error *err)
 {
     az_audit_verifier v = {NULL, NULL, NULL, 0};
     agentauthz_audit_result local;

@@ -446,7 +446,8 @@ START_TEST(test_truncated_at_boundary)
     f = fopen(path, "wb");
     ck_assert_uint_eq(fwrite(log, 1, cut, f), cut);
     fclose(f);
-    ck_assert_int_eq(verify_ext(k, NULL, NULL, 0, path, &res), 0); /* no trace without --expect-last */
+    /* no trace without --expect-last */
+    ck_assert_int_eq(verify_ext(k, NULL, NULL, 0, path, &res), 0);
     ck_assert_int_eq(verify_ext(k, NULL, NULL, last, path, &res), AGENTAUTHZ_ETAMPER);
     ck_assert_int_eq(res.report.problem, AGENTAUTHZ_AUDIT_END);
     ck_assert_uint_eq(res.report.last_seq, last - 1);
