@@ -1220,7 +1220,7 @@ static int open_file(az_audit *a, const char *path, bool *resumed, agentauthz_er
     return resume(a, resumed, err);
 }
 
-/* The first record: a start record and a random id for a new log, a resume record for an old one. */
+/* The first record: start (and a random id) for a new log, resume for an old one. */
 static int begin(az_audit *a, bool resumed, agentauthz_error *err)
 {
     int rc;
