@@ -571,9 +571,9 @@ START_TEST(test_refused_lease_record_withholds_secret)
     agentauthz_secret_buffer_free(b);
     agentauthz_session_close(s);
     ck_assert_uint_eq(k.refused, 2);
-    fclose(k.copy);
     agentauthz_action_free(q);
-    agentauthz_engine_free(e);
+    agentauthz_engine_free(e); /* hands the sink the closing checkpoint: before fclose */
+    fclose(k.copy);
 }
 END_TEST
 
@@ -607,8 +607,8 @@ START_TEST(test_refused_open_record_opens_nothing)
     ck_assert_ptr_null(child);
     k.refuse = false;
     agentauthz_session_close(s);
+    agentauthz_engine_free(e); /* hands the sink the closing checkpoint: before fclose */
     fclose(k.copy);
-    agentauthz_engine_free(e);
 }
 END_TEST
 
