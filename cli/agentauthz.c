@@ -34,7 +34,7 @@ void cli_help_main(FILE *out)
           "  check POLICY... OPTIONS     decide one action and print the decision as JSON\n"
           "  replay POLICY... [TRACE]    decide a JSON-lines trace of actions\n"
           "  test POLICY... TESTS.yaml   run policy unit tests\n"
-          "  audit verify --keys FILE LOG...\n"
+          "  audit verify (--keys FILE | --pubkey KEY) [--engine NAME] [--expect-last SEQ] LOG...\n"
           "                              verify the MAC chain of an audit log\n"
           "  token verify --pubkey KEY TOKEN\n"
           "                              verify a task token and print its claims\n"

@@ -104,6 +104,13 @@ int cli_usage(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Prints "agentauthz: MESSAGE" to stderr; returns CLI_USAGE. */
 int cli_fatal(const char *fmt, ...) CLI_PRINTF(1, 2);
 
+/*
+ * Reads an engine's public key given as its text (azpk1....) or as a file
+ * holding it; errors are printed as "VERB: --pubkey ...". CLI_OK or the
+ * exit status.
+ */
+int cli_load_pubkey(const char *verb, const char *key, unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES]);
+
 /* Appends a borrowed string to a bounded array of strings. 0 or CLI_USAGE. */
 int cli_strv_push(const char ***v, size_t *n, const char *s, const char *what);
 

@@ -102,7 +102,7 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static int parse_pubkey(const char *text, const char *from,
+static int parse_pubkey(const char *verb, const char *text, const char *from,
                         unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES])
 {
     agentauthz_error err;
@@ -111,30 +111,31 @@ static int parse_pubkey(const char *text, const char *from,
         return CLI_OK;
     /* The usual mistake is to give the key file itself, which holds secrets. */
     if (strncmp(text, "agentauthz-keys", 15) == 0)
-        return cli_fatal("token verify: --pubkey %s is a key file; give the public key that "
+        return cli_fatal("%s: --pubkey %s is a key file; give the public key that "
                          "'agentauthz keygen' printed instead",
-                         from);
-    return cli_fatal("token verify: --pubkey %s: %s", from, err.message);
+                         verb, from);
+    return cli_fatal("%s: --pubkey %s: %s", verb, from, err.message);
 }
 
 /* KEY is the public key text, or a file that holds it (and a newline). */
-static int load_pubkey(const char *key, unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES])
+int cli_load_pubkey(const char *verb, const char *key, unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES])
 {
     char buf[PUBKEY_FILE_MAX + 1];
     size_t len = 0;
     int rc;
     if (strncmp(key, "azpk1.", 6) == 0)
-        return parse_pubkey(key, "text", pk);
+        return parse_pubkey(verb, key, "text", pk);
     if (read_small(key, buf, PUBKEY_FILE_MAX, &len) != 0)
-        return cli_fatal("token verify: --pubkey %s: %s (give the public key text, azpk1...., "
+        return cli_fatal("%s: --pubkey %s: %s (give the public key text, azpk1...., "
                          "or a file holding it)",
-                         key, errno == EFBIG ? "too large for a public key" : strerror(errno));
+                         verb, key,
+                         errno == EFBIG ? "too large for a public key" : strerror(errno));
     trim_space(buf, &len);
     buf[len] = '\0';
     if (strlen(buf) != len)
-        rc = cli_fatal("token verify: --pubkey %s: the file holds a NUL byte", key);
+        rc = cli_fatal("%s: --pubkey %s: the file holds a NUL byte", verb, key);
     else
-        rc = parse_pubkey(buf, key, pk);
+        rc = parse_pubkey(verb, buf, key, pk);
     /* A key file given by mistake holds secrets: do not leave them on the stack. */
     explicit_bzero(buf, sizeof buf);
     return rc;
@@ -214,7 +215,7 @@ static int run_verify(const token_opts *o, const char *arg,
     unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES];
     char *text = NULL;
     size_t len;
-    int rc = load_pubkey(o->pubkey, pk);
+    int rc = cli_load_pubkey("token verify", o->pubkey, pk);
     if (rc != CLI_OK)
         return rc;
     if (strcmp(arg, "-") != 0)

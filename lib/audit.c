@@ -2,18 +2,22 @@
  * The tamper-evident audit log: record formatting, the MAC chain and the
  * file and callback sinks. Verification is in audit_verify.c.
  *
- * Record schema, version 1 (for libagentauthz-audit(5)). One record is one
- * line of UTF-8 JSON ending in '\n', at most 1 MiB with the newline. Keys
- * appear in this order; keys marked * are omitted when they do not apply:
+ * Record schema, version 2 (documented in agentauthz_engine_set_audit(3)).
+ * One record is one line of UTF-8 JSON ending in '\n', at most 1 MiB with
+ * the newline. Keys appear in this order; keys marked * are omitted when
+ * they do not apply:
  *
- *   v          1, the schema version
- *   seq        the record's number: 1 for the first record of a log, +1 for
+ *   v          2, the schema version
+ *   seq        the record's number: 1 for the start record of a log, +1 for
  *              each record after, across rotated files
+ *   log        the log's id, 32 hex digits, random at its start
  *   time       the event's wall time, RFC 3339 UTC with nanoseconds
  *              ("2025-01-31T12:00:00.000000001Z")
  *   event      open | close | revoke | expire | check | approve | lease |
- *              lease_refused | reload
+ *              lease_refused | reload, and the log's own records: start |
+ *              resume | checkpoint
  *   engine*    the engine's name
+ *   key*       start and resume: the engine's public key, "azpk1...."
  *   policy*    {"name": policy name*, "hash": hex BLAKE2b-256 of the policy*}
  *   session*   the session id;  parent*: the parent session's id
  *   identity*, task*, tool*, resource*
@@ -32,20 +36,25 @@
  *              4 KiB of JSON {"digest": hex, "oversize": true}.
  *   args_digest*, args_count*  instead of args, when args would exceed
  *              512 KiB: one digest of the whole argument map and its size
- *   prev       hex MAC of the record before (64 zeros for seq 1)
+ *   sig*       start, resume, checkpoint: hex Ed25519 signature of
+ *              "azaudit2" || BLAKE2b-256(signed part without the sig field)
+ *   prev       hex BLAKE2b-256 (unkeyed) of the signed part of the record
+ *              before (64 zeros for seq 1): the chain a holder of the public
+ *              key alone can recompute, and that checkpoints sign
  *   mac        hex BLAKE2b-256 keyed with the audit key over the 32 bytes of
- *              the previous MAC followed by this line up to and including
- *              the prev field (everything before ',"mac":')
+ *              this record's own BLAKE2b-256
  *
- * Strings are escaped as JSON; invalid UTF-8 becomes U+FFFD. A string field
- * longer than 4 KiB escaped is cut at a character boundary and ends with
- * "[truncated: N bytes]" (N the original length), and a string holding the
- * value of a secret (as the engine's scanner says) is written "[redacted]",
- * so no record can outgrow the line bound or leak a secret. Argument
- * digests use a key derived from the audit key (crypto_kdf, context
- * "azaudarg", id 1), so a low-entropy value cannot be found by hashing
- * guesses without the key. Rotation writes no record: the chain continues
- * in the reopened file.
+ * The signed part is the line up to and including the prev field
+ * (everything before ',"mac":'). Strings are escaped as JSON; invalid UTF-8
+ * becomes U+FFFD. A string field longer than 4 KiB escaped is cut at a
+ * character boundary and ends with "[truncated: N bytes]" (N the original
+ * length), and a string holding the value of a secret (as the engine's
+ * scanner says) is written "[redacted]", so no record can outgrow the line
+ * bound or leak a secret. Argument digests use a key derived from the audit
+ * key (crypto_kdf, context "azaudarg", id 1), so a low-entropy value cannot
+ * be found by hashing guesses without the key. Version 1 logs (prev the MAC
+ * of the record before, mac keyed over it and the signed part; no log, key,
+ * sig or start record) are still verified, never appended to.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,17 +72,30 @@
 #include "audit_private.h"
 #include "internal.h"
 
-#define PREFIX "{\"v\":1,\"seq\":"
+#define PREFIX_V1 "{\"v\":1,\"seq\":"
+#define PREFIX "{\"v\":2,\"seq\":"
 #define PREFIX_LEN (sizeof PREFIX - 1)
+#define LOG_KEY ",\"log\":\""
+#define LOG_KEY_LEN (sizeof LOG_KEY - 1)
+#define LOG_HEX (2u * AZ_AUDIT_LOG_ID_BYTES)
 #define PREV_KEY ",\"prev\":\""
 #define PREV_KEY_LEN (sizeof PREV_KEY - 1)
 #define MAC_KEY ",\"mac\":\""
 #define MAC_KEY_LEN (sizeof MAC_KEY - 1)
-/* ',"prev":"<64 hex>"' and ',"mac":"<64 hex>"}' */
+#define SIG_KEY ",\"sig\":\""
+#define SIG_KEY_LEN (sizeof SIG_KEY - 1)
+#define SIG_HEX (2u * AZ_AUDIT_SIG_BYTES)
+#define EVENT_KEY ",\"event\":\""
+#define EVENT_KEY_LEN (sizeof EVENT_KEY - 1)
+/* ',"log":"<32 hex>",' ',"prev":"<64 hex>"', ',"mac":"<64 hex>"}', ',"sig":"<128 hex>"' */
+#define LOG_PART (LOG_KEY_LEN + LOG_HEX + 2)
 #define PREV_PART (PREV_KEY_LEN + AZ_AUDIT_HEX + 1)
 #define MAC_PART (MAC_KEY_LEN + AZ_AUDIT_HEX + 2)
-/* Room left for the framing around a body: prefix, seq, prev, mac, '\n'. */
-#define BODY_MAX (AZ_AUDIT_LINE_MAX - 256u)
+#define SIG_PART (SIG_KEY_LEN + SIG_HEX + 1)
+/* Room left for the framing around a body: prefix, seq, log, sig, prev, mac, '\n'. */
+#define BODY_MAX (AZ_AUDIT_LINE_MAX - 512u)
+/* The domain of the audit log's signatures (tokens sign other messages). */
+#define SIG_DOMAIN "azaudit2"
 
 struct az_audit {
     pthread_mutex_t lock;
@@ -81,12 +103,20 @@ struct az_audit {
     int fd; /* -1 without a file sink */
     agentauthz_audit_flush flush;
     size_t flush_every;
+    size_t checkpoint_every; /* 0: checkpoints only at a reopen and at close */
     bool fsync;
     agentauthz_audit_fn cb;
     void *ctx;
+    const agentauthz_keys *signer; /* borrowed: signs start, resume, checkpoint */
+    char *engine;                  /* the engine's name, or NULL */
+    agentauthz_clock_fn wall;
+    void *wall_ctx;
     unsigned char *keys; /* guarded: the MAC key, then the argument-digest key */
+    unsigned char log[AZ_AUDIT_LOG_ID_BYTES];
+    char log_hex[LOG_HEX + 1];
     uint64_t seq;        /* the last record appended */
-    unsigned char prev[AZ_AUDIT_MAC_BYTES];
+    uint64_t signed_seq; /* the last signed record appended */
+    unsigned char prev[AZ_AUDIT_MAC_BYTES]; /* the digest of the last record */
     az_buf out;     /* records not yet written to the file */
     size_t written; /* bytes of out already written */
     size_t pending; /* records in out */
@@ -96,7 +126,8 @@ struct az_audit {
 };
 
 static const char *const kind_names[AZ_AUDIT_KIND_COUNT] = {
-    "open", "close", "revoke", "expire", "check", "approve", "lease", "lease_refused", "reload",
+    "open",   "close",  "revoke", "expire",     "check", "approve", "lease", "lease_refused",
+    "reload", "start", "resume", "checkpoint",
 };
 
 const char *az_audit_kind_name(az_audit_kind k)
@@ -106,8 +137,8 @@ const char *az_audit_kind_name(az_audit_kind k)
 
 /* ---- framing ---- */
 
-int az_audit_mac(const unsigned char key[32], const unsigned char prev[32], const char *line,
-                 size_t signed_len, unsigned char mac[32])
+int az_audit_mac_v1(const unsigned char key[32], const unsigned char prev[32], const char *line,
+                    size_t signed_len, unsigned char mac[32])
 {
     crypto_generichash_blake2b_state st;
     int rc = crypto_generichash_blake2b_init(&st, key, 32, 32);
@@ -121,10 +152,44 @@ int az_audit_mac(const unsigned char key[32], const unsigned char prev[32], cons
     return rc ? AGENTAUTHZ_ECRYPTO : 0;
 }
 
-/* Strict lowercase hex, as the writer produces it; anything else is malformed. */
-static int hex_decode(const char *s, unsigned char out[AZ_AUDIT_MAC_BYTES])
+int az_audit_digest(const char *line, size_t signed_len, unsigned char digest[32])
 {
-    for (size_t i = 0; i < AZ_AUDIT_HEX; i++) {
+    return crypto_generichash_blake2b(digest, 32, (const unsigned char *)line, signed_len, NULL,
+                                      0) != 0
+               ? AGENTAUTHZ_ECRYPTO
+               : 0;
+}
+
+int az_audit_mac(const unsigned char key[32], const unsigned char digest[32],
+                 unsigned char mac[32])
+{
+    return crypto_generichash_blake2b(mac, 32, digest, 32, key, 32) != 0 ? AGENTAUTHZ_ECRYPTO : 0;
+}
+
+int az_audit_sig_message(const char *line, const az_audit_frame *f,
+                         unsigned char msg[AZ_AUDIT_SIGMSG_BYTES])
+{
+    crypto_generichash_blake2b_state st;
+    const unsigned char *l = (const unsigned char *)line;
+    size_t after = f->sig_at + SIG_PART;
+    int rc;
+    if (!f->sig_at || after > f->signed_len)
+        return AGENTAUTHZ_EINVAL;
+    memcpy(msg, SIG_DOMAIN, 8);
+    rc = crypto_generichash_blake2b_init(&st, NULL, 0, 32);
+    if (!rc)
+        rc = crypto_generichash_blake2b_update(&st, l, f->sig_at);
+    if (!rc)
+        rc = crypto_generichash_blake2b_update(&st, l + after, f->signed_len - after);
+    if (!rc)
+        rc = crypto_generichash_blake2b_final(&st, msg + 8, 32);
+    return rc ? AGENTAUTHZ_ECRYPTO : 0;
+}
+
+/* Strict lowercase hex, as the writer produces it; anything else is malformed. */
+static int hex_decode(const char *s, unsigned char *out, size_t nbytes)
+{
+    for (size_t i = 0; i < 2 * nbytes; i++) {
         char c = s[i];
         unsigned v;
         if (c >= '0' && c <= '9')
@@ -158,29 +223,128 @@ static int parse_seq(const char *line, size_t len, uint64_t *seq, size_t *end)
     return 0;
 }
 
-int az_audit_frame_parse(const char *line, size_t len, az_audit_frame *f, const char **why)
+/* The ',"log":"<hex>",' field after seq (version 2); the body starts after it. */
+static int parse_log(const char *line, size_t len, size_t comma, az_audit_frame *f)
 {
-    size_t comma = 0, prev_at;
-    *why = "not an audit record";
-    if (len < PREFIX_LEN + 2 + PREV_PART + MAC_PART || memcmp(line, PREFIX, PREFIX_LEN) != 0)
+    if (len < comma + LOG_PART || memcmp(line + comma, LOG_KEY, LOG_KEY_LEN) != 0 ||
+        hex_decode(line + comma + LOG_KEY_LEN, f->log, AZ_AUDIT_LOG_ID_BYTES) != 0 ||
+        memcmp(line + comma + LOG_KEY_LEN + LOG_HEX, "\",", 2) != 0)
         return -1;
-    *why = "bad sequence number";
-    if (parse_seq(line, len, &f->seq, &comma) != 0)
-        return -1;
+    f->body_at = comma + LOG_PART;
+    return 0;
+}
+
+/* The ',"sig":"<hex>"' field that ends a signed record's body, if there is one. */
+static void parse_sig(const char *line, size_t prev_at, az_audit_frame *f)
+{
+    size_t at;
+    f->sig_at = 0;
+    if (prev_at < f->body_at + SIG_PART)
+        return;
+    at = prev_at - SIG_PART;
+    /* A string value cannot hold this: its quotes would be escaped. */
+    if (memcmp(line + at, SIG_KEY, SIG_KEY_LEN) == 0 && line[prev_at - 1] == '"' &&
+        hex_decode(line + at + SIG_KEY_LEN, f->sig, AZ_AUDIT_SIG_BYTES) == 0)
+        f->sig_at = at;
+}
+
+/*
+ * The event name: the body starts '"time":"<time>","event":"<name>"', both
+ * values written by the writer without escapes.
+ */
+static void parse_event(const char *line, size_t end, az_audit_frame *f)
+{
+    const char *p = line + f->body_at, *stop = line + end, *q;
+    f->event = NULL;
+    f->event_len = 0;
+    if ((size_t)(stop - p) < 8 || memcmp(p, "\"time\":\"", 8) != 0)
+        return;
+    q = memchr(p + 8, '"', (size_t)(stop - p - 8));
+    if (!q || (size_t)(stop - q) < EVENT_KEY_LEN + 1 ||
+        memcmp(q, "\"" EVENT_KEY, 1 + EVENT_KEY_LEN) != 0)
+        return;
+    p = q + 1 + EVENT_KEY_LEN;
+    q = memchr(p, '"', (size_t)(stop - p));
+    if (!q)
+        return;
+    f->event = p;
+    f->event_len = (size_t)(q - p);
+}
+
+/* The ',"prev":...,"mac":...}' tail shared by both versions. */
+static int parse_tail(const char *line, size_t len, size_t min, az_audit_frame *f,
+                      size_t *prev_at, const char **why)
+{
     *why = "bad mac field";
     f->signed_len = len - MAC_PART;
     if (memcmp(line + f->signed_len, MAC_KEY, MAC_KEY_LEN) != 0 ||
         memcmp(line + len - 2, "\"}", 2) != 0 ||
-        hex_decode(line + f->signed_len + MAC_KEY_LEN, f->mac) != 0)
+        hex_decode(line + f->signed_len + MAC_KEY_LEN, f->mac, AZ_AUDIT_MAC_BYTES) != 0)
         return -1;
     *why = "bad prev field";
-    if (f->signed_len < comma + 1 + PREV_PART)
+    if (f->signed_len < min + PREV_PART)
         return -1;
-    prev_at = f->signed_len - PREV_PART;
-    if (memcmp(line + prev_at, PREV_KEY, PREV_KEY_LEN) != 0 || line[f->signed_len - 1] != '"' ||
-        hex_decode(line + prev_at + PREV_KEY_LEN, f->prev) != 0)
+    *prev_at = f->signed_len - PREV_PART;
+    if (memcmp(line + *prev_at, PREV_KEY, PREV_KEY_LEN) != 0 || line[f->signed_len - 1] != '"' ||
+        hex_decode(line + *prev_at + PREV_KEY_LEN, f->prev, AZ_AUDIT_MAC_BYTES) != 0)
         return -1;
+    return 0;
+}
+
+int az_audit_frame_parse(const char *line, size_t len, az_audit_frame *f, const char **why)
+{
+    size_t comma = 0, prev_at = 0;
+    memset(f, 0, sizeof *f);
+    *why = "not an audit record";
+    if (len < PREFIX_LEN + 2 + PREV_PART + MAC_PART)
+        return -1;
+    if (memcmp(line, PREFIX, PREFIX_LEN) == 0)
+        f->version = 2;
+    else if (memcmp(line, PREFIX_V1, PREFIX_LEN) == 0)
+        f->version = 1;
+    else
+        return -1;
+    *why = "bad sequence number";
+    if (parse_seq(line, len, &f->seq, &comma) != 0)
+        return -1;
+    *why = "bad log field";
+    if (f->version == 2 && parse_log(line, len, comma, f) != 0)
+        return -1;
+    if (parse_tail(line, len, f->version == 2 ? f->body_at : comma + 1, f, &prev_at, why) != 0)
+        return -1;
+    if (f->version == 2) {
+        parse_sig(line, prev_at, f);
+        parse_event(line, f->sig_at ? f->sig_at : prev_at, f);
+    }
     *why = NULL;
+    return 0;
+}
+
+/*
+ * Finds ',"name":"' in a signed record's body (start and resume records are
+ * written by this file, with no field that could hold that text unescaped)
+ * and the end of its string value.
+ */
+int az_audit_body_string(const char *line, const az_audit_frame *f, const char *name,
+                         size_t *at, size_t *len)
+{
+    char key[32];
+    size_t klen, i, end = f->sig_at ? f->sig_at : f->signed_len;
+    int n = snprintf(key, sizeof key, ",\"%s\":\"", name);
+    const char *p;
+    if (n <= 0 || (size_t)n >= sizeof key || end <= f->body_at)
+        return -1;
+    klen = (size_t)n;
+    p = memmem(line + f->body_at, end - f->body_at, key, klen);
+    if (!p)
+        return -1;
+    *at = (size_t)(p - line) + klen;
+    for (i = *at; i < end && line[i] != '"'; i++)
+        if (line[i] == '\\')
+            i++;
+    if (i >= end)
+        return -1;
+    *len = i - *at;
     return 0;
 }
 
@@ -292,6 +456,12 @@ static int put_escaped(az_buf *b, const char *s, size_t len, size_t *i, size_t *
         *i += used;
     }
     return rc;
+}
+
+int az_audit_escape(az_buf *b, const char *s, size_t len)
+{
+    size_t i = 0, out = 0;
+    return put_escaped(b, s, len, &i, &out);
 }
 
 /* Appends s as a JSON string, capped at AZ_AUDIT_STR_MAX bytes, secrets redacted. */
@@ -601,20 +771,57 @@ static bool flush_due(const az_audit *a)
 
 /* ---- appending a record (under the lock) ---- */
 
-static int frame_record(az_audit *a, const az_buf *body, uint64_t seq, unsigned char mac[32])
+/*
+ * Signs the record being framed at out[start..): the message covers the
+ * line so far and the prev field (everything the record's MAC covers but
+ * the signature), and the ',"sig":"..."' field goes in before prev.
+ */
+static int insert_sig(az_audit *a, size_t start, size_t prev_at)
 {
-    size_t start = a->out.len;
+    char prevpart[PREV_PART], hex[SIG_HEX + 1];
+    unsigned char msg[AZ_AUDIT_SIGMSG_BYTES], sig[AZ_AUDIT_SIG_BYTES];
+    crypto_generichash_blake2b_state st;
+    int rc = crypto_generichash_blake2b_init(&st, NULL, 0, 32);
+    if (!rc)
+        rc = crypto_generichash_blake2b_update(&st, (const unsigned char *)a->out.p + start,
+                                               a->out.len - start);
+    if (!rc)
+        rc = crypto_generichash_blake2b_final(&st, msg + 8, 32);
+    if (rc)
+        return AGENTAUTHZ_ECRYPTO;
+    memcpy(msg, SIG_DOMAIN, 8);
+    rc = az_keys_sign(a->signer, msg, sizeof msg, sig);
+    if (rc)
+        return rc;
+    memcpy(prevpart, a->out.p + prev_at, PREV_PART);
+    a->out.len = prev_at;
+    sodium_bin2hex(hex, sizeof hex, sig, sizeof sig);
+    rc = az_buf_printf(&a->out, SIG_KEY "%s\"", hex);
+    return rc ? rc : az_buf_append(&a->out, prevpart, PREV_PART);
+}
+
+/* Frames body as record seq (signed when sign is set); *digest gets its link. */
+static int frame_record(az_audit *a, const az_buf *body, bool sign, uint64_t seq,
+                        unsigned char digest[32])
+{
+    size_t start = a->out.len, prev_at;
     char hex[AZ_AUDIT_HEX + 1];
-    int rc = az_buf_printf(&a->out, PREFIX "%" PRIu64 ",", seq);
+    unsigned char mac[AZ_AUDIT_MAC_BYTES];
+    int rc = az_buf_printf(&a->out, PREFIX "%" PRIu64 LOG_KEY "%s\",", seq, a->log_hex);
     if (!rc)
         rc = az_buf_append(&a->out, body->p, body->len);
+    prev_at = a->out.len;
     sodium_bin2hex(hex, sizeof hex, a->prev, sizeof a->prev);
     if (!rc)
         rc = az_buf_printf(&a->out, PREV_KEY "%s\"", hex);
+    if (!rc && sign)
+        rc = insert_sig(a, start, prev_at);
     if (!rc)
-        rc = az_audit_mac(a->keys, a->prev, a->out.p + start, a->out.len - start, mac);
+        rc = az_audit_digest(a->out.p + start, a->out.len - start, digest);
+    if (!rc)
+        rc = az_audit_mac(a->keys, digest, mac);
     if (!rc) {
-        sodium_bin2hex(hex, sizeof hex, mac, AZ_AUDIT_MAC_BYTES);
+        sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
         rc = az_buf_printf(&a->out, MAC_KEY "%s\"}\n", hex);
     }
     return rc;
@@ -627,15 +834,15 @@ static int frame_record(az_audit *a, const az_buf *body, uint64_t seq, unsigned 
  * not in the log; one that the file holds part of stays in the chain (the
  * verifier will report a cut line), and its action is denied all the same.
  */
-static int append_record(az_audit *a, const az_buf *body)
+static int append_record(az_audit *a, const az_buf *body, bool sign)
 {
     size_t start = a->out.len;
-    unsigned char mac[AZ_AUDIT_MAC_BYTES], old[AZ_AUDIT_MAC_BYTES];
-    int rc = frame_record(a, body, a->seq + 1, mac);
+    unsigned char digest[AZ_AUDIT_MAC_BYTES], old[AZ_AUDIT_MAC_BYTES];
+    int rc = frame_record(a, body, sign, a->seq + 1, digest);
     if (rc)
         goto undo;
     memcpy(old, a->prev, sizeof old);
-    memcpy(a->prev, mac, sizeof mac);
+    memcpy(a->prev, digest, sizeof digest);
     a->seq++;
     a->pending++;
     if (flush_due(a) && (rc = write_out(a)) != 0)
@@ -645,6 +852,8 @@ static int append_record(az_audit *a, const az_buf *body)
         rc = AGENTAUTHZ_EIO;
         goto taken_back;
     }
+    if (sign)
+        a->signed_seq = a->seq;
     if (a->fd < 0 || a->written == a->out.len)
         out_reset(a);
     return 0;
@@ -661,11 +870,69 @@ undo:
     return rc;
 }
 
+static uint64_t wall_now(const az_audit *a)
+{
+    struct timespec ts;
+    if (a->wall)
+        return a->wall(a->wall_ctx);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A record the log writes by itself, signed with the engine's key: start and
+ * resume name the engine (its name and public key), a checkpoint signs the
+ * chain so far (its prev field is the digest of the record before, which
+ * links back to the start), so a holder of the public key alone can check
+ * every record up to it.
+ */
+static int append_signed(az_audit *a, az_audit_kind kind, uint64_t time_ns)
+{
+    az_buf body = {NULL, 0, 0, BODY_MAX};
+    az_audit_event ev;
+    char pk[AGENTAUTHZ_PUBKEY_TEXT_MAX];
+    int rc;
+    memset(&ev, 0, sizeof ev);
+    rc = put_time(&body, time_ns);
+    if (!rc)
+        rc = az_buf_printf(&body, ",\"event\":\"%s\"", az_audit_kind_name(kind));
+    if (!rc && kind != AZ_AUDIT_CHECKPOINT) {
+        rc = put_field(&body, "engine", a->engine, &ev);
+        if (!rc)
+            rc = agentauthz_keys_public(a->signer, pk, sizeof pk);
+        if (!rc)
+            rc = az_buf_printf(&body, ",\"key\":\"%s\"", pk);
+    }
+    if (!rc)
+        rc = append_record(a, &body, true);
+    az_buf_free(&body);
+    return rc;
+}
+
+/* A checkpoint when records follow the last signed one (at a reopen and at close). */
+static int checkpoint_if_due(az_audit *a)
+{
+    if (a->error || a->seq == a->signed_seq)
+        return a->error;
+    return append_signed(a, AZ_AUDIT_CHECKPOINT, wall_now(a));
+}
+
+/*
+ * Every checkpoint_every records, a checkpoint. One that cannot be written
+ * does not undo the record before it, which is in the log: the next record
+ * tries again (a failed file write is sticky and denies it anyway).
+ */
+static void checkpoint_periodic(az_audit *a, uint64_t time_ns)
+{
+    if (a->checkpoint_every && a->seq - a->signed_seq >= a->checkpoint_every)
+        (void)append_signed(a, AZ_AUDIT_CHECKPOINT, time_ns);
+}
+
 int az_audit_emit(az_audit *a, const az_audit_event *ev)
 {
     az_buf body = {NULL, 0, 0, BODY_MAX};
     int rc;
-    if (!a || !ev || (unsigned)ev->kind >= AZ_AUDIT_KIND_COUNT)
+    if (!a || !ev || (unsigned)ev->kind >= AZ_AUDIT_KIND_COUNT || ev->kind >= AZ_AUDIT_START)
         return AGENTAUTHZ_EINVAL;
     rc = format_body(ev, &body);
     if (!rc)
@@ -673,7 +940,9 @@ int az_audit_emit(az_audit *a, const az_audit_event *ev)
     if (rc)
         goto out;
     pthread_mutex_lock(&a->lock);
-    rc = a->error ? a->error : append_record(a, &body);
+    rc = a->error ? a->error : append_record(a, &body, false);
+    if (!rc)
+        checkpoint_periodic(a, ev->time_ns);
     pthread_mutex_unlock(&a->lock);
 out:
     az_buf_free(&body);
@@ -725,19 +994,54 @@ static void skip_partial(az_audit *a)
     a->written = nl ? (size_t)(nl - a->out.p) + 1 : a->out.len;
 }
 
+/*
+ * O_NOFOLLOW: a symbolic link planted at the log's path (by whoever can
+ * write its directory) must not redirect the records into another file.
+ */
+static int open_log_file(const char *path, int flags)
+{
+    return open(path, flags | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+}
+
+/* The error of a failed open; a symbolic link gets its own words. */
+static int open_error(az_audit *a, agentauthz_error *err)
+{
+    struct stat st;
+    if (a->errnum == ELOOP && lstat(a->path, &st) == 0 && S_ISLNK(st.st_mode))
+        return az_error_set(err, AGENTAUTHZ_EIO, a->path, 0, 0, 0,
+                            "audit log: open: the path is a symbolic link (refused)");
+    return io_error(a, err, "open");
+}
+
+/*
+ * A reopened file starts with a checkpoint: no file of a log is ever empty
+ * (so an emptied file is evidence), and each file can be checked by the
+ * public key from its first line.
+ */
+static int begin_file(az_audit *a, agentauthz_error *err)
+{
+    int rc = append_signed(a, AZ_AUDIT_CHECKPOINT, wall_now(a));
+    if (rc == AGENTAUTHZ_EIO && a->error)
+        return io_error(a, err, "write");
+    return rc ? az_error_set(err, rc, a->path, 0, 0, 0,
+                             "audit log: the checkpoint of the reopened file was not written")
+              : 0;
+}
+
 static int reopen_locked(az_audit *a, agentauthz_error *err)
 {
     int fd;
-    if (!a->error && a->fd >= 0)
+    /* The old file ends with a checkpoint: a pubkey-only verifier checks all of it. */
+    if (!a->error && a->fd >= 0 && checkpoint_if_due(a) == 0)
         write_out(a); /* a failure here leaves the records buffered for the new file */
     if (a->fd >= 0)
         close(a->fd);
     a->fd = -1;
-    fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    fd = open_log_file(a->path, O_WRONLY);
     if (fd < 0) {
         a->errnum = errno;
         a->error = AGENTAUTHZ_EIO;
-        return io_error(a, err, "open");
+        return open_error(a, err);
     }
     a->fd = fd;
     a->error = 0;
@@ -745,7 +1049,7 @@ static int reopen_locked(az_audit *a, agentauthz_error *err)
     if (write_out(a) != 0)
         return io_error(a, err, "write");
     out_reset(a);
-    return 0;
+    return begin_file(a, err);
 }
 
 int az_audit_reopen(az_audit *a, agentauthz_error *err)
@@ -757,6 +1061,21 @@ int az_audit_reopen(az_audit *a, agentauthz_error *err)
         return 0;
     pthread_mutex_lock(&a->lock);
     rc = reopen_locked(a, err);
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+int az_audit_close(az_audit *a, agentauthz_error *err)
+{
+    int rc;
+    if (!a)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "audit log: no log");
+    pthread_mutex_lock(&a->lock);
+    rc = checkpoint_if_due(a);
+    if (rc && !a->error)
+        rc = az_error_set(err, rc, a->path, 0, 0, 0, "audit log: the checkpoint was not written");
+    else
+        rc = flush_locked(a, err);
     pthread_mutex_unlock(&a->lock);
     return rc;
 }
@@ -798,7 +1117,7 @@ static int tamper(const az_audit *a, agentauthz_error *err, const char *why)
 static int resume_from(az_audit *a, const char *buf, size_t len, bool whole, agentauthz_error *err)
 {
     az_audit_frame f;
-    unsigned char mac[AZ_AUDIT_MAC_BYTES];
+    unsigned char mac[AZ_AUDIT_MAC_BYTES], digest[AZ_AUDIT_MAC_BYTES];
     const char *why, *start;
     size_t i;
     if (buf[len - 1] != '\n')
@@ -810,17 +1129,28 @@ static int resume_from(az_audit *a, const char *buf, size_t len, bool whole, age
     start = buf + i;
     if (az_audit_frame_parse(start, len - 1 - i, &f, &why) != 0)
         return tamper(a, err, why);
-    if (az_audit_mac(a->keys, f.prev, start, f.signed_len, mac) != 0)
+    if (f.version != AZ_AUDIT_SCHEMA)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, a->path, 0, 0, 0,
+                            "audit log: cannot resume: the file holds a version %u log; "
+                            "rotate it (rename it away) to start a version 2 log",
+                            f.version);
+    if (az_audit_digest(start, f.signed_len, digest) != 0 ||
+        az_audit_mac(a->keys, digest, mac) != 0)
         return az_error_set(err, AGENTAUTHZ_ECRYPTO, a->path, 0, 0, 0, "audit log: MAC failed");
     if (sodium_memcmp(mac, f.mac, sizeof mac) != 0)
         return tamper(a, err, "the last record's MAC does not verify (edited, or another key)");
     a->seq = f.seq;
-    memcpy(a->prev, f.mac, sizeof a->prev);
+    a->signed_seq = f.sig_at ? f.seq : 0;
+    memcpy(a->log, f.log, sizeof a->log);
+    memcpy(a->prev, digest, sizeof a->prev);
     return 0;
 }
 
-/* Reads at most one line's worth of the file's end and resumes from its last record. */
-static int resume(az_audit *a, agentauthz_error *err)
+/*
+ * Reads at most one line's worth of the file's end and resumes from its last
+ * record; *resumed says whether the file held one.
+ */
+static int resume(az_audit *a, bool *resumed, agentauthz_error *err)
 {
     struct stat st;
     char *buf = NULL;
@@ -843,6 +1173,7 @@ static int resume(az_audit *a, agentauthz_error *err)
         goto out;
     }
     rc = resume_from(a, buf, want, want == size, err);
+    *resumed = rc == 0;
 out:
     free(buf);
     return rc;
@@ -850,9 +1181,10 @@ out:
 
 /* ---- construction ---- */
 
-static int check_options(const agentauthz_audit_options *opt, const unsigned char *key)
+static int check_options(const agentauthz_audit_options *opt, const az_audit_writer *w)
 {
-    if (!opt || !key || opt->version != AGENTAUTHZ_AUDIT_OPTIONS_VERSION)
+    if (!opt || !w || !w->keys || opt->version < 1 ||
+        opt->version > AGENTAUTHZ_AUDIT_OPTIONS_VERSION)
         return -1;
     if (!opt->path && !opt->callback)
         return -1;
@@ -874,46 +1206,73 @@ static int make_keys(az_audit *a, const unsigned char key[32])
     return sodium_mprotect_readonly(a->keys) != 0 ? AGENTAUTHZ_ECRYPTO : 0;
 }
 
-static int open_file(az_audit *a, const char *path, agentauthz_error *err)
+static int open_file(az_audit *a, const char *path, bool *resumed, agentauthz_error *err)
 {
     a->path = strdup(path);
     if (!a->path)
         return az_error_set(err, AGENTAUTHZ_ENOMEM, path, 0, 0, 0, "out of memory");
     /* Read access too, to check the last record of a file being resumed. */
-    a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    a->fd = open_log_file(path, O_RDWR);
     if (a->fd < 0) {
         a->errnum = errno;
-        return io_error(a, err, "open");
+        return open_error(a, err);
     }
-    return resume(a, err);
+    return resume(a, resumed, err);
 }
 
-static int audit_init(az_audit *a, const agentauthz_audit_options *opt, const unsigned char key[32],
+/* The first record: start (and a random id) for a new log, resume for an old one. */
+static int begin(az_audit *a, bool resumed, agentauthz_error *err)
+{
+    int rc;
+    if (!resumed) {
+        randombytes_buf(a->log, sizeof a->log);
+        memset(a->prev, 0, sizeof a->prev);
+    }
+    sodium_bin2hex(a->log_hex, sizeof a->log_hex, a->log, sizeof a->log);
+    rc = append_signed(a, resumed ? AZ_AUDIT_RESUME : AZ_AUDIT_START, wall_now(a));
+    if (rc == AGENTAUTHZ_EIO && a->error)
+        return io_error(a, err, "write");
+    if (rc)
+        return az_error_set(err, rc, a->path, 0, 0, 0, "audit log: the %s record was not written",
+                            resumed ? "resume" : "start");
+    return 0;
+}
+
+static int audit_init(az_audit *a, const agentauthz_audit_options *opt, const az_audit_writer *w,
                       agentauthz_error *err)
 {
+    bool resumed = false;
     int rc;
     a->fd = -1;
     a->flush = opt->flush;
     a->flush_every = opt->flush_every;
+    a->checkpoint_every = opt->version >= 2 ? opt->checkpoint_every
+                                            : AGENTAUTHZ_AUDIT_CHECKPOINT_EVERY;
     a->fsync = opt->fsync != 0;
     a->cb = opt->callback;
     a->ctx = opt->ctx;
+    a->signer = w->keys;
+    a->wall = w->wall;
+    a->wall_ctx = w->wall_ctx;
     a->out.max = AZ_AUDIT_BUFFER + AZ_AUDIT_LINE_MAX;
     if (pthread_mutex_init(&a->lock, NULL) != 0)
         return az_error_set(err, AGENTAUTHZ_ENOMEM, NULL, 0, 0, 0, "audit log: no mutex");
     a->has_lock = true;
-    rc = make_keys(a, key);
+    if (w->engine && !(a->engine = strndup(w->engine, AZ_MAX_NAME)))
+        return az_error_set(err, AGENTAUTHZ_ENOMEM, NULL, 0, 0, 0, "out of memory");
+    rc = make_keys(a, az_keys_audit_key(w->keys));
     if (rc)
         return az_error_set(err, rc, NULL, 0, 0, 0, "audit log: cannot set up the key");
-    return opt->path ? open_file(a, opt->path, err) : 0;
+    rc = opt->path ? open_file(a, opt->path, &resumed, err) : 0;
+    return rc ? rc : begin(a, resumed, err);
 }
 
-int az_audit_new(az_audit **out, const agentauthz_audit_options *opt, const unsigned char key[32],
+int az_audit_new(az_audit **out, const agentauthz_audit_options *opt, const az_audit_writer *w,
                  agentauthz_error *err)
 {
     az_audit *a = NULL;
     int rc;
-    if (!out || check_options(opt, key) != 0)
+    if (!out || check_options(opt, w) != 0)
         return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "audit log: bad options");
     *out = NULL;
     if (sodium_init() < 0)
@@ -921,7 +1280,7 @@ int az_audit_new(az_audit **out, const agentauthz_audit_options *opt, const unsi
     a = calloc(1, sizeof *a);
     if (!a)
         return az_error_set(err, AGENTAUTHZ_ENOMEM, NULL, 0, 0, 0, "out of memory");
-    rc = audit_init(a, opt, key, err);
+    rc = audit_init(a, opt, w, err);
     if (rc) {
         az_audit_free(a);
         return rc;
@@ -934,6 +1293,9 @@ void az_audit_free(az_audit *a)
 {
     if (!a)
         return;
+    /* A log that began ends with a checkpoint, so that its end is signed. */
+    if (a->log_hex[0])
+        checkpoint_if_due(a);
     if (a->fd >= 0) {
         if (!a->error)
             write_out(a);
@@ -946,6 +1308,7 @@ void az_audit_free(az_audit *a)
     if (a->has_lock)
         pthread_mutex_destroy(&a->lock);
     az_buf_free(&a->out);
+    free(a->engine);
     free(a->path);
     free(a);
 }

@@ -160,9 +160,14 @@ int agentauthz_engine_set_audit(agentauthz_engine *e, const agentauthz_audit_opt
                                 agentauthz_error *err)
 {
     az_audit *fresh = NULL, *old;
+    az_audit_writer w;
     int rc;
     if (!e)
         return az_error_set(err, AGENTAUTHZ_EINVAL, "", 0, 0, 0, "no engine");
+    w.keys = e->keys;
+    w.engine = e->name;
+    w.wall = e->wall_clock;
+    w.wall_ctx = e->wall_clock_ctx;
     /*
      * The old log is flushed before the new one opens, so that a new log on
      * the same file resumes after the old one's last record instead of
@@ -170,9 +175,10 @@ int agentauthz_engine_set_audit(agentauthz_engine *e, const agentauthz_audit_opt
      */
     pthread_rwlock_wrlock(&e->audit_lock);
     old = e->audit;
-    rc = old ? az_audit_flush(old, err) : 0;
+    /* The old log's closing checkpoint goes in before a new log can resume after it. */
+    rc = old ? az_audit_close(old, err) : 0;
     if (!rc && opt)
-        rc = az_audit_new(&fresh, opt, az_keys_audit_key(e->keys), err);
+        rc = az_audit_new(&fresh, opt, &w, err);
     if (!rc)
         atomic_store_explicit(&e->audit, fresh, memory_order_release);
     pthread_rwlock_unlock(&e->audit_lock);

@@ -133,7 +133,10 @@ START_TEST(test_every_event_recorded_and_verified)
     assert_absent(log, loglen, secret, slen);
     paths[0] = path;
     ck_assert_int_eq(agentauthz_audit_verify(keys, paths, 1, &rep, NULL), 0);
-    ck_assert_uint_eq(rep.records, 14);
+    /* 14 events, the start record and the checkpoint at set_audit(NULL) */
+    ck_assert_uint_eq(rep.records, 16);
+    ck_assert_int_eq(count_events(log, "start"), 1);
+    ck_assert_int_eq(count_events(log, "checkpoint"), 1);
     /* an edit anywhere is detected at its line */
     {
         char *at = strstr(log, "\"decision\":\"deny\"");
@@ -316,6 +319,149 @@ START_TEST(test_unrecorded_allow_changes_nothing)
 }
 END_TEST
 
+/* Keys from a sign seed byte and an audit key byte (the master key does not matter). */
+static agentauthz_keys *keys_of(unsigned char sign, unsigned char audit)
+{
+    unsigned char b[32];
+    char t[512], s1[64], s2[64], s3[64];
+    agentauthz_keys *k = NULL;
+    memset(b, sign, sizeof b);
+    sodium_bin2base64(s1, sizeof s1, b, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    memset(b, 0x77, sizeof b);
+    sodium_bin2base64(s2, sizeof s2, b, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    memset(b, audit, sizeof b);
+    sodium_bin2base64(s3, sizeof s3, b, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(t, sizeof t, "agentauthz-keys v1\nsign: %s\nmaster: %s\naudit: %s\n", s1, s2, s3);
+    ck_assert_int_eq(agentauthz_keys_load(t, strlen(t), &k, NULL), 0);
+    return k;
+}
+
+/* An engine named name with keys k, logging to path; one session and one check. */
+static void write_engine_log(const char *name, const agentauthz_keys *k, const char *path)
+{
+    fake_clock c = {0};
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s;
+    agentauthz_action *q = action_from_json("{\"tool\":\"send\"}");
+    agentauthz_decision d;
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &c;
+    eo.keys = k;
+    eo.name = name;
+    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
+    ao.path = path;
+    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
+    s = open_session(e, "agent", "t", NULL);
+    ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
+    agentauthz_session_close(s);
+    agentauthz_action_free(q);
+    agentauthz_engine_free(e); /* writes the closing checkpoint */
+}
+
+static int verify_ext(const agentauthz_keys *k, const unsigned char *pk, const char *engine,
+                      uint64_t last, const char *path, agentauthz_audit_result *res)
+{
+    agentauthz_audit_verify_options vo = AGENTAUTHZ_AUDIT_VERIFY_OPTIONS_INIT;
+    const char *paths[1] = {path};
+    agentauthz_audit_result r = AGENTAUTHZ_AUDIT_RESULT_INIT;
+    int rc;
+    vo.keys = k;
+    vo.pubkey = pk;
+    vo.engine = engine;
+    vo.expect_last = last;
+    rc = agentauthz_audit_verify_ext(&vo, paths, 1, &r, NULL);
+    *res = r;
+    return rc;
+}
+
+/*
+ * Two engines that share an audit key (one key file copied, then the
+ * signing key regenerated, or a shared audit key on purpose): the MACs of
+ * one's log verify under the other's key, but the log is not the other's.
+ */
+START_TEST(test_log_bound_to_engine)
+{
+    char path[] = "/tmp/azauditengXXXXXX";
+    agentauthz_keys *ka = keys_of(0x0a, 0x42), *kb = keys_of(0x0b, 0x42);
+    unsigned char pka[AGENTAUTHZ_PUBKEY_BYTES];
+    agentauthz_audit_result res;
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    unlink(path);
+    write_engine_log("engine-a", ka, path);
+    ck_assert_int_eq(agentauthz_keys_public_raw(ka, pka), 0);
+    ck_assert_int_eq(verify_ext(ka, NULL, NULL, 0, path, &res), 0);
+    ck_assert_uint_eq(res.schema, 2);
+    ck_assert_uint_eq(res.signed_seq, res.report.last_seq);
+    ck_assert_int_eq(verify_ext(kb, NULL, NULL, 0, path, &res), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(res.report.problem, AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_uint_eq(res.report.line, 1);
+    ck_assert_int_eq(verify_ext(ka, NULL, "engine-a", 0, path, &res), 0);
+    ck_assert_int_eq(verify_ext(NULL, pka, "engine-a", 0, path, &res), 0);
+    ck_assert_int_eq(verify_ext(ka, NULL, "engine-b", 0, path, &res), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(res.report.problem, AGENTAUTHZ_AUDIT_ENGINE);
+    /* The same file taken over by B: its resume record names B. */
+    write_engine_log("engine-b", kb, path);
+    ck_assert_int_eq(verify_ext(ka, NULL, NULL, 0, path, &res), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(res.report.problem, AGENTAUTHZ_AUDIT_ENGINE);
+    ck_assert_uint_gt(res.report.line, 1);
+    unlink(path);
+    /* The same engine resuming its own file: one log, one id. */
+    write_engine_log("engine-a", ka, path);
+    write_engine_log("engine-a", ka, path);
+    ck_assert_int_eq(verify_ext(ka, NULL, "engine-a", 0, path, &res), 0);
+    ck_assert_int_eq(verify_ext(NULL, pka, NULL, 0, path, &res), 0);
+    ck_assert_uint_eq(res.signed_seq, res.report.last_seq);
+    unlink(path);
+    agentauthz_keys_free(ka);
+    agentauthz_keys_free(kb);
+}
+END_TEST
+
+/* A log cut at a record boundary verifies, but not against the last number the host knows. */
+START_TEST(test_truncated_at_boundary)
+{
+    char path[] = "/tmp/azaudittrXXXXXX";
+    agentauthz_keys *k = keys_of(0x0c, 0x43);
+    agentauthz_audit_result res;
+    uint64_t last;
+    size_t len, cut;
+    char *log;
+    FILE *f;
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    unlink(path);
+    write_engine_log("engine-c", k, path);
+    ck_assert_int_eq(verify_ext(k, NULL, NULL, 0, path, &res), 0);
+    last = res.report.last_seq;
+    ck_assert_int_eq(verify_ext(k, NULL, NULL, last, path, &res), 0);
+    log = slurp(path, &len);
+    for (cut = len - 1; cut > 0 && log[cut - 1] != '\n'; cut--)
+        ;
+    f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(log, 1, cut, f), cut);
+    fclose(f);
+    /* no trace without --expect-last */
+    ck_assert_int_eq(verify_ext(k, NULL, NULL, 0, path, &res), 0);
+    ck_assert_int_eq(verify_ext(k, NULL, NULL, last, path, &res), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(res.report.problem, AGENTAUTHZ_AUDIT_END);
+    ck_assert_uint_eq(res.report.last_seq, last - 1);
+    /* Cut down to nothing: an empty log. */
+    f = fopen(path, "wb");
+    fclose(f);
+    ck_assert_int_eq(verify_ext(k, NULL, NULL, 0, path, &res), AGENTAUTHZ_ETAMPER);
+    ck_assert_int_eq(res.report.problem, AGENTAUTHZ_AUDIT_EMPTY);
+    free(log);
+    unlink(path);
+    agentauthz_keys_free(k);
+}
+END_TEST
+
 /*
  * An approval takes effect only once its record is written: when the sink
  * refuses the approve record, approve fails, the next identical check is
@@ -425,9 +571,9 @@ START_TEST(test_refused_lease_record_withholds_secret)
     agentauthz_secret_buffer_free(b);
     agentauthz_session_close(s);
     ck_assert_uint_eq(k.refused, 2);
-    fclose(k.copy);
     agentauthz_action_free(q);
-    agentauthz_engine_free(e);
+    agentauthz_engine_free(e); /* hands the sink the closing checkpoint: before fclose */
+    fclose(k.copy);
 }
 END_TEST
 
@@ -461,8 +607,8 @@ START_TEST(test_refused_open_record_opens_nothing)
     ck_assert_ptr_null(child);
     k.refuse = false;
     agentauthz_session_close(s);
+    agentauthz_engine_free(e); /* hands the sink the closing checkpoint: before fclose */
     fclose(k.copy);
-    agentauthz_engine_free(e);
 }
 END_TEST
 
@@ -526,6 +672,8 @@ static Suite *audit_engine_suite(void)
     tcase_add_test(tc, test_refused_lease_record_withholds_secret);
     tcase_add_test(tc, test_refused_open_record_opens_nothing);
     tcase_add_test(tc, test_record_shows_checked_resource);
+    tcase_add_test(tc, test_log_bound_to_engine);
+    tcase_add_test(tc, test_truncated_at_boundary);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -432,7 +432,7 @@ fi
 expect_err "keygen: needs --out" 2 "missing --out" "$bin" keygen
 expect_err "keygen: no positional arguments" 2 "unexpected argument" "$bin" keygen "$tmp/k3"
 expect_err "keygen: an unwritable place" 2 "$tmp/no-dir/k" "$bin" keygen --out "$tmp/no-dir/k"
-"$bin" keygen --out "$tmp/keys2" >/dev/null 2>&1
+"$bin" keygen --out "$tmp/keys2" >"$tmp/pub2" 2>&1
 K2=$tmp/keys2
 cp "$K" "$tmp/keys644"
 chmod 644 "$tmp/keys644"
@@ -441,17 +441,36 @@ chmod 644 "$tmp/keys644"
 L=$tmp/audit.log
 expect_out "check: --keys and --audit" 0 '{"decision":"allow","rule":"read-kb","reason":""}' \
     c --keys "$K" --audit "$L" --tool read_file --resource /kb/howto.md
-if head -1 "$L" | grep -q '^{"v":1,"seq":1,.*"event":"reload"' &&
-    [ -n "$(find "$L" -perm 0600)" ] && [ "$(wc -l <"$L")" -eq 4 ] &&
+if head -1 "$L" | grep -q '^{"v":2,"seq":1,"log":"[0-9a-f]\{32\}",.*"event":"start".*"key":"'"$PUB"'"' &&
+    sed -n 2p "$L" | grep -q '"event":"reload"' && tail -1 "$L" | grep -q '"event":"checkpoint"' &&
+    [ -n "$(find "$L" -perm 0600)" ] && [ "$(wc -l <"$L")" -eq 6 ] &&
     grep -q '"event":"check".*"decision":"allow","rule":"read-kb"' "$L"; then
     passed=$((passed + 1))
 else
     fail "check: the audit log" "$(ls -l "$L"; cat "$L")"
 fi
-expect_out "audit verify: a check's log" 0 "ok: 4 records" "$bin" audit verify --keys "$K" "$L"
+# expect_ok NAME N CMD...: exit 0 and stdout starts with "ok: N records".
+expect_ok() {
+    name=$1 want=$2
+    shift 2
+    run "$@"
+    if [ "$status" -ne 0 ]; then
+        fail "$name" "exit status $status, expected 0; stderr: $(head -c 300 "$tmp/err")"
+    elif ! head -1 "$tmp/out" | grep -q "^ok: $want records"; then
+        fail "$name" "stdout: $(head -c 300 "$tmp/out")"
+    else
+        passed=$((passed + 1))
+    fi
+}
+expect_ok "audit verify: a check's log" 6 "$bin" audit verify --keys "$K" "$L"
+if grep -q 'records 1\.\.6 covered by the engine.s signature' "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail "audit verify: the log ends signed" "$(cat "$tmp/out")"
+fi
 # A second run continues the same chain.
 "$bin" replay --keys "$K" --audit "$L" $P spec-trace.jsonl >/dev/null 2>&1
-expect_out "audit verify: a replay continues the log" 0 "ok: $(wc -l <"$L") records" \
+expect_ok "audit verify: a replay continues the log" "$(wc -l <"$L")" \
     "$bin" audit verify --keys "$K" "$L"
 if [ "$(wc -l <"$L")" -gt 6 ]; then
     passed=$((passed + 1))
@@ -460,13 +479,13 @@ else
 fi
 expect_out "test: --keys and --audit" 0 "1 passed, 0 failed" \
     "$bin" test --keys "$K" --audit "$tmp/test.log" $P spec-tests.yaml
-expect_out "audit verify: a test run's log" 0 "ok: $(wc -l <"$tmp/test.log") records" \
+expect_ok "audit verify: a test run's log" "$(wc -l <"$tmp/test.log")" \
     "$bin" audit verify --keys "$K" "$tmp/test.log"
 n=$(wc -l <"$L")
 
 # Tampering: an edited field, a deleted line, a cut-off end, another key.
-sed '3s/"decision":"allow"/"decision":"deny"/' "$L" >"$tmp/edited.log"
-expect_err "audit verify: an edited record" 1 "$tmp/edited.log:3: error: mac mismatch: record 3" \
+sed '4s/"decision":"allow"/"decision":"deny"/' "$L" >"$tmp/edited.log"
+expect_err "audit verify: an edited record" 1 "$tmp/edited.log:4: error: mac mismatch: record 4" \
     "$bin" audit verify --keys "$K" "$tmp/edited.log"
 if [ ! -s "$tmp/out" ]; then passed=$((passed + 1)); else fail "audit verify: broken" "printed ok"; fi
 sed '2d' "$L" >"$tmp/deleted.log"
@@ -481,14 +500,76 @@ expect_err "audit verify: another key" 1 "$tmp/audit.log:1: error: mac mismatch"
 printf 'not a record\n' >"$tmp/junk.log"
 expect_err "audit verify: not a log" 1 "$tmp/junk.log:1: error: malformed" \
     "$bin" audit verify --keys "$K" "$tmp/junk.log"
-expect_out "audit verify: an empty log" 0 "ok: 0 records" \
+expect_err "audit verify: an empty log" 1 "/dev/null:1: error: empty log" \
     "$bin" audit verify --keys "$K" /dev/null
+expect_err "audit verify: an empty log, public key" 1 "/dev/null:1: error: empty log" \
+    "$bin" audit verify --pubkey "$PUB" /dev/null
+
+# What the verifier knows: where the log ends, whose it is.
+head -n $((n - 1)) "$L" >"$tmp/short.log"
+expect_ok "audit verify: cut at a record boundary leaves no trace" $((n - 1)) \
+    "$bin" audit verify --keys "$K" "$tmp/short.log"
+expect_err "audit verify: --expect-last catches a cut at a record boundary" 1 \
+    "$tmp/short.log:$((n - 1)): error: unexpected end: the log ends at record $((n - 1)) where record $n was expected last" \
+    "$bin" audit verify --keys "$K" --expect-last "$n" "$tmp/short.log"
+expect_ok "audit verify: --expect-last at the end" "$n" \
+    "$bin" audit verify --keys "$K" --expect-last "$n" "$L"
+expect_err "audit verify: --expect-last 0" 2 "expected a record number" \
+    "$bin" audit verify --keys "$K" --expect-last 0 "$L"
+expect_err "audit verify: --expect-last not a number" 2 "expected a record number" \
+    "$bin" audit verify --keys "$K" --expect-last 1x "$L"
+# The CLI's engines have no name: any --engine is another engine.
+expect_err "audit verify: --engine" 1 "$L:1: error: engine mismatch" \
+    "$bin" audit verify --keys "$K" --engine agentauthz "$L"
+# Another engine's log under the same audit key: K's audit key, K2's signing key.
+{ head -1 "$K"; sed -n 2p "$K2"; sed -n '3,4p' "$K"; } >"$tmp/keys-same-audit"
+chmod 600 "$tmp/keys-same-audit"
+expect_err "audit verify: another engine's log under the same audit key" 1 \
+    "$L:1: error: engine mismatch: the log was started by another engine" \
+    "$bin" audit verify --keys "$tmp/keys-same-audit" "$L"
+# Two logs of one key spliced: the records of the second carry another log id.
+{ head -n 3 "$L"; sed -n '4,$p' "$tmp/test.log"; } >"$tmp/spliced.log"
+expect_err "audit verify: spliced logs" 1 "$tmp/spliced.log:4: error: log id mismatch" \
+    "$bin" audit verify --keys "$K" "$tmp/spliced.log"
+
+# The public key alone: the hash chain and the signatures.
+expect_ok "audit verify: --pubkey" "$n" "$bin" audit verify --pubkey "$PUB" "$L"
+printf '%s\n' "$PUB" >"$tmp/pub.txt"
+expect_ok "audit verify: --pubkey FILE" "$n" "$bin" audit verify --pubkey "$tmp/pub.txt" "$L"
+expect_ok "audit verify: --pubkey, records after the last checkpoint" $((n - 1)) \
+    "$bin" audit verify --pubkey "$PUB" "$tmp/short.log"
+if grep -q '[1-9][0-9]* after the last checkpoint NOT verified (no audit key)' "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail "audit verify: --pubkey reports unsigned records" "$(cat "$tmp/out")"
+fi
+expect_err "audit verify: --pubkey catches an edit before the last checkpoint" 1 \
+    "$tmp/edited.log:5: error: prev mismatch" \
+    "$bin" audit verify --pubkey "$PUB" "$tmp/edited.log"
+sed '$s/"sig":"[0-9a-f]*"/"sig":"'"$(printf '%0128d' 0)"'"/' "$L" >"$tmp/forged.log"
+expect_err "audit verify: --pubkey, a forged checkpoint" 1 \
+    "$tmp/forged.log:$n: error: bad signature: record $n: the checkpoint signature does not verify" \
+    "$bin" audit verify --pubkey "$PUB" "$tmp/forged.log"
+expect_err "audit verify: another engine's public key" 1 "$L:1: error: engine mismatch" \
+    "$bin" audit verify --pubkey "$(sed -n 1p "$tmp/pub2")" "$L"
+expect_err "audit verify: --pubkey given a key file" 2 "is a key file" \
+    "$bin" audit verify --pubkey "$K" "$L"
+
+# The file sink does not follow a symbolic link planted at the log's path.
+ln -s "$tmp/link-target.log" "$tmp/link.log"
+expect_err "check: --audit refuses a symbolic link" 2 "the path is a symbolic link" \
+    c --keys "$K" --audit "$tmp/link.log" --tool read_file --resource /kb/howto.md
+if [ -e "$tmp/link-target.log" ]; then
+    fail "check: --audit through a link" "the link's target was created"
+else
+    passed=$((passed + 1))
+fi
 
 # A rotated log: the chain runs through the files in order.
 head -n 3 "$L" >"$tmp/r.1"
 sed -n "4,$((n - 2))p" "$L" >"$tmp/r.2"
 tail -n 2 "$L" >"$tmp/r.3"
-expect_out "audit verify: a rotated log" 0 "ok: $n records" \
+expect_ok "audit verify: a rotated log" "$n" \
     "$bin" audit verify --keys "$K" "$tmp/r.1" "$tmp/r.2" "$tmp/r.3"
 expect_err "audit verify: rotated files out of order" 1 \
     "$tmp/r.2:1: error: sequence gap: record 4 where 1 was expected" \

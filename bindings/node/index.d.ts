@@ -140,6 +140,8 @@ export interface AuditOptions {
     /** When the file's records are written: each one (default), buffered, or every flushEvery. */
     flush?: 'record' | 'none' | 'everyN';
     flushEvery?: number;
+    /** Records between signed checkpoints (default 1000; 0: only at a reopen and at close). */
+    checkpointEvery?: number;
     /** fsync(2) after every write. */
     fsync?: boolean;
 }
@@ -357,7 +359,8 @@ export declare class Verifier {
 export declare function verifyToken(publicKey: string | Uint8Array | Keys, token: string | Uint8Array,
     options?: VerifyOptions): TokenClaims;
 
-export type AuditProblem = 'intact' | 'malformed' | 'truncated' | 'mac' | 'seq' | 'prev';
+export type AuditProblem = 'intact' | 'malformed' | 'truncated' | 'mac' | 'seq' | 'prev' | 'empty'
+    | 'end' | 'engine' | 'logId' | 'signature' | 'unsigned';
 
 /** The outcome of auditVerify (and TamperError.report). */
 export declare class AuditReport {
@@ -371,10 +374,22 @@ export declare class AuditReport {
     readonly path: string;
     readonly line: number;
     readonly reason: string;
+    /** The log's schema version (1 or 2), its id, and the last record a verified signature covers. */
+    readonly schema: number;
+    readonly logId: string;
+    readonly signedSeq: number;
+}
+
+/** What the verifier knows: the engine's keys, or its public key alone; its name; the last record. */
+export interface AuditVerifyOptions {
+    keys?: Keys | null;
+    pubkey?: string | Uint8Array | Keys | null;
+    engine?: string | null;
+    expectLast?: number;
 }
 
 /** Verifies an audit log, its files oldest first; throws TamperError or FileError. */
-export declare function auditVerify(keys: Keys, ...paths: string[]): AuditReport;
+export declare function auditVerify(keys: Keys | AuditVerifyOptions, ...paths: string[]): AuditReport;
 
 export declare function strerror(errno: number): string;
 /** The loaded C library's version, "MAJOR.MINOR.PATCH". */

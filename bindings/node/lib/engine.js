@@ -7,14 +7,15 @@ const { CODES, Diagnostic, PolicyError, check, decodeError, fromCode } = require
 const { cstr, nonNull, ttlNs, withValue, closedError, reenteredError,
     closeInCallbackError } = require('./util');
 const { Session, toAction, withCAction, decodeDecision, ownDeny } = require('./session');
-const { Keys, Verifier, tokenBytes } = require('./tokens');
+const { Keys, Verifier, tokenBytes, publicKey } = require('./tokens');
 
 const U64_MAX = (1n << 64n) - 1n;
 /* Why every decision of an engine is a deny once one of its callbacks has failed. */
 const CLOCK_FAILED = "the engine's clock failed";
 const AUDIT_FAILED = 'the audit callback failed';
 const FLUSH = { none: 0, record: 1, everyN: 2 };
-const AUDIT_PROBLEMS = ['intact', 'malformed', 'truncated', 'mac', 'seq', 'prev'];
+const AUDIT_PROBLEMS = ['intact', 'malformed', 'truncated', 'mac', 'seq', 'prev', 'empty', 'end',
+    'engine', 'logId', 'signature', 'unsigned'];
 /* A verification names its files one by one: a bound on the list, far above any rotation. */
 const AUDIT_FILES_MAX = 65536;
 
@@ -498,9 +499,10 @@ class Engine {
 /* The agentauthz_audit_options of setAudit's options (callback filled in by the caller). */
 function auditOptions(options) {
     if (options === null || typeof options !== 'object') {
-        throw new TypeError('setAudit takes { path, callback, flush, flushEvery, fsync }');
+        throw new TypeError('setAudit takes { path, callback, flush, flushEvery, fsync, checkpointEvery }');
     }
-    const { path = null, callback = null, flush = 'record', flushEvery = 0, fsync = false } = options;
+    const { path = null, callback = null, flush = 'record', flushEvery = 0, fsync = false,
+        checkpointEvery = 1000 } = options;
     if (callback !== null && typeof callback !== 'function') {
         throw new TypeError('callback must be a function');
     }
@@ -510,19 +512,28 @@ function auditOptions(options) {
     if (!Number.isSafeInteger(flushEvery) || flushEvery < 0) {
         throw new RangeError('flushEvery must be a non-negative integer');
     }
-    return { version: 1, path: path === null ? null : cstr(String(path), 'path'),
+    if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 0) {
+        throw new RangeError('checkpointEvery must be a non-negative integer');
+    }
+    return { version: 2, path: path === null ? null : cstr(String(path), 'path'),
         flush: FLUSH[flush], flush_every: flushEvery, fsync: fsync ? 1 : 0, callback: null,
-        ctx: null };
+        ctx: null, checkpoint_every: checkpointEvery };
 }
 
 /*
  * The outcome of auditVerify: problem is 'intact' or what is wrong with
- * the first bad record ('malformed', 'truncated', 'mac', 'seq', 'prev');
- * records the count that verified, lastSeq the last of their sequence
- * numbers; file (an index into the paths), path and line locate a problem.
+ * the first bad record ('malformed', 'truncated', 'mac', 'seq', 'prev',
+ * 'empty', 'end', 'engine', 'logId', 'signature', 'unsigned'); records the
+ * count that verified, lastSeq the last of their sequence numbers; file (an
+ * index into the paths), path and line locate a problem. schema is 1 or 2,
+ * signedSeq the last record a verified signature covers, logId the log's id.
  */
 class AuditReport {
-    constructor(rep) {
+    constructor(res) {
+        const rep = res.report;
+        this.schema = Number(res.schema);
+        this.signedSeq = Number(res.signed_seq);
+        this.logId = res.log_id;
         this.problem = rep.problem >= 0 && rep.problem < AUDIT_PROBLEMS.length
             ? AUDIT_PROBLEMS[rep.problem] : 'malformed';
         this.records = Number(rep.records);
@@ -544,19 +555,36 @@ class AuditReport {
 }
 
 /*
- * Verifies an audit log, its files oldest first, with the engine's keys.
- * Returns an AuditReport when intact; throws TamperError (with .report) when
- * a record is bad, FileError when a file cannot be read.
+ * Verifies an audit log, its files oldest first. keys (Keys) checks every
+ * MAC with the audit key and that the log is that engine's; or keys is an
+ * options object { keys, pubkey, engine, expectLast }: pubkey alone (text,
+ * 32 bytes or Keys) checks the hash chain and the signatures up to the last
+ * signed record, engine the name the log starts with, expectLast the
+ * sequence number it must end at. Returns an AuditReport when intact;
+ * throws TamperError (with .report) when a record is bad or the log is not
+ * the expected one, FileError when a file cannot be read.
  */
 function auditVerify(keys, ...paths) {
-    if (!(keys instanceof Keys)) throw new TypeError('keys must be an agentauthz Keys');
+    const o = keys instanceof Keys ? { keys } : keys;
+    if (o === null || typeof o !== 'object') throw new TypeError('keys must be an agentauthz Keys');
+    if (o.keys !== undefined && o.keys !== null && !(o.keys instanceof Keys)) {
+        throw new TypeError('keys must be an agentauthz Keys');
+    }
+    if (!o.keys && o.pubkey == null) throw new TypeError('auditVerify needs keys or a pubkey');
     if (paths.length === 0) throw new TypeError('auditVerify needs at least one path');
     if (paths.length > AUDIT_FILES_MAX) throw new RangeError('too many audit files');
+    const expectLast = o.expectLast === undefined ? 0 : o.expectLast;
+    if (!Number.isSafeInteger(expectLast) || expectLast < 0) {
+        throw new RangeError('expectLast must be a non-negative integer');
+    }
     const list = paths.map((p) => cstr(String(p), 'path'));
-    const rep = {};
+    const opt = { version: 1, keys: o.keys ? o.keys._handle() : null,
+        pubkey: o.pubkey == null ? null : publicKey(o.pubkey),
+        engine: o.engine == null ? null : cstr(String(o.engine), 'engine'), expect_last: expectLast };
+    const res = { version: 1 };
     const err = Buffer.alloc(SIZE.error);
-    const rc = C.agentauthz_audit_verify(keys._handle(), list, list.length, rep, err);
-    const report = new AuditReport(rep);
+    const rc = C.agentauthz_audit_verify_ext(opt, list, list.length, res, err);
+    const report = new AuditReport(res);
     if (rc === CODES.ETAMPER) {
         const e = fromCode(rc, err);
         e.report = report;

@@ -152,6 +152,7 @@ const AuditOptionsT = koffi.struct('agentauthz_audit_options', {
     fsync: 'int',
     callback: koffi.pointer(AuditFn),
     ctx: 'void *',
+    checkpoint_every: 'size_t',
 });
 
 const AuditReportT = koffi.struct('agentauthz_audit_report', {
@@ -162,6 +163,23 @@ const AuditReportT = koffi.struct('agentauthz_audit_report', {
     path: koffi.array('char', ERROR_PATH_MAX),
     line: 'unsigned long',
     reason: koffi.array('char', AUDIT_REASON_MAX),
+});
+
+const AuditVerifyOptionsT = koffi.struct('agentauthz_audit_verify_options', {
+    version: 'unsigned int',
+    keys: 'void *',
+    pubkey: 'const uint8_t *',
+    engine: 'const char *',
+    expect_last: 'uint64_t',
+});
+
+const AuditResultT = koffi.struct('agentauthz_audit_result', {
+    version: 'unsigned int',
+    report: AuditReportT,
+    schema: 'unsigned int',
+    signed_seq: 'uint64_t',
+    checkpoints: 'uint64_t',
+    log_id: koffi.array('char', 33),
 });
 
 /* Each prototype as the C header declares it, with koffi's direction hints. */
@@ -221,6 +239,7 @@ const PROTOTYPES = [
     'int agentauthz_engine_set_audit(void *e, const agentauthz_audit_options *opt, void *err)',
     'int agentauthz_engine_audit_reopen(void *e, void *err)',
     'int agentauthz_audit_verify(void *keys, const char **paths, size_t n, _Out_ agentauthz_audit_report *rep, void *err)',
+    'int agentauthz_audit_verify_ext(const agentauthz_audit_verify_options *opt, const char **paths, size_t n, _Inout_ agentauthz_audit_result *res, void *err)',
 ];
 
 function candidates() {
@@ -319,7 +338,7 @@ module.exports = {
     koffi, C, OFF, SIZE, NativeBuffer, addressOf,
     ErrorT, DecisionT, PolicyInfoT, EngineOptionsT, LoadOptionsT, SessionOptionsT,
     DelegateOptionsT, TokenClaimsT, TokenClaimsInT, TokenVerifyOptionsT, SecretRequestT,
-    AuditOptionsT, AuditReportT, ClockFn, DiagFn, SecretIssueFn, SecretRevokeFn, AuditFn,
+    AuditOptionsT, AuditReportT, AuditVerifyOptionsT, AuditResultT, ClockFn, DiagFn, SecretIssueFn, SecretRevokeFn, AuditFn,
     NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, TOKEN_MAX, TOKEN_TOOLS_MAX,
     ERROR_PATH_MAX, ERROR_MESSAGE_MAX, AUDIT_REASON_MAX, KEYFILE_MAX, VERIFIER_CACHE_MAX,
 };

@@ -428,4 +428,4 @@ if (Symbol.dispose) {
     Verifier.prototype[Symbol.dispose] = Verifier.prototype.close;
 }
 
-module.exports = { Keys, Verifier, verifyToken, tokenBytes };
+module.exports = { Keys, Verifier, verifyToken, tokenBytes, publicKey };

@@ -65,8 +65,9 @@ test('auditVerify finds an edited record and names its file and line', (t) => {
     s.check({ tool: 'db.query' });
     engine.setAudit();
     const lines = fs.readFileSync(log, 'utf8').split(/(?<=\n)/);
-    lines[1] = lines[1].replace('db.query', 'db.qu3ry');
-    assert.notEqual(lines[1], fs.readFileSync(log, 'utf8').split(/(?<=\n)/)[1]);
+    const at = lines.findIndex((l) => l.includes('db.query'));
+    lines[at] = lines[at].replace('db.query', 'db.qu3ry');
+    assert.notEqual(lines[at], fs.readFileSync(log, 'utf8').split(/(?<=\n)/)[at]);
     fs.writeFileSync(log, lines.join(''));
     let err;
     try {
@@ -77,9 +78,9 @@ test('auditVerify finds an edited record and names its file and line', (t) => {
     assert.ok(err instanceof az.TamperError && err instanceof az.AgentAuthzError, String(err));
     assert.equal(err.code, 'ETAMPER');
     assert.equal(err.report.problem, 'mac');
-    assert.equal(err.report.line, 2);
+    assert.equal(err.report.line, at + 1);
     assert.equal(err.report.path, log);
-    assert.equal(err.report.records, 1);
+    assert.equal(err.report.records, at);
     assert.equal(err.report.intact, false);
     // Another engine's keys do not verify it at all.
     const other = Keys.generate();
@@ -91,6 +92,37 @@ test('auditVerify finds an edited record and names its file and line', (t) => {
     assert.throws(() => auditVerify('keys', log), TypeError);
     assert.throws(() => auditVerify(keys), TypeError);
     assert.throws(() => auditVerify(keys, 'a\0b'), TypeError);
+});
+
+test('auditVerify takes what the verifier knows: public key, engine, last record', (t) => {
+    const { keys, engine, log } = setup(t);
+    engine.setAudit({ path: log, checkpointEvery: 2 });
+    const s = engine.session('agent/1', 'work');
+    for (let i = 0; i < 5; i++) s.check({ tool: 'db.query' });
+    engine.setAudit();
+    const report = auditVerify(keys, log);
+    assert.equal(report.schema, 2);
+    assert.equal(report.logId.length, 32);
+    assert.equal(report.signedSeq, report.lastSeq);
+    const last = report.lastSeq;
+    assert.equal(auditVerify({ pubkey: keys.publicText }, log).signedSeq, last);
+    assert.equal(auditVerify({ pubkey: keys }, log).intact, true);
+    assert.equal(auditVerify({ keys, expectLast: last }, log).intact, true);
+    const other = Keys.generate();
+    assert.throws(() => auditVerify({ pubkey: other }, log),
+        (e) => e instanceof az.TamperError && e.report.problem === 'engine');
+    other.close();
+    const lines = fs.readFileSync(log, 'utf8').split(/(?<=\n)/);
+    fs.writeFileSync(log, lines.slice(0, -1).join(''));
+    assert.equal(auditVerify(keys, log).lastSeq, last - 1);
+    assert.throws(() => auditVerify({ keys, expectLast: last }, log),
+        (e) => e instanceof az.TamperError && e.report.problem === 'end');
+    assert.throws(() => auditVerify({ keys, engine: 'someone' }, log),
+        (e) => e instanceof az.TamperError && e.report.problem === 'engine');
+    fs.writeFileSync(log, '');
+    assert.throws(() => auditVerify(keys, log),
+        (e) => e instanceof az.TamperError && e.report.problem === 'empty');
+    assert.throws(() => auditVerify({}, log), TypeError);
 });
 
 test('auditReopen continues the chain in a new file after rotation', (t) => {
@@ -161,7 +193,9 @@ test('an audit callback that rejects or calls the engine fails closed, without a
     assert.match(s.check({ tool: 'db.query' }).reason, /audit callback failed/);
 
     let inner = null;
+    let armed = false; // setAudit itself hands the callback the log's start record
     engine.setAudit({ callback: () => {
+        if (!armed) return;
         try {
             s.check({ tool: 'db.query' });
         } catch (e) {
@@ -169,6 +203,7 @@ test('an audit callback that rejects or calls the engine fails closed, without a
             throw e;
         }
     } });
+    armed = true;
     const d = s.check({ tool: 'db.query' });
     assert.ok(inner instanceof az.InvalidArgumentError, String(inner));
     assert.match(inner.message, /cannot call into the engine/);

@@ -34,7 +34,11 @@ const STRUCTS = {
     agentauthz_token_verify_options: [ffi.TokenVerifyOptionsT, ['version', 'audience', 'now', 'skew']],
     agentauthz_secret_request: [ffi.SecretRequestT, ['secret', 'session', 'identity', 'task', 'ttl_ns']],
     agentauthz_audit_options: [ffi.AuditOptionsT,
-        ['version', 'path', 'flush', 'flush_every', 'fsync', 'callback', 'ctx']],
+        ['version', 'path', 'flush', 'flush_every', 'fsync', 'callback', 'ctx', 'checkpoint_every']],
+    agentauthz_audit_verify_options: [ffi.AuditVerifyOptionsT,
+        ['version', 'keys', 'pubkey', 'engine', 'expect_last']],
+    agentauthz_audit_result: [ffi.AuditResultT,
+        ['version', 'report', 'schema', 'signed_seq', 'checkpoints', 'log_id']],
     agentauthz_audit_report: [ffi.AuditReportT,
         ['problem', 'records', 'last_seq', 'file', 'path', 'line', 'reason']],
 };

@@ -44,7 +44,10 @@ LOAD_OPTIONS_VERSION = 1
 SESSION_OPTIONS_VERSION = 1
 DELEGATE_OPTIONS_VERSION = 1
 TOKEN_VERIFY_OPTIONS_VERSION = 1
-AUDIT_OPTIONS_VERSION = 1
+AUDIT_OPTIONS_VERSION = 2
+AUDIT_VERIFY_OPTIONS_VERSION = 1
+AUDIT_RESULT_VERSION = 1
+AUDIT_LOG_ID_TEXT = 33
 
 # Error codes (never reused, so they can be hard-coded).
 OK = 0
@@ -75,7 +78,8 @@ EFFECTS = ("deny", "allow", "ask")
 APPROVE_ONCE = 1
 APPROVE_SESSION = 2
 AUDIT_FLUSH = {"none": 0, "record": 1, "every_n": 2}
-AUDIT_PROBLEMS = ("intact", "malformed", "truncated", "mac", "seq", "prev")
+AUDIT_PROBLEMS = ("intact", "malformed", "truncated", "mac", "seq", "prev", "empty", "end", "engine",
+                  "log_id", "signature", "unsigned")
 
 
 class Error(Structure):
@@ -197,6 +201,7 @@ class AuditOptions(Structure):
         ("fsync", c_int),
         ("callback", AUDIT_FN),
         ("ctx", c_void_p),
+        ("checkpoint_every", c_size_t),
     ]
 
 
@@ -209,6 +214,27 @@ class AuditReport(Structure):
         ("path", c_char * ERROR_PATH_MAX),
         ("line", c_ulong),
         ("reason", c_char * AUDIT_REASON_MAX),
+    ]
+
+
+class AuditVerifyOptions(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("keys", c_void_p),
+        ("pubkey", c_void_p),
+        ("engine", c_char_p),
+        ("expect_last", c_uint64),
+    ]
+
+
+class AuditResult(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("report", AuditReport),
+        ("schema", c_uint),
+        ("signed_seq", c_uint64),
+        ("checkpoints", c_uint64),
+        ("log_id", c_char * AUDIT_LOG_ID_TEXT),
     ]
 
 
@@ -267,6 +293,10 @@ _PROTOTYPES = {
     "agentauthz_audit_verify": (
         c_int,
         [P, POINTER(c_char_p), c_size_t, POINTER(AuditReport), ERR],
+    ),
+    "agentauthz_audit_verify_ext": (
+        c_int,
+        [POINTER(AuditVerifyOptions), POINTER(c_char_p), c_size_t, POINTER(AuditResult), ERR],
     ),
     "agentauthz_session_open": (
         c_int,

@@ -9,7 +9,7 @@ from . import _lib
 from . import _util
 from . import errors
 from ._util import check, cstr, optional_cstr, ttl_ns, Value
-from .keys import Keys, _PKBuf, public_key_text
+from .keys import Keys, _PKBuf, _pubkey, public_key_text
 
 _L = _lib.lib
 _U64_MAX = (1 << 64) - 1
@@ -109,10 +109,19 @@ def _first_diag(rc, err):
 class AuditReport:
     """The outcome of audit_verify."""
 
-    __slots__ = ("problem", "records", "last_seq", "file", "path", "line", "reason")
+    __slots__ = ("problem", "records", "last_seq", "file", "path", "line", "reason", "schema",
+                 "signed_seq", "log_id")
 
-    def __init__(self, rep):
-        self.problem = _lib.AUDIT_PROBLEMS[rep.problem] if 0 <= rep.problem < 6 else "malformed"
+    def __init__(self, res):
+        rep = res.report
+        n = len(_lib.AUDIT_PROBLEMS)
+        self.problem = _lib.AUDIT_PROBLEMS[rep.problem] if 0 <= rep.problem < n else "malformed"
+        # schema (1 or 2), signed_seq (the last record a verified signature
+        # covers: later ones are checked by their MACs, or not at all with a
+        # public key alone) and log_id (empty for a version 1 log).
+        self.schema = res.schema
+        self.signed_seq = res.signed_seq
+        self.log_id = res.log_id.decode("ascii", "replace")
         self.records = rep.records
         self.last_seq = rep.last_seq
         self.file = rep.file
@@ -129,20 +138,36 @@ class AuditReport:
             self.problem, self.records, self.last_seq, self.path, self.line)
 
 
-def audit_verify(keys, *paths):
-    """Verifies an audit log (its files oldest first) with the engine's keys.
+def audit_verify(keys, *paths, pubkey=None, engine=None, expect_last=None):
+    """Verifies an audit log (its files oldest first).
 
+    keys (a Keys object) checks every MAC with the audit key, and that the
+    log is that engine's; keys=None with pubkey (text, 32 bytes or Keys)
+    checks the hash chain and the signatures only, up to the last signed
+    record (report.signed_seq). engine: the name the log must start with;
+    expect_last: the sequence number it must end at (detects a cut end).
     Returns an AuditReport when intact; raises TamperError (with .report)
-    when a record is bad, FileError when a file cannot be read.
+    when a record is bad or the log is not the expected one, FileError when a
+    file cannot be read.
     """
-    if not isinstance(keys, Keys):
+    if keys is not None and not isinstance(keys, Keys):
         raise TypeError("keys must be an agentauthz.Keys")
+    if keys is None and pubkey is None:
+        raise TypeError("audit_verify needs keys or pubkey")
     raw = [cstr(os.fsencode(p), "path") for p in paths]
     arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
-    rep = _lib.AuditReport()
+    opt = _lib.AuditVerifyOptions()
+    opt.version = _lib.AUDIT_VERIFY_OPTIONS_VERSION
+    opt.keys = keys._handle() if keys is not None else None
+    pk = None if pubkey is None else _pubkey(pubkey)
+    opt.pubkey = None if pk is None else ctypes.addressof(pk)
+    opt.engine = optional_cstr(engine, "engine")
+    opt.expect_last = 0 if expect_last is None else int(expect_last)
+    res = _lib.AuditResult()
+    res.version = _lib.AUDIT_RESULT_VERSION
     err = _lib.Error()
-    rc = _L.agentauthz_audit_verify(keys._handle(), arr, len(raw), ctypes.byref(rep), err)
-    report = AuditReport(rep)
+    rc = _L.agentauthz_audit_verify_ext(ctypes.byref(opt), arr, len(raw), ctypes.byref(res), err)
+    report = AuditReport(res)
     if rc == _lib.ETAMPER:
         raise errors.TamperError(rc, err.message.decode("utf-8", "replace"), report)
     check(rc, err)
@@ -292,14 +317,16 @@ class Engine(_util.Closing):
     def public_key_text(self):
         return public_key_text(self.public_key)
 
-    def set_audit(self, path=None, callback=None, flush="record", flush_every=0, fsync=False):
+    def set_audit(self, path=None, callback=None, flush="record", flush_every=0, fsync=False,
+                  checkpoint_every=1000):
         """Starts (or with neither path nor callback, stops) the audit log.
 
         callback(line: bytes) is called for every record while the log's lock
         is held: it must be quick and must not call back into the engine. If it
         raises, the record counts as not written: the check it is about is
         denied ("the audit record could not be written") and the record is
-        taken back from the chain.
+        taken back from the chain. checkpoint_every: records between signed
+        checkpoints (0: only at a reopen and at close).
         """
         err = _lib.Error()
         if path is None and callback is None:
@@ -312,6 +339,7 @@ class Engine(_util.Closing):
         opt.flush = _lib.AUDIT_FLUSH[flush]
         opt.flush_every = flush_every
         opt.fsync = 1 if fsync else 0
+        opt.checkpoint_every = checkpoint_every
         cb = None
         if callback is not None:
             def call(line, length, _ctx):

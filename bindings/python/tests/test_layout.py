@@ -30,6 +30,8 @@ STRUCTS = {
     "agentauthz_token_verify_options": _lib.TokenVerifyOptions,
     "agentauthz_audit_options": _lib.AuditOptions,
     "agentauthz_audit_report": _lib.AuditReport,
+    "agentauthz_audit_verify_options": _lib.AuditVerifyOptions,
+    "agentauthz_audit_result": _lib.AuditResult,
 }
 
 
