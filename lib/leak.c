@@ -50,6 +50,8 @@
 #define MAX_PATTERNS (1u << (32u - OFF_BITS))
 _Static_assert(AZ_LEAK_MAX_STEP <= (1u << OFF_BITS), "an entry's offset field is too narrow");
 #define MARKER_OPEN "[redacted:"
+/* An entry's patterns: the secret's and each part's. */
+#define ENTRY_MAX_PATS (AZ_LEAK_MAX_ENC * (1u + AZ_LEAK_MAX_PARTS))
 #define WALK_BATCH 8u     /* probes whose Bloom words are fetched together */
 #define WALK_MIN_STEP 16u /* shortest stride that gains from batching */
 
@@ -92,9 +94,9 @@ struct az_leak_entry {
     uint32_t id;
     unsigned layer;    /* the index's bookkeeping, under its caller's lock */
     leak_store *store; /* a reference */
-    entry_pat pats[AZ_LEAK_MAX_ENC];
+    entry_pat pats[ENTRY_MAX_PATS];
     size_t npats;
-    az_secslot *slots[AZ_LEAK_MAX_ENC];
+    az_secslot *slots[ENTRY_MAX_PATS];
     size_t nslots;
     size_t bytes; /* of patterns */
     char name[AZ_MAX_NAME + 1];
@@ -111,6 +113,7 @@ struct az_leak_set {
     leak_src *secrets;
     size_t nsecrets;
     size_t step;      /* probe stride, s in the comment above */
+    size_t maxpat;    /* the longest pattern */
     uint64_t *bloom;  /* words 64-bit words */
     size_t words;     /* a power of two */
     uint32_t *starts; /* words + 1: bucket w is entries[starts[w] .. starts[w+1]) */
@@ -130,6 +133,8 @@ const char *az_leak_kind_name(az_leak_kind kind)
         return "raw";
     case AZ_LEAK_HEX_LOWER:
     case AZ_LEAK_HEX_UPPER:
+    case AZ_LEAK_HEX_COLON:
+    case AZ_LEAK_HEX_SPACE:
         return "hex";
     case AZ_LEAK_BASE64:
         return "base64";
@@ -149,8 +154,8 @@ size_t az_leak_encodings_bound(size_t len)
 {
     if (len < AZ_LEAK_MIN_SECRET || len > AZ_LEAK_MAX_SECRET)
         return 0;
-    /* raw L, hex 2 x 2L, base64 6 cores of at most 4L/3 + 1, percent 3 x 3L. */
-    return 22 * len + 6;
+    /* raw L, hex 2L, hex with separators 2 x 3L, base64 6 cores of at most 4L/3 + 1, percent 2 x 3L. */
+    return 23 * len + 6;
 }
 
 static size_t enc_hex(const unsigned char *s, size_t len, const char *digits, unsigned char *dst)
@@ -160,6 +165,19 @@ static size_t enc_hex(const unsigned char *s, size_t len, const char *digits, un
         dst[2 * i + 1] = (unsigned char)digits[s[i] & 15];
     }
     return 2 * len;
+}
+
+/* Hex with sep between the bytes ("de:ad"). */
+static size_t enc_hex_sep(const unsigned char *s, size_t len, char sep, unsigned char *dst)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (i)
+            dst[n++] = (unsigned char)sep;
+        dst[n++] = (unsigned char)HEX_LOWER[s[i] >> 4];
+        dst[n++] = (unsigned char)HEX_LOWER[s[i] & 15];
+    }
+    return n;
 }
 
 /*
@@ -259,8 +277,10 @@ int az_leak_encodings(const unsigned char *secret, size_t len, unsigned char *ds
         return AGENTAUTHZ_EINVAL;
     memcpy(dst, secret, len);
     enc_keep(dst, enc, &n, &u, AZ_LEAK_RAW, 0, len);
+    /* Hex and percent digits are verified without case: one pattern covers every case. */
     enc_keep(dst, enc, &n, &u, AZ_LEAK_HEX_LOWER, 0, enc_hex(secret, len, HEX_LOWER, dst + u));
-    enc_keep(dst, enc, &n, &u, AZ_LEAK_HEX_UPPER, 0, enc_hex(secret, len, HEX_UPPER, dst + u));
+    enc_keep(dst, enc, &n, &u, AZ_LEAK_HEX_COLON, 0, enc_hex_sep(secret, len, ':', dst + u));
+    enc_keep(dst, enc, &n, &u, AZ_LEAK_HEX_SPACE, 0, enc_hex_sep(secret, len, ' ', dst + u));
     for (unsigned a = 0; a < 3; a++) {
         enc_keep(dst, enc, &n, &u, AZ_LEAK_BASE64, a,
                  enc_b64core(secret, len, a, B64_STD, dst + u));
@@ -268,8 +288,6 @@ int az_leak_encodings(const unsigned char *secret, size_t len, unsigned char *ds
                  enc_b64core(secret, len, a, B64_URL, dst + u));
     }
     enc_keep(dst, enc, &n, &u, AZ_LEAK_PERCENT, 0, enc_pct(secret, len, HEX_UPPER, false, dst + u));
-    enc_keep(dst, enc, &n, &u, AZ_LEAK_PERCENT_LOWER, 0,
-             enc_pct(secret, len, HEX_LOWER, false, dst + u));
     enc_keep(dst, enc, &n, &u, AZ_LEAK_PERCENT_ALL, 0,
              enc_pct(secret, len, HEX_UPPER, true, dst + u));
     *nenc = n;
@@ -284,6 +302,27 @@ static inline uint64_t load64(const unsigned char *p)
     uint64_t v;
     memcpy(&v, p, sizeof v);
     return v;
+}
+
+/*
+ * The window with ASCII capitals folded to lowercase, eight bytes at once
+ * (SWAR): per byte, bit 7 of (low seven bits + 0x80 - 'A') says ">= 'A'",
+ * of (low seven bits + 0x80 - 'Z' - 1) says "> 'Z'"; neither sum carries
+ * into the next byte. Every window is hashed folded, so that hex and
+ * percent-encoding in any case hash like the lowercase pattern.
+ */
+static inline uint64_t fold64(uint64_t v)
+{
+    const uint64_t hi = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+    uint64_t low = v & ~hi;
+    uint64_t ge_a = low + ones * (0x80u - 'A');
+    uint64_t gt_z = low + ones * (0x80u - 'Z' - 1u);
+    return v | ((ge_a & ~gt_z & ~v & hi) >> 2);
+}
+
+static inline unsigned char fold1(unsigned char c)
+{
+    return (unsigned char)(c | (((unsigned)c - 'A' < 26u) << 5));
 }
 
 /*
@@ -409,13 +448,16 @@ static int build_encode(az_leak_set *set, const az_leak_secret *secrets, size_t 
     return 0;
 }
 
-/* The probe stride: the shortest pattern minus 7, capped at max_step. */
-static size_t build_step(const az_leak_set *set, size_t max_step)
+/* The probe stride: the shortest pattern minus 7, capped at max_step; notes the longest. */
+static size_t build_step(az_leak_set *set, size_t max_step)
 {
     size_t m = SIZE_MAX;
-    for (size_t i = 0; i < set->npats; i++)
+    for (size_t i = 0; i < set->npats; i++) {
         if (set->pats[i].len < m)
             m = set->pats[i].len;
+        if (set->pats[i].len > set->maxpat)
+            set->maxpat = set->pats[i].len;
+    }
     m = m - Q + 1;
     return m < max_step ? m : max_step;
 }
@@ -447,7 +489,7 @@ static int build_alloc_index(az_leak_set *set)
 /* The Bloom word of the window at b; the low 32 bits of h pick its bits. */
 static inline size_t window_word(const unsigned char *b, size_t mask, uint64_t *h)
 {
-    *h = leak_mix(load64(b));
+    *h = leak_mix(fold64(load64(b)));
     return (size_t)(*h >> 32) & mask;
 }
 
@@ -651,31 +693,52 @@ static az_leak_entry *entry_alloc(leak_store *st, const az_leak_secret *sec)
  * (on the stack for short secrets), wiped before return, as the secret's
  * own value does on its way into the pool.
  */
+/* Whether part k of sec is one to look for (long enough, not empty). */
+static bool part_used(const az_leak_secret *sec, size_t k)
+{
+    return sec->parts[k] && az_leak_encodings_bound(sec->part_len[k]) != 0;
+}
+
+/* Encodes bytes into scratch (bound bytes) and adds the patterns to en. */
+static int entry_encode(az_leak_entry *en, const void *bytes, size_t len, unsigned char *scratch,
+                        size_t bound)
+{
+    az_leak_enc enc[AZ_LEAK_MAX_ENC];
+    size_t nenc = 0, used = 0;
+    int rc = az_leak_encodings(bytes, len, scratch, bound, enc, &nenc, &used);
+    return rc ? rc : entry_fill(en, scratch, enc, nenc);
+}
+
 static int entry_new(leak_store *st, const az_leak_secret *sec, az_leak_entry **out)
 {
-    size_t bound = az_leak_encodings_bound(sec->len), nenc = 0, used = 0;
+    size_t bound = az_leak_encodings_bound(sec->len);
     unsigned char stack[SCRATCH_STACK], *scratch = stack;
-    az_leak_enc enc[AZ_LEAK_MAX_ENC];
     az_leak_entry *en = NULL;
+    bool written = false;
     int rc = AGENTAUTHZ_EINVAL;
     *out = NULL;
     if (bound == 0 || !sec->bytes || !name_valid(sec->name))
         return rc;
+    for (size_t k = 0; k < AZ_LEAK_MAX_PARTS; k++)
+        if (part_used(sec, k) && az_leak_encodings_bound(sec->part_len[k]) > bound)
+            bound = az_leak_encodings_bound(sec->part_len[k]);
     rc = AGENTAUTHZ_ENOMEM;
     if (bound > sizeof stack && !(scratch = malloc(bound)))
         return rc;
     if (!(en = entry_alloc(st, sec)))
         goto out;
-    rc = az_leak_encodings(sec->bytes, sec->len, scratch, bound, enc, &nenc, &used);
-    if (!rc)
-        rc = entry_fill(en, scratch, enc, nenc);
+    written = true;
+    rc = entry_encode(en, sec->bytes, sec->len, scratch, bound);
+    for (size_t k = 0; k < AZ_LEAK_MAX_PARTS && !rc; k++)
+        if (part_used(sec, k))
+            rc = entry_encode(en, sec->parts[k], sec->part_len[k], scratch, bound);
     if (!rc) {
         *out = en;
         en = NULL;
     }
 out:
-    /* Not just used: a candidate dropped as a duplicate was written past it. */
-    sodium_memzero(scratch, used ? bound : 0);
+    /* All of it: a candidate dropped as a duplicate was written past the bytes used. */
+    sodium_memzero(scratch, written ? bound : 0);
     if (scratch != stack)
         free(scratch);
     entry_unref(en);
@@ -691,6 +754,8 @@ static int build_from_entries(az_leak_set *set, az_leak_entry *const *entries, s
     size_t npats = 0;
     for (size_t i = 0; i < n; i++)
         npats += entries[i]->npats;
+    if (npats >= MAX_PATTERNS)
+        return AGENTAUTHZ_ELIMIT;
     set->pats = malloc((npats ? npats : 1) * sizeof *set->pats);
     set->secrets = calloc(n ? n : 1, sizeof *set->secrets);
     if (!set->pats || !set->secrets)
@@ -720,7 +785,7 @@ static int build_entries_check(az_leak_entry *const *entries, size_t n, size_t m
 {
     if ((!entries && n) || max_step == 0 || max_step > AZ_LEAK_MAX_STEP || (next && next->next))
         return AGENTAUTHZ_EINVAL;
-    if (n > AZ_LEAK_MAX_SECRETS || n * AZ_LEAK_MAX_ENC >= MAX_PATTERNS)
+    if (n > AZ_LEAK_MAX_SECRETS)
         return AGENTAUTHZ_ELIMIT;
     for (size_t i = 0; i < n; i++)
         if (!entries[i])
@@ -757,6 +822,339 @@ int az_leak_set_build_entries(az_leak_entry *const *entries, size_t n, size_t ma
     return 0;
 }
 
+/* ---- the normalised view ---- */
+
+/* Grows *v (*cap elements of size) to hold one more than n; ENOMEM past SIZE_MAX. */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    size_t want = *cap ? 2 * *cap : 16;
+    void *nv;
+    if (n < *cap)
+        return 0;
+    if (*cap > SIZE_MAX / 2 / size)
+        return AGENTAUTHZ_ENOMEM;
+    nv = realloc(*v, want * size);
+    if (!nv)
+        return AGENTAUTHZ_ENOMEM;
+    *v = nv;
+    *cap = want;
+    return 0;
+}
+
+
+/*
+ * Where the view differs from the input: view bytes [v, v + vlen) come from
+ * input bytes [s, s + slen) (vlen is 0 for removed line breaks). Between
+ * two tokens the view is a copy of the input.
+ */
+typedef struct view_tok {
+    size_t v, vlen, s, slen;
+} view_tok;
+
+typedef struct leak_view {
+    unsigned char *p; /* the view, or its latest block */
+    size_t cap;       /* bytes at p */
+    size_t len;       /* bytes of view at p */
+    size_t base;      /* the view offset of p[0] */
+    size_t i;         /* input bytes consumed */
+    view_tok *toks; /* kept only when wanted (scrub, locating a hit) */
+    size_t ntoks, captoks;
+    size_t floor; /* view bytes before this come from tokens or were copied before one */
+    bool want_toks;
+    bool changed;
+    int rc;
+} leak_view;
+
+/* The bytes that may start a transformation: '\\', '%', '\n', '\r'. */
+static inline bool view_special(unsigned char c)
+{
+    return c == '\\' || c == '%' || c == '\n' || c == '\r';
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The next special byte at or after i, or len: 16 bytes a step, as memchr does. */
+static size_t next_special(const unsigned char *p, size_t i, size_t len)
+{
+    const __m128i bs = _mm_set1_epi8('\\'), pc = _mm_set1_epi8('%');
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    for (; len - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, pc)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+    while (i < len && !view_special(p[i]))
+        i++;
+    return i;
+}
+#else
+static size_t next_special(const unsigned char *p, size_t i, size_t len)
+{
+    while (i < len && !view_special(p[i]))
+        i++;
+    return i;
+}
+#endif
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = fold1(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The value of n hex digits at p (p has n bytes), or -1. */
+static long hexn(const unsigned char *p, size_t n)
+{
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = hexval(p[i]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Records that view bytes from v->len - vlen come from input [s, s + slen). */
+static void view_token(leak_view *v, size_t vlen, size_t s, size_t slen)
+{
+    v->changed = true;
+    v->floor = v->len;
+    if (!v->want_toks || v->rc)
+        return;
+    v->rc = grow((void **)&v->toks, &v->captoks, v->ntoks, sizeof *v->toks);
+    if (v->rc)
+        return;
+    v->toks[v->ntoks++] = (view_tok){v->base + v->len - vlen, vlen, s, slen};
+}
+
+/* Appends the UTF-8 form of code point cp (below 0x10000) to the view; the byte for cp < 0x100. */
+static size_t view_put_cp(leak_view *v, long cp)
+{
+    unsigned char *o = v->p + v->len;
+    /* \u00XX: the byte XX, as encoders that escape binary data as Latin-1 write it. */
+    if (cp < 0x100) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xc0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    o[0] = (unsigned char)(0xe0 | (cp >> 12));
+    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+    o[2] = (unsigned char)(0x80 | (cp & 0x3f));
+    return 3;
+}
+
+/*
+ * A line break at i (raw, or the escape \n or \r, slen bytes): it goes,
+ * with the run of spaces, tabs and line breaks around it. The spaces before
+ * it were copied already: up to RETRACT_MAX of them are taken back (never
+ * past the last token), so that a walk that lags that far behind the view
+ * never sees a byte change. Returns the input offset after the run.
+ */
+#define RETRACT_MAX 64u
+
+static size_t view_break(leak_view *v, const unsigned char *in, size_t len, size_t i, size_t slen)
+{
+    size_t back = 0, j = i + slen;
+    while (back < RETRACT_MAX && v->len - back > v->floor &&
+           (v->p[v->len - back - 1] == ' ' || v->p[v->len - back - 1] == '\t'))
+        back++;
+    while (j < len && (in[j] == ' ' || in[j] == '\t' || in[j] == '\r' || in[j] == '\n'))
+        j++;
+    v->len -= back;
+    view_token(v, 0, i - back, j - i + back);
+    return j;
+}
+
+/* "%" then any number of "25" then two hex digits: the byte; "%25..." alone: '%'. */
+static size_t view_percent(leak_view *v, const unsigned char *in, size_t len, size_t i)
+{
+    size_t j = i + 1;
+    long b;
+    while (len - j >= 2 && in[j] == '2' && in[j + 1] == '5')
+        j += 2;
+    if (len - j >= 2 && (b = hexn(in + j, 2)) >= 0) {
+        v->p[v->len++] = (unsigned char)b;
+        view_token(v, 1, i, j + 2 - i);
+        return j + 2;
+    }
+    v->p[v->len++] = '%';
+    if (j > i + 1)
+        view_token(v, 1, i, j - i);
+    return j;
+}
+
+/* A backslash escape at i: JSON's and C's. Anything else is copied as it is. */
+static size_t view_escape(leak_view *v, const unsigned char *in, size_t len, size_t i)
+{
+    unsigned char c = len - i >= 2 ? in[i + 1] : 0;
+    long cp;
+    size_t n;
+    if (c == 'n' || c == 'r')
+        return view_break(v, in, len, i, 2);
+    if (c == 'u' && len - i >= 6 && (cp = hexn(in + i + 2, 4)) >= 0) {
+        n = view_put_cp(v, cp);
+        v->len += n;
+        view_token(v, n, i, 6);
+        return i + 6;
+    }
+    if (c == 'x' && len - i >= 4 && (cp = hexn(in + i + 2, 2)) >= 0) {
+        v->p[v->len++] = (unsigned char)cp;
+        view_token(v, 1, i, 4);
+        return i + 4;
+    }
+    if (c == '/' || c == '\\' || c == '"') {
+        v->p[v->len++] = c;
+        view_token(v, 1, i, 2);
+        return i + 2;
+    }
+    v->p[v->len++] = '\\';
+    return i + 1;
+}
+
+/* The most view bytes one rule writes (a \uXXXX escape, as UTF-8). */
+#define VIEW_TOKEN_MAX 3u
+
+/*
+ * Goes on writing the view of in at v->p + v->len until the input ends or
+ * the buffer is full. Each rule takes at least as many input bytes as it
+ * writes, so the whole view is never longer than the input.
+ */
+static void view_fill(leak_view *v, const unsigned char *in, size_t len)
+{
+    while (v->i < len && v->len < v->cap) {
+        size_t room = v->cap - v->len;
+        size_t lim = len - v->i < room ? len : v->i + room;
+        size_t k = next_special(in, v->i, lim);
+        memcpy(v->p + v->len, in + v->i, k - v->i);
+        v->len += k - v->i;
+        v->i = k;
+        if (k == lim || v->cap - v->len < VIEW_TOKEN_MAX)
+            break;
+        if (in[k] == '%')
+            v->i = view_percent(v, in, len, k);
+        else if (in[k] == '\\')
+            v->i = view_escape(v, in, len, k);
+        else
+            v->i = view_break(v, in, len, k, 1);
+    }
+}
+
+int az_leak_normalise(const void *in, size_t len, unsigned char *out, size_t *outlen)
+{
+    leak_view v;
+    memset(&v, 0, sizeof v);
+    if ((!in && len) || !out || !outlen)
+        return AGENTAUTHZ_EINVAL;
+    v.p = out;
+    v.cap = len;
+    while (v.i < len) {
+        /* The last few bytes: a rule needs room for its output, the view has it. */
+        unsigned char tail[2 * VIEW_TOKEN_MAX];
+        size_t before = v.len;
+        view_fill(&v, in, len);
+        if (v.i < len && v.len == before) {
+            v.p = tail;
+            v.cap = sizeof tail;
+            v.len = 0;
+            view_fill(&v, in, len);
+            memcpy(out + before, tail, v.len);
+            v.len += before;
+            v.p = out;
+            v.cap = len;
+        }
+    }
+    *outlen = v.len;
+    return v.changed;
+}
+
+/* The input offset where view byte x comes from (its token's first byte). */
+static size_t view_src(const leak_view *v, size_t x, bool end)
+{
+    size_t lo = 0, hi = v->ntoks;
+    const view_tok *t;
+    /* The last token with t->v <= x. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->toks[mid].v <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return x + end;
+    t = &v->toks[lo - 1];
+    if (x < t->v + t->vlen)
+        return end ? t->s + t->slen : t->s;
+    return t->s + t->slen + (x - t->v - t->vlen) + end;
+}
+
+/* Bytes the walk of set keeps behind the newest of the view (see view_walk). */
+static size_t view_lag(const az_leak_set *set)
+{
+    return set->maxpat + RETRACT_MAX + Q;
+}
+
+#define VIEW_STACK 4096u
+#define VIEW_BLOCK (64u * 1024u)
+
+/*
+ * A buffer for the view of data (len bytes) that set's chain walks: the
+ * whole view (len bytes and room for a last rule), or a block and the lag
+ * of the walk. v->p stays NULL when data has no special byte (the view is
+ * the data) or on ENOMEM (v->rc).
+ */
+static void view_open(leak_view *v, const az_leak_set *set, const unsigned char *data, size_t len,
+                      unsigned char *stack, bool want_toks)
+{
+    size_t cap = len + VIEW_TOKEN_MAX, lag = 0;
+    memset(v, 0, sizeof *v);
+    v->want_toks = want_toks;
+    if (len == 0 || next_special(data, 0, len) == len)
+        return;
+    for (; set; set = set->next)
+        lag = view_lag(set) > lag ? view_lag(set) : lag;
+    if (cap > VIEW_BLOCK + lag)
+        cap = VIEW_BLOCK + lag;
+    v->cap = cap;
+    v->p = cap <= VIEW_STACK ? stack : malloc(cap);
+    if (!v->p)
+        v->rc = AGENTAUTHZ_ENOMEM;
+}
+
+/* The view may hold a secret decoded from its encoding: wiped before it goes. */
+static void view_close(leak_view *v, const unsigned char *stack)
+{
+    if (v->p) {
+        sodium_memzero(v->p, v->cap);
+        if (v->p != stack)
+            free(v->p);
+    }
+    free(v->toks);
+    memset(v, 0, sizeof *v);
+}
+
+/* Fills in the whole view of data, tokens kept: to locate a hit found in it. */
+static int view_whole(leak_view *v, const unsigned char *data, size_t len)
+{
+    memset(v, 0, sizeof *v);
+    v->want_toks = true;
+    v->cap = len + VIEW_TOKEN_MAX;
+    if (!(v->p = malloc(v->cap)))
+        return AGENTAUTHZ_ENOMEM;
+    view_fill(v, data, len);
+    return v->rc;
+}
+
 /* ---- scanning ---- */
 
 /* One verified occurrence. */
@@ -769,13 +1167,55 @@ typedef struct leak_match {
 /* Called for each occurrence a probe finds; nonzero stops the probe. */
 typedef int (*leak_visit)(void *ctx, const leak_match *m);
 
+/* Which bytes of a pattern of kind compare without case. */
+typedef enum fold_mode { FOLD_NONE, FOLD_ALL, FOLD_PERCENT } fold_mode;
+
+static fold_mode kind_fold(az_leak_kind kind)
+{
+    switch (kind) {
+    case AZ_LEAK_HEX_LOWER:
+    case AZ_LEAK_HEX_UPPER:
+    case AZ_LEAK_HEX_COLON:
+    case AZ_LEAK_HEX_SPACE:
+        return FOLD_ALL;
+    case AZ_LEAK_PERCENT:
+    case AZ_LEAK_PERCENT_LOWER:
+    case AZ_LEAK_PERCENT_ALL:
+        return FOLD_PERCENT;
+    default:
+        return FOLD_NONE;
+    }
+}
+
 /*
- * Verifies the candidates in bucket w against the window g at probe j and
+ * Whether d holds the pattern. Constant time over the pattern, so timing
+ * reveals no more than the answer does. Raw bytes and base64 compare
+ * exactly; hex digits without case (all of a hex pattern; the two after
+ * each '%' of a percent one, whose other bytes are the secret's own and
+ * compare exactly: '%' is reserved, so never one of them).
+ */
+static bool pat_equal(const leak_pat *pat, const unsigned char *d)
+{
+    const unsigned char *b = pat->p;
+    fold_mode mode = kind_fold(pat->kind);
+    unsigned diff = 0;
+    if (mode == FOLD_NONE)
+        return sodium_memcmp(d, b, pat->len) == 0;
+    for (size_t i = 0; i < pat->len; i++) {
+        bool f = mode == FOLD_ALL || (i >= 1 && b[i - 1] == '%') || (i >= 2 && b[i - 2] == '%');
+        unsigned char x = f ? fold1(d[i]) : d[i], y = f ? fold1(b[i]) : b[i];
+        diff |= (unsigned)(x ^ y);
+    }
+    return diff == 0;
+}
+
+/*
+ * Verifies the candidates in bucket w against the window g (folded) at probe j and
  * calls visit for each real occurrence. Returns the first nonzero visit
  * result, else 0.
  */
 static int probe_verify(const az_leak_set *set, const unsigned char *p, size_t len, size_t j,
-                        uint64_t g, size_t w, leak_visit visit, void *ctx)
+                        uint64_t g, size_t w, size_t base, leak_visit visit, void *ctx)
 {
     for (uint32_t k = set->starts[w]; k < set->starts[w + 1]; k++) {
         uint32_t e = set->entries[k];
@@ -784,12 +1224,11 @@ static int probe_verify(const az_leak_set *set, const unsigned char *p, size_t l
         const unsigned char *b = pat->p;
         leak_match m;
         int rc;
-        if (o > j || pat->len > len - (j - o) || load64(b + o) != g)
+        if (o > j || pat->len > len - (j - o) || fold64(load64(b + o)) != g)
             continue;
-        /* Constant time over the pattern, so timing reveals no more than the answer does. */
-        if (sodium_memcmp(p + j - o, b, pat->len) != 0)
+        if (!pat_equal(pat, p + j - o))
             continue;
-        m.start = j - o;
+        m.start = base + j - o;
         m.len = pat->len;
         m.pat = e >> OFF_BITS;
         rc = visit(ctx, &m);
@@ -804,6 +1243,7 @@ typedef struct walker {
     leak_visit visit;       /* each occurrence */
     int (*done)(void *ctx); /* after each probe that had candidates; may be NULL */
     void *ctx;
+    size_t base; /* added to the offsets of occurrences (a view walked a block at a time) */
 } walker;
 
 /* Whether the Bloom filter may hold the window that hashed to h. */
@@ -817,45 +1257,92 @@ static inline bool bloom_test(const az_leak_set *set, uint64_t h)
 static int walk_verify(const az_leak_set *set, const unsigned char *p, size_t len, size_t j,
                        uint64_t h, const walker *wk)
 {
-    int rc = probe_verify(set, p, len, j, load64(p + j), bloom_word(set, h), wk->visit, wk->ctx);
+    int rc = probe_verify(set, p, len, j, fold64(load64(p + j)), bloom_word(set, h), wk->base,
+                          wk->visit, wk->ctx);
     if (!rc && wk->done)
         rc = wk->done(wk->ctx);
     return rc;
 }
 
 /*
- * Runs every probe over data in order. This is the hot loop. With a long
- * stride, probes go in batches whose Bloom words are prefetched first: a
- * large set's filter does not fit in cache, and one probe's load should not
- * wait for the last's. With a short stride the windows overlap and the
+ * Runs the probes at *j, *j + step, ... up to jmax (and the last window of
+ * data) in order; *j is then the next probe. This is the hot loop. With a
+ * long stride, probes go in batches whose Bloom words are prefetched first:
+ * a large set's filter does not fit in cache, and one probe's load should
+ * not wait for the last's. With a short stride the windows overlap and the
  * plain loop is faster. Returns the first nonzero result of the walker.
  */
-static int leak_walk(const az_leak_set *set, const unsigned char *p, size_t len, const walker *wk)
+static int leak_walk_range(const az_leak_set *set, const unsigned char *p, size_t len, size_t *jp,
+                           size_t jmax, const walker *wk)
 {
-    size_t step = set->step, last, j = 0;
+    size_t step = set->step, last, j = *jp;
     uint64_t h[WALK_BATCH];
-    int rc;
+    int rc = 0;
     /* Every pattern is at least step + Q - 1 bytes (build_step): a shorter text holds none. */
-    if (set->npats == 0 || len < step + Q - 1)
+    if (set->npats == 0 || len < step + Q - 1 || len - Q < j)
         return 0;
-    last = len - Q;
-    while (step >= WALK_MIN_STEP && last - j >= WALK_BATCH * step) {
+    last = len - Q < jmax ? len - Q : jmax;
+    while (step >= WALK_MIN_STEP && j <= last && last - j >= WALK_BATCH * step) {
         for (size_t k = 0; k < WALK_BATCH; k++) {
-            h[k] = leak_mix(load64(p + j + k * step));
+            h[k] = leak_mix(fold64(load64(p + j + k * step)));
             AZ_PREFETCH(&set->bloom[bloom_word(set, h[k])]);
         }
         for (size_t k = 0; k < WALK_BATCH; k++)
             if (bloom_test(set, h[k]) && (rc = walk_verify(set, p, len, j + k * step, h[k], wk)))
-                return rc;
+                goto out;
         j += WALK_BATCH * step;
     }
-    for (;;) {
-        uint64_t hj = leak_mix(load64(p + j));
+    for (; j <= last; j += step) {
+        uint64_t hj = leak_mix(fold64(load64(p + j)));
         if (bloom_test(set, hj) && (rc = walk_verify(set, p, len, j, hj, wk)) != 0)
+            break;
+    }
+out:
+    *jp = j;
+    return rc;
+}
+
+static int leak_walk(const az_leak_set *set, const unsigned char *p, size_t len, const walker *wk)
+{
+    size_t j = 0;
+    return leak_walk_range(set, p, len, &j, SIZE_MAX, wk);
+}
+
+/*
+ * Walks set over the view of data, written a block at a time into v's
+ * buffer so that it stays in cache: the probes run up to the lag behind
+ * the newest view byte (a match from a probe reaches at most maxpat bytes
+ * on, and a line break takes back at most RETRACT_MAX), then the block
+ * slides down, keeping the bytes a pending probe may verify. Offsets given
+ * to the walker are the view's (wk->base). The view is written again for
+ * each set of a chain.
+ */
+static int view_walk(const az_leak_set *set, const unsigned char *data, size_t len, leak_view *v,
+                     walker *wk)
+{
+    size_t j = 0, keep;
+    int rc = 0;
+    v->len = v->base = v->i = v->floor = v->ntoks = 0;
+    v->changed = false;
+    if (set->npats == 0)
+        return 0;
+    for (;;) {
+        bool final;
+        view_fill(v, data, len);
+        if (v->rc)
+            return v->rc;
+        final = v->i >= len;
+        wk->base = v->base;
+        rc = leak_walk_range(set, v->p, v->len, &j, final ? SIZE_MAX : v->len - view_lag(set), wk);
+        wk->base = 0;
+        if (rc || final)
             return rc;
-        if (last - j < step)
-            return 0;
-        j += step;
+        keep = j > set->step ? j - set->step : 0;
+        memmove(v->p, v->p + keep, v->len - keep);
+        v->len -= keep;
+        v->base += keep;
+        v->floor = v->floor > keep ? v->floor - keep : 0;
+        j -= keep;
     }
 }
 
@@ -887,21 +1374,87 @@ static int scan_visit(void *ctx, const leak_match *m)
     return 1;
 }
 
-int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit)
+static int scan_view(const az_leak_set *set, const unsigned char *data, size_t len, leak_view *v,
+                     az_leak_hit *hit)
 {
     scan_ctx c;
     walker wk;
     int rc = 0;
-    if (!data && len)
-        return AGENTAUTHZ_EINVAL;
     c.hit = hit;
     wk.visit = scan_visit;
     wk.done = NULL;
     wk.ctx = &c;
+    wk.base = 0;
     for (; set && !rc; set = set->next) {
         c.set = set;
-        rc = leak_walk(set, data, len, &wk);
+        rc = view_walk(set, data, len, v, &wk);
     }
+    return rc;
+}
+
+static int scan_chain(const az_leak_set *set, const unsigned char *p, size_t len, az_leak_hit *hit)
+{
+    scan_ctx c;
+    walker wk;
+    int rc = 0;
+    c.hit = hit;
+    wk.visit = scan_visit;
+    wk.done = NULL;
+    wk.ctx = &c;
+    wk.base = 0;
+    for (; set && !rc; set = set->next) {
+        c.set = set;
+        rc = leak_walk(set, p, len, &wk);
+    }
+    return rc;
+}
+
+/*
+ * A hit in the view gives the input bytes it decodes from (another pass,
+ * keeping the tokens: hits are rare). Without memory for them, it keeps the
+ * view's offsets: still a hit.
+ */
+static void scan_locate(az_leak_hit *hit, const unsigned char *data, size_t len)
+{
+    leak_view v;
+    size_t start, end;
+    hit->decoded = true;
+    if (view_whole(&v, data, len) == 0 && hit->len && hit->offset + hit->len <= v.len) {
+        start = view_src(&v, hit->offset, false);
+        end = view_src(&v, hit->offset + hit->len - 1, true);
+        hit->offset = start;
+        hit->len = end - start;
+    }
+    view_close(&v, NULL);
+}
+
+static bool chain_empty(const az_leak_set *set)
+{
+    for (; set; set = set->next)
+        if (set->npats)
+            return false;
+    return true;
+}
+
+int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit)
+{
+    unsigned char stack[VIEW_STACK];
+    leak_view v;
+    int rc;
+    if (!data && len)
+        return AGENTAUTHZ_EINVAL;
+    if (hit)
+        hit->decoded = false;
+    rc = scan_chain(set, data, len, hit);
+    if (rc || chain_empty(set))
+        return rc;
+    view_open(&v, set, data, len, stack, false);
+    rc = v.rc;
+    if (!rc && v.p)
+        rc = scan_view(set, data, len, &v, hit);
+    view_close(&v, stack);
+    if (rc == 1 && hit)
+        scan_locate(hit, data, len);
     return rc;
 }
 
@@ -937,25 +1490,9 @@ typedef struct scrub_ctx {
     size_t nruns, capruns;
     leak_match *batch; /* the current probe's occurrences */
     size_t nbatch, capbatch;
+    const leak_view *view; /* while the view is walked: runs are mapped back to the input */
     int rc;
 } scrub_ctx;
-
-/* Grows *v (*cap elements of size) to hold one more than n; ENOMEM past SIZE_MAX. */
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-    size_t want = *cap ? 2 * *cap : 16;
-    void *nv;
-    if (n < *cap)
-        return 0;
-    if (*cap > SIZE_MAX / 2 / size)
-        return AGENTAUTHZ_ENOMEM;
-    nv = realloc(*v, want * size);
-    if (!nv)
-        return AGENTAUTHZ_ENOMEM;
-    *v = nv;
-    *cap = want;
-    return 0;
-}
 
 static int scrub_collect(void *ctx, const leak_match *m)
 {
@@ -1004,6 +1541,11 @@ static int scrub_flush(scrub_ctx *c)
     if (!c->collect)
         return scrub_write(c, &c->run);
     rc = grow((void **)&c->runs, &c->capruns, c->nruns, sizeof *c->runs);
+    if (!rc && c->view) {
+        size_t start = view_src(c->view, c->run.start, false);
+        c->run.end = view_src(c->view, c->run.end - 1, true);
+        c->run.start = start;
+    }
     if (!rc) {
         c->run.seq = c->nruns;
         c->runs[c->nruns++] = c->run;
@@ -1063,15 +1605,34 @@ static int run_cmp(const void *a, const void *b)
  * it without gaps), so merging runs gives the runs of all the matches, and
  * each is named after its leftmost, longest first match, as with one set.
  */
-static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, const walker *wk)
+/* Walks every set of the chain over the input, or over its view when view is not NULL. */
+static int scrub_walk_all(scrub_ctx *c, const az_leak_set *set, size_t len, leak_view *view,
+                          walker *wk)
 {
     int rc = 0;
-    c->collect = true;
     for (; set && !rc; set = set->next) {
         c->set = set;
-        rc = leak_walk(set, c->p, len, wk);
+        rc = view ? view_walk(set, c->p, len, view, wk) : leak_walk(set, c->p, len, wk);
         if (!rc)
             rc = scrub_flush(c);
+    }
+    return rc;
+}
+
+/*
+ * The same for the input and then its view, whose runs are mapped back to
+ * the input bytes they decode from before they are merged.
+ */
+static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, leak_view *view,
+                       walker *wk)
+{
+    int rc;
+    c->collect = true;
+    rc = scrub_walk_all(c, set, len, NULL, wk);
+    if (!rc && view) {
+        c->view = view;
+        rc = scrub_walk_all(c, set, len, view, wk);
+        c->view = NULL;
     }
     if (rc)
         return rc;
@@ -1086,13 +1647,15 @@ static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, const w
 
 int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out)
 {
+    unsigned char stack[VIEW_STACK];
+    leak_view v;
     scrub_ctx c;
     walker wk;
     int rc;
     if (!out || (!data && len))
         return AGENTAUTHZ_EINVAL;
     /* An empty input may come as NULL, on which no offset may be applied. */
-    if (!set || len == 0)
+    if (!set || len == 0 || chain_empty(set))
         return az_buf_append(out, len ? data : "", len);
     memset(&c, 0, sizeof c);
     c.set = set;
@@ -1101,11 +1664,18 @@ int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *
     wk.visit = scrub_collect;
     wk.done = scrub_done;
     wk.ctx = &c;
-    rc = set->next ? scrub_chain(&c, set, len, &wk) : leak_walk(set, c.p, len, &wk);
+    wk.base = 0;
+    view_open(&v, set, data, len, stack, true);
+    rc = v.rc;
+    if (!rc && (set->next || v.p))
+        rc = scrub_chain(&c, set, len, v.p ? &v : NULL, &wk);
+    else if (!rc)
+        rc = leak_walk(set, c.p, len, &wk);
     if (!rc)
         rc = scrub_flush(&c);
     if (!rc)
         rc = az_buf_append(out, c.p + c.emitted, len - c.emitted);
+    view_close(&v, stack);
     free(c.batch);
     free(c.runs);
     return rc;
