@@ -250,6 +250,8 @@ static int issue_token(const agentauthz_session *s, const az_secret *sec,
         rc = AGENTAUTHZ_ELIMIT;
     else
         memcpy(buf, token, *len);
+    /* The token is the secret: its heap copy is wiped before it goes back to malloc. */
+    sodium_memzero(token, strlen(token));
     agentauthz_free(token);
     return rc;
 }
