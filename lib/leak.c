@@ -1458,6 +1458,305 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
     return rc;
 }
 
+/* ---- retired secrets: fingerprints kept after a secret is destroyed ---- */
+
+/*
+ * When a secret is destroyed its patterns go, but a tool's output may still
+ * come back with it. So, for each of its patterns of at least
+ * AZ_LEAK_RETIRED_MIN_PATTERN bytes, the index keeps a fingerprint: a keyed
+ * BLAKE2b-128 of the whole pattern, and a keyed 64-bit hash of each of its
+ * 16-byte windows at offsets 0..7 (with letters folded, as for probes).
+ * Scrub probes every 8th window of its input and of its view; a window that
+ * hits pins where the pattern would start, and the pattern's keyed hash over
+ * those bytes confirms it. The key is random per index, in guarded memory.
+ * No pattern byte is kept, and 16-byte windows carry at least 64 bits of
+ * the secret's entropy for hex (96 for base64, 128 raw), so a fingerprint
+ * is no shortcut to a random secret even for someone who reads the key;
+ * a guessable secret (a password chosen by a host) could be confirmed by a
+ * guess from its fingerprint, as from any hash of it.
+ */
+#define RQ 16u   /* bytes of a retired window */
+#define RSTEP 8u /* probe stride of the retired scan; windows at offsets 0..RSTEP-1 */
+_Static_assert(AZ_LEAK_RETIRED_MIN_PATTERN >= RQ + RSTEP - 1, "a pattern must hold every window");
+
+typedef struct retired_pat {
+    unsigned char fp[16]; /* keyed BLAKE2b-128 of the (folded) pattern */
+    uint64_t win[RSTEP];  /* keyed hashes of the windows at offsets 0..RSTEP-1 */
+    size_t len;
+    bool fold; /* hex or percent: letters folded before hashing */
+} retired_pat;
+
+typedef struct retired_rec {
+    uint64_t until; /* engine clock: kept until then */
+    char name[AZ_MAX_NAME + 1];
+    retired_pat *pats;
+    size_t npats;
+} retired_rec;
+
+/* The keys: the window hash's two words and BLAKE2b's key, in one guarded allocation. */
+typedef struct retired_key {
+    uint64_t k0, k1;
+    unsigned char fp[crypto_generichash_KEYBYTES];
+} retired_key;
+
+/* The ring of retired secrets an index keeps, oldest first. */
+typedef struct retired_store {
+    retired_key *key; /* sodium_malloc'd */
+    retired_rec *recs;
+    size_t first, n; /* ring of AZ_LEAK_RETIRED_MAX */
+    bool dirty;      /* changed since the matcher was built */
+    az_leak_retired *matcher;
+} retired_store;
+
+/* One window of a pattern in the matcher's table; h is never 0 (0 is empty). */
+typedef struct retired_slot {
+    uint64_t h;
+    uint32_t pat;
+    uint32_t off;
+} retired_slot;
+
+struct az_leak_retired {
+    _Atomic size_t refs;
+    retired_key key; /* a copy: the matcher outlives changes to the store */
+    retired_pat *pats; /* copies of the records' patterns, in record order */
+    uint32_t *pat_rec;
+    size_t npats;
+    retired_rec *recs; /* names and until; pats not used */
+    size_t nrecs;
+    retired_slot *table;
+    size_t mask;
+};
+
+static inline uint64_t retired_hash(const retired_key *k, const unsigned char *p)
+{
+    uint64_t x = (fold64(load64(p)) ^ k->k0) * 0x9E3779B97F4A7C15ull;
+    uint64_t y = (fold64(load64(p + 8)) ^ k->k1) * 0xC2B2AE3D27D4EB4Full;
+    uint64_t h = x ^ ((y << 31) | (y >> 33));
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (h ^ (h >> 32)) | 1u;
+}
+
+/* The keyed BLAKE2b-128 of p, its letters folded first when fold is set. */
+static void retired_fp(const retired_key *k, const unsigned char *p, size_t len, bool fold,
+                       unsigned char out[16])
+{
+    crypto_generichash_state st;
+    unsigned char chunk[256];
+    crypto_generichash_init(&st, k->fp, sizeof k->fp, 16);
+    for (size_t i = 0; i < len; i += sizeof chunk) {
+        size_t n = len - i < sizeof chunk ? len - i : sizeof chunk;
+        for (size_t j = 0; j < n; j++)
+            chunk[j] = fold ? fold1(p[i + j]) : p[i + j];
+        crypto_generichash_update(&st, chunk, n);
+    }
+    crypto_generichash_final(&st, out, 16);
+    sodium_memzero(chunk, sizeof chunk);
+}
+
+static int retired_store_new(retired_store **out)
+{
+    retired_store *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return AGENTAUTHZ_ENOMEM;
+    rs->key = sodium_malloc(sizeof *rs->key);
+    rs->recs = calloc(AZ_LEAK_RETIRED_MAX, sizeof *rs->recs);
+    if (!rs->key || !rs->recs) {
+        if (rs->key)
+            sodium_free(rs->key);
+        free(rs->recs);
+        free(rs);
+        return AGENTAUTHZ_ENOMEM;
+    }
+    randombytes_buf(rs->key, sizeof *rs->key);
+    *out = rs;
+    return 0;
+}
+
+static void rec_clear(retired_rec *r)
+{
+    free(r->pats);
+    memset(r, 0, sizeof *r);
+}
+
+static void retired_store_free(retired_store *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < AZ_LEAK_RETIRED_MAX; i++)
+        rec_clear(&rs->recs[i]);
+    free(rs->recs);
+    sodium_free(rs->key);
+    az_leak_retired_free(rs->matcher);
+    free(rs);
+}
+
+/* Fingerprints en's long patterns into r. ENOMEM leaves r empty. */
+static int rec_fill(const retired_key *k, const az_leak_entry *en, uint64_t until, retired_rec *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < en->npats; i++)
+        n += en->pats[i].len >= AZ_LEAK_RETIRED_MIN_PATTERN;
+    if (n && !(r->pats = calloc(n, sizeof *r->pats)))
+        return AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; i < en->npats; i++) {
+        const entry_pat *ep = &en->pats[i];
+        retired_pat *rp = &r->pats[r->npats];
+        if (ep->len < AZ_LEAK_RETIRED_MIN_PATTERN)
+            continue;
+        rp->len = ep->len;
+        rp->fold = kind_fold(ep->kind) != FOLD_NONE;
+        retired_fp(k, ep->p, ep->len, rp->fold, rp->fp);
+        for (size_t o = 0; o < RSTEP; o++)
+            rp->win[o] = retired_hash(k, ep->p + o);
+        r->npats++;
+    }
+    r->until = until;
+    memcpy(r->name, en->name, sizeof r->name);
+    return 0;
+}
+
+/* Adds en's fingerprints to the ring, dropping the oldest when it is full. */
+static void retired_add(retired_store *rs, const az_leak_entry *en, uint64_t until)
+{
+    retired_rec *r;
+    if (rs->n == AZ_LEAK_RETIRED_MAX) {
+        rec_clear(&rs->recs[rs->first]);
+        rs->first = (rs->first + 1) % AZ_LEAK_RETIRED_MAX;
+        rs->n--;
+    }
+    r = &rs->recs[(rs->first + rs->n) % AZ_LEAK_RETIRED_MAX];
+    if (rec_fill(rs->key, en, until, r) != 0) {
+        rec_clear(r);
+        return;
+    }
+    rs->n++;
+    rs->dirty = true;
+}
+
+void az_leak_retired_free(az_leak_retired *m)
+{
+    if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(m->pats);
+    free(m->pat_rec);
+    free(m->recs);
+    free(m->table);
+    sodium_memzero(&m->key, sizeof m->key);
+    free(m);
+}
+
+static void matcher_insert(az_leak_retired *m, uint64_t h, uint32_t pat, uint32_t off)
+{
+    size_t i = (size_t)h & m->mask;
+    while (m->table[i].h)
+        i = (i + 1) & m->mask;
+    m->table[i] = (retired_slot){h, pat, off};
+}
+
+/* Copies the records not expired at now into m and indexes their windows. */
+static int matcher_fill(az_leak_retired *m, const retired_store *rs, uint64_t now, size_t npats)
+{
+    m->pats = malloc((npats ? npats : 1) * sizeof *m->pats);
+    m->pat_rec = malloc((npats ? npats : 1) * sizeof *m->pat_rec);
+    m->recs = calloc(rs->n ? rs->n : 1, sizeof *m->recs);
+    m->mask = pow2_at_least(2 * RSTEP * npats + 1) - 1;
+    m->table = calloc(m->mask + 1, sizeof *m->table);
+    if (!m->pats || !m->pat_rec || !m->recs || !m->table)
+        return AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; i < rs->n; i++) {
+        const retired_rec *r = &rs->recs[(rs->first + i) % AZ_LEAK_RETIRED_MAX];
+        if (r->until < now)
+            continue;
+        m->recs[m->nrecs].until = r->until;
+        memcpy(m->recs[m->nrecs].name, r->name, sizeof r->name);
+        for (size_t k = 0; k < r->npats; k++, m->npats++) {
+            m->pats[m->npats] = r->pats[k];
+            m->pat_rec[m->npats] = (uint32_t)m->nrecs;
+            for (uint32_t o = 0; o < RSTEP; o++)
+                matcher_insert(m, r->pats[k].win[o], (uint32_t)m->npats, o);
+        }
+        m->nrecs++;
+    }
+    return 0;
+}
+
+static int matcher_build(const retired_store *rs, uint64_t now, az_leak_retired **out)
+{
+    az_leak_retired *m;
+    size_t npats = 0;
+    int rc;
+    *out = NULL;
+    for (size_t i = 0; i < rs->n; i++) {
+        const retired_rec *r = &rs->recs[(rs->first + i) % AZ_LEAK_RETIRED_MAX];
+        npats += r->until >= now ? r->npats : 0;
+    }
+    if (npats == 0)
+        return 0;
+    if (!(m = calloc(1, sizeof *m)))
+        return AGENTAUTHZ_ENOMEM;
+    atomic_init(&m->refs, 1);
+    m->key = *rs->key;
+    rc = matcher_fill(m, rs, now, npats);
+    if (rc) {
+        az_leak_retired_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* Drops the records expired at now from the front of the ring (they are mostly in order). */
+static void retired_expire(retired_store *rs, uint64_t now)
+{
+    while (rs->n && rs->recs[rs->first].until < now) {
+        rec_clear(&rs->recs[rs->first]);
+        rs->first = (rs->first + 1) % AZ_LEAK_RETIRED_MAX;
+        rs->n--;
+        rs->dirty = true;
+    }
+}
+
+/* A retired pattern confirmed at data[start..): its record is not expired at now. */
+static bool retired_confirm(const az_leak_retired *m, uint32_t pat, const unsigned char *p,
+                            size_t len, size_t start, uint64_t now)
+{
+    const retired_pat *rp = &m->pats[pat];
+    unsigned char fp[16];
+    if (rp->len > len - start || m->recs[m->pat_rec[pat]].until < now)
+        return false;
+    retired_fp(&m->key, p + start, rp->len, rp->fold, fp);
+    return sodium_memcmp(fp, rp->fp, sizeof fp) == 0;
+}
+
+/*
+ * Calls visit for every confirmed occurrence of a retired pattern in p,
+ * with its start, length and the record's name.
+ */
+typedef int (*retired_visit)(void *ctx, size_t start, size_t len, const char *name);
+
+static int retired_walk(const az_leak_retired *m, const unsigned char *p, size_t len, uint64_t now,
+                        retired_visit visit, void *ctx)
+{
+    int rc;
+    if (!m || len < AZ_LEAK_RETIRED_MIN_PATTERN)
+        return 0;
+    for (size_t j = 0; j + RQ <= len; j += RSTEP) {
+        uint64_t h = retired_hash(&m->key, p + j);
+        for (size_t i = (size_t)h & m->mask; m->table[i].h; i = (i + 1) & m->mask) {
+            const retired_slot *sl = &m->table[i];
+            if (sl->h != h || sl->off > j ||
+                !retired_confirm(m, sl->pat, p, len, j - sl->off, now))
+                continue;
+            rc = visit(ctx, j - sl->off, m->pats[sl->pat].len,
+                       m->recs[m->pat_rec[sl->pat]].name);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- scrubbing ---- */
 
 /*
@@ -1491,6 +1790,8 @@ typedef struct scrub_ctx {
     leak_match *batch; /* the current probe's occurrences */
     size_t nbatch, capbatch;
     const leak_view *view; /* while the view is walked: runs are mapped back to the input */
+    const az_leak_retired *retired; /* fingerprints of destroyed secrets, or NULL */
+    uint64_t now;
     int rc;
 } scrub_ctx;
 
@@ -1619,9 +1920,45 @@ static int scrub_walk_all(scrub_ctx *c, const az_leak_set *set, size_t len, leak
     return rc;
 }
 
+/* A retired secret's occurrence becomes a run of its own (mapped back from the view). */
+static int scrub_retired_run(void *ctx, size_t start, size_t len, const char *name)
+{
+    scrub_ctx *c = ctx;
+    scrub_run r = {start, start + len, len, 0, name};
+    int rc;
+    if (c->view) {
+        r.start = view_src(c->view, start, false);
+        r.end = view_src(c->view, start + len - 1, true);
+    }
+    rc = grow((void **)&c->runs, &c->capruns, c->nruns, sizeof *c->runs);
+    if (rc)
+        return rc;
+    r.seq = c->nruns;
+    c->runs[c->nruns++] = r;
+    return 0;
+}
+
+/* The retired secrets' runs, in the input and in its whole view. */
+static int scrub_retired(scrub_ctx *c, size_t len)
+{
+    leak_view v;
+    int rc = retired_walk(c->retired, c->p, len, c->now, scrub_retired_run, c);
+    if (rc || next_special(c->p, 0, len) == len)
+        return rc;
+    rc = view_whole(&v, c->p, len);
+    if (!rc && v.changed) {
+        c->view = &v;
+        rc = retired_walk(c->retired, v.p, v.len, c->now, scrub_retired_run, c);
+        c->view = NULL;
+    }
+    view_close(&v, NULL);
+    return rc;
+}
+
 /*
  * The same for the input and then its view, whose runs are mapped back to
- * the input bytes they decode from before they are merged.
+ * the input bytes they decode from before they are merged, then the
+ * retired secrets' runs.
  */
 static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, leak_view *view,
                        walker *wk)
@@ -1634,6 +1971,8 @@ static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, leak_vi
         rc = scrub_walk_all(c, set, len, view, wk);
         c->view = NULL;
     }
+    if (!rc && c->retired)
+        rc = scrub_retired(c, len);
     if (rc)
         return rc;
     if (c->nruns > 1)
@@ -1647,6 +1986,12 @@ static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, leak_vi
 
 int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out)
 {
+    return az_leak_scrub_retired(set, NULL, 0, data, len, out);
+}
+
+int az_leak_scrub_retired(const az_leak_set *set, const az_leak_retired *retired, uint64_t now,
+                          const void *data, size_t len, az_buf *out)
+{
     unsigned char stack[VIEW_STACK];
     leak_view v;
     scrub_ctx c;
@@ -1655,19 +2000,21 @@ int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *
     if (!out || (!data && len))
         return AGENTAUTHZ_EINVAL;
     /* An empty input may come as NULL, on which no offset may be applied. */
-    if (!set || len == 0 || chain_empty(set))
+    if (len == 0 || (chain_empty(set) && !retired))
         return az_buf_append(out, len ? data : "", len);
     memset(&c, 0, sizeof c);
     c.set = set;
     c.p = data;
     c.out = out;
+    c.retired = retired;
+    c.now = now;
     wk.visit = scrub_collect;
     wk.done = scrub_done;
     wk.ctx = &c;
     wk.base = 0;
     view_open(&v, set, data, len, stack, true);
     rc = v.rc;
-    if (!rc && (set->next || v.p))
+    if (!rc && (!set || set->next || v.p || retired))
         rc = scrub_chain(&c, set, len, v.p ? &v : NULL, &wk);
     else if (!rc)
         rc = leak_walk(set, c.p, len, &wk);
@@ -1692,6 +2039,7 @@ struct az_leak_index {
     size_t live;         /* live entries in base and recent */
     size_t base_dead;    /* dead entries in base */
     size_t base_rebuilds;
+    retired_store *retired; /* made at the first retirement */
 };
 
 int az_leak_index_new(az_leak_index **out)
@@ -1723,6 +2071,7 @@ void az_leak_index_free(az_leak_index *idx)
     az_leak_set_free(idx->recent);
     az_leak_set_free(idx->base);
     store_unref(idx->store);
+    retired_store_free(idx->retired);
     free(idx);
 }
 
@@ -1892,4 +2241,42 @@ int az_leak_index_tidy(az_leak_index *idx)
     if (idx->base_dead < AZ_LEAK_DEAD_MIN || idx->base_dead <= base_live / 2)
         return 0;
     return rebuild_base(idx, NULL, 0) == 0;
+}
+
+void az_leak_index_retire(az_leak_index *idx, az_leak_entry *en, uint64_t until)
+{
+    if (!idx || !en || !az_leak_entry_live(en))
+        return;
+    /* Without memory for its fingerprints the secret is not kept: scrub cannot report it. */
+    if (idx->retired || retired_store_new(&idx->retired) == 0)
+        retired_add(idx->retired, en, until);
+    az_leak_index_kill(idx, en);
+}
+
+int az_leak_index_retired(az_leak_index *idx, uint64_t now, az_leak_retired **out)
+{
+    retired_store *rs;
+    az_leak_retired *m = NULL;
+    int rc;
+    *out = NULL;
+    if (!idx || !(rs = idx->retired))
+        return 0;
+    retired_expire(rs, now);
+    if (rs->dirty) {
+        rc = matcher_build(rs, now, &m);
+        if (rc)
+            return rc;
+        az_leak_retired_free(rs->matcher);
+        rs->matcher = m;
+        rs->dirty = false;
+    }
+    if (rs->matcher)
+        atomic_fetch_add_explicit(&rs->matcher->refs, 1, memory_order_relaxed);
+    *out = rs->matcher;
+    return 0;
+}
+
+size_t az_leak_index_retired_count(const az_leak_index *idx)
+{
+    return idx && idx->retired ? idx->retired->n : 0;
 }

@@ -321,4 +321,50 @@ typedef struct az_leak_index_stats {
 
 void az_leak_index_get_stats(const az_leak_index *idx, az_leak_index_stats *st);
 
+/* ---- retired secrets ---- */
+
+/*
+ * A destroyed secret's output may come back after it ended (a tool result
+ * after a revoke, a close or an expiry). The index keeps, for each retired
+ * secret, fingerprints of its patterns (keyed hashes, never its bytes; see
+ * leak.c) until a deadline, so that scrub still finds and redacts it. Only
+ * patterns of at least AZ_LEAK_RETIRED_MIN_PATTERN bytes are kept (so a
+ * secret of 8 to 11 bytes is kept in its hex forms with separators and its
+ * every-byte percent form only). At most AZ_LEAK_RETIRED_MAX secrets are
+ * kept: a retirement past that drops the oldest.
+ */
+#define AZ_LEAK_RETIRED_MIN_PATTERN 23u
+#define AZ_LEAK_RETIRED_MAX 1024u
+
+/* The fingerprints of the retired secrets at one time. Immutable, reference counted. */
+typedef struct az_leak_retired az_leak_retired;
+
+/*
+ * Keeps en's fingerprints until the engine clock passes until, then marks
+ * en dead as az_leak_index_kill does. Under the index's lock. Without
+ * memory for the fingerprints, en is only killed.
+ */
+void az_leak_index_retire(az_leak_index *idx, az_leak_entry *en, uint64_t until);
+
+/*
+ * The fingerprints of the secrets retired and not expired at now, in *out
+ * (a new reference, the caller drops it with az_leak_retired_free; NULL
+ * when there are none). Drops expired ones. Under the index's lock. 0 or
+ * AGENTAUTHZ_ENOMEM.
+ */
+int az_leak_index_retired(az_leak_index *idx, uint64_t now, az_leak_retired **out);
+
+/* Retired secrets held (expired ones not dropped yet included); for tests. */
+size_t az_leak_index_retired_count(const az_leak_index *idx);
+
+void az_leak_retired_free(az_leak_retired *m);
+
+/*
+ * az_leak_scrub, then also every occurrence of a retired secret (not
+ * expired at now) in data and in its normalised view, replaced by
+ * "[redacted:NAME]" as for live ones. retired may be NULL, set may be NULL.
+ */
+int az_leak_scrub_retired(const az_leak_set *set, const az_leak_retired *retired, uint64_t now,
+                          const void *data, size_t len, az_buf *out);
+
 #endif /* AZ_LEAK_PRIVATE_H */

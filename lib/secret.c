@@ -356,11 +356,26 @@ int az_secrets_issue(agentauthz_session *s, agentauthz_error *err)
 
 /* ---- destruction ---- */
 
+/*
+ * How long a destroyed secret's fingerprints are kept: the longest TTL a
+ * secret of the policy can have (its max_session_ttl, else its default
+ * session TTL), and at least this secret's own TTL.
+ */
+static uint64_t retire_grace_ns(const agentauthz_session *s, const az_secret *sec)
+{
+    const az_policy *p = s->view.p;
+    uint64_t own = sec->expires_ns - s->opened_ns;
+    uint64_t most = p ? (p->max_session_ttl_s ? p->max_session_ttl_s : p->session_ttl_s) : 0;
+    most = most > UINT64_MAX / 1000000000u ? UINT64_MAX : most * 1000000000u;
+    return most > own ? most : own;
+}
+
 /* Wipes one secret; its slot goes back to the pool once no lease holds it. */
 static bool destroy_one(agentauthz_session *s, az_secret *sec)
 {
     agentauthz_secret_request req;
     agentauthz_engine *e = s->e;
+    uint64_t now, grace;
     if (!atomic_load(&sec->live))
         return false;
     atomic_store(&sec->live, false);
@@ -368,9 +383,14 @@ static bool destroy_one(agentauthz_session *s, az_secret *sec)
         request_for(s, sec, &req);
         e->secret_revoke(e->secret_ctx, &req);
     }
+    now = az_engine_now(e);
+    grace = retire_grace_ns(s, sec);
     pthread_mutex_lock(&e->secret_lock);
-    /* Scans ignore it from now on; the index drops its patterns later (tidy). */
-    az_leak_index_kill(e->leak_index, sec->leak);
+    /*
+     * Scans ignore it from now on; the index drops its patterns later (tidy)
+     * and keeps their fingerprints for the grace period, for scrub.
+     */
+    az_leak_index_retire(e->leak_index, sec->leak, grace > UINT64_MAX - now ? UINT64_MAX : now + grace);
     sec->leak = NULL;
     if (sec->slot && az_secpool_write(sec->slot, NULL, 0) != 0)
         sec->len = 0;

@@ -688,6 +688,68 @@ START_TEST(test_percent_unreserved_bytes)
 }
 END_TEST
 
+/* Scrubs buf with the index's live set and retired fingerprints at now; whether name was redacted. */
+static bool scrub_names(az_leak_index *idx, uint64_t now, const unsigned char *buf, size_t len,
+                        const char *name)
+{
+    az_leak_retired *gone = NULL;
+    az_buf out = {0};
+    char marker[40];
+    bool hit;
+    ck_assert_int_eq(az_leak_index_retired(idx, now, &gone), 0);
+    out.max = 4 * len + 64;
+    ck_assert_int_eq(az_leak_scrub_retired(az_leak_index_head(idx), gone, now, buf, len, &out), 0);
+    snprintf(marker, sizeof marker, "[redacted:%s]", name);
+    hit = out.p && memmem(out.p, out.len, marker, strlen(marker)) != NULL;
+    az_buf_free(&out);
+    az_leak_retired_free(gone);
+    return hit;
+}
+
+/*
+ * Retired secrets: found until their deadline, at most AZ_LEAK_RETIRED_MAX
+ * of them (the oldest dropped first), only long patterns kept.
+ */
+START_TEST(test_retired_bounded)
+{
+    az_leak_index *idx = NULL;
+    size_t n = AZ_LEAK_RETIRED_MAX + 3;
+    tsec *secs = calloc(n, sizeof *secs);
+    unsigned char buf[256];
+    size_t len;
+    ck_assert_ptr_nonnull(secs);
+    ck_assert_int_eq(az_leak_index_new(&idx), 0);
+    for (size_t i = 0; i < n; i++)
+        tsec_init(&secs[i], i);
+    add(idx, secs, n);
+    for (size_t i = 0; i < n; i++) {
+        /* s3 until 100, the others until 1000 */
+        az_leak_index_retire(idx, secs[i].en, i == 3 ? 100 : 1000);
+        secs[i].live = false;
+    }
+    ck_assert_uint_eq(az_leak_index_retired_count(idx), AZ_LEAK_RETIRED_MAX);
+    /* the three oldest were dropped; s3 lives until 100; the newest is there */
+    len = 0;
+    put(buf, &len, &secs[0], 1);
+    ck_assert(!scrub_names(idx, 50, buf, len, "s0"));
+    len = 0;
+    put(buf, &len, &secs[3], 3);
+    ck_assert(scrub_names(idx, 50, buf, len, "s3"));
+    ck_assert(!scrub_names(idx, 101, buf, len, "s3"));
+    len = 0;
+    put(buf, &len, &secs[n - 1], 2);
+    ck_assert(scrub_names(idx, 101, buf, len, "s1026"));
+    /* a dead secret is not looked for by scans: the fingerprints are for scrub only */
+    ck_assert_int_eq(az_leak_scan(az_leak_index_head(idx), buf, len, NULL), 0);
+    /* raw 32 bytes: a pattern long enough to be kept */
+    len = 0;
+    put(buf, &len, &secs[n - 2], 0);
+    ck_assert(scrub_names(idx, 101, buf, len, "s1025"));
+    az_leak_index_free(idx);
+    free(secs);
+}
+END_TEST
+
 static Suite *leak_live_suite(void)
 {
     Suite *s = suite_create("leak_live");
@@ -704,6 +766,7 @@ static Suite *leak_live_suite(void)
     tcase_add_test(tc, test_build_entries_refusals);
     tcase_add_loop_test(tc, test_b64_cores_every_alignment, 0, 40);
     tcase_add_test(tc, test_percent_unreserved_bytes);
+    tcase_add_test(tc, test_retired_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

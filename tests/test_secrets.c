@@ -4,6 +4,7 @@
  * encoding and in nested arguments, destruction at every kind of end,
  * delegation that tries to widen scope, and task tokens checked downstream.
  */
+#include <ctype.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -548,6 +549,78 @@ START_TEST(test_scrub_mixed_case_hex)
 }
 END_TEST
 
+/* Scrubs text in s and returns whether it came back redacted for secret name. */
+static bool scrubbed(agentauthz_session *s, const char *text, const char *name, const char *want)
+{
+    char *out = NULL, marker[64];
+    size_t outlen;
+    bool hit;
+    ck_assert_int_eq(agentauthz_scrub(s, text, strlen(text), &out, &outlen, NULL), 0);
+    snprintf(marker, sizeof marker, "[redacted:%s]", name);
+    hit = strstr(out, marker) != NULL;
+    if (want)
+        ck_assert_str_eq(out, want);
+    agentauthz_free(out);
+    return hit;
+}
+
+/*
+ * Output that returns after its session ended (close, revoke, expiry) is
+ * still redacted, from the destroyed secrets' fingerprints, for the grace
+ * period (the policy's longest secret TTL: 15 minutes here), and no longer
+ * after it (item 13).
+ */
+START_TEST(test_scrub_after_end)
+{
+    fixture f;
+    agentauthz_session *s, *scrubber;
+    unsigned char value[64], b64[120];
+    char hex[160], text[400];
+    size_t len;
+    setup_engine(&f);
+    scrubber = open_session(f.e, "agent/9", "plain", NULL);
+    for (int end = 0; end < 3; end++) {
+        s = open_session(f.e, "agent/1", "work", NULL);
+        len = lease_copy(s, "db.query", "db", value, sizeof value);
+        sodium_bin2hex(hex, sizeof hex, value, len);
+        sodium_bin2base64((char *)b64, sizeof b64, value, len, sodium_base64_VARIANT_ORIGINAL);
+        if (end == 0)
+            agentauthz_session_close(s);
+        else if (end == 1)
+            ck_assert_int_eq(agentauthz_session_revoke(s), 0);
+        else
+            fake_clock_advance(&f.clock, 16 * 60); /* the session and its secrets expire */
+        if (end == 2) /* expiry is noticed by the next call on the session */
+            expect_decision(s, "{\"tool\":\"read\"}", AGENTAUTHZ_DENY, NULL);
+        snprintf(text, sizeof text, "result: %s.", hex);
+        ck_assert_msg(scrubbed(scrubber, text, "db", "result: [redacted:db]."),
+                      "end %d: hex of a destroyed secret not redacted", end);
+        /* in mixed case, and wrapped base64 */
+        hex[3] = (char)toupper((unsigned char)hex[3]);
+        snprintf(text, sizeof text, "x=%s", hex);
+        ck_assert(scrubbed(scrubber, text, "db", "x=[redacted:db]"));
+        snprintf(text, sizeof text, "%.20s\r\n%s", (char *)b64, (char *)b64 + 20);
+        ck_assert_msg(scrubbed(scrubber, text, "db", NULL), "end %d: wrapped base64", end);
+        /* near miss: one digit changed is left alone */
+        hex[10] = hex[10] == '0' ? '1' : '0';
+        snprintf(text, sizeof text, "result: %s.", hex);
+        ck_assert(!scrubbed(scrubber, text, "db", text));
+        /* after the grace period the fingerprints are gone */
+        fake_clock_advance(&f.clock, 16 * 60);
+        hex[10] = hex[10] == '0' ? '1' : '0';
+        snprintf(text, sizeof text, "result: %s.", hex);
+        ck_assert(!scrubbed(scrubber, text, "db", text));
+        if (end != 0)
+            agentauthz_session_close(s);
+        /* the scrubber's own session must outlive the clock */
+        agentauthz_session_close(scrubber);
+        scrubber = open_session(f.e, "agent/9", "plain", NULL);
+    }
+    agentauthz_session_close(scrubber);
+    agentauthz_engine_free(f.e);
+}
+END_TEST
+
 START_TEST(test_delegation_narrows)
 {
     fixture f;
@@ -654,6 +727,7 @@ static Suite *secrets_suite(void)
     tcase_add_test(tc, test_leak_in_tool_and_labels);
     tcase_add_test(tc, test_token_parts_alone);
     tcase_add_test(tc, test_scrub_mixed_case_hex);
+    tcase_add_test(tc, test_scrub_after_end);
     tcase_add_test(tc, test_delegation_narrows);
     tcase_add_test(tc, test_delegation_ttl_and_depth);
     suite_add_tcase(s, tc);
