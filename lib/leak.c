@@ -31,6 +31,15 @@
  * encoding, no sodium_malloc, no copy of any secret byte), and a close
  * flips the entry's live flag, which the visitors of the walk check on
  * each (rare) verified match.
+ *
+ * Encodings that cannot be listed pattern by pattern are handled at scan
+ * time, at little cost: case, by hashing every window with its letters
+ * folded (a few instructions per probe) and verifying hex digits without
+ * case; escapes, percent layers and line breaks, by a second walk over a
+ * normalised view of the input, written a block at a time into a buffer
+ * that stays in cache, and only when the input holds a byte that starts
+ * one of them. Destroyed secrets leave keyed fingerprints that scrub looks
+ * for (the retired section below).
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -154,7 +163,10 @@ size_t az_leak_encodings_bound(size_t len)
 {
     if (len < AZ_LEAK_MIN_SECRET || len > AZ_LEAK_MAX_SECRET)
         return 0;
-    /* raw L, hex 2L, hex with separators 2 x 3L, base64 6 cores of at most 4L/3 + 1, percent 2 x 3L. */
+    /*
+     * raw L, hex 2L, hex with separators 2 x 3L, base64 6 cores of at most
+     * 4L/3 + 1, percent 2 x 3L.
+     */
     return 23 * len + 6;
 }
 

@@ -390,7 +390,8 @@ static bool destroy_one(agentauthz_session *s, az_secret *sec)
      * Scans ignore it from now on; the index drops its patterns later (tidy)
      * and keeps their fingerprints for the grace period, for scrub.
      */
-    az_leak_index_retire(e->leak_index, sec->leak, grace > UINT64_MAX - now ? UINT64_MAX : now + grace);
+    az_leak_index_retire(e->leak_index, sec->leak,
+                         grace > UINT64_MAX - now ? UINT64_MAX : now + grace);
     sec->leak = NULL;
     if (sec->slot && az_secpool_write(sec->slot, NULL, 0) != 0)
         sec->len = 0;

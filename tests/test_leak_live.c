@@ -688,7 +688,7 @@ START_TEST(test_percent_unreserved_bytes)
 }
 END_TEST
 
-/* Scrubs buf with the index's live set and retired fingerprints at now; whether name was redacted. */
+/* Scrubs buf with the index's live and retired secrets at now: whether name was redacted. */
 static bool scrub_names(az_leak_index *idx, uint64_t now, const unsigned char *buf, size_t len,
                         const char *name)
 {

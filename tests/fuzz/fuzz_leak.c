@@ -73,7 +73,8 @@ static size_t read_secrets(fuzz_case *fc, const uint8_t *d, size_t size)
         if (size - pos < len)
             return 0;
         snprintf(fc->names[i], sizeof fc->names[i], "s%zu", i);
-        fc->s[i] = (az_leak_secret){.id = (uint32_t)(7 * i), .name = fc->names[i], .bytes = d + pos, .len = len};
+        fc->s[i] = (az_leak_secret){
+            .id = (uint32_t)(7 * i), .name = fc->names[i], .bytes = d + pos, .len = len};
         pos += len;
     }
     fc->nsec = n;
