@@ -872,6 +872,8 @@ typedef struct leak_view {
     view_tok *toks; /* kept only when wanted (scrub, locating a hit) */
     size_t ntoks, captoks;
     size_t floor; /* view bytes before this come from tokens or were copied before one */
+    bool whole;   /* the buffer holds the whole view: written once for every set */
+    bool built;   /* ... and it is written */
     bool want_toks;
     bool changed;
     int rc;
@@ -1138,6 +1140,7 @@ static void view_open(leak_view *v, const az_leak_set *set, const unsigned char 
     if (cap > VIEW_BLOCK + lag)
         cap = VIEW_BLOCK + lag;
     v->cap = cap;
+    v->whole = cap == len + VIEW_TOKEN_MAX;
     v->p = cap <= VIEW_STACK ? stack : malloc(cap);
     if (!v->p)
         v->rc = AGENTAUTHZ_ENOMEM;
@@ -1334,6 +1337,12 @@ static int view_walk(const az_leak_set *set, const unsigned char *data, size_t l
 {
     size_t j = 0, keep;
     int rc = 0;
+    if (v->whole) {
+        if (!v->built)
+            view_fill(v, data, len);
+        v->built = true;
+        return v->rc ? v->rc : leak_walk(set, v->p, v->len, wk);
+    }
     v->len = v->base = v->i = v->floor = v->ntoks = 0;
     v->changed = false;
     if (set->npats == 0)
