@@ -904,12 +904,43 @@ static size_t next_special(const unsigned char *p, size_t i, size_t len)
         i++;
     return i;
 }
+
+/*
+ * Copies p[i..) to out until the next special byte or len, which it returns:
+ * the copy and the search in one pass. A block may be stored past the
+ * special byte; out has room for len - i bytes, so it stays inside.
+ */
+static size_t copy_to_special(const unsigned char *p, size_t i, size_t len, unsigned char *out)
+{
+    const __m128i bs = _mm_set1_epi8('\\'), pc = _mm_set1_epi8('%');
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    size_t i0 = i;
+    for (; len - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, pc)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        _mm_storeu_si128((__m128i *)(void *)(out + (i - i0)), x);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+    for (; i < len && !view_special(p[i]); i++)
+        out[i - i0] = p[i];
+    return i;
+}
 #else
 static size_t next_special(const unsigned char *p, size_t i, size_t len)
 {
     while (i < len && !view_special(p[i]))
         i++;
     return i;
+}
+
+static size_t copy_to_special(const unsigned char *p, size_t i, size_t len, unsigned char *out)
+{
+    size_t k = next_special(p, i, len);
+    memcpy(out, p + i, k - i);
+    return k;
 }
 #endif
 
@@ -1048,8 +1079,7 @@ static void view_fill(leak_view *v, const unsigned char *in, size_t len)
     while (v->i < len && v->len < v->cap) {
         size_t room = v->cap - v->len;
         size_t lim = len - v->i < room ? len : v->i + room;
-        size_t k = next_special(in, v->i, lim);
-        memcpy(v->p + v->len, in + v->i, k - v->i);
+        size_t k = copy_to_special(in, v->i, lim, v->p + v->len);
         v->len += k - v->i;
         v->i = k;
         if (k == lim || v->cap - v->len < VIEW_TOKEN_MAX)
