@@ -1515,14 +1515,15 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
  * When a secret is destroyed its patterns go, but a tool's output may still
  * come back with it. So, for each of its patterns of at least
  * AZ_LEAK_RETIRED_MIN_PATTERN bytes, the index keeps a fingerprint: a keyed
- * BLAKE2b-128 of the whole pattern, and a keyed 64-bit hash of each of its
+ * SipHash-2-4 of the whole pattern, and a 24-bit keyed tag of each of its
  * 16-byte windows at offsets 0..7 (with letters folded, as for probes).
  * Scrub probes every 8th window of its input and of its view; a window that
  * hits pins where the pattern would start, and the pattern's keyed hash over
  * those bytes confirms it. The key is random per index, in guarded memory.
- * No pattern byte is kept, and 16-byte windows carry at least 64 bits of
- * the secret's entropy for hex (96 for base64, 128 raw), so a fingerprint
- * is no shortcut to a random secret even for someone who reads the key;
+ * No pattern byte is kept; 16-byte windows carry at least 64 bits of the
+ * secret's entropy for hex (96 for base64, 128 raw) and a tag keeps 24, so
+ * a fingerprint is no shortcut to a random secret even for someone who
+ * reads the key (see retired_tag);
  * a guessable secret (a password chosen by a host) could be confirmed by a
  * guess from its fingerprint, as from any hash of it.
  */
@@ -1531,8 +1532,8 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
 _Static_assert(AZ_LEAK_RETIRED_MIN_PATTERN >= RQ + RSTEP - 1, "a pattern must hold every window");
 
 typedef struct retired_pat {
-    unsigned char fp[16]; /* keyed BLAKE2b-128 of the (folded) pattern */
-    uint64_t win[RSTEP];  /* keyed hashes of the windows at offsets 0..RSTEP-1 */
+    unsigned char fp[crypto_shorthash_BYTES]; /* keyed SipHash of the (folded) pattern */
+    uint32_t win[RSTEP];  /* tags of the windows at offsets 0..RSTEP-1 (retired_tag) */
     size_t len;
     bool fold; /* hex or percent: letters folded before hashing */
 } retired_pat;
@@ -1544,10 +1545,10 @@ typedef struct retired_rec {
     size_t npats;
 } retired_rec;
 
-/* The keys: the window hash's two words and BLAKE2b's key, in one guarded allocation. */
+/* The keys: the window hash's two words and SipHash's key, in one guarded allocation. */
 typedef struct retired_key {
     uint64_t k0, k1;
-    unsigned char fp[crypto_generichash_KEYBYTES];
+    unsigned char fp[crypto_shorthash_KEYBYTES];
 } retired_key;
 
 /* The ring of retired secrets an index keeps, oldest first. */
@@ -1559,16 +1560,16 @@ typedef struct retired_store {
     az_leak_retired *matcher;
 } retired_store;
 
-/* One window of a pattern in the matcher's table; h is never 0 (0 is empty). */
+/* One window of a pattern in the matcher's table; tag is never 0 (0 is empty). */
 typedef struct retired_slot {
-    uint64_t h;
+    uint32_t tag;
     uint32_t pat;
     uint32_t off;
 } retired_slot;
 
 struct az_leak_retired {
     _Atomic size_t refs;
-    retired_key key; /* a copy: the matcher outlives changes to the store */
+    retired_key *key; /* a copy in guarded memory: the matcher outlives changes to the store */
     retired_pat *pats; /* copies of the records' patterns, in record order */
     uint32_t *pat_rec;
     size_t npats;
@@ -1578,31 +1579,55 @@ struct az_leak_retired {
     size_t mask;
 };
 
-static inline uint64_t retired_hash(const retired_key *k, const unsigned char *p)
+/*
+ * The tag of a 16-byte window: 24 bits of a keyed mix, bit 24 set (0 marks
+ * an empty slot). Only 24 bits: a window of hex carries 64 bits of the
+ * secret, so a tag leaves 2^40 candidates for it, and recovering the
+ * overlapping windows of a pattern from their tags costs an enumeration of
+ * 2^64 windows even with the key. The table is indexed by the tag's bits.
+ */
+#define TAG_BITS 24u
+static inline uint32_t retired_tag(const retired_key *k, const unsigned char *p)
 {
     uint64_t x = (fold64(load64(p)) ^ k->k0) * 0x9E3779B97F4A7C15ull;
     uint64_t y = (fold64(load64(p + 8)) ^ k->k1) * 0xC2B2AE3D27D4EB4Full;
     uint64_t h = x ^ ((y << 31) | (y >> 33));
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ull;
-    return (h ^ (h >> 32)) | 1u;
+    h ^= h >> 32;
+    return (uint32_t)(h >> (64u - TAG_BITS)) | (1u << TAG_BITS);
 }
 
-/* The keyed BLAKE2b-128 of p, its letters folded first when fold is set. */
-static void retired_fp(const retired_key *k, const unsigned char *p, size_t len, bool fold,
-                       unsigned char out[16])
+/*
+ * The keyed SipHash-2-4 (libsodium's crypto_shorthash, a PRF) of p, its
+ * letters folded first when fold is set: the fingerprint that confirms a
+ * pattern. 64 bits: a random candidate passes with probability 2^-64.
+ * 0 on success, ENOMEM when a folded copy of a long pattern has no room.
+ */
+#define FOLD_STACK 4096u
+
+static int retired_fp(const retired_key *k, const unsigned char *p, size_t len, bool fold,
+                      unsigned char out[crypto_shorthash_BYTES])
 {
-    crypto_generichash_state st;
-    unsigned char chunk[256];
-    crypto_generichash_init(&st, k->fp, sizeof k->fp, 16);
-    for (size_t i = 0; i < len; i += sizeof chunk) {
-        size_t n = len - i < sizeof chunk ? len - i : sizeof chunk;
-        for (size_t j = 0; j < n; j++)
-            chunk[j] = fold ? fold1(p[i + j]) : p[i + j];
-        crypto_generichash_update(&st, chunk, n);
+    unsigned char stack[FOLD_STACK], *f = stack;
+    size_t j = 0;
+    if (!fold) {
+        crypto_shorthash(out, p, len, k->fp);
+        return 0;
     }
-    crypto_generichash_final(&st, out, 16);
-    sodium_memzero(chunk, sizeof chunk);
+    if (len > sizeof stack && !(f = malloc(len)))
+        return AGENTAUTHZ_ENOMEM;
+    for (; j + 8 <= len; j += 8) {
+        uint64_t w = fold64(load64(p + j));
+        memcpy(f + j, &w, 8);
+    }
+    for (; j < len; j++)
+        f[j] = fold1(p[j]);
+    crypto_shorthash(out, f, len, k->fp);
+    sodium_memzero(f, len);
+    if (f != stack)
+        free(f);
+    return 0;
 }
 
 static int retired_store_new(retired_store **out)
@@ -1642,24 +1667,42 @@ static void retired_store_free(retired_store *rs)
     free(rs);
 }
 
-/* Fingerprints en's long patterns into r. ENOMEM leaves r empty. */
+/*
+ * Whether pattern i of en gets a fingerprint: long enough, and not a
+ * percent form of bytes whose raw pattern is kept (scrub decodes percent in
+ * its view, where the raw pattern finds it: half the cost of a retirement
+ * saved). An entry lists each piece's raw pattern first.
+ */
+static bool rec_keeps(const az_leak_entry *en, size_t i, size_t *raw_len)
+{
+    const entry_pat *ep = &en->pats[i];
+    if (ep->kind == AZ_LEAK_RAW)
+        *raw_len = ep->len;
+    if (ep->len < AZ_LEAK_RETIRED_MIN_PATTERN)
+        return false;
+    return kind_fold(ep->kind) != FOLD_PERCENT || *raw_len < AZ_LEAK_RETIRED_MIN_PATTERN;
+}
+
+/* Fingerprints en's kept patterns into r. ENOMEM leaves r for the caller to clear. */
 static int rec_fill(const retired_key *k, const az_leak_entry *en, uint64_t until, retired_rec *r)
 {
-    size_t n = 0;
+    size_t n = 0, raw_len = 0;
     for (size_t i = 0; i < en->npats; i++)
-        n += en->pats[i].len >= AZ_LEAK_RETIRED_MIN_PATTERN;
+        n += rec_keeps(en, i, &raw_len);
     if (n && !(r->pats = calloc(n, sizeof *r->pats)))
         return AGENTAUTHZ_ENOMEM;
+    raw_len = 0;
     for (size_t i = 0; i < en->npats; i++) {
         const entry_pat *ep = &en->pats[i];
         retired_pat *rp = &r->pats[r->npats];
-        if (ep->len < AZ_LEAK_RETIRED_MIN_PATTERN)
+        if (!rec_keeps(en, i, &raw_len))
             continue;
         rp->len = ep->len;
         rp->fold = kind_fold(ep->kind) != FOLD_NONE;
-        retired_fp(k, ep->p, ep->len, rp->fold, rp->fp);
+        if (retired_fp(k, ep->p, ep->len, rp->fold, rp->fp) != 0)
+            return AGENTAUTHZ_ENOMEM;
         for (size_t o = 0; o < RSTEP; o++)
-            rp->win[o] = retired_hash(k, ep->p + o);
+            rp->win[o] = retired_tag(k, ep->p + o);
         r->npats++;
     }
     r->until = until;
@@ -1693,16 +1736,17 @@ void az_leak_retired_free(az_leak_retired *m)
     free(m->pat_rec);
     free(m->recs);
     free(m->table);
-    sodium_memzero(&m->key, sizeof m->key);
+    if (m->key)
+        sodium_free(m->key);
     free(m);
 }
 
-static void matcher_insert(az_leak_retired *m, uint64_t h, uint32_t pat, uint32_t off)
+static void matcher_insert(az_leak_retired *m, uint32_t tag, uint32_t pat, uint32_t off)
 {
-    size_t i = (size_t)h & m->mask;
-    while (m->table[i].h)
+    size_t i = (size_t)tag & m->mask;
+    while (m->table[i].tag)
         i = (i + 1) & m->mask;
-    m->table[i] = (retired_slot){h, pat, off};
+    m->table[i] = (retired_slot){tag, pat, off};
 }
 
 /* Copies the records not expired at now into m and indexes their windows. */
@@ -1711,7 +1755,10 @@ static int matcher_fill(az_leak_retired *m, const retired_store *rs, uint64_t no
     m->pats = malloc((npats ? npats : 1) * sizeof *m->pats);
     m->pat_rec = malloc((npats ? npats : 1) * sizeof *m->pat_rec);
     m->recs = calloc(rs->n ? rs->n : 1, sizeof *m->recs);
+    /* At most 2^24 slots: the index comes from the tag's 24 bits (a full table still works). */
     m->mask = pow2_at_least(2 * RSTEP * npats + 1) - 1;
+    if (m->mask > (1u << TAG_BITS) - 1)
+        m->mask = (1u << TAG_BITS) - 1;
     m->table = calloc(m->mask + 1, sizeof *m->table);
     if (!m->pats || !m->pat_rec || !m->recs || !m->table)
         return AGENTAUTHZ_ENOMEM;
@@ -1747,8 +1794,11 @@ static int matcher_build(const retired_store *rs, uint64_t now, az_leak_retired 
     if (!(m = calloc(1, sizeof *m)))
         return AGENTAUTHZ_ENOMEM;
     atomic_init(&m->refs, 1);
-    m->key = *rs->key;
-    rc = matcher_fill(m, rs, now, npats);
+    rc = AGENTAUTHZ_ENOMEM;
+    if ((m->key = sodium_malloc(sizeof *m->key)) != NULL) {
+        *m->key = *rs->key;
+        rc = matcher_fill(m, rs, now, npats);
+    }
     if (rc) {
         az_leak_retired_free(m);
         return rc;
@@ -1773,10 +1823,12 @@ static bool retired_confirm(const az_leak_retired *m, uint32_t pat, const unsign
                             size_t len, size_t start, uint64_t now)
 {
     const retired_pat *rp = &m->pats[pat];
-    unsigned char fp[16];
+    unsigned char fp[crypto_shorthash_BYTES];
     if (rp->len > len - start || m->recs[m->pat_rec[pat]].until < now)
         return false;
-    retired_fp(&m->key, p + start, rp->len, rp->fold, fp);
+    /* Without memory for a folded copy the candidate counts: redacting too much fails closed. */
+    if (retired_fp(m->key, p + start, rp->len, rp->fold, fp) != 0)
+        return true;
     return sodium_memcmp(fp, rp->fp, sizeof fp) == 0;
 }
 
@@ -1793,10 +1845,10 @@ static int retired_walk(const az_leak_retired *m, const unsigned char *p, size_t
     if (!m || len < AZ_LEAK_RETIRED_MIN_PATTERN)
         return 0;
     for (size_t j = 0; j + RQ <= len; j += RSTEP) {
-        uint64_t h = retired_hash(&m->key, p + j);
-        for (size_t i = (size_t)h & m->mask; m->table[i].h; i = (i + 1) & m->mask) {
+        uint32_t tag = retired_tag(m->key, p + j);
+        for (size_t i = (size_t)tag & m->mask; m->table[i].tag; i = (i + 1) & m->mask) {
             const retired_slot *sl = &m->table[i];
-            if (sl->h != h || sl->off > j ||
+            if (sl->tag != tag || sl->off > j ||
                 !retired_confirm(m, sl->pat, p, len, j - sl->off, now))
                 continue;
             rc = visit(ctx, j - sl->off, m->pats[sl->pat].len,
