@@ -47,7 +47,8 @@ static int secrets_make(secrets *sc, size_t n, size_t len)
     randombytes_buf(sc->bytes, n * len);
     for (size_t i = 0; i < n; i++) {
         snprintf(sc->names[i], sizeof sc->names[i], "s%zu", i);
-        sc->s[i] = (az_leak_secret){(uint32_t)i, sc->names[i], sc->bytes + i * len, len};
+        sc->s[i] = (az_leak_secret){
+            .id = (uint32_t)i, .name = sc->names[i], .bytes = sc->bytes + i * len, .len = len};
     }
     return 0;
 }

@@ -225,6 +225,8 @@ static int run_verify(const token_opts *o, const char *arg,
                          errno == EFBIG ? "too large" : strerror(errno));
     trim_space(text, &len);
     rc = verify(pk, text, len, vo);
+    /* A token is a bearer credential: wiped before its buffer is freed. */
+    explicit_bzero(text, len);
     free(text);
     return rc;
 }

@@ -11,21 +11,38 @@
  *
  * What is looked for, for each secret (az_leak_encodings):
  *  - the raw bytes;
- *  - hex, lowercase and uppercase;
+ *  - hex, in any case (upper, lower or mixed): plain, and with ':' or ' '
+ *    between the bytes ("de:ad:be:ef", "de ad be ef"); C escapes
+ *    ("\xde\xad") are decoded by the view below, and found as raw bytes;
  *  - base64 (RFC 4648 standard alphabet) and base64url: for each of the
  *    three byte alignments the secret can have inside a larger encoded text,
  *    the "stable core", the characters that depend on the secret's bytes
  *    only (partial characters at both ends dropped). Padded and unpadded
  *    full encodings contain the alignment-0 core, so they are found too;
- *  - percent-encoding: every byte outside the RFC 3986 unreserved set as %XX
- *    uppercase; the same with lowercase hex; every byte as %XX uppercase.
+ *  - percent-encoding, hex digits in any case: every byte outside the
+ *    RFC 3986 unreserved set as %XX; every byte as %XX.
  * Identical patterns are kept once (the first kind in az_leak_kind order).
+ * Case is folded where an encoding does not define it: every probe hashes
+ * its window with ASCII letters folded to lowercase, and a candidate is
+ * verified exactly for raw and base64 patterns, with hex digits compared
+ * without case for the hex and percent ones.
+ *
+ * Then, when the text holds a line break, a backslash or a '%', the same
+ * patterns are looked for in a normalised view of it (az_leak_normalise):
+ * percent-escapes decoded, through any number of "%25" layers; JSON and C
+ * escapes (\uXXXX, \xNN, \/ \\ \") decoded; line breaks (raw, or the
+ * escapes \n and \r) removed with the spaces and tabs around them, so
+ * that base64 wrapped at any width (MIME's 76 columns with CRLF, PEM's 64
+ * with LF, indented YAML blocks) reads as one line. Matches in the view are
+ * reported and scrubbed at the input bytes they decode from.
  *
  * Secrets shorter than AZ_LEAK_MIN_SECRET (8) bytes are refused with
  * AGENTAUTHZ_EINVAL: the matcher probes 8-byte windows, and a shorter
  * pattern would also match ordinary text far too often to deny on.
- * Mixed-case hex, lowercase-only full percent-encoding and other encodings
- * (nested, split across arguments, compressed) are not detected.
+ * Not detected: a secret split across strings (two arguments), compressed
+ * or encrypted, transformed (reversed, interleaved), encodings nested
+ * beyond one normalisation pass (e.g. base64 of hex, percent-encoded JSON
+ * escapes), and other encodings (base32, decimal, ...).
  *
  * The scan cost does not grow with the number of secrets (up to cache
  * effects): it probes one 8-byte window every (m - 7) bytes, m being the
@@ -46,18 +63,21 @@
 #define AZ_LEAK_MAX_SECRETS (1024u * 1024u)      /* secrets of one set          */
 #define AZ_LEAK_MAX_BYTES (512u * 1024u * 1024u) /* encoded bytes of one set  */
 #define AZ_LEAK_MAX_STEP 64u /* longest probe stride; windows indexed per pattern */
-#define AZ_LEAK_MAX_ENC 12u  /* patterns of one secret      */
+#define AZ_LEAK_MAX_ENC 16u  /* patterns of one secret      */
+#define AZ_LEAK_MAX_PARTS 2u /* extra parts of one secret (az_leak_secret) */
 
 /* How a pattern encodes its secret. The order is the dedup preference. */
 typedef enum az_leak_kind {
     AZ_LEAK_RAW = 0,
-    AZ_LEAK_HEX_LOWER,
-    AZ_LEAK_HEX_UPPER,
+    AZ_LEAK_HEX_LOWER, /* hex in any case (verified without case) */
+    AZ_LEAK_HEX_UPPER, /* no longer written: AZ_LEAK_HEX_LOWER covers it */
     AZ_LEAK_BASE64,        /* a stable core, standard alphabet */
     AZ_LEAK_BASE64URL,     /* a stable core, URL-safe alphabet */
-    AZ_LEAK_PERCENT,       /* reserved bytes as %XX, uppercase */
-    AZ_LEAK_PERCENT_LOWER, /* reserved bytes as %xx, lowercase */
-    AZ_LEAK_PERCENT_ALL    /* every byte as %XX, uppercase     */
+    AZ_LEAK_PERCENT,       /* reserved bytes as %XX, any case  */
+    AZ_LEAK_PERCENT_LOWER, /* no longer written: AZ_LEAK_PERCENT covers it */
+    AZ_LEAK_PERCENT_ALL,   /* every byte as %XX, any case      */
+    AZ_LEAK_HEX_COLON,     /* hex bytes separated by ':'       */
+    AZ_LEAK_HEX_SPACE      /* hex bytes separated by ' '       */
 } az_leak_kind;
 
 /* A static name for kind ("raw", "hex", "base64", ...), for reasons and logs. */
@@ -73,7 +93,7 @@ typedef struct az_leak_enc {
 
 /*
  * Bytes that az_leak_encodings may write for a secret of len bytes (an
- * upper bound: 22 * len + 6), or 0 when len is outside
+ * upper bound: 23 * len + 6), or 0 when len is outside
  * [AZ_LEAK_MIN_SECRET, AZ_LEAK_MAX_SECRET].
  */
 size_t az_leak_encodings_bound(size_t len);
@@ -91,12 +111,21 @@ size_t az_leak_encodings_bound(size_t len);
 int az_leak_encodings(const unsigned char *secret, size_t len, unsigned char *dst, size_t cap,
                       az_leak_enc enc[AZ_LEAK_MAX_ENC], size_t *nenc, size_t *used);
 
-/* One secret to build a set from. Everything is borrowed during the build. */
+/*
+ * One secret to build a set from. Everything is borrowed during the build.
+ * parts are distinctive pieces of the value that are a leak on their own
+ * (a token's payload and signature without its fixed prefix): each is
+ * looked for in all its encodings as well, and reported under the
+ * secret's id and name. Parts shorter than AZ_LEAK_MIN_SECRET are ignored.
+ * Only az_leak_index_add honours them.
+ */
 typedef struct az_leak_secret {
     uint32_t id;       /* caller-chosen, returned in hits */
     const char *name;  /* NUL-terminated, 1..AZ_MAX_NAME of [A-Za-z0-9_.:-] */
     const void *bytes; /* the secret's value */
     size_t len;        /* AZ_LEAK_MIN_SECRET..AZ_LEAK_MAX_SECRET */
+    const void *parts[AZ_LEAK_MAX_PARTS]; /* within bytes, or NULL */
+    size_t part_len[AZ_LEAK_MAX_PARTS];
 } az_leak_secret;
 
 /* The compiled matcher. Immutable after build. */
@@ -137,16 +166,21 @@ typedef struct az_leak_hit {
     const char *name;
     az_leak_kind kind;
     size_t offset; /* of the matched pattern in the data */
-    size_t len;    /* of the matched pattern */
+    size_t len;    /* of the matched pattern (of the bytes it decodes from, if decoded) */
+    bool decoded;  /* found in the normalised view (az_leak_normalise) */
 } az_leak_hit;
 
 /*
- * Looks for any pattern of set, then of its next set, in data (len bytes).
- * Matches of dead entries (az_leak_index_kill) are skipped and the scan
- * goes on. Returns 1 and fills *hit (if not NULL) with some live match (any
- * one, not necessarily the first in the data), 0 when none is there or set
- * is NULL, AGENTAUTHZ_EINVAL for NULL data with len > 0. Never allocates.
- * Safe to call concurrently on the same set from any number of threads.
+ * Looks for any pattern of set, then of its next set, in data (len bytes),
+ * then in its normalised view. Matches of dead entries
+ * (az_leak_index_kill) are skipped and the scan goes on. Returns 1 and
+ * fills *hit (if not NULL) with some live match (any one, not necessarily
+ * the first in the data), 0 when none is there or set is NULL,
+ * AGENTAUTHZ_EINVAL for NULL data with len > 0, AGENTAUTHZ_ENOMEM when the
+ * view (len bytes, on the stack up to 4 KiB) cannot be allocated: the
+ * caller treats an error as a hit (fail closed). The view is wiped before
+ * it is freed. Safe to call concurrently on the same set from any number of
+ * threads.
  */
 int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit);
 
@@ -168,6 +202,15 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
  * random and cannot in practice.
  */
 int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out);
+
+/*
+ * The normalised view of in (len bytes) that scans also search, written to
+ * out (at least len bytes: the view is never longer), its length in
+ * *outlen. Returns 1 when the view differs from in, 0 when it does not
+ * (out then holds a copy or a prefix of it). No allocation; thread-safe.
+ * For tests; az_leak_scan and az_leak_scrub call it themselves.
+ */
+int az_leak_normalise(const void *in, size_t len, unsigned char *out, size_t *outlen);
 
 /* ---- the engine's evolving matcher ---- */
 
@@ -277,5 +320,51 @@ typedef struct az_leak_index_stats {
 } az_leak_index_stats;
 
 void az_leak_index_get_stats(const az_leak_index *idx, az_leak_index_stats *st);
+
+/* ---- retired secrets ---- */
+
+/*
+ * A destroyed secret's output may come back after it ended (a tool result
+ * after a revoke, a close or an expiry). The index keeps, for each retired
+ * secret, fingerprints of its patterns (keyed hashes, never its bytes; see
+ * leak.c) until a deadline, so that scrub still finds and redacts it. Only
+ * patterns of at least AZ_LEAK_RETIRED_MIN_PATTERN bytes are kept (so a
+ * secret of 8 to 11 bytes is kept in its hex forms with separators and its
+ * every-byte percent form only). At most AZ_LEAK_RETIRED_MAX secrets are
+ * kept: a retirement past that drops the oldest.
+ */
+#define AZ_LEAK_RETIRED_MIN_PATTERN 23u
+#define AZ_LEAK_RETIRED_MAX 1024u
+
+/* The fingerprints of the retired secrets at one time. Immutable, reference counted. */
+typedef struct az_leak_retired az_leak_retired;
+
+/*
+ * Keeps en's fingerprints until the engine clock passes until, then marks
+ * en dead as az_leak_index_kill does. Under the index's lock. Without
+ * memory for the fingerprints, en is only killed.
+ */
+void az_leak_index_retire(az_leak_index *idx, az_leak_entry *en, uint64_t until);
+
+/*
+ * The fingerprints of the secrets retired and not expired at now, in *out
+ * (a new reference, the caller drops it with az_leak_retired_free; NULL
+ * when there are none). Drops expired ones. Under the index's lock. 0 or
+ * AGENTAUTHZ_ENOMEM.
+ */
+int az_leak_index_retired(az_leak_index *idx, uint64_t now, az_leak_retired **out);
+
+/* Retired secrets held (expired ones not dropped yet included); for tests. */
+size_t az_leak_index_retired_count(const az_leak_index *idx);
+
+void az_leak_retired_free(az_leak_retired *m);
+
+/*
+ * az_leak_scrub, then also every occurrence of a retired secret (not
+ * expired at now) in data and in its normalised view, replaced by
+ * "[redacted:NAME]" as for live ones. retired may be NULL, set may be NULL.
+ */
+int az_leak_scrub_retired(const az_leak_set *set, const az_leak_retired *retired, uint64_t now,
+                          const void *data, size_t len, az_buf *out);
 
 #endif /* AZ_LEAK_PRIVATE_H */

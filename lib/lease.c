@@ -303,7 +303,9 @@ int agentauthz_scrub(agentauthz_session *s, const void *data, size_t len, char *
                      size_t *outlen, agentauthz_error *err)
 {
     az_leak_ref *r;
+    az_leak_retired *gone = NULL;
     az_buf b = {0};
+    uint64_t now;
     int rc = 0;
     if (out)
         *out = NULL;
@@ -314,10 +316,17 @@ int agentauthz_scrub(agentauthz_session *s, const void *data, size_t len, char *
     if (r)
         atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&s->e->lock);
+    /* The fingerprints of secrets destroyed within their grace period (secret.c). */
+    now = az_engine_now(s->e);
+    pthread_mutex_lock(&s->e->secret_lock);
+    rc = az_leak_index_retired(s->e->leak_index, now, &gone);
+    pthread_mutex_unlock(&s->e->secret_lock);
     /* r->set is the index's head: the recent set, then the base; dead secrets are left alone. */
-    rc = r ? az_leak_scrub(r->set, data, len, &b) : az_buf_append(&b, data, len);
+    if (!rc)
+        rc = az_leak_scrub_retired(r ? r->set : NULL, gone, now, data, len, &b);
     if (!rc && !b.p)
         rc = az_buf_append(&b, "", 0);
+    az_leak_retired_free(gone);
     az_leak_ref_unref(r);
     if (rc) {
         az_buf_free(&b);

@@ -58,6 +58,27 @@ static int publish(agentauthz_engine *e)
 /* The arguments of one az_leak_index_add, on the stack for a few secrets. */
 #define REGISTER_STACK 8u
 
+/*
+ * A token (aztk.v1.public.PAYLOAD.SIGNATURE, see token.c) is a leak without
+ * its fixed prefix too: its payload and its signature are looked for on
+ * their own, as parts of the secret.
+ */
+static void token_parts(az_leak_secret *in)
+{
+    static const char prefix[] = "aztk.v1.public.";
+    const unsigned char *t = in->bytes, *dot;
+    size_t plen = sizeof prefix - 1;
+    if (in->len <= plen || memcmp(t, prefix, plen) != 0)
+        return;
+    dot = memrchr(t + plen, '.', in->len - plen);
+    if (!dot)
+        return;
+    in->parts[0] = t + plen;
+    in->part_len[0] = (size_t)(dot - (t + plen));
+    in->parts[1] = dot + 1;
+    in->part_len[1] = in->len - (size_t)(dot + 1 - t);
+}
+
 /* Fills in from the live secrets of secs; the caller holds secret_lock. */
 static size_t register_inputs(const az_secret *secs, size_t n, az_leak_secret *in)
 {
@@ -65,10 +86,13 @@ static size_t register_inputs(const az_secret *secs, size_t n, az_leak_secret *i
     for (size_t i = 0; i < n; i++) {
         if (!atomic_load(&secs[i].live) || !secs[i].slot)
             continue;
+        memset(&in[m], 0, sizeof in[m]);
         in[m].id = (uint32_t)i;
         in[m].name = secs[i].name;
         in[m].bytes = az_secpool_read(secs[i].slot);
         in[m].len = secs[i].len;
+        if (secs[i].provider == AZ_PROVIDER_TOKEN)
+            token_parts(&in[m]);
         m++;
     }
     return m;
@@ -226,6 +250,8 @@ static int issue_token(const agentauthz_session *s, const az_secret *sec,
         rc = AGENTAUTHZ_ELIMIT;
     else
         memcpy(buf, token, *len);
+    /* The token is the secret: its heap copy is wiped before it goes back to malloc. */
+    sodium_memzero(token, strlen(token));
     agentauthz_free(token);
     return rc;
 }
@@ -330,11 +356,26 @@ int az_secrets_issue(agentauthz_session *s, agentauthz_error *err)
 
 /* ---- destruction ---- */
 
+/*
+ * How long a destroyed secret's fingerprints are kept: the longest TTL a
+ * secret of the policy can have (its max_session_ttl, else its default
+ * session TTL), and at least this secret's own TTL.
+ */
+static uint64_t retire_grace_ns(const agentauthz_session *s, const az_secret *sec)
+{
+    const az_policy *p = s->view.p;
+    uint64_t own = sec->expires_ns - s->opened_ns;
+    uint64_t most = p ? (p->max_session_ttl_s ? p->max_session_ttl_s : p->session_ttl_s) : 0;
+    most = most > UINT64_MAX / 1000000000u ? UINT64_MAX : most * 1000000000u;
+    return most > own ? most : own;
+}
+
 /* Wipes one secret; its slot goes back to the pool once no lease holds it. */
 static bool destroy_one(agentauthz_session *s, az_secret *sec)
 {
     agentauthz_secret_request req;
     agentauthz_engine *e = s->e;
+    uint64_t now, grace;
     if (!atomic_load(&sec->live))
         return false;
     atomic_store(&sec->live, false);
@@ -342,9 +383,15 @@ static bool destroy_one(agentauthz_session *s, az_secret *sec)
         request_for(s, sec, &req);
         e->secret_revoke(e->secret_ctx, &req);
     }
+    now = az_engine_now(e);
+    grace = retire_grace_ns(s, sec);
     pthread_mutex_lock(&e->secret_lock);
-    /* Scans ignore it from now on; the index drops its patterns later (tidy). */
-    az_leak_index_kill(e->leak_index, sec->leak);
+    /*
+     * Scans ignore it from now on; the index drops its patterns later (tidy)
+     * and keeps their fingerprints for the grace period, for scrub.
+     */
+    az_leak_index_retire(e->leak_index, sec->leak,
+                         grace > UINT64_MAX - now ? UINT64_MAX : now + grace);
     sec->leak = NULL;
     if (sec->slot && az_secpool_write(sec->slot, NULL, 0) != 0)
         sec->len = 0;
@@ -402,17 +449,26 @@ static int deny_leak(const az_leak_hit *hit, const char *where, agentauthz_decis
     const char *name = hit->name ? hit->name : "?";
     d->effect = AGENTAUTHZ_DENY;
     snprintf(d->rule, sizeof d->rule, "leak");
-    snprintf(d->reason, sizeof d->reason, "secret \"%s\" found in the %s (%s)", name, where,
-             az_leak_kind_name(hit->kind));
+    snprintf(d->reason, sizeof d->reason, "secret \"%s\" found in the %s (%s%s)", name, where,
+             az_leak_kind_name(hit->kind), hit->decoded ? ", decoded" : "");
     return 1;
 }
 
+/* A scan that cannot run (out of memory for its view) denies: fail closed. */
 static int scan_bytes(const az_leak_ref *r, const void *p, size_t len, const char *where,
                       agentauthz_decision *d)
 {
     az_leak_hit hit;
-    if (len && az_leak_scan(r->set, p, len, &hit) == 1)
+    int rc = len ? az_leak_scan(r->set, p, len, &hit) : 0;
+    if (rc == 1)
         return deny_leak(&hit, where, d);
+    if (rc < 0) {
+        d->effect = AGENTAUTHZ_DENY;
+        snprintf(d->rule, sizeof d->rule, "leak");
+        snprintf(d->reason, sizeof d->reason, "the %s could not be scanned for secrets: %s", where,
+                 agentauthz_strerror(rc));
+        return 1;
+    }
     return 0;
 }
 
@@ -442,10 +498,13 @@ int az_secrets_scan(agentauthz_session *s, const agentauthz_action *a, agentauth
     const az_leak_ref *r = current_leaks(s);
     if (!r)
         return 0;
+    /* Every string the action carries: a secret in a tool name or a label leaks as well. */
     return scan_bytes(r, a->payload.p, a->payload.len, "payload", d) ||
            scan_value(r, a->args, "arguments", d) ||
            (a->has_resource && scan_bytes(r, a->resource.p, a->resource.len, "resource", d)) ||
-           scan_value(r, a->dest, "destination", d);
+           scan_value(r, a->dest, "destination", d) ||
+           scan_bytes(r, a->tool.p, a->tool.len, "tool name", d) ||
+           scan_value(r, a->labels, "labels", d);
 }
 
 void az_secrets_note_allowed(agentauthz_session *s, uint64_t seq, const agentauthz_action *a)

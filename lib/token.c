@@ -236,6 +236,10 @@ int agentauthz_token_sign(const agentauthz_keys *k, const agentauthz_token_claim
     else if (rc)
         az_error_set(err, rc, NULL, 0, 0, 0, "cannot sign the token: %s",
                      agentauthz_strerror(rc));
+    /* A bearer token is its message and signature: neither stays behind in freed memory. */
+    sodium_memzero(sig, sizeof sig);
+    if (msg.p)
+        sodium_memzero(msg.p, msg.len);
     az_buf_free(&msg);
     return rc;
 }
@@ -312,7 +316,10 @@ static int check_signature(const unsigned char *pk, const char *t, size_t len,
         return frame_error(err, HEADER_LEN + p64 + 1, "the signature is not canonical base64url");
     memcpy(msg, HEADER, HEADER_LEN);
     *mlen = HEADER_LEN + plen;
-    if (crypto_sign_verify_detached(sig, msg, *mlen, pk) != 0)
+    rc = crypto_sign_verify_detached(sig, msg, *mlen, pk);
+    /* The signature is what makes the token a credential: not left on the stack. */
+    sodium_memzero(sig, sizeof sig);
+    if (rc != 0)
         return az_error_set(err, AGENTAUTHZ_ESIGNATURE, NULL, 0, 0, 0,
                             "the token's signature does not verify with this public key");
     return 0;

@@ -144,7 +144,7 @@ static void expect_hit(const az_leak_set *set, const fixture *f, size_t i, const
 
 START_TEST(test_encodings_match_libsodium)
 {
-    unsigned char s[40], dst[22 * 40 + 6];
+    unsigned char s[40], dst[23 * 40 + 6];
     char hex[81], b64[64];
     az_leak_enc enc[AZ_LEAK_MAX_ENC];
     size_t n = 0, used = 0, len = 8 + (size_t)_i;
@@ -181,7 +181,7 @@ START_TEST(test_encodings_dedup_and_bounds)
 {
     /* Alphanumeric: both "reserved only" percent forms equal the raw bytes. */
     const unsigned char s[] = "abcdefgh12345678";
-    unsigned char dst[22 * 16 + 6], small[10];
+    unsigned char dst[23 * 16 + 6], small[10];
     az_leak_enc enc[AZ_LEAK_MAX_ENC];
     size_t n = 0, used = 0;
     ck_assert_int_eq(az_leak_encodings(s, 16, dst, sizeof dst, enc, &n, &used), 0);
@@ -200,7 +200,7 @@ START_TEST(test_encodings_dedup_and_bounds)
                      AGENTAUTHZ_EINVAL);
     ck_assert_uint_eq(az_leak_encodings_bound(7), 0);
     ck_assert_uint_eq(az_leak_encodings_bound(AZ_LEAK_MAX_SECRET + 1), 0);
-    ck_assert_uint_eq(az_leak_encodings_bound(8), 22 * 8 + 6);
+    ck_assert_uint_eq(az_leak_encodings_bound(8), 23 * 8 + 6);
     ck_assert_str_eq(az_leak_kind_name(AZ_LEAK_BASE64URL), "base64url");
     ck_assert_str_eq(az_leak_kind_name(AZ_LEAK_PERCENT_ALL), "percent");
 }
@@ -252,10 +252,18 @@ static void ref_encodings(ref_enc *r, const unsigned char *s, size_t len)
     b = (tbuf){0};
     tb_put(&b, s, len);
     ref_keep(r, AZ_LEAK_RAW, 0, &b);
-    for (int upper = 0; upper < 2; upper++) {
+    /* Hex in lowercase only: the matcher folds case (uppercase and mixed are found too). */
+    b = (tbuf){0};
+    tb_hex(&b, s, len, 0);
+    ref_keep(r, AZ_LEAK_HEX_LOWER, 0, &b);
+    for (int form = 0; form < 2; form++) {
         b = (tbuf){0};
-        tb_hex(&b, s, len, upper);
-        ref_keep(r, upper ? AZ_LEAK_HEX_UPPER : AZ_LEAK_HEX_LOWER, 0, &b);
+        for (size_t i = 0; i < len; i++) {
+            char h[8];
+            snprintf(h, sizeof h, "%s%02x", i ? (form ? " " : ":") : "", s[i]);
+            tb_str(&b, h);
+        }
+        ref_keep(r, (az_leak_kind)(AZ_LEAK_HEX_COLON + form), 0, &b);
     }
     for (unsigned a = 0; a < 3; a++)
         for (int url = 0; url < 2; url++) {
@@ -265,7 +273,8 @@ static void ref_encodings(ref_enc *r, const unsigned char *s, size_t len)
                             : sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
             ref_keep(r, url ? AZ_LEAK_BASE64URL : AZ_LEAK_BASE64, a, &b);
         }
-    for (int mode = 0; mode < 3; mode++) {
+    /* Uppercase only: lowercase and mixed-case hex digits are found by folding. */
+    for (int mode = 0; mode < 3; mode += 2) {
         b = (tbuf){0};
         tb_pct(&b, s, len, mode);
         ref_keep(r, (az_leak_kind)(AZ_LEAK_PERCENT + mode), 0, &b);
@@ -412,7 +421,8 @@ START_TEST(test_hit_fields)
     ck_assert_int_eq(az_leak_scan(set, b.p, b.len, &hit), 1);
     ck_assert_uint_eq(hit.id, 1000);
     ck_assert_str_eq(hit.name, "sec0");
-    ck_assert_int_eq(hit.kind, AZ_LEAK_HEX_UPPER);
+    /* Uppercase hex is found by the (only) hex pattern, whose digits compare without case. */
+    ck_assert_int_eq(hit.kind, AZ_LEAK_HEX_LOWER);
     ck_assert_uint_eq(hit.offset, 10);
     ck_assert_uint_eq(hit.len, 42);
     /* The hit pointer is optional. */
@@ -494,7 +504,8 @@ START_TEST(test_no_false_positive_10mb)
     for (size_t i = 0; i < 1000; i++) {
         randombytes_buf(bytes[i], 32);
         snprintf(names[i], 16, "k%zu", i);
-        s[i] = (az_leak_secret){(uint32_t)i, names[i], bytes[i], 32};
+        s[i] = (az_leak_secret){
+            .id = (uint32_t)i, .name = names[i], .bytes = bytes[i], .len = 32};
     }
     ck_assert_int_eq(az_leak_set_build(s, 1000, &set), 0);
     ck_assert_uint_ge(az_leak_set_patterns(set), 1000 * 10);
@@ -582,6 +593,211 @@ START_TEST(test_scrub_exact)
     ck_assert_uint_eq(b.len, 20);
     snprintf(want, sizeof want, "[redacted:sec1]%c=", b.p[18]);
     ASSERT_SCRUB(set, (char *)b.p, want);
+    free(b.p);
+    az_leak_set_free(set);
+}
+END_TEST
+
+/* ---- evasions: encodings an agent can be talked into (issue 9, item 12) ---- */
+
+/* Hex with case flipped at random: at least one capital and one small letter. */
+static void tb_hex_mixed(tbuf *b, const unsigned char *s, size_t len, const char *sep,
+                         const char *prefix)
+{
+    static const char d[] = "0123456789abcdef";
+    int seen = 0;
+    for (size_t i = 0; i < len; i++) {
+        char h[3] = {d[s[i] >> 4], d[s[i] & 15], 0};
+        for (int k = 0; k < 2; k++)
+            if (h[k] >= 'a' && (seen == 0 || (seen == 1 && h[k] != 'a') || randombytes_uniform(2)))
+                h[k] = (char)toupper((unsigned char)h[k]), seen |= 1;
+        if (i && sep)
+            tb_str(b, sep);
+        if (prefix)
+            tb_str(b, prefix);
+        tb_str(b, h);
+    }
+}
+
+/* base64 of s behind pre random bytes, wrapped at width columns with eol. */
+static void tb_b64_wrapped(tbuf *b, const unsigned char *s, size_t len, size_t pre, size_t width,
+                           const char *eol, const char *indent)
+{
+    unsigned char in[600];
+    tbuf e = {0};
+    ck_assert_uint_le(pre + len, sizeof in);
+    randombytes_buf(in, pre);
+    memcpy(in + pre, s, len);
+    tb_b64(&e, in, pre + len, sodium_base64_VARIANT_ORIGINAL);
+    for (size_t i = 0; i < e.len; i += width) {
+        if (i) {
+            tb_str(b, eol);
+            tb_str(b, indent);
+        }
+        tb_put(b, e.p + i, e.len - i < width ? e.len - i : width);
+    }
+    free(e.p);
+}
+
+/* Writes evasion how of s into b (between noise); returns its name. */
+static const char *tb_evasion(tbuf *b, const unsigned char *s, size_t len, int how)
+{
+    static const char d[] = "0123456789abcdef";
+    size_t pre = randombytes_uniform(3);
+    switch (how) {
+    case 0: tb_hex_mixed(b, s, len, NULL, NULL); return "mixed-case hex";
+    case 1: tb_hex_mixed(b, s, len, ":", NULL); return "hex with ':'";
+    case 2: tb_hex_mixed(b, s, len, " ", NULL); return "hex with spaces";
+    case 3: tb_hex_mixed(b, s, len, NULL, "\\x"); return "\\xNN escapes";
+    case 4: tb_pct(b, s, len, 1); return "percent, lowercase, reserved";
+    case 5:
+        for (size_t i = 0; i < len; i++) {
+            char e[4] = {'%', d[s[i] >> 4], d[s[i] & 15], 0};
+            tb_str(b, e);
+        }
+        return "percent, lowercase, every byte";
+    case 6:
+        for (size_t i = 0; i < len; i++) {
+            char e[6] = {'%', '2', '5', "0123456789ABCDEF"[s[i] >> 4],
+                         "0123456789ABCDEF"[s[i] & 15], 0};
+            tb_str(b, e);
+        }
+        return "double percent-encoding";
+    case 7:
+        for (size_t i = 0; i < len; i++) {
+            char e[8] = {'%', '2', '5', '2', '5', d[s[i] >> 4], d[s[i] & 15], 0};
+            tb_str(b, e);
+        }
+        return "triple percent-encoding";
+    case 8: tb_b64_wrapped(b, s, len, pre, 76, "\r\n", ""); return "MIME base64";
+    case 9: tb_b64_wrapped(b, s, len, pre, 64, "\n", ""); return "PEM base64";
+    case 10: tb_b64_wrapped(b, s, len, pre, 16, "\n", "    "); return "indented base64";
+    case 11: tb_b64_wrapped(b, s, len, pre, 64, "\\n", ""); return "base64 with JSON \\n";
+    case 12:
+        for (size_t i = 0; i < len; i++) {
+            char e[8];
+            snprintf(e, sizeof e, "\\u00%02x", s[i]);
+            tb_str(b, e);
+        }
+        return "JSON \\u00XX";
+    default:
+        for (size_t i = 0; i < len; i++) {
+            char e[8];
+            snprintf(e, sizeof e, "\\u00%02X", s[i]);
+            tb_str(b, e);
+        }
+        return "JSON \\u00XX, capitals";
+    }
+}
+#define EVASIONS 14
+
+/* Each evasion is found by scan and removed by scrub, for secrets of several lengths. */
+START_TEST(test_evasions_caught)
+{
+    fixture f = {0};
+    az_leak_set *set;
+    static const size_t lens[] = {8, 13, 24, 32, 47, 100};
+    for (size_t k = 0; k < sizeof lens / sizeof *lens; k++)
+        fx_random(&f, 1, lens[k]);
+    set = fx_build(&f);
+    for (size_t i = 0; i < f.n; i++)
+        for (int round = 0; round < 4; round++) {
+            tbuf b = {0};
+            az_buf out = {0};
+            const char *what;
+            /* The space keeps a backslash of the noise from escaping the first one of \\xNN. */
+            tb_noise(&b, randombytes_uniform(5));
+            tb_str(&b, " ");
+            what = tb_evasion(&b, f.bytes[i], f.s[i].len, _i);
+            tb_noise(&b, randombytes_uniform(5));
+            ck_assert_msg(az_leak_scan(set, b.p, b.len, NULL) == 1, "%s of sec%zu missed", what,
+                          i);
+            expect_hit(set, &f, i, &b);
+            out.max = 4 * b.len + 64;
+            ck_assert_int_eq(az_leak_scrub(set, b.p, b.len, &out), 0);
+            ck_assert_msg(memmem(out.p, out.len, "[redacted:sec", 13) != NULL,
+                          "%s of sec%zu not scrubbed", what, i);
+            ck_assert_msg(az_leak_scan(set, out.p, out.len, NULL) == 0,
+                          "%s of sec%zu left after scrub", what, i);
+            az_buf_free(&out);
+            free(b.p);
+        }
+    az_leak_set_free(set);
+}
+END_TEST
+
+/* Scrub replaces exactly the input bytes a decoded match comes from. */
+START_TEST(test_scrub_decoded_positions)
+{
+    fixture f = {0};
+    az_leak_set *set;
+    tbuf b = {0};
+    fx_add(&f, "opensesame-42", 13);
+    set = fx_build(&f);
+    ASSERT_SCRUB(set, "a=open%73esame-42&b", "a=[redacted:sec0]&b");
+    ASSERT_SCRUB(set, "a=open%2573esame-42&b", "a=[redacted:sec0]&b");
+    ASSERT_SCRUB(set, "{\"k\":\"\\u006fpensesame-4\\u0032\"}", "{\"k\":\"[redacted:sec0]\"}");
+    ASSERT_SCRUB(set, "x\\x6fpensesame\\x2d42 y", "x[redacted:sec0] y");
+    ASSERT_SCRUB(set, "6F70656E73\n  6573616D652D3432!", "[redacted:sec0]!");
+    ASSERT_SCRUB(set, "6f:70:65:6E:73:65:73:61:6d:65:2D:34:32.", "[redacted:sec0].");
+    /* Not a secret: the text around a line break is left as it is. */
+    ASSERT_SCRUB(set, "open\nsesame-42", "[redacted:sec0]");
+    ASSERT_SCRUB(set, "plain text\n  with lines\r\n", "plain text\n  with lines\r\n");
+    free(b.p);
+    az_leak_set_free(set);
+}
+END_TEST
+
+/* The view: each rule, and text it must leave alone. */
+START_TEST(test_normalise_rules)
+{
+    static const struct {
+        const char *in, *out;
+        int changed;
+    } cases[] = {
+        {"abc", "abc", 0},
+        {"a%41b", "aAb", 1},
+        {"a%2541b%252525%34%31", "aAb%41", 1},
+        {"100%", "100%", 0},
+        {"%zz %4", "%zz %4", 0},
+        {"\\u0041\\u00e9\\u20ac", "A\xe9\xe2\x82\xac", 1},
+        {"\\x41\\x4G\\q\\/\\\\\\\"", "A\\x4G\\q/\\\"", 1},
+        {"ab  \r\n   cd\nef", "abcdef", 1},
+        {"ab\\ncd\\r\\nef", "abcdef", 1},
+        {"a b\tc", "a b\tc", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned char out[64];
+        size_t len = strlen(cases[i].in), outlen = 99;
+        ck_assert_int_eq(az_leak_normalise(cases[i].in, len, out, &outlen), cases[i].changed);
+        ck_assert_uint_eq(outlen, strlen(cases[i].out));
+        ck_assert_mem_eq(out, cases[i].out, outlen);
+    }
+}
+END_TEST
+
+/* The view is written a block at a time for long inputs: a match across blocks is found. */
+START_TEST(test_evasion_across_blocks)
+{
+    fixture f = {0};
+    az_leak_set *set;
+    tbuf b = {0};
+    size_t at = 64 * 1024 - 40 + (size_t)_i * 13;
+    fx_random(&f, 3, 32);
+    set = fx_build(&f);
+    tb_noise(&b, at);
+    tb_b64_wrapped(&b, f.bytes[1], 32, 1, 20, "\r\n", "  ");
+    tb_str(&b, "\n");
+    tb_noise(&b, 200 * 1024);
+    expect_hit(set, &f, 1, &b);
+    {
+        az_buf out = {0};
+        out.max = 2 * b.len;
+        ck_assert_int_eq(az_leak_scrub(set, b.p, b.len, &out), 0);
+        ck_assert_int_eq(az_leak_scan(set, out.p, out.len, NULL), 0);
+        ck_assert_uint_lt(out.len, b.len);
+        az_buf_free(&out);
+    }
     free(b.p);
     az_leak_set_free(set);
 }
@@ -750,7 +966,8 @@ START_TEST(test_ten_thousand_secrets)
     for (size_t i = 0; i < n; i++) {
         randombytes_buf(bytes[i], 32);
         snprintf(names[i], 16, "k%zu", i);
-        s[i] = (az_leak_secret){(uint32_t)(i * 3), names[i], bytes[i], 32};
+        s[i] = (az_leak_secret){
+            .id = (uint32_t)(i * 3), .name = names[i], .bytes = bytes[i], .len = 32};
     }
     ck_assert_int_eq(az_leak_set_build(s, n, &set), 0);
     randombytes_buf(buf, 1u << 20);
@@ -837,6 +1054,10 @@ static Suite *leak_suite(void)
     tcase_add_test(tc, test_no_false_positive_10mb);
     tcase_add_test(tc, test_scrub_exact);
     tcase_add_test(tc, test_scrub_leaves_nothing);
+    tcase_add_loop_test(tc, test_evasions_caught, 0, EVASIONS);
+    tcase_add_test(tc, test_scrub_decoded_positions);
+    tcase_add_test(tc, test_normalise_rules);
+    tcase_add_loop_test(tc, test_evasion_across_blocks, 0, 8);
     tcase_add_test(tc, test_scrub_limit);
     tcase_add_test(tc, test_build_refusals);
     tcase_add_test(tc, test_mixed_and_long_secrets);

@@ -167,7 +167,8 @@ START_TEST(test_dead_skipped_scan_goes_on)
     put(buf, &len, &recent[1], 3);
     ck_assert_int_eq(az_leak_scan(az_leak_index_head(idx), buf, len, &hit), 1);
     ck_assert_str_eq(hit.name, "s101");
-    ck_assert_int_eq(hit.kind, AZ_LEAK_HEX_UPPER);
+    /* Uppercase hex: the hex pattern, verified without case. */
+    ck_assert_int_eq(hit.kind, AZ_LEAK_HEX_LOWER);
 
     /* Dead secrets alone are not found, in any encoding. */
     len = 0;
@@ -588,8 +589,8 @@ START_TEST(test_build_entries_refusals)
     tsec s[2];
     az_leak_set *set = NULL, *chained = NULL;
     az_leak_entry *en[2];
-    az_leak_secret bad = {0, "bad name!", "0123456789abcdef", 16};
-    az_leak_secret shorty = {0, "short", "0123456", 7};
+    az_leak_secret bad = {.name = "bad name!", .bytes = "0123456789abcdef", .len = 16};
+    az_leak_secret shorty = {.name = "short", .bytes = "0123456", .len = 7};
     az_leak_entry *out[1] = {NULL};
     for (size_t i = 0; i < 2; i++)
         tsec_init(&s[i], i);
@@ -642,7 +643,7 @@ END_TEST
 START_TEST(test_b64_cores_every_alignment)
 {
     size_t len = 8 + (size_t)_i;
-    unsigned char s[64], padded[66], dst[22 * 64 + 6];
+    unsigned char s[64], padded[66], dst[23 * 64 + 6];
     char full[128];
     az_leak_enc enc[AZ_LEAK_MAX_ENC];
     size_t n = 0, used = 0;
@@ -667,7 +668,7 @@ END_TEST
 /* Percent-encoding keeps exactly RFC 3986's unreserved bytes. */
 START_TEST(test_percent_unreserved_bytes)
 {
-    unsigned char s[8], dst[22 * 8 + 6];
+    unsigned char s[8], dst[23 * 8 + 6];
     az_leak_enc enc[AZ_LEAK_MAX_ENC];
     size_t n = 0, used = 0;
     for (unsigned c = 0; c < 256; c++) {
@@ -687,6 +688,68 @@ START_TEST(test_percent_unreserved_bytes)
 }
 END_TEST
 
+/* Scrubs buf with the index's live and retired secrets at now: whether name was redacted. */
+static bool scrub_names(az_leak_index *idx, uint64_t now, const unsigned char *buf, size_t len,
+                        const char *name)
+{
+    az_leak_retired *gone = NULL;
+    az_buf out = {0};
+    char marker[40];
+    bool hit;
+    ck_assert_int_eq(az_leak_index_retired(idx, now, &gone), 0);
+    out.max = 4 * len + 64;
+    ck_assert_int_eq(az_leak_scrub_retired(az_leak_index_head(idx), gone, now, buf, len, &out), 0);
+    snprintf(marker, sizeof marker, "[redacted:%s]", name);
+    hit = out.p && memmem(out.p, out.len, marker, strlen(marker)) != NULL;
+    az_buf_free(&out);
+    az_leak_retired_free(gone);
+    return hit;
+}
+
+/*
+ * Retired secrets: found until their deadline, at most AZ_LEAK_RETIRED_MAX
+ * of them (the oldest dropped first), only long patterns kept.
+ */
+START_TEST(test_retired_bounded)
+{
+    az_leak_index *idx = NULL;
+    size_t n = AZ_LEAK_RETIRED_MAX + 3;
+    tsec *secs = calloc(n, sizeof *secs);
+    unsigned char buf[256];
+    size_t len;
+    ck_assert_ptr_nonnull(secs);
+    ck_assert_int_eq(az_leak_index_new(&idx), 0);
+    for (size_t i = 0; i < n; i++)
+        tsec_init(&secs[i], i);
+    add(idx, secs, n);
+    for (size_t i = 0; i < n; i++) {
+        /* s3 until 100, the others until 1000 */
+        az_leak_index_retire(idx, secs[i].en, i == 3 ? 100 : 1000);
+        secs[i].live = false;
+    }
+    ck_assert_uint_eq(az_leak_index_retired_count(idx), AZ_LEAK_RETIRED_MAX);
+    /* the three oldest were dropped; s3 lives until 100; the newest is there */
+    len = 0;
+    put(buf, &len, &secs[0], 1);
+    ck_assert(!scrub_names(idx, 50, buf, len, "s0"));
+    len = 0;
+    put(buf, &len, &secs[3], 3);
+    ck_assert(scrub_names(idx, 50, buf, len, "s3"));
+    ck_assert(!scrub_names(idx, 101, buf, len, "s3"));
+    len = 0;
+    put(buf, &len, &secs[n - 1], 2);
+    ck_assert(scrub_names(idx, 101, buf, len, "s1026"));
+    /* a dead secret is not looked for by scans: the fingerprints are for scrub only */
+    ck_assert_int_eq(az_leak_scan(az_leak_index_head(idx), buf, len, NULL), 0);
+    /* raw 32 bytes: a pattern long enough to be kept */
+    len = 0;
+    put(buf, &len, &secs[n - 2], 0);
+    ck_assert(scrub_names(idx, 101, buf, len, "s1025"));
+    az_leak_index_free(idx);
+    free(secs);
+}
+END_TEST
+
 static Suite *leak_live_suite(void)
 {
     Suite *s = suite_create("leak_live");
@@ -703,6 +766,7 @@ static Suite *leak_live_suite(void)
     tcase_add_test(tc, test_build_entries_refusals);
     tcase_add_loop_test(tc, test_b64_cores_every_alignment, 0, 40);
     tcase_add_test(tc, test_percent_unreserved_bytes);
+    tcase_add_test(tc, test_retired_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
  * encoding and in nested arguments, destruction at every kind of end,
  * delegation that tries to widen scope, and task tokens checked downstream.
  */
+#include <ctype.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -431,6 +432,195 @@ START_TEST(test_token_secret_verifies_downstream)
 }
 END_TEST
 
+/* Checks a in s and asserts a leak deny naming the secret; frees a. */
+static void expect_leak(agentauthz_session *s, agentauthz_action *a, const char *name,
+                        const char *what)
+{
+    agentauthz_decision d;
+    char quoted[64];
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_msg(d.effect == AGENTAUTHZ_DENY && strcmp(d.rule, "leak") == 0,
+                  "%s not caught: %s %s", what, d.rule, d.reason);
+    snprintf(quoted, sizeof quoted, "\"%s\"", name);
+    ck_assert_ptr_nonnull(strstr(d.reason, quoted));
+    agentauthz_action_free(a);
+}
+
+/* A secret in the tool name or in a label leaks as well as one in the arguments (item 12). */
+START_TEST(test_leak_in_tool_and_labels)
+{
+    fixture f;
+    agentauthz_session *s, *other;
+    unsigned char value[64];
+    char hex[160], tool[200];
+    agentauthz_action *a;
+    size_t len;
+    setup_engine(&f);
+    s = open_session(f.e, "agent/1", "work", NULL);
+    other = open_session(f.e, "agent/2", "plain", NULL);
+    len = lease_copy(s, "db.query", "db", value, sizeof value);
+    sodium_bin2hex(hex, sizeof hex, value, len);
+    snprintf(tool, sizeof tool, "github.%s", hex);
+    a = action_from_json("{\"tool\":\"send\"}");
+    ck_assert_int_eq(agentauthz_action_set_tool(a, tool), 0);
+    expect_leak(s, a, "db", "a secret in the tool name");
+    a = action_from_json("{\"tool\":\"send\"}");
+    ck_assert_int_eq(agentauthz_action_add_label(a, "ok"), 0);
+    ck_assert_int_eq(agentauthz_action_add_label(a, hex), 0);
+    expect_leak(other, a, "db", "a secret in a label");
+    /* near miss: the same label with one hex digit changed is no leak */
+    hex[5] = hex[5] == '0' ? '1' : '0';
+    a = action_from_json("{\"tool\":\"send\"}");
+    ck_assert_int_eq(agentauthz_action_add_label(a, hex), 0);
+    {
+        agentauthz_decision d;
+        ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+        ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    }
+    agentauthz_action_free(a);
+    agentauthz_session_close(other);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(f.e);
+}
+END_TEST
+
+/* A token's payload or signature without the "aztk.v1.public." prefix is still a leak. */
+START_TEST(test_token_parts_alone)
+{
+    fixture f;
+    agentauthz_session *s;
+    unsigned char token[4096];
+    char text[4200], *out = NULL;
+    const char *dot1, *dot2;
+    agentauthz_action *a;
+    size_t len, outlen;
+    setup_engine(&f);
+    s = open_session(f.e, "agent/1", "work", NULL);
+    len = lease_copy(s, "http.get", "tok", token, sizeof token - 1);
+    token[len] = '\0';
+    dot1 = (const char *)token + strlen("aztk.v1.public.");
+    dot2 = strrchr((const char *)token, '.');
+    ck_assert_ptr_nonnull(dot2);
+    /* the signature alone */
+    snprintf(text, sizeof text, "sig=%s;", dot2 + 1);
+    a = action_from_json("{\"tool\":\"send\"}");
+    ck_assert_int_eq(agentauthz_action_set_payload(a, text, strlen(text)), 0);
+    expect_leak(s, a, "tok", "a token's signature");
+    /* the payload alone */
+    snprintf(text, sizeof text, "claims=%.*s;", (int)(dot2 - dot1), dot1);
+    a = action_from_json("{\"tool\":\"send\"}");
+    ck_assert_int_eq(agentauthz_action_set_payload(a, text, strlen(text)), 0);
+    expect_leak(s, a, "tok", "a token's payload");
+    /* and scrubbed from output */
+    snprintf(text, sizeof text, "x %s y", dot2 + 1);
+    ck_assert_int_eq(agentauthz_scrub(s, text, strlen(text), &out, &outlen, NULL), 0);
+    ck_assert_str_eq(out, "x [redacted:tok] y");
+    agentauthz_free(out);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(f.e);
+}
+END_TEST
+
+/* Mixed-case hex, and hex wrapped over lines, are scrubbed from tool output. */
+START_TEST(test_scrub_mixed_case_hex)
+{
+    fixture f;
+    agentauthz_session *s;
+    unsigned char api[64];
+    char hex[160], output[400], *out = NULL;
+    size_t alen, outlen;
+    setup_engine(&f);
+    s = open_session(f.e, "agent/1", "work", NULL);
+    alen = lease_copy(s, "http.get", "api", api, sizeof api);
+    sodium_bin2hex(hex, sizeof hex, api, alen);
+    for (size_t i = 0; hex[i]; i++)
+        if (hex[i] >= 'a' && i % 2)
+            hex[i] = (char)(hex[i] - 'a' + 'A');
+    snprintf(output, sizeof output, "token=%s done", hex);
+    ck_assert_int_eq(agentauthz_scrub(s, output, strlen(output), &out, &outlen, NULL), 0);
+    ck_assert_str_eq(out, "token=[redacted:api] done");
+    agentauthz_free(out);
+    snprintf(output, sizeof output, "token=%.20s\n  %s done", hex, hex + 20);
+    ck_assert_int_eq(agentauthz_scrub(s, output, strlen(output), &out, &outlen, NULL), 0);
+    ck_assert_str_eq(out, "token=[redacted:api] done");
+    agentauthz_free(out);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(f.e);
+}
+END_TEST
+
+/* Scrubs text in s and returns whether it came back redacted for secret name. */
+static bool scrubbed(agentauthz_session *s, const char *text, const char *name, const char *want)
+{
+    char *out = NULL, marker[64];
+    size_t outlen;
+    bool hit;
+    ck_assert_int_eq(agentauthz_scrub(s, text, strlen(text), &out, &outlen, NULL), 0);
+    snprintf(marker, sizeof marker, "[redacted:%s]", name);
+    hit = strstr(out, marker) != NULL;
+    if (want)
+        ck_assert_str_eq(out, want);
+    agentauthz_free(out);
+    return hit;
+}
+
+/*
+ * Output that returns after its session ended (close, revoke, expiry) is
+ * still redacted, from the destroyed secrets' fingerprints, for the grace
+ * period (the policy's longest secret TTL: 15 minutes here), and no longer
+ * after it (item 13).
+ */
+START_TEST(test_scrub_after_end)
+{
+    fixture f;
+    agentauthz_session *s, *scrubber;
+    unsigned char value[64], b64[120];
+    char hex[160], text[400];
+    size_t len;
+    setup_engine(&f);
+    scrubber = open_session(f.e, "agent/9", "plain", NULL);
+    for (int end = 0; end < 3; end++) {
+        s = open_session(f.e, "agent/1", "work", NULL);
+        len = lease_copy(s, "db.query", "db", value, sizeof value);
+        sodium_bin2hex(hex, sizeof hex, value, len);
+        sodium_bin2base64((char *)b64, sizeof b64, value, len, sodium_base64_VARIANT_ORIGINAL);
+        if (end == 0)
+            agentauthz_session_close(s);
+        else if (end == 1)
+            ck_assert_int_eq(agentauthz_session_revoke(s), 0);
+        else
+            fake_clock_advance(&f.clock, 16 * 60); /* the session and its secrets expire */
+        if (end == 2) /* expiry is noticed by the next call on the session */
+            expect_decision(s, "{\"tool\":\"read\"}", AGENTAUTHZ_DENY, NULL);
+        snprintf(text, sizeof text, "result: %s.", hex);
+        ck_assert_msg(scrubbed(scrubber, text, "db", "result: [redacted:db]."),
+                      "end %d: hex of a destroyed secret not redacted", end);
+        /* in mixed case, and wrapped base64 */
+        hex[3] = (char)toupper((unsigned char)hex[3]);
+        snprintf(text, sizeof text, "x=%s", hex);
+        ck_assert(scrubbed(scrubber, text, "db", "x=[redacted:db]"));
+        snprintf(text, sizeof text, "%.20s\r\n%s", (char *)b64, (char *)b64 + 20);
+        ck_assert_msg(scrubbed(scrubber, text, "db", NULL), "end %d: wrapped base64", end);
+        /* near miss: one digit changed is left alone */
+        hex[10] = hex[10] == '0' ? '1' : '0';
+        snprintf(text, sizeof text, "result: %s.", hex);
+        ck_assert(!scrubbed(scrubber, text, "db", text));
+        /* after the grace period the fingerprints are gone */
+        fake_clock_advance(&f.clock, 16 * 60);
+        hex[10] = hex[10] == '0' ? '1' : '0';
+        snprintf(text, sizeof text, "result: %s.", hex);
+        ck_assert(!scrubbed(scrubber, text, "db", text));
+        if (end != 0)
+            agentauthz_session_close(s);
+        /* the scrubber's own session must outlive the clock */
+        agentauthz_session_close(scrubber);
+        scrubber = open_session(f.e, "agent/9", "plain", NULL);
+    }
+    agentauthz_session_close(scrubber);
+    agentauthz_engine_free(f.e);
+}
+END_TEST
+
 START_TEST(test_delegation_narrows)
 {
     fixture f;
@@ -534,6 +724,10 @@ static Suite *secrets_suite(void)
     tcase_add_test(tc, test_substitute_and_scrub);
     tcase_add_test(tc, test_derived_is_recomputable);
     tcase_add_test(tc, test_token_secret_verifies_downstream);
+    tcase_add_test(tc, test_leak_in_tool_and_labels);
+    tcase_add_test(tc, test_token_parts_alone);
+    tcase_add_test(tc, test_scrub_mixed_case_hex);
+    tcase_add_test(tc, test_scrub_after_end);
     tcase_add_test(tc, test_delegation_narrows);
     tcase_add_test(tc, test_delegation_ttl_and_depth);
     suite_add_tcase(s, tc);

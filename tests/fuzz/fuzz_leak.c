@@ -6,6 +6,11 @@
  * c & 4, one encoding of one secret (chosen by the upper bits of c) is
  * spliced into the middle of the data, so that hits are common.
  *
+ * The reference compares as the matcher does (hex and percent digits
+ * without case) and searches the data and its normalised view
+ * (az_leak_normalise); scrub is compared byte for byte when the view is
+ * the data.
+ *
  * For each input: az_leak_scan must report a hit exactly when a naive
  * memmem-style search over every pattern finds one, and the hit must be a
  * real occurrence; az_leak_scrub must equal a naive scrub (every occurrence
@@ -48,11 +53,14 @@ typedef struct occ {
 typedef struct fuzz_case {
     az_leak_secret s[MAX_SECRETS];
     char names[MAX_SECRETS][24];
-    unsigned char enc[MAX_SECRETS][22 * MAX_LEN + 6];
+    unsigned char enc[MAX_SECRETS][23 * MAX_LEN + 6];
     pattern pats[MAX_SECRETS * AZ_LEAK_MAX_ENC];
     size_t nsec, npats;
     unsigned char *data;
     size_t len;
+    unsigned char *view; /* az_leak_normalise of data */
+    size_t vlen;
+    int changed; /* the view differs from data */
 } fuzz_case;
 
 static void fail(const char *what)
@@ -73,7 +81,8 @@ static size_t read_secrets(fuzz_case *fc, const uint8_t *d, size_t size)
         if (size - pos < len)
             return 0;
         snprintf(fc->names[i], sizeof fc->names[i], "s%zu", i);
-        fc->s[i] = (az_leak_secret){(uint32_t)(7 * i), fc->names[i], d + pos, len};
+        fc->s[i] = (az_leak_secret){
+            .id = (uint32_t)(7 * i), .name = fc->names[i], .bytes = d + pos, .len = len};
         pos += len;
     }
     fc->nsec = n;
@@ -120,6 +129,30 @@ static int occ_cmp(const void *a, const void *b)
     return (x->pat > y->pat) - (x->pat < y->pat);
 }
 
+/* ASCII letters folded to lowercase. */
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/*
+ * Whether buf holds p, as the matcher compares: raw and base64 exactly;
+ * hex without case; percent with the two digits after each '%' without case.
+ */
+static int pat_at(const pattern *p, const unsigned char *buf)
+{
+    int hex = p->kind == AZ_LEAK_HEX_LOWER || p->kind == AZ_LEAK_HEX_UPPER ||
+              p->kind == AZ_LEAK_HEX_COLON || p->kind == AZ_LEAK_HEX_SPACE;
+    int pct = p->kind == AZ_LEAK_PERCENT || p->kind == AZ_LEAK_PERCENT_LOWER ||
+              p->kind == AZ_LEAK_PERCENT_ALL;
+    for (size_t i = 0; i < p->len; i++) {
+        int f = hex || (pct && ((i >= 1 && p->p[i - 1] == '%') || (i >= 2 && p->p[i - 2] == '%')));
+        if ((f ? fold(buf[i]) : buf[i]) != (f ? fold(p->p[i]) : p->p[i]))
+            return 0;
+    }
+    return 1;
+}
+
 /* Every occurrence of every pattern in buf, by brute force, sorted. */
 static occ *naive_find(const fuzz_case *fc, const unsigned char *buf, size_t len, size_t *n)
 {
@@ -129,7 +162,7 @@ static occ *naive_find(const fuzz_case *fc, const unsigned char *buf, size_t len
         fail("out of memory");
     for (size_t pi = 0; pi < fc->npats; pi++)
         for (size_t j = 0; fc->pats[pi].len <= len && j <= len - fc->pats[pi].len; j++) {
-            if (memcmp(buf + j, fc->pats[pi].p, fc->pats[pi].len) != 0)
+            if (!pat_at(&fc->pats[pi], buf + j))
                 continue;
             if (k == cap) {
                 occ *grown = realloc(o, (cap *= 2) * sizeof *o);
@@ -181,12 +214,18 @@ static int marker_ambiguous(const fuzz_case *fc)
     return 0;
 }
 
+/* nocc: occurrences in the data and in its view (the scan looks in both). */
 static void check_scan(const fuzz_case *fc, const az_leak_set *set, size_t nocc)
 {
     az_leak_hit hit;
     int rc = az_leak_scan(set, fc->data, fc->len, &hit);
     if (rc != (nocc > 0))
         fail("scan disagrees with the naive search");
+    if (rc == 1 && hit.decoded) {
+        if (hit.offset > fc->len || hit.len > fc->len - hit.offset || !fc->changed)
+            fail("decoded hit lies outside the data");
+        return;
+    }
     if (rc == 1) {
         size_t i = hit.id / 7;
         if (hit.id % 7 || i >= fc->nsec || strcmp(hit.name, fc->names[i]) != 0 ||
@@ -194,8 +233,7 @@ static void check_scan(const fuzz_case *fc, const az_leak_set *set, size_t nocc)
             fail("hit names no secret or lies outside the data");
         for (size_t pi = 0; pi < fc->npats; pi++)
             if (fc->pats[pi].secret == i && fc->pats[pi].kind == hit.kind &&
-                fc->pats[pi].len == hit.len &&
-                memcmp(fc->data + hit.offset, fc->pats[pi].p, hit.len) == 0)
+                fc->pats[pi].len == hit.len && pat_at(&fc->pats[pi], fc->data + hit.offset))
                 return;
         fail("hit is not an occurrence of the secret");
     }
@@ -208,7 +246,8 @@ static void check_scrub(const fuzz_case *fc, const az_leak_set *set, const occ *
     if (az_leak_scrub(set, fc->data, fc->len, &got) != 0)
         fail("scrub failed");
     naive_scrub(fc, o, n, &want);
-    if (got.len != want.len || memcmp(got.p, want.p, got.len) != 0)
+    /* With a view, matches found in it add markers the reference does not model. */
+    if (!fc->changed && (got.len != want.len || memcmp(got.p, want.p, got.len) != 0))
         fail("scrub differs from the reference");
     if (!marker_ambiguous(fc) && az_leak_scan(set, got.p, got.len, NULL) != 0)
         fail("scrubbed output still holds a secret");
@@ -230,12 +269,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     list_patterns(fc);
-    if (make_data(fc, data[0], data + pos, size - pos) == 0) {
-        occ *o = naive_find(fc, fc->data, fc->len, &nocc);
-        check_scan(fc, set, nocc);
+    if (make_data(fc, data[0], data + pos, size - pos) == 0 &&
+        (fc->view = malloc(fc->len + 1)) != NULL) {
+        occ *o = naive_find(fc, fc->data, fc->len, &nocc), *vo;
+        size_t nvocc = 0;
+        fc->changed = az_leak_normalise(fc->data, fc->len, fc->view, &fc->vlen);
+        if (fc->changed < 0)
+            fail("normalise failed");
+        vo = naive_find(fc, fc->view, fc->vlen, &nvocc);
+        check_scan(fc, set, nocc + nvocc);
         check_scrub(fc, set, o, nocc);
         free(o);
+        free(vo);
     }
+    free(fc->view);
     free(fc->data);
     free(fc);
     az_leak_set_free(set);
