@@ -400,8 +400,21 @@ AGENTAUTHZ_API void agentauthz_action_free(agentauthz_action *a);
 AGENTAUTHZ_API void agentauthz_action_reset(agentauthz_action *a);
 AGENTAUTHZ_API int agentauthz_action_set_tool(agentauthz_action *a, const char *tool);
 AGENTAUTHZ_API int agentauthz_action_set_resource(agentauthz_action *a, const char *resource);
-/* Adds a destination; with two or more the destination is a list. */
+/*
+ * Adds a destination. The first one added to an action without a
+ * destination is a single destination (a string); a second one makes the
+ * destination a list of both. Once the destination is a list, each call
+ * appends to it.
+ */
 AGENTAUTHZ_API int agentauthz_action_add_destination(agentauthz_action *a, const char *dest);
+/*
+ * Replaces the destination with a list of the n strings of dests (copied),
+ * which stays a list also with one item or none (n == 0, dests may then be
+ * NULL). Use it whenever the caller's destination is a list. On failure
+ * (EINVAL for a NULL item, ELIMIT past 1024) the destination is unchanged.
+ */
+AGENTAUTHZ_API int agentauthz_action_set_destinations(agentauthz_action *a,
+                                                      const char *const *dests, size_t n);
 AGENTAUTHZ_API int agentauthz_action_add_label(agentauthz_action *a, const char *label);
 AGENTAUTHZ_API int agentauthz_action_set_payload(agentauthz_action *a, const void *data,
                                                  size_t len);

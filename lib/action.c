@@ -114,6 +114,30 @@ int agentauthz_action_add_destination(agentauthz_action *a, const char *dest)
     return add_to_list(&a->dest, dest, false);
 }
 
+int agentauthz_action_set_destinations(agentauthz_action *a, const char *const *dests, size_t n)
+{
+    agentauthz_value *list = NULL;
+    int rc = 0;
+    if (!a || (!dests && n))
+        return AGENTAUTHZ_EINVAL;
+    if (n > AZ_MAX_LABELS)
+        return AGENTAUTHZ_ELIMIT;
+    for (size_t i = 0; i < n; i++)
+        if (!dests[i])
+            return AGENTAUTHZ_EINVAL;
+    if (!(list = agentauthz_value_list()))
+        return AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = agentauthz_value_list_append(list, agentauthz_value_string(dests[i]));
+    if (rc) {
+        agentauthz_value_free(list);
+        return rc;
+    }
+    agentauthz_value_free(a->dest);
+    a->dest = list;
+    return 0;
+}
+
 int agentauthz_action_add_label(agentauthz_action *a, const char *label)
 {
     if (!a || !label)

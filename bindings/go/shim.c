@@ -273,6 +273,8 @@ int az_go_action_fill(uintptr_t scratch, const char *strings, const az_go_arg *a
         if ((rc = agentauthz_action_set_resource(a, s)) != 0)
             return rc;
     }
+    if (shape->dest_list && (rc = agentauthz_action_set_destinations(a, NULL, 0)) != 0)
+        return rc;
     if ((rc = add_strings(a, agentauthz_action_add_destination, strings, shape->strings_len, &pos,
                           shape->ndest)) != 0)
         return rc;

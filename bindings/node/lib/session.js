@@ -65,6 +65,17 @@ class Action {
     }
 }
 
+/*
+ * A destination: a string is one destination; an array (even of one, or
+ * empty) stays a list, marked so that fill() passes it as a list and the
+ * policy's each/some see what the caller meant.
+ */
+function destList(d) {
+    const list = strList(d, 'destination');
+    if (list !== null && typeof d !== 'string') list.isList = true;
+    return list;
+}
+
 /* A request object ({tool, resource, destination, args, labels, payload}) as an Action. */
 function toAction(req) {
     if (typeof req === 'string') req = { tool: req };
@@ -74,7 +85,7 @@ function toAction(req) {
     const r = req.resource;
     return new Action(cstr(req.tool, 'tool'),
         r === undefined || r === null ? null : cstr(r, 'resource'),
-        strList(req.destination, 'destination'), strList(req.labels, 'label'),
+        destList(req.destination), strList(req.labels, 'label'),
         payloadBuffer(req.payload), argsJson(req.args));
 }
 
@@ -113,6 +124,9 @@ function setArgs(st, hot, json, err) {
 function fill(a, act, err, st, hot) {
     let rc = C.agentauthz_action_set_tool(a, act.tool);
     if (rc === 0 && act.resource !== null) rc = C.agentauthz_action_set_resource(a, act.resource);
+    if (rc === 0 && act.dests !== null && act.dests.isList) {
+        rc = C.agentauthz_action_set_destinations(a, null, 0);
+    }
     for (const d of act.dests || []) rc = rc || C.agentauthz_action_add_destination(a, d);
     for (const l of act.labels || []) rc = rc || C.agentauthz_action_add_label(a, l);
     if (rc === 0 && act.payload !== null) {

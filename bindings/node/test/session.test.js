@@ -177,3 +177,29 @@ test('delegate opens a narrower child that ends with its parent', () => withWork
     child.close();
     void engine;
 }));
+
+test('a destination list of one stays a list (issue 9 item 1)', () => {
+    const { Engine } = require('..');
+    const engine = new Engine();
+    try {
+        engine.loadString(`agentauthz: 1
+tasks: { mail: {} }
+rules:
+  - { id: all, effect: allow, tools: ["*"] }
+  - id: out
+    effect: deny
+    tools: ["*"]
+    where:
+      destination: { some: { not: { domain: [corp.example] } } }
+  - { id: empty-list, effect: ask, tools: [probe], where: { destination: { type: list, len_lte: 0 } } }
+`, 'one.yaml');
+        const s = engine.session('agent/1', 'mail');
+        assert.equal(s.check({ tool: 'send', destination: ['bob@evil.example'] }).rule, 'out');
+        assert.equal(s.check({ tool: 'send', destination: 'bob@evil.example' }).rule, 'out');
+        assert.equal(s.check({ tool: 'send', destination: ['a@corp.example'] }).rule, 'all');
+        assert.equal(s.check({ tool: 'probe', destination: [] }).effect, 'ask');
+        assert.equal(s.check({ tool: 'probe' }).rule, 'all');
+    } finally {
+        engine.close();
+    }
+});

@@ -269,3 +269,33 @@ def test_reused_action_matches_a_fresh_one(engine):
     assert fast.check("send_email", args={"to": ["a@corp.example"]})
     fast.close()
     slow.close()
+
+
+ONE_RECIPIENT_POLICY = """\
+agentauthz: 1
+tasks: { mail: {} }
+rules:
+  - { id: all, effect: allow, tools: ["*"] }
+  - id: out
+    effect: deny
+    tools: ["*"]
+    where:
+      destination: { some: { not: { domain: [corp.example] } } }
+  - { id: empty-list, effect: ask, tools: [probe], where: { destination: { type: list, len_lte: 0 } } }
+"""
+
+
+def test_destination_list_of_one_stays_a_list():
+    """Issue 9 item 1: one outside recipient is denied as a str or a list of one."""
+    from agentauthz import Action, Engine
+
+    with Engine() as engine:
+        engine.load_string(ONE_RECIPIENT_POLICY)
+        with engine.session("agent/1", "mail") as s:
+            assert s.check("send", destination=["bob@evil.example"]).rule == "out"
+            assert s.check("send", destination="bob@evil.example").rule == "out"
+            assert s.check("send", destination=["a@corp.example"]).rule == "all"
+            assert s.check("probe", destination=[]).effect == "ask"
+            assert s.check("probe").rule == "all"
+            assert Action("send", destination=["a@corp.example"]).destination == ["a@corp.example"]
+            assert Action("send", destination="a@corp.example").destination == "a@corp.example"
