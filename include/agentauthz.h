@@ -392,8 +392,11 @@ typedef struct agentauthz_action agentauthz_action;
  * owns it and frees it with agentauthz_action_free; agentauthz_action_reset
  * empties it for reuse without giving back its memory. An action is not
  * thread-safe to modify, but may be checked by several threads at once.
- * Every setter copies its input. Bounds: strings at most 16 MiB in all,
- * at most 1024 labels and 1024 destinations.
+ * Every setter copies its input into storage the action keeps across
+ * resets (wiped by the reset), so a loop that resets one action per check
+ * does not allocate once that storage fits. Bounds: strings at most 16 MiB
+ * each, at most 1024 labels and 1024 destinations, values (arguments,
+ * destinations, labels) at most 256 MiB between resets.
  */
 AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_action_new(agentauthz_action **out);
 AGENTAUTHZ_API void agentauthz_action_free(agentauthz_action *a);
@@ -421,6 +424,20 @@ AGENTAUTHZ_API int agentauthz_action_set_payload(agentauthz_action *a, const voi
 /* Sets one argument; ownership of value passes to the action, also on failure. */
 AGENTAUTHZ_API int agentauthz_action_set_arg(agentauthz_action *a, const char *key,
                                              agentauthz_value *value);
+/*
+ * Set one argument from a borrowed value (deep-copied), a string of len
+ * bytes (copied; may hold NULs), a finite number or a boolean, replacing an
+ * earlier value of key. They copy into the action's own storage, so a host
+ * that resets one action per check builds it without allocating; EINVAL for
+ * NULL a, key or value, s NULL with len, a number that is not finite.
+ */
+AGENTAUTHZ_API int agentauthz_action_copy_arg(agentauthz_action *a, const char *key,
+                                              const agentauthz_value *value);
+AGENTAUTHZ_API int agentauthz_action_set_arg_string(agentauthz_action *a, const char *key,
+                                                    const char *s, size_t len);
+AGENTAUTHZ_API int agentauthz_action_set_arg_number(agentauthz_action *a, const char *key,
+                                                    double n);
+AGENTAUTHZ_API int agentauthz_action_set_arg_bool(agentauthz_action *a, const char *key, int b);
 /* Replaces all arguments with the JSON object text (parsed as agentauthz_value_parse_json). */
 AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_action_set_args_json(agentauthz_action *a,
                                                                    const char *json, size_t len,
