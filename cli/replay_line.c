@@ -268,8 +268,8 @@ static int add_args(agentauthz_action *a, const agentauthz_value *args)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && args && i < agentauthz_value_length(args); i++)
-        rc = agentauthz_action_set_arg(a, agentauthz_value_map_key(args, i),
-                                       agentauthz_value_copy(agentauthz_value_map_value(args, i)));
+        rc = agentauthz_action_copy_arg(a, agentauthz_value_map_key(args, i),
+                                        agentauthz_value_map_value(args, i));
     return rc;
 }
 

@@ -346,7 +346,7 @@ int tfile_step_action(const tstep *s, agentauthz_action *a)
     if (rc == 0 && s->payload)
         rc = agentauthz_action_set_payload(a, s->payload, s->payload_len);
     for (size_t i = 0; rc == 0 && args && i < agentauthz_value_length(args); i++)
-        rc = agentauthz_action_set_arg(a, agentauthz_value_map_key(args, i),
-                                       agentauthz_value_copy(agentauthz_value_map_value(args, i)));
+        rc = agentauthz_action_copy_arg(a, agentauthz_value_map_key(args, i),
+                                        agentauthz_value_map_value(args, i));
     return rc;
 }

@@ -139,17 +139,37 @@ function fill(a, act, err, st, hot) {
     return rc;
 }
 
-/* Runs fn(cAction) on a temporary C action holding act, and frees it. */
+/*
+ * One C action reused by withCAction (JavaScript runs it on one thread):
+ * reset between uses, so approve, lease, substitute and checkToken build it
+ * without allocating. A nested use (from a callback run inside fn) gets a
+ * temporary action.
+ */
+const reused = { action: null, busy: false };
+
+/* Runs fn(cAction) on a C action holding act; returns what fn returns. */
 function withCAction(act, fn) {
-    const out = [null];
-    check(C.agentauthz_action_new(out));
-    const a = out[0];
+    const temporary = reused.busy;
+    let a = temporary ? null : reused.action;
+    if (a === null) {
+        const out = [null];
+        check(C.agentauthz_action_new(out));
+        a = out[0];
+        if (!temporary) reused.action = a;
+    }
+    if (!temporary) reused.busy = true;
     try {
+        C.agentauthz_action_reset(a);
         const err = Buffer.alloc(SIZE.error);
         check(fill(a, act, err), err, 'action');
         return fn(a);
     } finally {
-        C.agentauthz_action_free(a);
+        if (temporary) {
+            C.agentauthz_action_free(a);
+        } else {
+            C.agentauthz_action_reset(a);
+            reused.busy = false;
+        }
     }
 }
 

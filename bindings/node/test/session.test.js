@@ -203,3 +203,20 @@ rules:
         engine.close();
     }
 });
+
+test('approvals reuse one C action without carrying fields over (issue 16)', () => {
+    const { Engine } = require('..');
+    const engine = new Engine();
+    try {
+        engine.loadString('agentauthz: 1\ntasks: { t: { otherwise: ask } }\nrules: []\n', 'ask.yaml');
+        const s = engine.session('agent/1', 't');
+        s.approve({ tool: 'send', destination: ['a@corp.example'], args: { k: 1 } }, { scope: 'session' });
+        s.approve({ tool: 'send' }, { scope: 'session' });
+        assert.equal(s.check({ tool: 'send' }).effect, 'allow');
+        assert.equal(s.check({ tool: 'send', destination: ['a@corp.example'], args: { k: 1 } }).effect, 'allow');
+        assert.equal(s.check({ tool: 'send', destination: ['a@corp.example'] }).effect, 'ask');
+        assert.equal(s.check({ tool: 'send', args: { k: 1 } }).effect, 'ask');
+    } finally {
+        engine.close();
+    }
+});

@@ -120,20 +120,50 @@ class Action:
         return "Action(%s)" % ", ".join(parts)
 
 
+class _ReusedAction:
+    """A C action kept by one thread for _with_c_action: reset, not freed, between uses."""
+
+    __slots__ = ("a", "busy")
+
+    def __init__(self):
+        self.a = ctypes.c_void_p()
+        self.busy = False
+        check(_L.agentauthz_action_new(_byref(self.a)))
+
+    def __del__(self):
+        a, self.a = self.a, None
+        if a and _L is not None:
+            _L.agentauthz_action_free(a)
+
+
+_thread_actions = threading.local()
+
+
 def _with_c_action(action, fn):
-    """Runs fn(c_action) on a temporary C action holding action; returns its code."""
-    a = ctypes.c_void_p()
-    err = _lib.Error()
-    rc = _L.agentauthz_action_new(_byref(a))
-    if rc != 0:
-        return rc
+    """Runs fn(c_action) on a C action holding action; returns its code.
+
+    Each thread reuses one C action (reset between uses: the library keeps
+    its storage and wipes it), so approve, lease, substitute and
+    check_token build it without allocating; a nested call (from a callback
+    run inside fn) gets a temporary one.
+    """
+    held = getattr(_thread_actions, "action", None)
+    if held is None:
+        held = _thread_actions.action = _ReusedAction()
+    if held.busy:
+        held = _ReusedAction()
+    held.busy = True
+    a = held.a
     try:
+        _reset(a)
+        err = _lib.Error()
         rc = action._fill(a, err)
         if rc != 0:
             check(rc, err, "action")
         return fn(a)
     finally:
-        _L.agentauthz_action_free(a)
+        _reset(a)
+        held.busy = False
 
 
 class Decision:

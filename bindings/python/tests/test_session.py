@@ -299,3 +299,19 @@ def test_destination_list_of_one_stays_a_list():
             assert s.check("probe").rule == "all"
             assert Action("send", destination=["a@corp.example"]).destination == ["a@corp.example"]
             assert Action("send", destination="a@corp.example").destination == "a@corp.example"
+
+
+def test_reused_c_action_for_approvals_holds_only_its_action():
+    """approve reuses one C action per thread (issue 16): nothing of the previous one stays."""
+    from agentauthz import Engine
+
+    policy = "agentauthz: 1\ntasks: { t: { otherwise: ask } }\nrules: []\n"
+    with Engine() as engine:
+        engine.load_string(policy)
+        with engine.session("agent/1", "t") as s:
+            s.approve("send", destination=["a@corp.example"], args={"k": 1}, scope="session")
+            s.approve("send", scope="session")
+            assert s.check("send").effect == "allow"
+            assert s.check("send", destination=["a@corp.example"], args={"k": 1}).effect == "allow"
+            assert s.check("send", destination=["a@corp.example"]).effect == "ask"
+            assert s.check("send", args={"k": 1}).effect == "ask"
