@@ -804,12 +804,23 @@ agentauthz_value *az_value_new_in(az_arena *ar, agentauthz_type type)
     return v;
 }
 
+/* The node and its bytes in one allocation: one bump instead of two. */
 agentauthz_value *az_value_stringn_in(az_arena *ar, const char *s, size_t len)
 {
-    agentauthz_value *v = az_value_new_in(ar, AGENTAUTHZ_STRING);
-    char *p = v ? az_arena_dup(ar, s, len) : NULL;
-    if (!p)
+    agentauthz_value *v;
+    char *p;
+    if (len > SIZE_MAX - sizeof *v - 1) {
+        ar->err = AGENTAUTHZ_ELIMIT;
         return NULL;
+    }
+    if (!(v = az_arena_alloc(ar, sizeof *v + len + 1)))
+        return NULL;
+    p = (char *)(v + 1);
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    memset(v, 0, sizeof *v);
+    v->type = AGENTAUTHZ_STRING;
     v->u.str.p = p;
     v->u.str.len = len;
     return v;
