@@ -15,7 +15,7 @@
 #include "internal.h"
 
 #define ALIGN alignof(max_align_t)
-#define FIRST_CHUNK 2048u
+#define FIRST_CHUNK 512u
 
 struct az_chunk {
     struct az_chunk *next;
