@@ -21,24 +21,41 @@
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
 static size_t allocations;
+static size_t fail_at; /* when non-zero, the allocation with this count fails */
+static long live;      /* blocks handed out and not yet freed */
+
+static bool fails(void)
+{
+    return ++allocations == fail_at;
+}
 
 void *malloc(size_t n)
 {
-    allocations++;
-    return __libc_malloc(n);
+    void *p = fails() ? NULL : __libc_malloc(n);
+    live += p != NULL;
+    return p;
 }
 
 void *calloc(size_t n, size_t size)
 {
-    allocations++;
-    return __libc_calloc(n, size);
+    void *p = fails() ? NULL : __libc_calloc(n, size);
+    live += p != NULL;
+    return p;
 }
 
 void *realloc(void *p, size_t n)
 {
-    allocations++;
-    return __libc_realloc(p, n);
+    void *q = fails() ? NULL : __libc_realloc(p, n);
+    live += q != NULL && p == NULL;
+    return q;
+}
+
+void free(void *p)
+{
+    live -= p != NULL;
+    __libc_free(p);
 }
 #endif
 
@@ -133,6 +150,103 @@ START_TEST(test_no_allocation_after_warm_up)
     agentauthz_action_free(a);
     agentauthz_value_free(extra);
 #endif
+}
+END_TEST
+
+/*
+ * Every allocation of building an action fails in turn: each setter then
+ * returns an error (never crashes), the action stays usable (a reset and a
+ * rebuild give the full action), and nothing leaks.
+ */
+START_TEST(test_allocation_failures)
+{
+#ifdef COUNTS_ALLOCATIONS
+    agentauthz_value *extra = json_value("{\"k\":[1,{\"z\":\"w\"}]}");
+    agentauthz_action *ref = NULL;
+    char *want;
+    bool completed = false;
+    ck_assert_int_eq(agentauthz_action_new(&ref), 0);
+    ck_assert_int_eq(fill(ref, extra, 1), 0);
+    want = args_text(ref);
+    agentauthz_action_free(ref);
+    for (size_t n = 1; !completed; n++) {
+        /* No ck_assert until the counts are taken: Check allocates on every assertion. */
+        agentauthz_action *a = NULL;
+        long before = live, leaked;
+        char *got = NULL;
+        int rc, rebuilt = -1, same = 0, whole = 0;
+        allocations = 0;
+        fail_at = n;
+        rc = agentauthz_action_new(&a);
+        if (!rc)
+            rc = fill(a, extra, 1);
+        fail_at = 0;
+        completed = rc == 0;
+        /* A setter that reports success did its whole job. */
+        if (!rc && agentauthz_value_to_json(agentauthz_action_args(a), &got, NULL) == 0)
+            whole = strcmp(got, want) == 0;
+        agentauthz_free(got);
+        got = NULL;
+        if (a) {
+            agentauthz_action_reset(a);
+            rebuilt = fill(a, extra, 1);
+            if (!rebuilt && agentauthz_value_to_json(agentauthz_action_args(a), &got, NULL) == 0)
+                same = strcmp(got, want) == 0;
+            agentauthz_free(got);
+            agentauthz_action_free(a);
+        }
+        leaked = live - before;
+        ck_assert_msg(rc == 0 || rc == AGENTAUTHZ_ENOMEM, "allocation %zu: rc %d", n, rc);
+        ck_assert_msg(rc || whole, "allocation %zu: success with a partial action", n);
+        ck_assert_msg(!a || (rebuilt == 0 && same), "allocation %zu: rebuilt %d", n, rebuilt);
+        ck_assert_msg(leaked == 0, "allocation %zu: %ld blocks leaked", n, leaked);
+    }
+    agentauthz_free(want);
+    agentauthz_value_free(extra);
+#endif
+}
+END_TEST
+
+/*
+ * The storage's cap in every position: with the arenas capped at each size
+ * in turn, building fails with ELIMIT at the first allocation past the cap,
+ * in whichever setter makes it (each setter's failure path), or succeeds
+ * with the whole action; never a partial success. Then the cap is lifted
+ * and the same action, reset, builds in full.
+ */
+START_TEST(test_storage_cap_sweep)
+{
+    agentauthz_value *extra = json_value("{\"k\":[1,{\"z\":\"w\"}]}");
+    agentauthz_action *a = NULL;
+    char *want = NULL, *got;
+    int seen_fail = 0;
+    ck_assert_int_eq(agentauthz_action_new(&a), 0);
+    ck_assert_int_eq(fill(a, extra, 1), 0);
+    want = args_text(a);
+    agentauthz_action_free(a);
+    for (size_t cap = 0; cap <= 8192; cap += 16) {
+        int rc;
+        ck_assert_int_eq(agentauthz_action_new(&a), 0);
+        a->fields.max = a->args_mem[0].max = a->args_mem[1].max = cap ? cap : 1;
+        rc = fill(a, extra, 1);
+        ck_assert_msg(rc == 0 || rc == AGENTAUTHZ_ELIMIT, "cap %zu: rc %d", cap, rc);
+        seen_fail |= rc != 0;
+        if (!rc) {
+            got = args_text(a);
+            ck_assert_str_eq(got, want);
+            agentauthz_free(got);
+        }
+        a->fields.max = a->args_mem[0].max = a->args_mem[1].max = 0;
+        agentauthz_action_reset(a);
+        ck_assert_int_eq(fill(a, extra, 1), 0);
+        got = args_text(a);
+        ck_assert_str_eq(got, want);
+        agentauthz_free(got);
+        agentauthz_action_free(a);
+    }
+    ck_assert(seen_fail);
+    agentauthz_free(want);
+    agentauthz_value_free(extra);
 }
 END_TEST
 
@@ -233,6 +347,8 @@ static Suite *action_suite(void)
     TCase *tc = tcase_create("action");
     tcase_add_test(tc, test_reuse_builds_the_same_action);
     tcase_add_test(tc, test_no_allocation_after_warm_up);
+    tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_storage_cap_sweep);
     tcase_add_test(tc, test_reset_wipes);
     tcase_add_test(tc, test_arena_cap_and_reuse);
     tcase_add_test(tc, test_bad_input_leaves_arguments);
