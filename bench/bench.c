@@ -39,8 +39,8 @@
 
 #include <agentauthz.h>
 
-#define ROWS_MAX 64
-#define TARGETS_MAX 16
+#define ROWS_MAX 96
+#define TARGETS_MAX 32
 #define POOL_ACTIONS 1024              /* distinct requests a latency row cycles through */
 #define WARM_ACTIONS 16                /* ... and a warm-cache row */
 #define TEXT_MAX (64u * 1024u * 1024u) /* cap of a generated policy text */
@@ -645,6 +645,162 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* Building actions (issue 16)                                         */
+/* ------------------------------------------------------------------ */
+
+/* A request as the host has it before it builds the action: plain strings. */
+typedef struct req {
+    char tool[32], res[96], path[64], user[32];
+    bool dest; /* res is a destination, not a resource */
+} req;
+
+/* The request request_make would make from the same seed, with its four arguments. */
+static void req_make(req *q, size_t ntools, uint64_t *seed)
+{
+    static const char *const fmt[4] = {"/data/t%zu/f%u.txt", "", "/secret/t%zu/key%u",
+                                       "/tmp/t%zu/x%u"};
+    uint64_t r = rnd(seed);
+    size_t tool = (size_t)(r % ntools), kind = (size_t)((r >> 32) % 4);
+    snprintf(q->tool, sizeof q->tool, "svc%zu.op%zu", tool / 10, tool % 10);
+    q->dest = kind == 1;
+    if (q->dest)
+        snprintf(q->res, sizeof q->res, "api%u.corp.example", (unsigned)(r % 7));
+    else
+        snprintf(q->res, sizeof q->res, fmt[kind], tool, (unsigned)(r % 100));
+    snprintf(q->path, sizeof q->path, "/var/spool/t%zu/job-%" PRIu64, tool, r % 1000);
+    snprintf(q->user, sizeof q->user, "user-%" PRIu64, r % 97);
+}
+
+#define NOTE "nightly export of the report"
+
+/* Builds q into a with the calls that copy into the action's storage. */
+static int req_build(agentauthz_action *a, const req *q)
+{
+    int rc = agentauthz_action_set_tool(a, q->tool);
+    if (!rc)
+        rc = q->dest ? agentauthz_action_add_destination(a, q->res)
+                     : agentauthz_action_set_resource(a, q->res);
+    if (!rc)
+        rc = agentauthz_action_set_arg_string(a, "mode", "write", 5);
+    if (!rc)
+        rc = agentauthz_action_set_arg_string(a, "path", q->path, strlen(q->path));
+    if (!rc)
+        rc = agentauthz_action_set_arg_string(a, "user", q->user, strlen(q->user));
+    if (!rc)
+        rc = agentauthz_action_set_arg_string(a, "note", NOTE, sizeof NOTE - 1);
+    return rc;
+}
+
+/* Builds q into a as callers did before issue 16: a value constructor per argument. */
+static int req_build_values(agentauthz_action *a, const req *q)
+{
+    int rc = agentauthz_action_set_tool(a, q->tool);
+    if (!rc)
+        rc = q->dest ? agentauthz_action_add_destination(a, q->res)
+                     : agentauthz_action_set_resource(a, q->res);
+    if (!rc)
+        rc = agentauthz_action_set_arg(a, "mode", agentauthz_value_string("write"));
+    if (!rc)
+        rc = agentauthz_action_set_arg(a, "path", agentauthz_value_string(q->path));
+    if (!rc)
+        rc = agentauthz_action_set_arg(a, "user", agentauthz_value_string(q->user));
+    if (!rc)
+        rc = agentauthz_action_set_arg(a, "note", agentauthz_value_string(NOTE));
+    return rc;
+}
+
+typedef enum build_how { BUILT_BEFORE, BUILD_RESET, BUILD_NEW_FREE } build_how;
+
+/* One check of request q, building its action as how says; counts allows. */
+static int build_and_check(agentauthz_session *s, agentauthz_action **a, const req *q,
+                           build_how how, size_t *allowed)
+{
+    agentauthz_decision d;
+    int rc = 0;
+    if (how == BUILD_RESET) {
+        agentauthz_action_reset(*a);
+        rc = req_build(*a, q);
+    } else if (how == BUILD_NEW_FREE) {
+        rc = agentauthz_action_new(a);
+        rc = rc ? rc : req_build_values(*a, q);
+    }
+    rc = rc ? rc : agentauthz_check(s, *a, &d);
+    *allowed += !rc && d.effect == AGENTAUTHZ_ALLOW;
+    if (how == BUILD_NEW_FREE) {
+        agentauthz_action_free(*a);
+        *a = NULL;
+    }
+    return rc;
+}
+
+/* Times n rounds of build_and_check over the requests (prebuilt in built for BUILT_BEFORE). */
+static int time_builds(const bench *b, agentauthz_session *s, const req *qs, agentauthz_action **built,
+                       build_how how, size_t n, samples *out, size_t *allowed)
+{
+    agentauthz_action *one = NULL;
+    int rc = how == BUILD_RESET ? agentauthz_action_new(&one) : 0;
+    *allowed = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        agentauthz_action **a = how == BUILT_BEFORE ? &built[i % POOL_ACTIONS] : &one;
+        uint64_t t0 = now_ns();
+        rc = build_and_check(s, a, &qs[i % POOL_ACTIONS], how, allowed);
+        uint64_t t1 = now_ns();
+        if (out)
+            samples_put_ns(out, b, t0, t1);
+    }
+    agentauthz_action_free(one);
+    return rc;
+}
+
+static const char *const build_names[3] = {
+    "check, %zu rules, 4 args, actions built before",
+    "build + check, %zu rules, 4 args, one action reset",
+    "build + check, %zu rules, 4 args, new/free + values",
+};
+
+/*
+ * Issue 16: what a host pays per tool call when it builds the action for
+ * each check, against the check of the same actions built beforehand. The
+ * request is the check rows' (tool, resource or destination) with four
+ * string arguments (two of which rules of the policy read).
+ */
+static int build_rows(bench *b, agentauthz_session *s, size_t nrules)
+{
+    req *qs = calloc(POOL_ACTIONS, sizeof *qs);
+    agentauthz_action **built = calloc(POOL_ACTIONS, sizeof *built);
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    size_t ntools = nrules / 10 ? nrules / 10 : 1, n = reps(b, 200000, 20000), allowed = 0;
+    double median[3] = {NAN, NAN, NAN};
+    int rc = qs && built ? 0 : AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; i < POOL_ACTIONS && !rc; i++) {
+        req_make(&qs[i], ntools, &seed);
+        rc = agentauthz_action_new(&built[i]);
+        rc = rc ? rc : req_build(built[i], &qs[i]);
+    }
+    for (int how = 0; how < 3 && !rc; how++) {
+        samples sm;
+        row *r;
+        if ((rc = samples_init(&sm, n)) != 0)
+            break;
+        rc = time_builds(b, s, qs, built, (build_how)how, 2 * POOL_ACTIONS, NULL, &allowed);
+        rc = rc ? rc : time_builds(b, s, qs, built, (build_how)how, n, &sm, &allowed);
+        if (!rc) {
+            r = row_add(b, "ns", build_names[how], nrules);
+            row_latency(r, &sm);
+            row_note(r, "%.1f%% allowed", 100.0 * (double)allowed / (double)n);
+            median[how] = r->median;
+        }
+        samples_free(&sm);
+    }
+    for (size_t i = 0; built && i < POOL_ACTIONS; i++)
+        agentauthz_action_free(built[i]);
+    free(built);
+    free(qs);
+    target_add(b, "build + check / check alone, 1,000 rules (x)", median[1] / median[0], 2, true);
+    return rc;
+}
+
 /* Load+compile time and the policy's resident memory, for one size. */
 static int load_row(bench *b, size_t k)
 {
@@ -710,6 +866,8 @@ static int size_rows(bench *b, size_t k, row **plain)
         rc = check_row(b, s, sizes[k], true, POOL_ACTIONS, &heavy);
     if (!rc && sizes[k] == 10000)
         rc = check_row(b, s, sizes[k], false, WARM_ACTIONS, &warm);
+    if (!rc && sizes[k] == 1000)
+        rc = build_rows(b, s, sizes[k]);
     agentauthz_session_close(s);
     agentauthz_engine_free(e);
     return rc;

@@ -137,9 +137,8 @@ static int apply_args_object(agentauthz_action *a, const char *json)
         goto out;
     }
     for (size_t i = 0; i < agentauthz_value_length(obj) && rc == CLI_OK; i++) {
-        int lrc =
-            agentauthz_action_set_arg(a, agentauthz_value_map_key(obj, i),
-                                      agentauthz_value_copy(agentauthz_value_map_value(obj, i)));
+        int lrc = agentauthz_action_copy_arg(a, agentauthz_value_map_key(obj, i),
+                                             agentauthz_value_map_value(obj, i));
         if (lrc != 0)
             rc = lib_failed("--args", lrc);
     }

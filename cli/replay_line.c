@@ -256,6 +256,8 @@ static int add_destinations(agentauthz_action *a, const agentauthz_value *d)
         return 0;
     if (agentauthz_value_type(d) == AGENTAUTHZ_STRING)
         return agentauthz_action_add_destination(a, agentauthz_value_get_string(d, NULL));
+    /* A list stays a list, also with one item or none (issue 9, item 1). */
+    rc = agentauthz_action_set_destinations(a, NULL, 0);
     for (size_t i = 0; rc == 0 && i < agentauthz_value_length(d); i++)
         rc = agentauthz_action_add_destination(
             a, agentauthz_value_get_string(agentauthz_value_list_get(d, i), NULL));
@@ -266,8 +268,8 @@ static int add_args(agentauthz_action *a, const agentauthz_value *args)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && args && i < agentauthz_value_length(args); i++)
-        rc = agentauthz_action_set_arg(a, agentauthz_value_map_key(args, i),
-                                       agentauthz_value_copy(agentauthz_value_map_value(args, i)));
+        rc = agentauthz_action_copy_arg(a, agentauthz_value_map_key(args, i),
+                                        agentauthz_value_map_value(args, i));
     return rc;
 }
 

@@ -5,6 +5,7 @@
  * misspelt "expect" never makes a test pass by checking nothing.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,13 +316,16 @@ void tfile_free(tfile *tf)
 }
 
 static int add_strings(agentauthz_action *a, const ynode *list,
-                       int (*add)(agentauthz_action *, const char *))
+                       int (*add)(agentauthz_action *, const char *), bool dest)
 {
     int rc = 0;
     if (!list)
         return 0;
     if (list->kind == YN_SCALAR)
         return add(a, list->str);
+    /* A list of destinations stays a list, also with one item or none (issue 9, item 1). */
+    if (dest)
+        rc = agentauthz_action_set_destinations(a, NULL, 0);
     for (size_t i = 0; rc == 0 && i < list->n; i++)
         rc = add(a, list->items[i]->str);
     return rc;
@@ -336,13 +340,13 @@ int tfile_step_action(const tstep *s, agentauthz_action *a)
     if (rc == 0 && s->resource)
         rc = agentauthz_action_set_resource(a, s->resource);
     if (rc == 0)
-        rc = add_strings(a, s->destination, agentauthz_action_add_destination);
+        rc = add_strings(a, s->destination, agentauthz_action_add_destination, true);
     if (rc == 0)
-        rc = add_strings(a, s->labels, agentauthz_action_add_label);
+        rc = add_strings(a, s->labels, agentauthz_action_add_label, false);
     if (rc == 0 && s->payload)
         rc = agentauthz_action_set_payload(a, s->payload, s->payload_len);
     for (size_t i = 0; rc == 0 && args && i < agentauthz_value_length(args); i++)
-        rc = agentauthz_action_set_arg(a, agentauthz_value_map_key(args, i),
-                                       agentauthz_value_copy(agentauthz_value_map_value(args, i)));
+        rc = agentauthz_action_copy_arg(a, agentauthz_value_map_key(args, i),
+                                        agentauthz_value_map_value(args, i));
     return rc;
 }

@@ -392,22 +392,52 @@ typedef struct agentauthz_action agentauthz_action;
  * owns it and frees it with agentauthz_action_free; agentauthz_action_reset
  * empties it for reuse without giving back its memory. An action is not
  * thread-safe to modify, but may be checked by several threads at once.
- * Every setter copies its input. Bounds: strings at most 16 MiB in all,
- * at most 1024 labels and 1024 destinations.
+ * Every setter copies its input into storage the action keeps across
+ * resets (wiped by the reset), so a loop that resets one action per check
+ * does not allocate once that storage fits. Bounds: strings at most 16 MiB
+ * each, at most 1024 labels and 1024 destinations, values (arguments,
+ * destinations, labels) at most 256 MiB between resets.
  */
 AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_action_new(agentauthz_action **out);
 AGENTAUTHZ_API void agentauthz_action_free(agentauthz_action *a);
 AGENTAUTHZ_API void agentauthz_action_reset(agentauthz_action *a);
 AGENTAUTHZ_API int agentauthz_action_set_tool(agentauthz_action *a, const char *tool);
 AGENTAUTHZ_API int agentauthz_action_set_resource(agentauthz_action *a, const char *resource);
-/* Adds a destination; with two or more the destination is a list. */
+/*
+ * Adds a destination. The first one added to an action without a
+ * destination is a single destination (a string); a second one makes the
+ * destination a list of both. Once the destination is a list, each call
+ * appends to it.
+ */
 AGENTAUTHZ_API int agentauthz_action_add_destination(agentauthz_action *a, const char *dest);
+/*
+ * Replaces the destination with a list of the n strings of dests (copied),
+ * which stays a list also with one item or none (n == 0, dests may then be
+ * NULL). Use it whenever the caller's destination is a list. On failure
+ * (EINVAL for a NULL item, ELIMIT past 1024) the destination is unchanged.
+ */
+AGENTAUTHZ_API int agentauthz_action_set_destinations(agentauthz_action *a,
+                                                      const char *const *dests, size_t n);
 AGENTAUTHZ_API int agentauthz_action_add_label(agentauthz_action *a, const char *label);
 AGENTAUTHZ_API int agentauthz_action_set_payload(agentauthz_action *a, const void *data,
                                                  size_t len);
 /* Sets one argument; ownership of value passes to the action, also on failure. */
 AGENTAUTHZ_API int agentauthz_action_set_arg(agentauthz_action *a, const char *key,
                                              agentauthz_value *value);
+/*
+ * Set one argument from a borrowed value (deep-copied), a string of len
+ * bytes (copied; may hold NULs), a finite number or a boolean, replacing an
+ * earlier value of key. They copy into the action's own storage, so a host
+ * that resets one action per check builds it without allocating; EINVAL for
+ * NULL a, key or value, s NULL with len, a number that is not finite.
+ */
+AGENTAUTHZ_API int agentauthz_action_copy_arg(agentauthz_action *a, const char *key,
+                                              const agentauthz_value *value);
+AGENTAUTHZ_API int agentauthz_action_set_arg_string(agentauthz_action *a, const char *key,
+                                                    const char *s, size_t len);
+AGENTAUTHZ_API int agentauthz_action_set_arg_number(agentauthz_action *a, const char *key,
+                                                    double n);
+AGENTAUTHZ_API int agentauthz_action_set_arg_bool(agentauthz_action *a, const char *key, int b);
 /* Replaces all arguments with the JSON object text (parsed as agentauthz_value_parse_json). */
 AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_action_set_args_json(agentauthz_action *a,
                                                                    const char *json, size_t len,

@@ -299,10 +299,18 @@ static const agentauthz_value *element(const agentauthz_value *v, size_t i)
 
 static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v);
 
-/* each (all elements) or some (one element) of a non-empty list. */
+/*
+ * each (all elements) or some (one element) of a non-empty list. A scalar
+ * is a list of one: a single recipient must not slip past a rule written
+ * for several (issue 9, item 1).
+ */
 static int elements_op(az_eval *ev, const az_pred *p, const agentauthz_value *v, bool every)
 {
-    if (!v || v->type != AGENTAUTHZ_LIST || v->u.list.n == 0)
+    if (!v || v->type == AGENTAUTHZ_MAP || v->type == AGENTAUTHZ_NULL)
+        return 0;
+    if (v->type != AGENTAUTHZ_LIST)
+        return eval_pred(ev, &p->kids[0], v);
+    if (v->u.list.n == 0)
         return 0;
     for (size_t i = 0; i < v->u.list.n; i++) {
         int r = eval_pred(ev, &p->kids[0], element(v, i));

@@ -74,6 +74,36 @@ void az_buf_free(az_buf *b);
 /* Appends s as a JSON string literal, quotes included. */
 int az_buf_json_string(az_buf *b, const char *s, size_t len);
 
+/* ---- arenas (arena.c) ---- */
+
+/* The default hard cap of an arena: room for the largest JSON text's values. */
+#define AZ_MAX_ARENA (256u * 1024u * 1024u)
+
+typedef struct az_chunk az_chunk;
+
+/*
+ * Memory kept across resets and handed out by bumping a pointer; nothing is
+ * freed before the reset. Zero-initialised it is empty and ready.
+ */
+typedef struct az_arena {
+    az_chunk *head; /* every chunk, in the order they are filled */
+    az_chunk *cur;  /* the chunk being filled; NULL when nothing was handed out */
+    size_t total;   /* bytes in all chunks */
+    size_t max;     /* hard cap on total; 0 means AZ_MAX_ARENA */
+    int err;        /* why the last allocation failed: ENOMEM or ELIMIT */
+} az_arena;
+
+/* n bytes aligned for any type, or NULL (az_arena_error says why). */
+void *az_arena_alloc(az_arena *ar, size_t n);
+/* A NUL-terminated copy of the len bytes at s. */
+void *az_arena_dup(az_arena *ar, const void *s, size_t len);
+/* Wipes what was handed out and keeps the chunks for reuse. */
+void az_arena_reset(az_arena *ar);
+/* Wipes and frees everything; the arena is empty and usable again. */
+void az_arena_free(az_arena *ar);
+/* The code of the last failed allocation (ENOMEM when unknown). */
+int az_arena_error(const az_arena *ar);
+
 /* ---- values (value.c) and JSON (json.c) ---- */
 
 typedef struct az_kv {
@@ -144,12 +174,46 @@ int az_value_hash(const agentauthz_value *v, struct crypto_generichash_blake2b_s
 int az_value_write_json(az_buf *b, const agentauthz_value *v);
 
 /*
+ * Values in an arena (value.c): the same trees, with every node, string and
+ * array in ar, never freed one by one. NULL or an error code from
+ * az_arena_error on failure (number_in: NULL also for NaN or infinities).
+ */
+agentauthz_value *az_value_new_in(az_arena *ar, agentauthz_type type);
+agentauthz_value *az_value_stringn_in(az_arena *ar, const char *s, size_t len);
+agentauthz_value *az_value_number_in(az_arena *ar, double n);
+agentauthz_value *az_value_bool_in(az_arena *ar, bool b);
+int az_value_list_push_in(az_arena *ar, agentauthz_value *list, agentauthz_value *item);
+/* Sets key (copied) to item, replacing an earlier value in place. */
+int az_value_map_put_in(az_arena *ar, agentauthz_value *map, const char *key, size_t klen,
+                        agentauthz_value *item);
+/* Appends key (already in ar) and item without looking for the key. */
+int az_value_map_append_in(az_arena *ar, agentauthz_value *map, char *key, size_t klen,
+                           agentauthz_value *item);
+/* A deep copy in ar of v (at most AZ_MAX_DEPTH deep). */
+agentauthz_value *az_value_copy_in(az_arena *ar, const agentauthz_value *v);
+
+/*
  * Parses JSON text strictly. On error returns AGENTAUTHZ_EJSON (or
  * ELIMIT/ENOMEM) and fills err with line, column, offset and a message that
  * says what was expected. path labels the error (may be NULL).
  */
 int az_json_parse(const char *text, size_t len, const char *path, agentauthz_value **out,
                   agentauthz_error *err);
+
+/* What a caller that parses often keeps between parses, so that a parse does not allocate. */
+typedef struct az_json_reuse {
+    az_buf str; /* the string scratch (wiped after each parse) */
+    void *cloc; /* the "C" locale_t for strtod_l, or NULL */
+} az_json_reuse;
+
+/*
+ * As az_json_parse, with the values in the arena ar and the scratch in
+ * reuse. On failure *out is NULL and what was built is left to the arena's
+ * reset.
+ */
+int az_json_parse_in(az_arena *ar, az_json_reuse *reuse, const char *text, size_t len,
+                     agentauthz_value **out, agentauthz_error *err);
+void az_json_reuse_free(az_json_reuse *reuse);
 
 /* Validates UTF-8; returns the offset of the first bad byte or len if valid. */
 size_t az_utf8_check(const char *s, size_t len);

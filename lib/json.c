@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 
 /* The longest number token accepted; real numbers are far shorter. */
@@ -36,6 +38,7 @@ typedef struct jp {
     az_buf str;    /* scratch for the string being decoded */
     locale_t cloc; /* the "C" locale for strtod_l, made on first use */
     size_t nodes;  /* values created so far */
+    az_arena *ar;  /* where the values go; NULL: the heap */
 } jp;
 
 /* ------------------------------------------------------------------ */
@@ -182,6 +185,41 @@ static int hex_val(char c)
     return -1;
 }
 
+/*
+ * Values go to the heap, or into an arena (an action's storage), where
+ * nothing is freed one by one: the jp_* helpers pick the one in use.
+ */
+static agentauthz_value *jp_value(jp *p, agentauthz_type type)
+{
+    if (p->ar)
+        return az_value_new_in(p->ar, type);
+    if (type == AGENTAUTHZ_LIST)
+        return agentauthz_value_list();
+    if (type == AGENTAUTHZ_MAP)
+        return agentauthz_value_map();
+    return agentauthz_value_null();
+}
+
+static agentauthz_value *jp_bool(jp *p, bool b)
+{
+    return p->ar ? az_value_bool_in(p->ar, b) : agentauthz_value_bool(b);
+}
+
+static void jp_free(const jp *p, agentauthz_value *v)
+{
+    if (!p->ar)
+        agentauthz_value_free(v);
+}
+
+/* Reports a failed allocation: out of memory, or an arena past its cap. */
+static int jp_nomem(jp *p, size_t off)
+{
+    if (p->ar && p->ar->err == AGENTAUTHZ_ELIMIT)
+        return jp_fail(p, AGENTAUTHZ_ELIMIT, off, "values larger than %u MiB in all",
+                       (unsigned)(AZ_MAX_ARENA >> 20));
+    return jp_rc(p, AGENTAUTHZ_ENOMEM, off);
+}
+
 /* ------------------------------------------------------------------ */
 /* Literals and numbers                                                */
 /* ------------------------------------------------------------------ */
@@ -197,19 +235,19 @@ static int parse_literal(jp *p, agentauthz_value **out)
     if (rc)
         return rc;
     if (match_word(p, "true", 4)) {
-        *out = agentauthz_value_bool(1);
+        *out = jp_bool(p, true);
         p->pos += 4;
     } else if (match_word(p, "false", 5)) {
-        *out = agentauthz_value_bool(0);
+        *out = jp_bool(p, false);
         p->pos += 5;
     } else if (match_word(p, "null", 4)) {
-        *out = agentauthz_value_null();
+        *out = jp_value(p, AGENTAUTHZ_NULL);
         p->pos += 4;
     } else {
         return jp_fail(p, AGENTAUTHZ_EJSON, p->pos,
                        "invalid literal: expected true, false or null");
     }
-    return *out ? 0 : jp_rc(p, AGENTAUTHZ_ENOMEM, p->pos);
+    return *out ? 0 : jp_nomem(p, p->pos);
 }
 
 static void skip_digits(jp *p)
@@ -295,8 +333,8 @@ static int parse_number(jp *p, agentauthz_value **out)
         rc = convert_number(p, start, simple, &d);
     if (rc)
         return rc;
-    *out = agentauthz_value_number(d);
-    return *out ? 0 : jp_rc(p, AGENTAUTHZ_ENOMEM, start);
+    *out = p->ar ? az_value_number_in(p->ar, d) : agentauthz_value_number(d);
+    return *out ? 0 : jp_nomem(p, start);
 }
 
 /* ------------------------------------------------------------------ */
@@ -443,8 +481,11 @@ static int parse_string_value(jp *p, agentauthz_value **out)
         rc = parse_string(p);
     if (rc)
         return rc;
-    *out = agentauthz_value_stringn(p->str.p ? p->str.p : "", p->str.len);
-    return *out ? 0 : jp_rc(p, AGENTAUTHZ_ENOMEM, at);
+    if (p->ar)
+        *out = az_value_stringn_in(p->ar, p->str.p ? p->str.p : "", p->str.len);
+    else
+        *out = agentauthz_value_stringn(p->str.p ? p->str.p : "", p->str.len);
+    return *out ? 0 : jp_nomem(p, at);
 }
 
 /* ------------------------------------------------------------------ */
@@ -471,6 +512,8 @@ static int array_item(jp *p, int depth, agentauthz_value *list, const char *what
     rc = parse_value(p, depth, &item, what);
     if (rc)
         return rc;
+    if (p->ar)
+        return az_value_list_push_in(p->ar, list, item) ? jp_nomem(p, at) : 0;
     /* The list takes item whatever happens. */
     return jp_rc(p, agentauthz_value_list_append(list, item), at);
 }
@@ -482,9 +525,9 @@ static int parse_array(jp *p, int depth, agentauthz_value **out)
     int rc = open_container(p, depth);
     if (rc)
         return rc;
-    list = agentauthz_value_list();
+    list = jp_value(p, AGENTAUTHZ_LIST);
     if (!list)
-        return jp_rc(p, AGENTAUTHZ_ENOMEM, p->pos);
+        return jp_nomem(p, p->pos);
     p->pos++;
     skip_ws(p);
     if (peek(p) == ']') {
@@ -512,7 +555,7 @@ done:
     *out = list;
     list = NULL;
 out:
-    agentauthz_value_free(list);
+    jp_free(p, list);
     return rc;
 }
 
@@ -521,6 +564,25 @@ typedef struct members {
     agentauthz_value *map;
     size_t *offs;
 } members;
+
+/* members_reserve in an arena: grown copies, the old arrays left to the reset. */
+static int members_reserve_in(jp *p, members *m, size_t cap, size_t at)
+{
+    agentauthz_value *map = m->map;
+    size_t n = map->u.map.n;
+    az_kv *items = az_arena_alloc(p->ar, cap * sizeof *items);
+    size_t *offs = items ? az_arena_alloc(p->ar, cap * sizeof *offs) : NULL;
+    if (!offs)
+        return jp_nomem(p, at);
+    if (n) {
+        memcpy(items, map->u.map.items, n * sizeof *items);
+        memcpy(offs, m->offs, n * sizeof *offs);
+    }
+    map->u.map.items = items;
+    m->offs = offs;
+    map->u.map.cap = cap;
+    return 0;
+}
 
 static int members_reserve(jp *p, members *m, size_t at)
 {
@@ -533,6 +595,8 @@ static int members_reserve(jp *p, members *m, size_t at)
     cap = cap ? cap * 2 : 4;
     if (cap > AZ_MAX_ITEMS)
         cap = AZ_MAX_ITEMS;
+    if (p->ar)
+        return members_reserve_in(p, m, cap, at);
     items = realloc(map->u.map.items, cap * sizeof *items);
     if (!items)
         return jp_rc(p, AGENTAUTHZ_ENOMEM, at);
@@ -552,8 +616,9 @@ static int members_add(jp *p, members *m, char *key, size_t klen, agentauthz_val
     az_kv *kv;
     int rc = members_reserve(p, m, at);
     if (rc) {
-        free(key);
-        agentauthz_value_free(val);
+        if (!p->ar)
+            free(key);
+        jp_free(p, val);
         return rc;
     }
     m->offs[map->u.map.n] = at;
@@ -567,7 +632,10 @@ static int members_add(jp *p, members *m, char *key, size_t klen, agentauthz_val
 /* A NUL-terminated copy of the decoded string in p->str. */
 static char *copy_str(const jp *p)
 {
-    char *k = malloc(p->str.len + 1);
+    char *k;
+    if (p->ar)
+        return az_arena_dup(p->ar, p->str.p, p->str.len);
+    k = malloc(p->str.len + 1);
     if (!k)
         return NULL;
     if (p->str.len)
@@ -594,7 +662,7 @@ static int parse_member(jp *p, int depth, members *m, const char *what)
     klen = p->str.len;
     key = copy_str(p);
     if (!key)
-        return jp_rc(p, AGENTAUTHZ_ENOMEM, at);
+        return jp_nomem(p, at);
     skip_ws(p);
     if (peek(p) != ':')
         rc = jp_expect(p, "':' after object member name");
@@ -604,7 +672,8 @@ static int parse_member(jp *p, int depth, members *m, const char *what)
         rc = parse_value(p, depth, &val, "a value after ':'");
     }
     if (rc) {
-        free(key);
+        if (!p->ar)
+            free(key);
         return rc;
     }
     return members_add(p, m, key, klen, val, at);
@@ -720,9 +789,9 @@ static int parse_object(jp *p, int depth, agentauthz_value **out)
     int rc = open_container(p, depth);
     if (rc)
         return rc;
-    m.map = agentauthz_value_map();
+    m.map = jp_value(p, AGENTAUTHZ_MAP);
     if (!m.map)
-        return jp_rc(p, AGENTAUTHZ_ENOMEM, p->pos);
+        return jp_nomem(p, p->pos);
     p->pos++;
     skip_ws(p);
     if (peek(p) == '}')
@@ -733,8 +802,10 @@ static int parse_object(jp *p, int depth, agentauthz_value **out)
         *out = m.map;
         m.map = NULL;
     }
-    agentauthz_value_free(m.map);
-    free(m.offs);
+    if (!p->ar) {
+        agentauthz_value_free(m.map);
+        free(m.offs);
+    }
     return rc;
 }
 
@@ -756,37 +827,83 @@ static int parse_value(jp *p, int depth, agentauthz_value **out, const char *wha
     return jp_expect(p, what);
 }
 
-int az_json_parse(const char *text, size_t len, const char *path, agentauthz_value **out,
-                  agentauthz_error *err)
+/* Parses the whole text of p into *out; on failure *out stays NULL. */
+static int parse_text(jp *p, agentauthz_value **out)
 {
-    jp p;
     agentauthz_value *v = NULL;
     int rc;
-    if (!out)
-        return az_error_set(err, AGENTAUTHZ_EINVAL, path, 0, 0, 0, "no output pointer");
     *out = NULL;
-    if (!text && len)
-        return az_error_set(err, AGENTAUTHZ_EINVAL, path, 0, 0, 0, "NULL text");
-    if (len > AZ_MAX_INPUT)
-        return az_error_set(err, AGENTAUTHZ_ELIMIT, path, 0, 0, 0, "JSON text longer than %u bytes",
-                            AZ_MAX_INPUT);
-    memset(&p, 0, sizeof p);
-    p.s = text ? text : "";
-    p.len = len;
-    p.path = path;
-    p.err = err;
-    skip_ws(&p);
-    rc = parse_value(&p, 0, &v, "a JSON value");
-    skip_ws(&p);
-    if (!rc && p.pos < p.len)
-        rc = jp_expect(&p, "end of input after the JSON value");
+    if (!p->s && p->len)
+        return az_error_set(p->err, AGENTAUTHZ_EINVAL, p->path, 0, 0, 0, "NULL text");
+    if (p->len > AZ_MAX_INPUT)
+        return az_error_set(p->err, AGENTAUTHZ_ELIMIT, p->path, 0, 0, 0,
+                            "JSON text longer than %u bytes", AZ_MAX_INPUT);
+    if (!p->s)
+        p->s = "";
+    skip_ws(p);
+    rc = parse_value(p, 0, &v, "a JSON value");
+    skip_ws(p);
+    if (!rc && p->pos < p->len)
+        rc = jp_expect(p, "end of input after the JSON value");
     if (!rc) {
         *out = v;
         v = NULL;
     }
-    agentauthz_value_free(v);
+    jp_free(p, v);
+    return rc;
+}
+
+int az_json_parse(const char *text, size_t len, const char *path, agentauthz_value **out,
+                  agentauthz_error *err)
+{
+    jp p;
+    int rc;
+    if (!out)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, path, 0, 0, 0, "no output pointer");
+    memset(&p, 0, sizeof p);
+    p.s = text;
+    p.len = len;
+    p.path = path;
+    p.err = err;
+    rc = parse_text(&p, out);
     az_buf_free(&p.str);
     if (p.cloc)
         freelocale(p.cloc);
     return rc;
+}
+
+/* Scratch kept this large at most between parses; larger is wiped and freed. */
+#define REUSE_STR_MAX 4096u
+
+int az_json_parse_in(az_arena *ar, az_json_reuse *reuse, const char *text, size_t len,
+                     agentauthz_value **out, agentauthz_error *err)
+{
+    jp p;
+    int rc;
+    memset(&p, 0, sizeof p);
+    p.s = text;
+    p.len = len;
+    p.err = err;
+    p.ar = ar;
+    p.str = reuse->str;
+    p.cloc = (locale_t)reuse->cloc;
+    rc = parse_text(&p, out);
+    /* The scratch held the text's strings, which may be secret. */
+    if (p.str.p)
+        sodium_memzero(p.str.p, p.str.cap);
+    if (p.str.cap > REUSE_STR_MAX)
+        az_buf_free(&p.str);
+    reuse->str = p.str;
+    reuse->cloc = (void *)p.cloc;
+    return rc;
+}
+
+void az_json_reuse_free(az_json_reuse *reuse)
+{
+    if (reuse->str.p)
+        sodium_memzero(reuse->str.p, reuse->str.cap);
+    az_buf_free(&reuse->str);
+    if (reuse->cloc)
+        freelocale((locale_t)reuse->cloc);
+    reuse->cloc = NULL;
 }

@@ -12,14 +12,28 @@
 #include "audit_private.h"
 #include "secmem_private.h"
 
+/*
+ * An action keeps its storage across agentauthz_action_reset (issue 16):
+ * the strings in buffers, the values in arenas, so that refilling it for
+ * the next check does not allocate. Reset wipes what was used.
+ */
 struct agentauthz_action {
     az_buf tool;
     az_buf resource;
     bool has_resource;
     az_buf payload;
-    agentauthz_value *dest;   /* a string, a list of strings, or NULL */
-    agentauthz_value *labels; /* a list, or NULL */
-    agentauthz_value *args;   /* a map, or NULL */
+    agentauthz_value *dest;   /* a string, a list of strings, or NULL; in fields */
+    agentauthz_value *labels; /* a list, or NULL; in fields */
+    agentauthz_value *args;   /* a map, or NULL; in args_mem[args_cur] */
+    az_arena fields;          /* dest and labels */
+    /*
+     * The arguments' arena, and a spare: set_args_json parses into the
+     * spare and swaps only on success, so a bad text leaves the arguments
+     * as they were.
+     */
+    az_arena args_mem[2];
+    unsigned args_cur;
+    az_json_reuse json; /* the parser's scratch */
 };
 
 /*

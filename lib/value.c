@@ -783,3 +783,187 @@ int agentauthz_value_parse_json(const char *text, size_t len, agentauthz_value *
 {
     return az_json_parse(text, len, NULL, out, err);
 }
+
+/* ------------------------------------------------------------------ */
+/* Values in an arena (an action's storage, kept across resets)        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * These build the same trees as the constructors above, but every node,
+ * string and array lives in the arena: nothing is freed one by one (the
+ * reset takes it all back), and a failure leaves garbage the reset clears.
+ */
+
+agentauthz_value *az_value_new_in(az_arena *ar, agentauthz_type type)
+{
+    agentauthz_value *v = az_arena_alloc(ar, sizeof *v);
+    if (v) {
+        memset(v, 0, sizeof *v);
+        v->type = type;
+    }
+    return v;
+}
+
+/* The node and its bytes in one allocation: one bump instead of two. */
+agentauthz_value *az_value_stringn_in(az_arena *ar, const char *s, size_t len)
+{
+    agentauthz_value *v;
+    char *p;
+    if (len > SIZE_MAX - sizeof *v - 1) {
+        ar->err = AGENTAUTHZ_ELIMIT;
+        return NULL;
+    }
+    if (!(v = az_arena_alloc(ar, sizeof *v + len + 1)))
+        return NULL;
+    p = (char *)(v + 1);
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    memset(v, 0, sizeof *v);
+    v->type = AGENTAUTHZ_STRING;
+    v->u.str.p = p;
+    v->u.str.len = len;
+    return v;
+}
+
+agentauthz_value *az_value_number_in(az_arena *ar, double n)
+{
+    agentauthz_value *v;
+    if (!isfinite(n))
+        return NULL;
+    if ((v = az_value_new_in(ar, AGENTAUTHZ_NUMBER)) != NULL)
+        v->u.num = n;
+    return v;
+}
+
+agentauthz_value *az_value_bool_in(az_arena *ar, bool b)
+{
+    agentauthz_value *v = az_value_new_in(ar, AGENTAUTHZ_BOOL);
+    if (v)
+        v->u.b = b;
+    return v;
+}
+
+/* Makes room for one more of the n items of size sz at *items: a grown copy in the arena. */
+static int grow_in(az_arena *ar, void **items, size_t n, size_t *cap, size_t sz)
+{
+    size_t c = next_cap(n, *cap);
+    void *p;
+    if (!c)
+        return AGENTAUTHZ_ELIMIT;
+    if (c == *cap)
+        return 0;
+    if (!(p = az_arena_alloc(ar, c * sz)))
+        return az_arena_error(ar);
+    if (n)
+        memcpy(p, *items, n * sz);
+    *items = p;
+    *cap = c;
+    return 0;
+}
+
+int az_value_list_push_in(az_arena *ar, agentauthz_value *list, agentauthz_value *item)
+{
+    void *items = list->u.list.items;
+    int rc = grow_in(ar, &items, list->u.list.n, &list->u.list.cap, sizeof(agentauthz_value *));
+    if (rc)
+        return rc;
+    list->u.list.items = items;
+    list->u.list.items[list->u.list.n++] = item;
+    return 0;
+}
+
+/* Appends key (klen bytes, not copied) and item, without looking for the key. */
+int az_value_map_append_in(az_arena *ar, agentauthz_value *map, char *key, size_t klen,
+                           agentauthz_value *item)
+{
+    void *items = map->u.map.items;
+    az_kv *kv;
+    int rc = grow_in(ar, &items, map->u.map.n, &map->u.map.cap, sizeof(az_kv));
+    if (rc)
+        return rc;
+    map->u.map.items = items;
+    kv = &map->u.map.items[map->u.map.n++];
+    kv->key = key;
+    kv->klen = klen;
+    kv->val = item;
+    return 0;
+}
+
+int az_value_map_put_in(az_arena *ar, agentauthz_value *map, const char *key, size_t klen,
+                        agentauthz_value *item)
+{
+    az_kv *kv = map_find(map, key, klen);
+    char *k;
+    if (kv) {
+        /* Replacing in place keeps the key's original position. */
+        kv->val = item;
+        return 0;
+    }
+    if (!(k = az_arena_dup(ar, key, klen)))
+        return az_arena_error(ar);
+    return az_value_map_append_in(ar, map, k, klen, item);
+}
+
+static agentauthz_value *copy_in_at(az_arena *ar, const agentauthz_value *v, int depth);
+
+static agentauthz_value *copy_list_in(az_arena *ar, const agentauthz_value *v, int depth)
+{
+    agentauthz_value *c = az_value_new_in(ar, AGENTAUTHZ_LIST);
+    size_t n = v->u.list.n;
+    if (!c || !n)
+        return c;
+    if (!(c->u.list.items = az_arena_alloc(ar, n * sizeof *c->u.list.items)))
+        return NULL;
+    c->u.list.cap = n;
+    for (; c->u.list.n < n; c->u.list.n++)
+        if (!(c->u.list.items[c->u.list.n] = copy_in_at(ar, v->u.list.items[c->u.list.n], depth + 1)))
+            return NULL;
+    return c;
+}
+
+static agentauthz_value *copy_map_in(az_arena *ar, const agentauthz_value *v, int depth)
+{
+    agentauthz_value *c = az_value_new_in(ar, AGENTAUTHZ_MAP);
+    size_t n = v->u.map.n;
+    if (!c || !n)
+        return c;
+    if (!(c->u.map.items = az_arena_alloc(ar, n * sizeof *c->u.map.items)))
+        return NULL;
+    c->u.map.cap = n;
+    for (; c->u.map.n < n; c->u.map.n++) {
+        const az_kv *from = &v->u.map.items[c->u.map.n];
+        az_kv *to = &c->u.map.items[c->u.map.n];
+        to->klen = from->klen;
+        if (!(to->key = az_arena_dup(ar, from->key, from->klen)) ||
+            !(to->val = copy_in_at(ar, from->val, depth + 1)))
+            return NULL;
+    }
+    return c;
+}
+
+static agentauthz_value *copy_in_at(az_arena *ar, const agentauthz_value *v, int depth)
+{
+    switch (v->type) {
+    case AGENTAUTHZ_NULL: return az_value_new_in(ar, AGENTAUTHZ_NULL);
+    case AGENTAUTHZ_BOOL: return az_value_bool_in(ar, v->u.b);
+    case AGENTAUTHZ_NUMBER: return az_value_number_in(ar, v->u.num);
+    case AGENTAUTHZ_STRING: return az_value_stringn_in(ar, v->u.str.p, v->u.str.len);
+    default: break;
+    }
+    if (depth > AZ_MAX_DEPTH) {
+        ar->err = AGENTAUTHZ_ELIMIT;
+        return NULL;
+    }
+    if (v->type == AGENTAUTHZ_LIST)
+        return copy_list_in(ar, v, depth);
+    if (v->type == AGENTAUTHZ_MAP)
+        return copy_map_in(ar, v, depth);
+    ar->err = AGENTAUTHZ_EINVAL;
+    return NULL;
+}
+
+agentauthz_value *az_value_copy_in(az_arena *ar, const agentauthz_value *v)
+{
+    return copy_in_at(ar, v, 1);
+}

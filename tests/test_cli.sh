@@ -315,6 +315,46 @@ expect_err "replay: a policy that does not load" 2 'unknown task "work"' \
     "$bin" replay split/20-more.yaml spec-trace.jsonl
 expect_err "replay: needs a policy" 2 "missing POLICY" "$bin" replay -
 
+# Issue 9 item 1: one outside recipient is caught however it is written
+# (a string, a list of one), and [] is an empty list, not an absent field.
+cat >"$tmp/out-policy.yaml" <<'EOF'
+agentauthz: 1
+tasks: { mail: {} }
+rules:
+  - { id: all, effect: allow, tools: ["*"] }
+  - id: out
+    effect: deny
+    tools: ["*"]
+    where:
+      destination: { some: { not: { domain: [corp.example] } } }
+  - { id: empty-list, effect: ask, tools: [probe], where: { destination: { type: list, len_lte: 0 } } }
+EOF
+cat >"$tmp/out.jsonl" <<'EOF'
+{"session":"o","identity":"agent/1","task":"mail","tool":"send","destination":["bob@evil.example"]}
+{"session":"o","tool":"send","destination":"bob@evil.example"}
+{"session":"o","tool":"send","destination":["a@corp.example"]}
+{"session":"o","tool":"probe","destination":[]}
+EOF
+expect_out "replay: a list of one destination stays a list" 0 \
+'{"line":1,"session":"o","tool":"send","decision":"deny","rule":"out","reason":""}
+{"line":2,"session":"o","tool":"send","decision":"deny","rule":"out","reason":""}
+{"line":3,"session":"o","tool":"send","decision":"allow","rule":"all","reason":""}
+{"line":4,"session":"o","tool":"probe","decision":"ask","rule":"empty-list","reason":""}' \
+    "$bin" replay "$tmp/out-policy.yaml" "$tmp/out.jsonl"
+cat >"$tmp/out-tests.yaml" <<'EOF'
+tests:
+  - name: one outside recipient
+    identity: agent/1
+    task: mail
+    steps:
+      - { tool: send, destination: [bob@evil.example], expect: deny, rule: out }
+      - { tool: send, destination: bob@evil.example, expect: deny, rule: out }
+      - { tool: send, destination: [a@corp.example], expect: allow, rule: all }
+      - { tool: probe, destination: [], expect: ask, rule: empty-list }
+EOF
+expect_out "test: a list of one destination stays a list" 0 "1 passed, 0 failed" \
+    "$bin" test "$tmp/out-policy.yaml" "$tmp/out-tests.yaml"
+
 # A line longer than 16 MiB is an error line; the next line is replayed.
 {
     printf '{"session":"a","tool":"'

@@ -77,6 +77,35 @@ static const where_case cases[] = {
     {"{ destination: { not: { domain: [corp.example] } } }", "{\"tool\":\"x\"}", true},
     {"{ destination: { list: doms } }", "{\"tool\":\"x\",\"destination\":\"corp.example\"}",
      true},
+    /* each and some on a scalar see a one-element list; a list of one stays a list */
+    {"{ destination: { each: { domain: [corp.example] } } }",
+     "{\"tool\":\"x\",\"destination\":\"a@corp.example\"}", true},
+    {"{ destination: { each: { domain: [corp.example] } } }",
+     "{\"tool\":\"x\",\"destination\":\"a@corp.example.evil.com\"}", false},
+    {"{ destination: { some: { not: { domain: [corp.example] } } } }",
+     "{\"tool\":\"x\",\"destination\":\"bob@evil.com\"}", true},
+    {"{ destination: { some: { not: { domain: [corp.example] } } } }",
+     "{\"tool\":\"x\",\"destination\":\"bob@corp.example\"}", false},
+    {"{ destination: { some: { not: { domain: [corp.example] } } } }",
+     "{\"tool\":\"x\",\"destination\":[\"bob@evil.com\"]}", true},
+    {"{ destination: { some: { not: { domain: [corp.example] } } } }",
+     "{\"tool\":\"x\",\"destination\":[\"bob@corp.example\"]}", false},
+    {"{ destination: { type: list } }", "{\"tool\":\"x\",\"destination\":[\"a@corp.example\"]}",
+     true},
+    {"{ destination: { type: list } }", "{\"tool\":\"x\",\"destination\":\"a@corp.example\"}",
+     false},
+    {"{ destination: { exists: true } }", "{\"tool\":\"x\",\"destination\":[]}", true},
+    {"{ destination: { len_lte: 0 } }", "{\"tool\":\"x\",\"destination\":[]}", true},
+    {"{ destination: { some: { domain: [corp.example] } } }",
+     "{\"tool\":\"x\",\"destination\":[]}", false},
+    {"{ args.to: { some: { suffix: \"@evil\" } } }", "{\"tool\":\"x\",\"args\":{\"to\":\"x@evil\"}}",
+     true},
+    {"{ args.to: { each: { suffix: \"@corp.example\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":\"x@evil\"}}", false},
+    {"{ args.to: { each: { suffix: \"@corp.example\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":\"x@corp.example\"}}", true},
+    {"{ args.to: { some: { suffix: \"@corp.example\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":{\"a\":\"x@corp.example\"}}}", false},
     /* arguments */
     {"{ args.ip: { cidr: [10.0.0.0/8, \"2001:db8::/32\"] } }",
      "{\"tool\":\"x\",\"args\":{\"ip\":\"10.1.2.3\"}}", true},
@@ -138,8 +167,6 @@ static const where_case cases[] = {
      "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"b@evil\"]}}", false},
     {"{ args.to: { each: { suffix: \"@corp.example\" } } }", "{\"tool\":\"x\",\"args\":{\"to\":[]}}",
      false},
-    {"{ args.to: { each: { suffix: \"@corp.example\" } } }",
-     "{\"tool\":\"x\",\"args\":{\"to\":\"a@corp.example\"}}", false},
     {"{ args.to: { some: { suffix: \"@evil\" } } }",
      "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"b@evil\"]}}", true},
     {"{ args.to: { some: { suffix: \"@evil\" } } }",
@@ -455,6 +482,76 @@ static char *wide_policy(void)
     return p;
 }
 
+/*
+ * Issue 9 item 1: a deny on any recipient outside corp.example holds for one
+ * outside recipient however the host passes it: a scalar destination, a list
+ * of one made with agentauthz_action_set_destinations, or an empty list that
+ * add_destination then extends.
+ */
+static const char *const outside_policy = "agentauthz: 1\n"
+                                          "tasks: { t: {} }\n"
+                                          "rules:\n"
+                                          "  - { id: all, effect: allow, tools: [\"*\"] }\n"
+                                          "  - id: out\n"
+                                          "    effect: deny\n"
+                                          "    tools: [\"*\"]\n"
+                                          "    where:\n"
+                                          "      destination: { some: { not: { domain: [corp.example] } } }\n"
+                                          "  - id: is-list\n"
+                                          "    effect: ask\n"
+                                          "    tools: [list]\n"
+                                          "    where: { destination: { type: list } }\n";
+
+static agentauthz_effect dest_check(agentauthz_session *s, agentauthz_action *a, const char *rule)
+{
+    agentauthz_decision d;
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_str_eq(d.rule, rule);
+    return d.effect;
+}
+
+START_TEST(test_destination_list_of_one)
+{
+    agentauthz_engine *e = engine_with(NULL, outside_policy, NULL);
+    agentauthz_session *s = open_session(e, "agent/1", "t", NULL);
+    const char *evil[] = {"bob@evil.com"}, *inside[] = {"a@corp.example", "b@x.corp.example"};
+    const char *with_null[] = {"a@corp.example", NULL};
+    agentauthz_action *a = NULL;
+    ck_assert_int_eq(agentauthz_action_new(&a), 0);
+    ck_assert_int_eq(agentauthz_action_set_tool(a, "send"), 0);
+    ck_assert_int_eq(agentauthz_action_add_destination(a, "bob@evil.com"), 0);
+    ck_assert_int_eq(dest_check(s, a, "out"), AGENTAUTHZ_DENY);
+    agentauthz_action_reset(a);
+    ck_assert_int_eq(agentauthz_action_set_tool(a, "send"), 0);
+    ck_assert_int_eq(agentauthz_action_set_destinations(a, evil, 1), 0);
+    ck_assert_int_eq(dest_check(s, a, "out"), AGENTAUTHZ_DENY);
+    ck_assert_int_eq(agentauthz_action_set_destinations(a, inside, 2), 0);
+    ck_assert_int_eq(dest_check(s, a, "all"), AGENTAUTHZ_ALLOW);
+    ck_assert_int_eq(agentauthz_action_set_destinations(a, inside, 1), 0);
+    ck_assert_int_eq(dest_check(s, a, "all"), AGENTAUTHZ_ALLOW);
+    /* An empty list is a list, and add_destination appends to it. */
+    ck_assert_int_eq(agentauthz_action_set_tool(a, "list"), 0);
+    ck_assert_int_eq(agentauthz_action_set_destinations(a, NULL, 0), 0);
+    ck_assert_int_eq(dest_check(s, a, "is-list"), AGENTAUTHZ_ASK);
+    ck_assert_int_eq(agentauthz_action_add_destination(a, "a@corp.example"), 0);
+    ck_assert_int_eq(dest_check(s, a, "is-list"), AGENTAUTHZ_ASK);
+    ck_assert_int_eq(agentauthz_action_add_destination(a, "bob@evil.com"), 0);
+    ck_assert_int_eq(dest_check(s, a, "out"), AGENTAUTHZ_DENY);
+    /* A bad call leaves the destination as it was. */
+    ck_assert_int_eq(agentauthz_action_set_destinations(a, with_null, 2), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(agentauthz_action_set_destinations(a, NULL, 1), AGENTAUTHZ_EINVAL);
+    ck_assert_int_eq(dest_check(s, a, "out"), AGENTAUTHZ_DENY);
+    /* A scalar destination is not a list, but each/some see it as one. */
+    agentauthz_action_reset(a);
+    ck_assert_int_eq(agentauthz_action_set_tool(a, "list"), 0);
+    ck_assert_int_eq(agentauthz_action_add_destination(a, "a@corp.example"), 0);
+    ck_assert_int_eq(dest_check(s, a, "all"), AGENTAUTHZ_ALLOW);
+    agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 START_TEST(test_scope_beyond_64)
 {
     char *text = wide_policy();
@@ -756,6 +853,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_taint_and_revoke);
     tcase_add_test(tc, test_scope_beyond_64);
     tcase_add_test(tc, test_label_bound_denies_and_adds_nothing);
+    tcase_add_test(tc, test_destination_list_of_one);
     suite_add_tcase(s, tc);
     tc = tcase_create("paths");
     tcase_add_loop_test(tc, test_path_case, 0, (int)(sizeof path_cases / sizeof path_cases[0]));

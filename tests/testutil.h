@@ -66,6 +66,9 @@ static inline agentauthz_action *action_from_json(const char *json)
         if (agentauthz_value_type(x) == AGENTAUTHZ_STRING)
             ck_assert_int_eq(
                 agentauthz_action_add_destination(a, agentauthz_value_get_string(x, NULL)), 0);
+        /* A list stays a list, also with one item or none. */
+        if (agentauthz_value_type(x) == AGENTAUTHZ_LIST)
+            ck_assert_int_eq(agentauthz_action_set_destinations(a, NULL, 0), 0);
         for (size_t i = 0; agentauthz_value_type(x) == AGENTAUTHZ_LIST &&
                            i < agentauthz_value_length(x);
              i++)

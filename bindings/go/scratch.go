@@ -76,6 +76,11 @@ func (sc *scratch) pack(a *Action) error {
 		b = appendCString(b, a.Resource)
 		shape.has_resource = 1
 	}
+	// A slice is a list, also with one item or none (nil is no destination),
+	// so that the policy's each/some see what the caller meant.
+	if a.Destinations != nil {
+		shape.dest_list = 1
+	}
 	for _, d := range a.Destinations {
 		b = appendCString(b, d)
 	}

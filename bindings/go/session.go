@@ -53,6 +53,8 @@ func (d Decision) Allowed() bool { return d.Effect == Allow }
 // destinations (a URL, host, email address or host:port each), the labels
 // of its inputs, its arguments and its payload bytes. Strings must not hold
 // NUL bytes; Args must encode as a JSON object (nested at most 64 deep).
+// Destinations is a list for the policy whenever it is not nil, also with
+// one item or none (an empty list); nil is no destination.
 type Action struct {
 	Tool         string
 	Resource     string // "" for none

@@ -37,7 +37,8 @@ func TestCheckDecisions(t *testing.T) {
 	expect(t, s, mail([]string{"a@corp.example", "b@x.corp.example"}), Allow, "mail-inside")
 	expect(t, s, mail([]any{"a@corp.example", "b@evil.example"}), Deny, "default")
 	expect(t, s, mail([]string{}), Deny, "default")
-	d = expect(t, s, mail("a@corp.example"), Deny, "default")
+	// each sees a single string as a list of one (issue 9, item 1).
+	d = expect(t, s, mail("a@corp.example"), Allow, "mail-inside")
 	if d.Seq != 14 {
 		t.Fatalf("seq %d, want 14", d.Seq)
 	}
@@ -297,4 +298,36 @@ func TestCloseWhileChecking(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	s.Close()
 	wg.Wait()
+}
+
+// Issue 9 item 1: a slice of destinations is a list for the policy, also
+// with one item or none, so one outside recipient cannot slip past.
+func TestDestinationListOfOne(t *testing.T) {
+	e, err := NewEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.LoadString("one.yaml", `agentauthz: 1
+tasks: { mail: {} }
+rules:
+  - { id: all, effect: allow, tools: ["*"] }
+  - id: out
+    effect: deny
+    tools: ["*"]
+    where:
+      destination: { some: { not: { domain: [corp.example] } } }
+  - { id: empty-list, effect: ask, tools: [probe], where: { destination: { type: list, len_lte: 0 } } }
+`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Open("agent/1", "mail", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, Action{Tool: "send", Destinations: []string{"bob@evil.example"}}, Deny, "out")
+	expect(t, s, Action{Tool: "send", Destinations: []string{"a@corp.example"}}, Allow, "all")
+	expect(t, s, Action{Tool: "probe", Destinations: []string{}}, Ask, "empty-list")
+	expect(t, s, Action{Tool: "probe"}, Allow, "all")
 }

@@ -198,32 +198,34 @@ static const char *take_text(const char *text, size_t len, size_t *pos, uint64_t
     return p;
 }
 
-/* The value of a flat argument whose text (if any) is at *pos, or NULL when out of memory. */
-static agentauthz_value *flat_value(const az_go_arg *arg, const char *text, size_t len, size_t *pos,
-                                    int *rc)
+/*
+ * Sets one flat argument, whose text (if any) is at *pos, with the setter
+ * of its kind: they copy into the action's own storage, so a check does not
+ * allocate once that storage has grown to fit.
+ */
+static int set_flat_arg(agentauthz_action *a, const char *key, const az_go_arg *arg,
+                        const char *text, size_t len, size_t *pos)
 {
     const char *p;
     double d;
-    *rc = AGENTAUTHZ_ENOMEM;
     switch (arg->kind) {
     case AZ_GO_ARG_STRING:
         if (!(p = take_text(text, len, pos, arg->value)))
-            break;
-        return agentauthz_value_stringn(p, (size_t)arg->value);
+            return AGENTAUTHZ_EINVAL;
+        return agentauthz_action_set_arg_string(a, key, p, (size_t)arg->value);
     case AZ_GO_ARG_NUMBER:
         memcpy(&d, &arg->value, sizeof d);
-        return agentauthz_value_number(d);
+        return agentauthz_action_set_arg_number(a, key, d);
     case AZ_GO_ARG_BOOL:
-        return agentauthz_value_bool(arg->value != 0);
+        return agentauthz_action_set_arg_bool(a, key, arg->value != 0);
     }
-    *rc = AGENTAUTHZ_EINVAL;
-    return NULL;
+    return AGENTAUTHZ_EINVAL;
 }
 
 /*
  * Sets flat arguments (strings, numbers and booleans, the common case)
- * without a JSON text: building the values directly saves the parse, about
- * a third of a check's cost. The result is the same map
+ * without a JSON text: setting them directly saves the parse, about a
+ * third of a check's cost. The result is the same map
  * agentauthz_action_set_args_json would make from the same arguments.
  */
 static int set_flat_args(agentauthz_action *a, const char *text, size_t len, const az_go_arg *args,
@@ -232,14 +234,11 @@ static int set_flat_args(agentauthz_action *a, const char *text, size_t len, con
     size_t i, pos = 0;
     for (i = 0; i < nargs; i++) {
         const char *key = take_text(text, len, &pos, args[i].key_len);
-        agentauthz_value *v;
         int rc;
         /* A NUL inside the key would make the library see a shorter key. */
         if (!key || memchr(key, '\0', (size_t)args[i].key_len))
             return AGENTAUTHZ_EINVAL;
-        if (!(v = flat_value(&args[i], text, len, &pos, &rc)))
-            return rc;
-        if ((rc = agentauthz_action_set_arg(a, key, v)) != 0)
+        if ((rc = set_flat_arg(a, key, &args[i], text, len, &pos)) != 0)
             return rc;
     }
     return 0;
@@ -273,6 +272,8 @@ int az_go_action_fill(uintptr_t scratch, const char *strings, const az_go_arg *a
         if ((rc = agentauthz_action_set_resource(a, s)) != 0)
             return rc;
     }
+    if (shape->dest_list && (rc = agentauthz_action_set_destinations(a, NULL, 0)) != 0)
+        return rc;
     if ((rc = add_strings(a, agentauthz_action_add_destination, strings, shape->strings_len, &pos,
                           shape->ndest)) != 0)
         return rc;

@@ -56,7 +56,8 @@ int az_go_session_open(agentauthz_engine *e, const char *identity, const char *t
  * nlabels labels, in strings_len bytes. When has_args, args_len bytes at
  * args_off of the same buffer are a JSON object, or when flat_args is
  * non-zero the text of nargs flat arguments described by as many az_go_arg
- * records (see az_go_arg); payload has payload_len bytes.
+ * records (see az_go_arg); payload has payload_len bytes. When dest_list,
+ * the destinations are a list (also with one or none), else there are none.
  */
 typedef struct az_go_packed {
     size_t strings_len;
@@ -67,6 +68,7 @@ typedef struct az_go_packed {
     size_t nargs;
     size_t payload_len;
     int has_resource;
+    int dest_list;
     int has_args;
     int flat_args;
 } az_go_packed;

@@ -8,7 +8,7 @@
  *
  * Build, for example:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
- *     tests/fuzz/fuzz_json.c lib/json.c lib/value.c lib/buf.c lib/error.c \
+ *     tests/fuzz/fuzz_json.c lib/json.c lib/value.c lib/arena.c lib/buf.c lib/error.c \
  *     $(pkg-config --cflags --libs libsodium) -lm -o fuzz_json
  *   ./fuzz_json tests/fuzz/corpus/json
  */
@@ -69,11 +69,40 @@ static void check_stable(const agentauthz_value *v)
     agentauthz_value_free(w);
 }
 
+/*
+ * The arena parse (an action's arguments, issue 16) agrees with the heap
+ * parse: the same verdict and error, an equal value, and again after a
+ * reset of the same arena and scratch.
+ */
+static void check_arena(const uint8_t *data, size_t size, int rc, const agentauthz_value *v,
+                        const agentauthz_error *e)
+{
+    az_arena ar;
+    az_json_reuse reuse;
+    memset(&ar, 0, sizeof ar);
+    memset(&reuse, 0, sizeof reuse);
+    for (int round = 0; round < 2; round++) {
+        agentauthz_value *w = NULL;
+        agentauthz_error e2;
+        int rc2 = az_json_parse_in(&ar, &reuse, (const char *)data, size, &w, &e2);
+        require(rc2 == rc);
+        if (rc) {
+            require(w == NULL && e2.code == e->code && e2.offset == e->offset);
+        } else {
+            require(az_value_equal(v, w));
+        }
+        az_arena_reset(&ar);
+    }
+    az_arena_free(&ar);
+    az_json_reuse_free(&reuse);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     agentauthz_value *v = NULL;
     agentauthz_error e;
     int rc = az_json_parse((const char *)data, size, NULL, &v, &e);
+    check_arena(data, size, rc, v, &e);
     if (rc) {
         check_failure(rc, v, &e, size);
         return 0;

@@ -207,6 +207,7 @@ const PROTOTYPES = [
     'int agentauthz_action_set_tool(void *a, const char *tool)',
     'int agentauthz_action_set_resource(void *a, const char *resource)',
     'int agentauthz_action_add_destination(void *a, const char *dest)',
+    'int agentauthz_action_set_destinations(void *a, void *dests, size_t n)',
     'int agentauthz_action_add_label(void *a, const char *label)',
     'int agentauthz_action_set_payload(void *a, const void *data, size_t len)',
     'int agentauthz_action_set_args_json(void *a, const void *json, size_t len, void *err)',

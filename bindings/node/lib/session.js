@@ -65,6 +65,17 @@ class Action {
     }
 }
 
+/*
+ * A destination: a string is one destination; an array (even of one, or
+ * empty) stays a list, marked so that fill() passes it as a list and the
+ * policy's each/some see what the caller meant.
+ */
+function destList(d) {
+    const list = strList(d, 'destination');
+    if (list !== null && typeof d !== 'string') list.isList = true;
+    return list;
+}
+
 /* A request object ({tool, resource, destination, args, labels, payload}) as an Action. */
 function toAction(req) {
     if (typeof req === 'string') req = { tool: req };
@@ -74,7 +85,7 @@ function toAction(req) {
     const r = req.resource;
     return new Action(cstr(req.tool, 'tool'),
         r === undefined || r === null ? null : cstr(r, 'resource'),
-        strList(req.destination, 'destination'), strList(req.labels, 'label'),
+        destList(req.destination), strList(req.labels, 'label'),
         payloadBuffer(req.payload), argsJson(req.args));
 }
 
@@ -113,6 +124,9 @@ function setArgs(st, hot, json, err) {
 function fill(a, act, err, st, hot) {
     let rc = C.agentauthz_action_set_tool(a, act.tool);
     if (rc === 0 && act.resource !== null) rc = C.agentauthz_action_set_resource(a, act.resource);
+    if (rc === 0 && act.dests !== null && act.dests.isList) {
+        rc = C.agentauthz_action_set_destinations(a, null, 0);
+    }
     for (const d of act.dests || []) rc = rc || C.agentauthz_action_add_destination(a, d);
     for (const l of act.labels || []) rc = rc || C.agentauthz_action_add_label(a, l);
     if (rc === 0 && act.payload !== null) {
@@ -125,17 +139,37 @@ function fill(a, act, err, st, hot) {
     return rc;
 }
 
-/* Runs fn(cAction) on a temporary C action holding act, and frees it. */
+/*
+ * One C action reused by withCAction (JavaScript runs it on one thread):
+ * reset between uses, so approve, lease, substitute and checkToken build it
+ * without allocating. A nested use (from a callback run inside fn) gets a
+ * temporary action.
+ */
+const reused = { action: null, busy: false };
+
+/* Runs fn(cAction) on a C action holding act; returns what fn returns. */
 function withCAction(act, fn) {
-    const out = [null];
-    check(C.agentauthz_action_new(out));
-    const a = out[0];
+    const temporary = reused.busy;
+    let a = temporary ? null : reused.action;
+    if (a === null) {
+        const out = [null];
+        check(C.agentauthz_action_new(out));
+        a = out[0];
+        if (!temporary) reused.action = a;
+    }
+    if (!temporary) reused.busy = true;
     try {
+        C.agentauthz_action_reset(a);
         const err = Buffer.alloc(SIZE.error);
         check(fill(a, act, err), err, 'action');
         return fn(a);
     } finally {
-        C.agentauthz_action_free(a);
+        if (temporary) {
+            C.agentauthz_action_free(a);
+        } else {
+            C.agentauthz_action_reset(a);
+            reused.busy = false;
+        }
     }
 }
 

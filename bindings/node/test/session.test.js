@@ -177,3 +177,46 @@ test('delegate opens a narrower child that ends with its parent', () => withWork
     child.close();
     void engine;
 }));
+
+test('a destination list of one stays a list (issue 9 item 1)', () => {
+    const { Engine } = require('..');
+    const engine = new Engine();
+    try {
+        engine.loadString(`agentauthz: 1
+tasks: { mail: {} }
+rules:
+  - { id: all, effect: allow, tools: ["*"] }
+  - id: out
+    effect: deny
+    tools: ["*"]
+    where:
+      destination: { some: { not: { domain: [corp.example] } } }
+  - { id: empty-list, effect: ask, tools: [probe], where: { destination: { type: list, len_lte: 0 } } }
+`, 'one.yaml');
+        const s = engine.session('agent/1', 'mail');
+        assert.equal(s.check({ tool: 'send', destination: ['bob@evil.example'] }).rule, 'out');
+        assert.equal(s.check({ tool: 'send', destination: 'bob@evil.example' }).rule, 'out');
+        assert.equal(s.check({ tool: 'send', destination: ['a@corp.example'] }).rule, 'all');
+        assert.equal(s.check({ tool: 'probe', destination: [] }).effect, 'ask');
+        assert.equal(s.check({ tool: 'probe' }).rule, 'all');
+    } finally {
+        engine.close();
+    }
+});
+
+test('approvals reuse one C action without carrying fields over (issue 16)', () => {
+    const { Engine } = require('..');
+    const engine = new Engine();
+    try {
+        engine.loadString('agentauthz: 1\ntasks: { t: { otherwise: ask } }\nrules: []\n', 'ask.yaml');
+        const s = engine.session('agent/1', 't');
+        s.approve({ tool: 'send', destination: ['a@corp.example'], args: { k: 1 } }, { scope: 'session' });
+        s.approve({ tool: 'send' }, { scope: 'session' });
+        assert.equal(s.check({ tool: 'send' }).effect, 'allow');
+        assert.equal(s.check({ tool: 'send', destination: ['a@corp.example'], args: { k: 1 } }).effect, 'allow');
+        assert.equal(s.check({ tool: 'send', destination: ['a@corp.example'] }).effect, 'ask');
+        assert.equal(s.check({ tool: 'send', args: { k: 1 } }).effect, 'ask');
+    } finally {
+        engine.close();
+    }
+});

@@ -315,6 +315,7 @@ _PROTOTYPES = {
     "agentauthz_action_set_tool": (c_int, [P, c_char_p]),
     "agentauthz_action_set_resource": (c_int, [P, c_char_p]),
     "agentauthz_action_add_destination": (c_int, [P, c_char_p]),
+    "agentauthz_action_set_destinations": (c_int, [P, P, c_size_t]),
     "agentauthz_action_add_label": (c_int, [P, c_char_p]),
     "agentauthz_action_set_payload": (c_int, [P, c_char_p, c_size_t]),
     "agentauthz_action_set_args_json": (c_int, [P, c_char_p, c_size_t, ERR]),

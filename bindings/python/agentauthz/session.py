@@ -19,6 +19,7 @@ _reset = _L.agentauthz_action_reset
 _set_tool = _L.agentauthz_action_set_tool
 _set_resource = _L.agentauthz_action_set_resource
 _add_destination = _L.agentauthz_action_add_destination
+_set_destinations = _L.agentauthz_action_set_destinations
 _add_label = _L.agentauthz_action_add_label
 _set_payload = _L.agentauthz_action_set_payload
 _set_args_json = _L.agentauthz_action_set_args_json
@@ -43,7 +44,12 @@ class Action:
                  payload=None):
         self._tool = cstr(tool, "tool")
         self._resource = None if resource is None else cstr(resource, "resource")
-        self._dests = str_list(destination, "destination")
+        # A str is one destination; a list (even of one, or empty) stays a
+        # list, so that the policy's each/some see what the caller meant.
+        if destination is None or isinstance(destination, (str, bytes, bytearray)):
+            self._dests = None if destination is None else cstr(destination, "destination")
+        else:
+            self._dests = str_list(destination, "destination")
         self._labels = str_list(labels, "label")
         if payload is None or isinstance(payload, bytes):
             self._payload = payload
@@ -68,10 +74,11 @@ class Action:
 
     @property
     def destination(self):
-        if not self._dests:
+        if self._dests is None:
             return None
-        dests = [d.decode("utf-8") for d in self._dests]
-        return dests[0] if len(dests) == 1 else dests
+        if isinstance(self._dests, bytes):
+            return self._dests.decode("utf-8")
+        return [d.decode("utf-8") for d in self._dests]
 
     @property
     def labels(self):
@@ -87,8 +94,13 @@ class Action:
         rc = _set_tool(a, self._tool)
         if rc == 0 and self._resource is not None:
             rc = _set_resource(a, self._resource)
-        for d in self._dests or ():
-            rc = rc or _add_destination(a, d)
+        dests = self._dests
+        if dests.__class__ is bytes:
+            rc = rc or _add_destination(a, dests)
+        elif dests is not None:
+            rc = rc or _set_destinations(a, None, 0)
+            for d in dests:
+                rc = rc or _add_destination(a, d)
         for x in self._labels or ():
             rc = rc or _add_label(a, x)
         if rc == 0 and self._payload is not None:
@@ -103,25 +115,55 @@ class Action:
         parts = ["tool=%r" % self.tool]
         if self._resource is not None:
             parts.append("resource=%r" % self.resource)
-        if self._dests:
+        if self._dests is not None:
             parts.append("destination=%r" % (self.destination,))
         return "Action(%s)" % ", ".join(parts)
 
 
+class _ReusedAction:
+    """A C action kept by one thread for _with_c_action: reset, not freed, between uses."""
+
+    __slots__ = ("a", "busy")
+
+    def __init__(self):
+        self.a = ctypes.c_void_p()
+        self.busy = False
+        check(_L.agentauthz_action_new(_byref(self.a)))
+
+    def __del__(self):
+        a, self.a = self.a, None
+        if a and _L is not None:
+            _L.agentauthz_action_free(a)
+
+
+_thread_actions = threading.local()
+
+
 def _with_c_action(action, fn):
-    """Runs fn(c_action) on a temporary C action holding action; returns its code."""
-    a = ctypes.c_void_p()
-    err = _lib.Error()
-    rc = _L.agentauthz_action_new(_byref(a))
-    if rc != 0:
-        return rc
+    """Runs fn(c_action) on a C action holding action; returns its code.
+
+    Each thread reuses one C action (reset between uses: the library keeps
+    its storage and wipes it), so approve, lease, substitute and
+    check_token build it without allocating; a nested call (from a callback
+    run inside fn) gets a temporary one.
+    """
+    held = getattr(_thread_actions, "action", None)
+    if held is None:
+        held = _thread_actions.action = _ReusedAction()
+    if held.busy:
+        held = _ReusedAction()
+    held.busy = True
+    a = held.a
     try:
+        _reset(a)
+        err = _lib.Error()
         rc = action._fill(a, err)
         if rc != 0:
             check(rc, err, "action")
         return fn(a)
     finally:
-        _L.agentauthz_action_free(a)
+        _reset(a)
+        held.busy = False
 
 
 class Decision:

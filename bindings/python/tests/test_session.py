@@ -269,3 +269,49 @@ def test_reused_action_matches_a_fresh_one(engine):
     assert fast.check("send_email", args={"to": ["a@corp.example"]})
     fast.close()
     slow.close()
+
+
+ONE_RECIPIENT_POLICY = """\
+agentauthz: 1
+tasks: { mail: {} }
+rules:
+  - { id: all, effect: allow, tools: ["*"] }
+  - id: out
+    effect: deny
+    tools: ["*"]
+    where:
+      destination: { some: { not: { domain: [corp.example] } } }
+  - { id: empty-list, effect: ask, tools: [probe], where: { destination: { type: list, len_lte: 0 } } }
+"""
+
+
+def test_destination_list_of_one_stays_a_list():
+    """Issue 9 item 1: one outside recipient is denied as a str or a list of one."""
+    from agentauthz import Action, Engine
+
+    with Engine() as engine:
+        engine.load_string(ONE_RECIPIENT_POLICY)
+        with engine.session("agent/1", "mail") as s:
+            assert s.check("send", destination=["bob@evil.example"]).rule == "out"
+            assert s.check("send", destination="bob@evil.example").rule == "out"
+            assert s.check("send", destination=["a@corp.example"]).rule == "all"
+            assert s.check("probe", destination=[]).effect == "ask"
+            assert s.check("probe").rule == "all"
+            assert Action("send", destination=["a@corp.example"]).destination == ["a@corp.example"]
+            assert Action("send", destination="a@corp.example").destination == "a@corp.example"
+
+
+def test_reused_c_action_for_approvals_holds_only_its_action():
+    """approve reuses one C action per thread (issue 16): nothing of the previous one stays."""
+    from agentauthz import Engine
+
+    policy = "agentauthz: 1\ntasks: { t: { otherwise: ask } }\nrules: []\n"
+    with Engine() as engine:
+        engine.load_string(policy)
+        with engine.session("agent/1", "t") as s:
+            s.approve("send", destination=["a@corp.example"], args={"k": 1}, scope="session")
+            s.approve("send", scope="session")
+            assert s.check("send").effect == "allow"
+            assert s.check("send", destination=["a@corp.example"], args={"k": 1}).effect == "allow"
+            assert s.check("send", destination=["a@corp.example"]).effect == "ask"
+            assert s.check("send", args={"k": 1}).effect == "ask"
