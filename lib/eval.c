@@ -259,28 +259,39 @@ static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
     return missing ? -1 : negated;
 }
 
-/* Whether the list v holds o (as the predicates see its elements): 1, 0 or -1. */
+/* Whether x (as the predicates see it) equals o: 1, 0 or -1. */
+static int element_is(az_eval *ev, const agentauthz_value *x, const agentauthz_value *o)
+{
+    agentauthz_value view;
+    if (!(x = as_checked(ev, x, &view)))
+        return -1;
+    return az_value_equal(x, o);
+}
+
+/* Whether the list v (or the scalar v, a list of one) holds o: 1, 0 or -1. */
 static int list_holds(az_eval *ev, const agentauthz_value *v, const agentauthz_value *o)
 {
+    if (v->type != AGENTAUTHZ_LIST)
+        return element_is(ev, v, o);
     for (size_t i = 0; i < v->u.list.n; i++) {
-        agentauthz_value view;
-        const agentauthz_value *x = as_checked(ev, v->u.list.items[i], &view);
-        if (!x)
-            return -1;
-        if (az_value_equal(x, o))
-            return 1;
+        int r = element_is(ev, v->u.list.items[i], o);
+        if (r != 0)
+            return r;
     }
     return 0;
 }
 
-/* A list contains every operand. */
+/*
+ * A list contains every operand. A scalar is a list of one, as for each and
+ * some: a deny written for several recipients must catch a single one.
+ */
 static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 {
     operand_iter it = {p, 0, NULL, 0};
     const agentauthz_value *o;
     const az_item *from = NULL;
     bool missing = false;
-    if (v->type != AGENTAUTHZ_LIST)
+    if (v->type == AGENTAUTHZ_MAP || v->type == AGENTAUTHZ_NULL)
         return 0;
     while ((o = next_operand(ev, &it, &from, &missing)) != NULL) {
         int r = list_holds(ev, v, o);

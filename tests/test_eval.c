@@ -106,6 +106,16 @@ static const where_case cases[] = {
      "{\"tool\":\"x\",\"args\":{\"to\":\"x@corp.example\"}}", true},
     {"{ args.to: { some: { suffix: \"@corp.example\" } } }",
      "{\"tool\":\"x\",\"args\":{\"to\":{\"a\":\"x@corp.example\"}}}", false},
+    /* has: a scalar is a list of one, so a deny for one recipient catches it */
+    {"{ destination: { has: bob@evil.example } }",
+     "{\"tool\":\"x\",\"destination\":\"bob@evil.example\"}", true},
+    {"{ destination: { has: bob@evil.example } }",
+     "{\"tool\":\"x\",\"destination\":\"bob@evil.exampl\"}", false},
+    {"{ destination: { has: [bob@evil.example, eve@evil.example] } }",
+     "{\"tool\":\"x\",\"destination\":\"bob@evil.example\"}", false},
+    {"{ args.to: { has: 7 } }", "{\"tool\":\"x\",\"args\":{\"to\":7}}", true},
+    {"{ args.to: { has: x } }", "{\"tool\":\"x\",\"args\":{\"to\":{\"x\":1}}}", false},
+    {"{ args.to: { has: x } }", "{\"tool\":\"x\",\"args\":{\"to\":null}}", false},
     /* arguments */
     {"{ args.ip: { cidr: [10.0.0.0/8, \"2001:db8::/32\"] } }",
      "{\"tool\":\"x\",\"args\":{\"ip\":\"10.1.2.3\"}}", true},
