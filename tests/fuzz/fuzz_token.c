@@ -5,8 +5,9 @@
  * base64url checks, which run before the signature), and as a payload that
  * the harness signs with a fixed key, so that the claims parser behind the
  * signature check is reached too. A payload that verifies must survive a
- * sign and verify round trip with the same claims, and the caching verifier
- * must agree with the plain verify.
+ * sign and verify round trip with the same claims, the caching verifier
+ * must agree with the plain verify, and a token that verifies holds no
+ * byte outside its alphabet.
  *
  * Build for libFuzzer with -DAZ_LIBFUZZER -fsanitize=fuzzer,address; without
  * AZ_LIBFUZZER a main() replays the files named on the command line (a
@@ -101,6 +102,19 @@ static void round_trip(const harness *h, const agentauthz_token_claims *c)
     agentauthz_free(t);
 }
 
+/*
+ * A token that verifies is written in its own alphabet only: "aztk.v1.public."
+ * and base64url, so that one token has one text (no byte outside the
+ * alphabet may stand for a base64url digit).
+ */
+static void token_alphabet(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!((t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z') ||
+              (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_' || t[i] == '.'))
+            abort();
+}
+
 static void try_token(harness *h, const char *t, size_t len)
 {
     agentauthz_token_verify_options o = AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT;
@@ -115,6 +129,7 @@ static void try_token(harness *h, const char *t, size_t len)
     if (rc != rc2)
         abort();
     if (c) {
+        token_alphabet(t, len);
         same_claims(c, cached);
         round_trip(h, c);
     }
