@@ -210,12 +210,10 @@ static bool glob_fail(gerr *e, const char *what, size_t at)
     return false;
 }
 
-/* Reads one class member character at *j (escapes resolved) into *cp. */
+/* Reads one class member character at *j into *cp. */
 static bool class_char(const char *p, size_t n, size_t *j, uint32_t *cp)
 {
     size_t k;
-    if (p[*j] == '\\')
-        (*j)++;
     if (*j >= n)
         return false;
     k = u8_len((const unsigned char *)p + *j, n - *j);
@@ -283,20 +281,13 @@ static bool glob_stars(gprog *g, const char *p, size_t n, size_t *i, bool seg_st
     return true;
 }
 
-/* Adds a literal character (escaped or not) at p[*i]; returns whether it is the separator. */
-static bool glob_literal(gprog *g, const char *p, size_t n, size_t *i, gerr *e, bool *is_sep)
+/* Adds the literal character at p[*i]; returns whether it is the separator. */
+static void glob_literal(gprog *g, const char *p, size_t n, size_t *i, bool *is_sep)
 {
-    size_t k;
-    if (p[*i] == '\\') {
-        if (*i + 1 >= n)
-            return glob_fail(e, "trailing '\\'", *i);
-        (*i)++;
-    }
-    k = u8_len((const unsigned char *)p + *i, n - *i);
+    size_t k = u8_len((const unsigned char *)p + *i, n - *i);
     gprog_add(g, G_LIT, *i, k);
     *is_sep = k == 1 && (unsigned char)p[*i] == g->sep;
     *i += k;
-    return true;
 }
 
 static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_start, gerr *e)
@@ -313,7 +304,8 @@ static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_s
     } else if (p[*i] == '[') {
         ok = glob_class(g, p, n, i, e);
     } else {
-        ok = glob_literal(g, p, n, i, e, &sep);
+        glob_literal(g, p, n, i, &sep);
+        ok = true;
     }
     *seg_start = sep;
     return ok;
@@ -322,6 +314,7 @@ static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_s
 /* Validates pat and builds its states in g->st, which has room for min(n, AZ_MAX_PATTERN). */
 static bool glob_parse(gprog *g, const char *p, size_t n, az_glob_mode mode, bool icase, gerr *e)
 {
+    const char *bs;
     size_t i = 0;
     bool seg_start = true;
     g->n = 0;
@@ -332,6 +325,14 @@ static bool glob_parse(gprog *g, const char *p, size_t n, az_glob_mode mode, boo
         return glob_fail(e, "empty glob", 0);
     if (n > AZ_MAX_PATTERN)
         return glob_fail(e, "glob longer than 1024 bytes", AZ_MAX_PATTERN);
+    /*
+     * The glob syntax has no escapes (policy.md): a reader would take '\\*'
+     * for a literal star or for a backslash and a star, so neither is guessed.
+     */
+    bs = memchr(p, '\\', n);
+    if (bs)
+        return glob_fail(e, "a backslash is not allowed in a glob (globs have no escapes)",
+                         (size_t)(bs - p));
     while (i < n)
         if (!glob_token(g, p, n, &i, &seg_start, e))
             return false;
@@ -600,8 +601,8 @@ static uint8_t shape_tail(az_glob *g, const char *p, size_t n, unsigned char sep
 }
 
 /*
- * Picks the matcher of a valid pattern. Patterns with '?', classes or
- * escapes always take the NFA: their characters are not their bytes.
+ * Picks the matcher of a valid pattern. Patterns with '?' or classes
+ * always take the NFA: their characters are not their bytes.
  */
 static uint8_t glob_shape(az_glob *g, const char *p, size_t n, az_glob_mode mode)
 {
@@ -611,7 +612,7 @@ static uint8_t glob_shape(az_glob *g, const char *p, size_t n, az_glob_mode mode
     g->skip = 0;
     if (glob_is_all(p, n, mode))
         return SHAPE_ALL;
-    if (memchr(p, '?', n) || memchr(p, '[', n) || memchr(p, '\\', n))
+    if (memchr(p, '?', n) || memchr(p, '[', n))
         return SHAPE_GENERAL;
     glob_scan(p, n, &sc);
     if (sc.runs == 0) {
@@ -961,18 +962,67 @@ static bool has_ctl(const char *s, size_t n)
     return false;
 }
 
+/* ---- e-mail addresses ---- */
+
 /*
- * Finds the host of a URL, host:port or email address. The authority ends at
- * the first '/', '?' or '#', the user part ends at its last '@' (as browsers
- * read URLs), and an authority holding a backslash is refused, because some
- * URL parsers read '\' as '/' and others do not: the host must not depend on
- * who reads it.
+ * The characters of a dot-atom local part: RFC 5322's atext without '!'
+ * (bang paths), '%' (the percent hack) and '/', '?', '#' (which would make
+ * the text a scheme-less URL to a URL reader).
+ */
+static bool mailbox_char(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c) || (c != 0 && strchr("$&'*+-=^_`{|}~", c) != NULL);
+}
+
+/* A dot-atom of 1 to 64 bytes: mailbox_char runs joined by single dots. */
+static bool local_part_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.' ? s[i - 1] == '.' : !mailbox_char((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The host of a value read as an e-mail address: only a plain RFC 5321
+ * mailbox, local-part@domain with a dot-atom local part and a DNS name (at
+ * most 254 bytes in all), has one. Display names, angle brackets, comments,
+ * quoted local parts, route syntax, lists and relay hacks are text that mail
+ * libraries read in different ways, so they name no host at all.
+ */
+static bool mailbox_host(const char *v, size_t n, host_ref *h)
+{
+    const char *at = memchr(v, '@', n);
+    size_t local;
+    if (!at || n > 254)
+        return false;
+    local = (size_t)(at - v);
+    if (!local_part_ok(v, local))
+        return false;
+    h->p = at + 1;
+    h->len = n - local - 1;
+    h->bracketed = false;
+    return dns_name_ok(h->p, h->len);
+}
+
+/*
+ * Finds the host of a URL, host:port or email address. A value without a
+ * "scheme://" that holds an '@' anywhere is an e-mail address (mailbox_host).
+ * In a URL the authority ends at the first '/', '?' or '#', the user part
+ * ends at its last '@' (as browsers read URLs), and an authority holding a
+ * backslash is refused, because some URL parsers read '\' as '/' and others
+ * do not: the host must not depend on who reads it.
  */
 static bool host_extract(const char *v, size_t n, host_ref *h)
 {
     size_t start = scheme_len(v, n), end, i;
     if (has_ctl(v, n))
         return false;
+    if (start == 0 && memchr(v, '@', n))
+        return mailbox_host(v, n, h);
     for (end = start; end < n; end++)
         if (v[end] == '/' || v[end] == '?' || v[end] == '#')
             break;
@@ -1132,6 +1182,68 @@ bool az_cidr_contains(const az_cidr *c, const char *ip, size_t len)
         return false;
     fam = ip_unmap(ip_parse(ip, len, a), a);
     return fam != 0 && fam == c->family && prefix_eq(a, c->addr, c->prefix);
+}
+
+/*
+ * Whether URL parsers read a host as an IPv4 address: its last label is all
+ * decimal digits, or "0x" and hex digits (the WHATWG URL standard's "ends in
+ * a number"; curl and inet_aton read the same forms).
+ */
+static bool ends_in_number(const char *s, size_t n)
+{
+    size_t start = n, i;
+    while (start > 0 && s[start - 1] != '.')
+        start--;
+    if (start == n)
+        return false;
+    if (n - start >= 2 && s[start] == '0' && fold((unsigned char)s[start + 1]) == 'x') {
+        for (i = start + 2; i < n; i++) {
+            unsigned char c = fold((unsigned char)s[i]);
+            if (!is_digit(c) && !(c >= 'a' && c <= 'f'))
+                return false;
+        }
+        return true;
+    }
+    for (i = start; i < n; i++)
+        if (!is_digit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/*
+ * The address of a host that host_extract found: 4 or 6 (into a), 0 for a
+ * DNS name, -1 for a host that is neither exactly. A numeric host in any form
+ * but the dotted quad ("2852039166", "0xa9fea9fe", "0251.0376.0251.0376",
+ * "169.254.43518") is -1: HTTP clients read those as addresses, and not all
+ * read them alike, so no answer of cidr would be right for every reader.
+ */
+static int host_address(const host_ref *h, uint8_t a[16])
+{
+    int fam;
+    if (h->bracketed || memchr(h->p, ':', h->len) || ends_in_number(h->p, h->len)) {
+        fam = ip_literal(h->p, h->len, a);
+        return fam ? fam : -1;
+    }
+    return dns_name_ok(h->p, h->len) ? 0 : -1;
+}
+
+int az_cidr_match(const az_cidr *c, const char *value, size_t len)
+{
+    uint8_t a[16];
+    host_ref h;
+    int fam;
+    if (!c || !value)
+        return -1;
+    fam = ip_parse(value, len, a); /* a bare address, the usual case */
+    if (!fam) {
+        if (!host_extract(value, len, &h))
+            return -1;
+        fam = host_address(&h, a);
+        if (fam <= 0)
+            return fam;
+    }
+    fam = ip_unmap(fam, a);
+    return fam == c->family && prefix_eq(a, c->addr, c->prefix);
 }
 
 /* ---- regular expressions ---- */
