@@ -293,6 +293,12 @@ void az_glob_free(az_glob *g);
  */
 int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen,
                       az_glob_mode mode, bool icase);
+/*
+ * The same answer by the reference NFA (time: len x states), which the
+ * matchers above are tested against. Not for checks.
+ */
+int az_glob_match_nfa(const char *pat, size_t plen, const char *s, size_t slen,
+                      az_glob_mode mode, bool icase);
 
 /*
  * Whether the host in value (a host, host:port, URL with or without scheme,

@@ -503,7 +503,373 @@ static bool glob_is_all(const char *p, size_t n, az_glob_mode mode)
            (n == 2 && p[0] == '*' && p[1] == '*');
 }
 
+/* ---- linear matching ---- */
+
+/*
+ * The NFA costs the subject's length times the states alive, which a glob of
+ * many stars keeps high (a 31-star glob took 21 s on 16 MiB). glob_linear
+ * splits the pattern into segments (runs of characters, '?' and classes,
+ * each of a fixed number of characters) between gaps ('*', "**", and "**" +
+ * separator at a segment start), and places the segments left to right,
+ * each where it first fits, finding literal text with memmem.
+ *
+ * Why the first fit is right: a block of segments joined by '*' (the part
+ * between two "**" gaps) spans exactly as many separators as it holds, as
+ * '*' never crosses one. Of its matches that start between the same two
+ * separators of the subject, the leftmost start can take the path of any
+ * later one (the text in between holds no separator), so placing each
+ * segment leftmost gives the leftmost end, which leaves the most to the
+ * rest; and when a block fails from one start it fails from every later
+ * start before the next separator, so the search moves past it. A block
+ * that must end the subject starts past a known separator: one attempt.
+ *
+ * Cost: each segment search reads its own run between separators, so the
+ * time is linear in the subject, save two cases that stay as the NFA was:
+ * a block holding both a separator and a '*' between two "**" gaps (k
+ * separators: up to k + 1 passes), and a segment that mixes '?' or classes
+ * with text (every place the text is found is checked, icase text found by
+ * a plain scan).
+ *
+ * UTF-8: positions are character starts of the subject as the NFA reads it
+ * (a valid sequence is one character, a stray byte one too). A byte that is
+ * not a continuation byte always starts a character; char_start settles the
+ * others from at most three bytes back; and a segment is compared character
+ * by character where it is found.
+ */
+
+#define GM_FAIL SIZE_MAX
+
+typedef struct gseg {
+    uint16_t a, b;   /* its states [a, b) */
+    uint16_t lit;    /* how many of them, from a, are literal characters ... */
+    uint16_t off;    /* ... whose bytes are pat[off, off + litlen) */
+    uint16_t litlen;
+    uint16_t minb;   /* the fewest subject bytes it can match */
+    uint16_t maxb;   /* the most */
+    uint16_t nsep;   /* literal separators in it */
+    uint8_t gap;     /* the gap before it: G_STAR, G_DSTAR, G_DSENT (0: the first) */
+} gseg;
+
+typedef struct gmatch {
+    const gprog *g;
+    const unsigned char *s;
+    size_t n;
+    gseg *seg;
+    size_t nseg;
+} gmatch;
+
+/* Where a block may start: exactly at lo, anywhere from lo, at lo or just after a separator. */
+enum { GM_AT, GM_ANY, GM_SEG };
+
+static bool is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/* Whether a character of s starts at x (or x is the end), as u8_len reads s from its start. */
+static bool char_start(const unsigned char *s, size_t n, size_t x)
+{
+    for (size_t t = 1; t <= 3 && t <= x; t++)
+        if (!is_cont(s[x - t]))
+            return x - t + u8_len(s + x - t, n - (x - t)) <= x;
+    return true;
+}
+
+static void gm_seg_add(gseg *sg, const gprog *g, size_t i, bool *lead)
+{
+    const gstate *st = &g->st[i];
+    bool lit = st->kind == G_LIT;
+    if (lit && *lead) {
+        if (sg->lit == 0)
+            sg->off = st->off;
+        sg->lit++;
+        sg->litlen = (uint16_t)(sg->litlen + st->len);
+    } else {
+        *lead = false;
+    }
+    sg->minb = (uint16_t)(sg->minb + (lit ? st->len : 1));
+    sg->maxb = (uint16_t)(sg->maxb + (lit ? st->len : 4));
+    if (lit && st->len == 1 && (unsigned char)g->pat[st->off] == g->sep)
+        sg->nsep++;
+}
+
+/* Splits the states into segments and gaps (m->seg has room for g->n + 1). */
+static void gm_plan(const gprog *g, gmatch *m)
+{
+    gseg *cur = &m->seg[0];
+    bool lead = true;
+    memset(cur, 0, sizeof *cur);
+    m->nseg = 1;
+    for (size_t i = 0; i < g->n; i++) {
+        uint8_t kind = g->st[i].kind;
+        if (kind != G_STAR && kind != G_DSTAR && kind != G_DSENT) {
+            gm_seg_add(cur, g, i, &lead);
+            continue;
+        }
+        cur->b = (uint16_t)i;
+        if (kind == G_DSENT)
+            i++; /* its G_DSLOOP */
+        cur = &m->seg[m->nseg++];
+        memset(cur, 0, sizeof *cur);
+        cur->gap = kind;
+        cur->a = (uint16_t)(i + 1);
+        lead = true;
+    }
+    cur->b = (uint16_t)g->n;
+}
+
+/* The first separator at or after x, or n. */
+static size_t gm_next_sep(const gmatch *m, size_t x)
+{
+    const unsigned char *h = x < m->n ? memchr(m->s + x, m->g->sep, m->n - x) : NULL;
+    return h ? (size_t)(h - m->s) : m->n;
+}
+
+/* The first place in hay where the needle occurs, ASCII letters folded if icase. */
+static const char *find_bytes(const char *hay, size_t hlen, const char *nd, size_t nlen, bool icase)
+{
+    unsigned char first;
+    if (nlen > hlen)
+        return NULL;
+    if (!icase || nlen == 0)
+        return memmem(hay, hlen, nd, nlen);
+    first = fold((unsigned char)nd[0]);
+    for (size_t i = 0; i + nlen <= hlen; i++)
+        if (fold((unsigned char)hay[i]) == first && bytes_eq(hay + i, nd, nlen, true))
+            return hay + i;
+    return NULL;
+}
+
+/* The first x in [from, to - nlen] where the pattern bytes at p occur in s, or GM_FAIL. */
+static size_t gm_find(const gmatch *m, const char *p, size_t nlen, size_t from, size_t to)
+{
+    const char *h;
+    if (to > m->n)
+        to = m->n;
+    if (from > to)
+        return GM_FAIL;
+    h = find_bytes((const char *)m->s + from, to - from, p, nlen, m->g->icase);
+    return h ? (size_t)((const unsigned char *)h - m->s) : GM_FAIL;
+}
+
+/* One character state at the character start x: where it ends, or GM_FAIL. */
+static size_t gm_atom(const gmatch *m, const gstate *st, size_t x)
+{
+    size_t k;
+    bool is_sep;
+    if (x >= m->n)
+        return GM_FAIL;
+    k = u8_len(m->s + x, m->n - x);
+    is_sep = k == 1 && m->s[x] == m->g->sep;
+    if (st->kind == G_LIT)
+        return lit_eq(m->g, st, m->s + x, k) ? x + k : GM_FAIL;
+    if (st->kind == G_ANY)
+        return is_sep ? GM_FAIL : x + k;
+    return class_match(m->g, st, m->s + x, k, is_sep) ? x + k : GM_FAIL;
+}
+
+/*
+ * A segment at the character start x: where it ends, or GM_FAIL. Its leading
+ * text compares as bytes, then must end where a character of s ends (a
+ * trailing lead byte of the pattern must not swallow s's next bytes).
+ */
+static size_t gm_seg_at(const gmatch *m, const gseg *sg, size_t x)
+{
+    size_t i = sg->a;
+    if (sg->litlen) {
+        if (m->n - x < sg->litlen ||
+            !bytes_eq(m->g->pat + sg->off, (const char *)m->s + x, sg->litlen, m->g->icase) ||
+            !char_start(m->s, m->n, x + sg->litlen))
+            return GM_FAIL;
+        x += sg->litlen;
+        i += sg->lit;
+    }
+    for (; i < sg->b && x != GM_FAIL; i++)
+        x = gm_atom(m, &m->g->st[i], x);
+    return x;
+}
+
+/*
+ * The first character start t in [from, last] where the segment matches
+ * (*end: where it ends), or GM_FAIL. from is a character start. A segment
+ * without a separator must end by stop (the next separator, or n).
+ */
+static size_t gm_seg_find(const gmatch *m, const gseg *sg, size_t from, size_t last, size_t stop,
+                          size_t *end)
+{
+    size_t t = from;
+    if (!sg->nsep) {
+        if (stop < sg->minb)
+            return GM_FAIL;
+        if (last > stop - sg->minb)
+            last = stop - sg->minb;
+    }
+    while (t <= last) {
+        if (sg->litlen) {
+            t = gm_find(m, m->g->pat + sg->off, sg->litlen, t, last + sg->litlen);
+            if (t == GM_FAIL || t > last)
+                return GM_FAIL;
+            if (char_start(m->s, m->n, t) && (*end = gm_seg_at(m, sg, t)) != GM_FAIL)
+                return t;
+            t++;
+            continue;
+        }
+        if ((*end = gm_seg_at(m, sg, t)) != GM_FAIL)
+            return t;
+        if (t == m->n)
+            break;
+        t += u8_len(m->s + t, m->n - t);
+    }
+    return GM_FAIL;
+}
+
+/* Whether a block may start at t under the rule how (lo: where the gap starts). */
+static bool gm_start_ok(const gmatch *m, int how, size_t lo, size_t t)
+{
+    return how == GM_ANY || t == lo || (t > 0 && m->s[t - 1] == m->g->sep);
+}
+
+/* A segment that must end the subject, starting in [from, last]: n, or GM_FAIL. */
+static size_t gm_seg_ending(const gmatch *m, const gseg *sg, size_t from, size_t last, int how,
+                            size_t lo)
+{
+    size_t t;
+    if (m->n < sg->minb)
+        return GM_FAIL;
+    t = m->n - (m->n < sg->maxb ? m->n : sg->maxb);
+    if (t < from)
+        t = from;
+    if (last > m->n - sg->minb)
+        last = m->n - sg->minb;
+    for (; t <= last; t++)
+        if (gm_start_ok(m, how, lo, t) && char_start(m->s, m->n, t) &&
+            gm_seg_at(m, sg, t) == m->n)
+            return m->n;
+    return GM_FAIL;
+}
+
+/* The segments after the first of block [sb, se], from x: the block's end, or GM_FAIL. */
+static size_t gm_block_rest(const gmatch *m, size_t sb, size_t se, size_t x, bool to_end)
+{
+    for (size_t i = sb + 1; i <= se; i++) {
+        size_t f = gm_next_sep(m, x);
+        if (i == se && to_end)
+            return gm_seg_ending(m, &m->seg[i], x, f, GM_ANY, x);
+        if (gm_seg_find(m, &m->seg[i], x, f, f, &x) == GM_FAIL)
+            return GM_FAIL;
+    }
+    return to_end && x != m->n ? GM_FAIL : x;
+}
+
+/*
+ * The first start t >= from of the block's first segment under the rule how
+ * (*x: where the segment ends), or GM_FAIL. After "**" + separator a start
+ * follows a separator (or is lo): text is looked for with the separator
+ * before it, which the pattern holds just before the text.
+ */
+static size_t gm_first(const gmatch *m, const gseg *sg, int how, size_t lo, size_t from,
+                       size_t *x)
+{
+    size_t t;
+    if (how == GM_ANY)
+        return gm_seg_find(m, sg, from, m->n, m->n, x);
+    if (from == lo && (*x = gm_seg_at(m, sg, lo)) != GM_FAIL)
+        return lo;
+    t = from > lo ? from - 1 : lo; /* where a separator before a later start may be */
+    for (;;) {
+        if (sg->litlen)
+            t = gm_find(m, m->g->pat + sg->off - 1, sg->litlen + 1u, t, m->n);
+        else if ((t = gm_next_sep(m, t)) == m->n)
+            t = GM_FAIL;
+        if (t == GM_FAIL)
+            return GM_FAIL;
+        if ((*x = gm_seg_at(m, sg, t + 1)) != GM_FAIL)
+            return t + 1;
+        t++;
+    }
+}
+
+/* Where the (k)th separator from the end of s[lo, n) is, plus one; lo if there are fewer. */
+static size_t gm_after_last_seps(const gmatch *m, size_t lo, size_t k)
+{
+    size_t x = m->n;
+    for (size_t i = 0; i < k; i++) {
+        const unsigned char *h = x > lo ? memrchr(m->s + lo, m->g->sep, x - lo) : NULL;
+        if (!h)
+            return lo;
+        x = (size_t)(h - m->s);
+    }
+    return x + 1;
+}
+
+/* The least end of a match of block [sb, se] starting at lo under how (to_end: ending at n). */
+static size_t gm_block(const gmatch *m, size_t sb, size_t se, size_t lo, int how, bool to_end)
+{
+    size_t from = lo, p, x, seps = 0;
+    if (how == GM_AT) {
+        x = gm_seg_at(m, &m->seg[sb], lo);
+        return x == GM_FAIL ? GM_FAIL : gm_block_rest(m, sb, se, x, to_end);
+    }
+    if (to_end && sb == se)
+        return gm_seg_ending(m, &m->seg[sb], lo, m->n, how, lo);
+    if (to_end) {
+        for (size_t i = sb; i <= se; i++)
+            seps += m->seg[i].nsep;
+        from = gm_after_last_seps(m, lo, seps + 1);
+    }
+    for (;;) {
+        p = gm_first(m, &m->seg[sb], how, lo, from, &x);
+        if (p == GM_FAIL)
+            return GM_FAIL;
+        x = gm_block_rest(m, sb, se, x, to_end);
+        if (x != GM_FAIL || to_end)
+            return x; /* a later start of a block that must end s spans too few separators */
+        from = gm_next_sep(m, p);
+        if (from == m->n)
+            return GM_FAIL;
+        from++;
+    }
+}
+
+/* The NFA's answer in time linear in len (see above). */
+static bool glob_linear(const gprog *g, const char *s, size_t len)
+{
+    gseg seg[AZ_MAX_PATTERN + 1];
+    gmatch m = {g, (const unsigned char *)s, len, seg, 0};
+    size_t pos = 0, sb = 0;
+    if (!s)
+        m.s = (const unsigned char *)"";
+    gm_plan(g, &m);
+    while (sb < m.nseg) {
+        size_t se = sb;
+        int how = sb == 0 ? GM_AT : seg[sb].gap == G_DSENT ? GM_SEG : GM_ANY;
+        while (se + 1 < m.nseg && seg[se + 1].gap == G_STAR)
+            se++;
+        pos = gm_block(&m, sb, se, pos, how, se + 1 == m.nseg);
+        if (pos == GM_FAIL)
+            return false;
+        sb = se + 1;
+    }
+    return true;
+}
+
 int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
+                      bool icase)
+{
+    gstate st[AZ_MAX_PATTERN];
+    gprog g;
+    gerr e;
+    if (!pat || (!s && slen))
+        return -1;
+    g.st = st;
+    if (!glob_parse(&g, pat, plen, mode, icase, &e))
+        return -1;
+    if (glob_is_all(pat, plen, mode))
+        return 1;
+    return glob_linear(&g, s, slen) ? 1 : 0;
+}
+
+int az_glob_match_nfa(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
                       bool icase)
 {
     gstate st[AZ_MAX_PATTERN];
@@ -723,7 +1089,7 @@ static bool glob_match_prog(const az_glob *g, const char *s, size_t len)
     prog.pat = g->pat;
     prog.sep = glob_sep((az_glob_mode)g->mode);
     prog.icase = g->icase;
-    return glob_run(&prog, s, len);
+    return glob_linear(&prog, s, len);
 }
 
 bool az_glob_match(const az_glob *g, const char *s, size_t len)

@@ -486,6 +486,343 @@ START_TEST(test_glob_random_agreement)
 }
 END_TEST
 
+/*
+ * ---- a reference matcher: the glob rules of policy.md written out as a
+ * backtracking search (memoised, so never exponential), sharing no code with
+ * match.c. The linear matcher, the compiled fast paths, the raw matcher and
+ * the NFA must all agree with it (issue 9 item 15).
+ */
+
+enum { R_LIT, R_ANY, R_CLASS, R_STAR, R_DSTAR, R_DSEG };
+
+typedef struct rtok {
+    int kind;
+    const char *p; /* R_LIT: the character's bytes; R_CLASS: the members */
+    size_t len;
+    bool neg;
+} rtok;
+
+typedef struct rchar {
+    size_t off, len;
+    uint32_t cp;
+} rchar;
+
+typedef struct rref {
+    rtok tok[80];
+    size_t ntok;
+    rchar ch[300];
+    size_t nch;
+    const char *s;
+    unsigned char sep;
+    bool icase;
+    signed char memo[81][301]; /* -1 unknown */
+} rref;
+
+/* One character: a lead byte C2-F4 and the continuation bytes it asks for, else one byte. */
+static size_t ref_u8(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t k = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 1;
+    uint32_t v = k == 2 ? s[0] & 0x1Fu : k == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    if (k > n)
+        k = 1;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            k = 1;
+            break;
+        }
+        v = (v << 6) | (s[i] & 0x3Fu);
+    }
+    *cp = k == 1 ? (s[0] < 0x80 ? s[0] : 0x110000u + s[0]) : v;
+    return k;
+}
+
+/* Reads a class at p[*i] == '['; false if the pattern is invalid. */
+static bool ref_class(rref *r, const char *p, size_t n, size_t *i)
+{
+    size_t j = *i + 1, body;
+    rtok *t = &r->tok[r->ntok];
+    uint32_t lo, hi;
+    t->kind = R_CLASS;
+    t->neg = j < n && (p[j] == '!' || p[j] == '^');
+    j += t->neg;
+    body = j;
+    for (;;) {
+        if (j >= n)
+            return false;
+        if (p[j] == ']' && j > body)
+            break;
+        if (p[j] == '[' && j + 1 < n && p[j + 1] == ':')
+            return false;
+        j += ref_u8((const unsigned char *)p + j, n - j, &lo);
+        if (j + 1 < n && p[j] == '-' && p[j + 1] != ']') {
+            j++;
+            j += ref_u8((const unsigned char *)p + j, n - j, &hi);
+            if (j > n || hi < lo)
+                return false;
+        }
+    }
+    t->p = p + body;
+    t->len = j - body;
+    r->ntok++;
+    *i = j + 1;
+    return true;
+}
+
+static bool ref_parse(rref *r, const char *p, size_t n)
+{
+    size_t i = 0;
+    bool seg_start = true;
+    r->ntok = 0;
+    if (n == 0 || memchr(p, '\\', n))
+        return false;
+    while (i < n) {
+        rtok *t = &r->tok[r->ntok];
+        if (r->ntok >= 79)
+            return false;
+        if (p[i] == '*') {
+            size_t run = 0;
+            while (i + run < n && p[i + run] == '*')
+                run++;
+            if (run > 2)
+                return false;
+            i += run;
+            t->kind = run == 1 ? R_STAR : R_DSTAR;
+            if (run == 2 && seg_start && i < n && (unsigned char)p[i] == r->sep) {
+                t->kind = R_DSEG;
+                i++;
+            }
+            seg_start = t->kind == R_DSEG;
+            r->ntok++;
+        } else if (p[i] == '[') {
+            if (!ref_class(r, p, n, &i))
+                return false;
+            seg_start = false;
+        } else {
+            uint32_t cp;
+            t->kind = p[i] == '?' ? R_ANY : R_LIT;
+            t->p = p + i;
+            t->len = t->kind == R_ANY ? 1 : ref_u8((const unsigned char *)p + i, n - i, &cp);
+            seg_start = t->kind == R_LIT && t->len == 1 && (unsigned char)p[i] == r->sep;
+            i += t->len;
+            r->ntok++;
+        }
+    }
+    return true;
+}
+
+static bool ref_is_sep(const rref *r, size_t c)
+{
+    return r->ch[c].len == 1 && (unsigned char)r->s[r->ch[c].off] == r->sep;
+}
+
+static bool ref_in_class(const rref *r, const rtok *t, uint32_t cp)
+{
+    size_t j = 0;
+    while (j < t->len) {
+        uint32_t lo, hi;
+        j += ref_u8((const unsigned char *)t->p + j, t->len - j, &lo);
+        hi = lo;
+        if (j + 1 < t->len && t->p[j] == '-') {
+            j++;
+            j += ref_u8((const unsigned char *)t->p + j, t->len - j, &hi);
+        }
+        if (cp >= lo && cp <= hi)
+            return true;
+    }
+    (void)r;
+    return false;
+}
+
+static unsigned char ref_fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Whether token k matches the one character c. */
+static bool ref_one(const rref *r, const rtok *t, size_t c)
+{
+    const rchar *ch = &r->ch[c];
+    bool in;
+    if (t->kind == R_LIT) {
+        if (t->len != ch->len)
+            return false;
+        for (size_t i = 0; i < t->len; i++) {
+            unsigned char a = (unsigned char)t->p[i], b = (unsigned char)r->s[ch->off + i];
+            if (a != b && !(r->icase && ref_fold(a) == ref_fold(b)))
+                return false;
+        }
+        return true;
+    }
+    if (ref_is_sep(r, c))
+        return false;
+    if (t->kind == R_ANY)
+        return true;
+    in = ref_in_class(r, t, ch->cp);
+    if (!in && r->icase && ch->cp < 0x80 && ref_fold((unsigned char)(ch->cp | 0x20)) >= 'a' &&
+        ref_fold((unsigned char)(ch->cp | 0x20)) <= 'z')
+        in = ref_in_class(r, t, ch->cp ^ 0x20u);
+    return t->neg ? !in : in;
+}
+
+static bool ref_at(rref *r, size_t k, size_t c)
+{
+    signed char *m = &r->memo[k][c];
+    bool ok = false;
+    if (*m >= 0)
+        return *m;
+    if (k == r->ntok) {
+        ok = c == r->nch;
+    } else {
+        const rtok *t = &r->tok[k];
+        switch (t->kind) {
+        case R_STAR:
+            for (size_t e = c; !ok; e++) {
+                ok = ref_at(r, k + 1, e);
+                if (e == r->nch || ref_is_sep(r, e))
+                    break;
+            }
+            break;
+        case R_DSTAR:
+            for (size_t e = c; e <= r->nch && !ok; e++)
+                ok = ref_at(r, k + 1, e);
+            break;
+        case R_DSEG: /* nothing, or anything that ends with a separator */
+            ok = ref_at(r, k + 1, c);
+            for (size_t e = c; e < r->nch && !ok; e++)
+                ok = ref_is_sep(r, e) && ref_at(r, k + 1, e + 1);
+            break;
+        default:
+            ok = c < r->nch && ref_one(r, t, c) && ref_at(r, k + 1, c + 1);
+        }
+    }
+    *m = ok;
+    return ok;
+}
+
+/* 1 match, 0 no match, -1 invalid, as az_glob_match_raw answers. */
+static int ref_match(const char *pat, const char *s, size_t slen, az_glob_mode mode, bool icase)
+{
+    static _Thread_local rref r;
+    size_t plen = strlen(pat);
+    r.sep = mode == T ? '.' : '/';
+    r.icase = icase;
+    r.s = s;
+    if (!ref_parse(&r, pat, plen) || plen > AZ_MAX_PATTERN)
+        return -1;
+    if (mode == T && plen == 1 && pat[0] == '*')
+        return 1; /* the tool pattern "*" matches every tool */
+    r.nch = 0;
+    for (size_t i = 0; i < slen && r.nch < 300;) {
+        r.ch[r.nch].off = i;
+        r.ch[r.nch].len = ref_u8((const unsigned char *)s + i, slen - i, &r.ch[r.nch].cp);
+        i += r.ch[r.nch++].len;
+    }
+    memset(r.memo, -1, sizeof r.memo);
+    return ref_at(&r, 0, 0) ? 1 : 0;
+}
+
+/* Pieces of patterns for the differential test: text, separators, every kind of gap. */
+static const char *const diff_atoms[] = {
+    "a", "b", "A", "/", ".", "*", "**", "*", "**/", "**.", "ab", "/x", ".op", "?", "[ab]",
+    "[!a]", "[a-c]", "[^/]", "\xc3\xa9", "\xc3", "\xa9", "\xe2\x82", "-", "a/b", "?/", "/?",
+    "b*", "*a", "/**/", ".**.", "aa", "ba",
+};
+
+static const char *const diff_fill[] = {
+    "", "a", "b", "B", "A", "/", ".", "x/y", "a.b", "\xc3\xa9", "\xc3", "\xa9", "ab/", "/.op",
+    "aa", "ab", "//", "..", "\xe2\x82\xac", "\xe2\x82", "-", "ba", "/a", "a/",
+};
+
+static void diff_pattern(uint64_t *st, char *pat, size_t cap)
+{
+    size_t pieces = 1 + xorshift(st) % 8;
+    pat[0] = '\0';
+    for (size_t i = 0; i < pieces; i++) {
+        const char *a = diff_atoms[xorshift(st) % (sizeof diff_atoms / sizeof *diff_atoms)];
+        if (strlen(pat) + strlen(a) + 1 < cap)
+            strcat(pat, a);
+    }
+}
+
+/* A subject: the pattern with its wildcards filled in (and some noise), or random pieces. */
+static void diff_subject(uint64_t *st, const char *pat, char *s, size_t cap, bool from_pat)
+{
+    size_t n = 0;
+    const size_t nfill = sizeof diff_fill / sizeof *diff_fill;
+    if (!from_pat) {
+        size_t pieces = xorshift(st) % 9;
+        s[0] = '\0';
+        for (size_t i = 0; i < pieces; i++) {
+            const char *f = diff_fill[xorshift(st) % nfill];
+            if (strlen(s) + strlen(f) + 1 < cap)
+                strcat(s, f);
+        }
+        return;
+    }
+    for (const char *p = pat; *p && n + 8 < cap; p++) {
+        if (*p == '*' || *p == '?' || *p == '[' || xorshift(st) % 13 == 0) {
+            const char *f = diff_fill[xorshift(st) % nfill];
+            size_t reps = *p == '*' ? xorshift(st) % 3 : 1;
+            for (size_t r = 0; r < reps && n + strlen(f) + 8 < cap; r++) {
+                memcpy(s + n, f, strlen(f));
+                n += strlen(f);
+            }
+            if (*p == '[')
+                p = strchr(p, ']') ? strchr(p, ']') : p;
+            continue;
+        }
+        s[n++] = (xorshift(st) % 9 == 0 && *p == 'a') ? 'A' : *p;
+    }
+    s[n] = '\0';
+}
+
+/* Every matcher against the reference, on one pattern and a few subjects. */
+static void diff_one(const char *pat, az_glob_mode mode, bool icase, uint64_t *st, size_t *hits,
+                     size_t *total)
+{
+    char subj[160];
+    az_glob g;
+    int want = ref_match(pat, "", 0, mode, icase);
+    int rc = az_glob_compile(&g, pat, strlen(pat), mode, icase, NULL, 0);
+    ck_assert_msg((rc == 0) == (want >= 0), "glob \"%s\": compile %d, reference %d", pat, rc, want);
+    if (rc != 0)
+        return;
+    for (int k = 0; k < 10; k++) {
+        size_t slen;
+        diff_subject(st, pat, subj, sizeof subj, k < 6);
+        slen = strlen(subj);
+        want = ref_match(pat, subj, slen, mode, icase);
+        ck_assert_msg(az_glob_match_raw(pat, strlen(pat), subj, slen, mode, icase) == want,
+                      "raw glob \"%s\" (mode %d icase %d) on \"%s\": reference %d", pat, (int)mode,
+                      (int)icase, subj, want);
+        ck_assert_msg(az_glob_match(&g, subj, slen) == (want == 1),
+                      "compiled glob \"%s\" (mode %d icase %d, shape %d) on \"%s\": reference %d",
+                      pat, (int)mode, (int)icase, (int)g.shape, subj, want);
+        ck_assert_msg(az_glob_match_nfa(pat, strlen(pat), subj, slen, mode, icase) == want,
+                      "NFA glob \"%s\" (mode %d icase %d) on \"%s\": reference %d", pat, (int)mode,
+                      (int)icase, subj, want);
+        *hits += want == 1;
+        (*total)++;
+    }
+    az_glob_free(&g);
+}
+
+START_TEST(test_glob_reference)
+{
+    uint64_t st = 0x9e3779b97f4a7c15u ^ (uint64_t)_i * 0x2545f4914f6cdd1du;
+    size_t hits = 0, total = 0;
+    char pat[72];
+    for (int i = 0; i < 40000; i++) {
+        diff_pattern(&st, pat, sizeof pat);
+        diff_one(pat, i % 3 == 0 ? T : P, i % 4 == 0, &st, &hits, &total);
+    }
+    /* The comparison means something only if matches and misses both came up often. */
+    ck_assert_uint_gt(hits, total / 10);
+    ck_assert_uint_lt(hits, total - total / 10);
+}
+END_TEST
+
 /* Compiled programs of more than 64 states use several words per state set. */
 START_TEST(test_glob_compiled_worst_case)
 {
@@ -1212,6 +1549,7 @@ static Suite *match_suite(void)
     tcase_add_test(glob, test_glob_nul_bytes);
     tcase_add_test(glob, test_glob_random_agreement);
     tcase_add_test(glob, test_glob_compiled_worst_case);
+    tcase_add_loop_test(glob, test_glob_reference, 0, 4);
     tcase_add_loop_test(dom, test_domain_table, 0, (int)(sizeof dom_cases / sizeof *dom_cases));
     tcase_add_test(dom, test_domain_edges);
     tcase_add_test(dom, test_domain_valid);
