@@ -112,6 +112,7 @@ enum glob_kind {
  *   DSTAR    P STARS S          P, anything, S (the STARS is not a whole segment)
  *   DSEG     P STARS SEP S      P ends with SEP or is empty: P S, or P anything SEP S
  *   TAIL     STARS SEP P STAR S the subject's last segment is P, a run, S
+ *   INNER    STARS SEP P SEP STARS  P SEP starts the subject, or SEP P SEP is in it
  */
 enum glob_shape {
     SHAPE_GENERAL,
@@ -120,7 +121,8 @@ enum glob_shape {
     SHAPE_STAR,
     SHAPE_DSTAR,
     SHAPE_DSEG,
-    SHAPE_TAIL
+    SHAPE_TAIL,
+    SHAPE_INNER
 };
 
 typedef struct gstate {
@@ -556,6 +558,12 @@ typedef struct gmatch {
     size_t n;
     gseg *seg;
     size_t nseg;
+    /*
+     * The last separator search: sep_at is the first separator at or after
+     * sep_from (or n). Each segment asks where its run ends; without this a
+     * subject with no separator would be read once per segment.
+     */
+    size_t sep_from, sep_at;
 } gmatch;
 
 /* Where a block may start: exactly at lo, anywhere from lo, at lo or just after a separator. */
@@ -619,29 +627,59 @@ static void gm_plan(const gprog *g, gmatch *m)
 }
 
 /* The first separator at or after x, or n. */
-static size_t gm_next_sep(const gmatch *m, size_t x)
+static size_t gm_next_sep(gmatch *m, size_t x)
 {
-    const unsigned char *h = x < m->n ? memchr(m->s + x, m->g->sep, m->n - x) : NULL;
-    return h ? (size_t)(h - m->s) : m->n;
+    const unsigned char *h;
+    if (x >= m->sep_from && x <= m->sep_at)
+        return m->sep_at;
+    h = x < m->n ? memchr(m->s + x, m->g->sep, m->n - x) : NULL;
+    m->sep_from = x;
+    m->sep_at = h ? (size_t)(h - m->s) : m->n;
+    return m->sep_at;
+}
+
+/*
+ * The first place in hay where the needle (at most AZ_MAX_PATTERN bytes)
+ * occurs with ASCII letters folded: Knuth-Morris-Pratt over folded bytes, so
+ * that no subject makes it quadratic.
+ */
+static const char *find_folded(const char *hay, size_t hlen, const char *nd, size_t nlen)
+{
+    uint16_t fail[AZ_MAX_PATTERN];
+    size_t k = 0;
+    fail[0] = 0;
+    for (size_t i = 1; i < nlen; i++) {
+        while (k > 0 && fold((unsigned char)nd[i]) != fold((unsigned char)nd[k]))
+            k = fail[k - 1];
+        if (fold((unsigned char)nd[i]) == fold((unsigned char)nd[k]))
+            k++;
+        fail[i] = (uint16_t)k;
+    }
+    k = 0;
+    for (size_t i = 0; i < hlen; i++) {
+        while (k > 0 && fold((unsigned char)hay[i]) != fold((unsigned char)nd[k]))
+            k = fail[k - 1];
+        if (fold((unsigned char)hay[i]) == fold((unsigned char)nd[k]) && ++k == nlen)
+            return hay + i + 1 - nlen;
+    }
+    return NULL;
 }
 
 /* The first place in hay where the needle occurs, ASCII letters folded if icase. */
 static const char *find_bytes(const char *hay, size_t hlen, const char *nd, size_t nlen, bool icase)
 {
-    unsigned char first;
     if (nlen > hlen)
         return NULL;
-    if (!icase || nlen == 0)
-        return memmem(hay, hlen, nd, nlen);
-    first = fold((unsigned char)nd[0]);
-    for (size_t i = 0; i + nlen <= hlen; i++)
-        if (fold((unsigned char)hay[i]) == first && bytes_eq(hay + i, nd, nlen, true))
-            return hay + i;
-    return NULL;
+    if (icase && nlen > 0 && nlen <= AZ_MAX_PATTERN) {
+        for (size_t i = 0; i < nlen; i++)
+            if (is_alpha((unsigned char)nd[i]))
+                return find_folded(hay, hlen, nd, nlen);
+    }
+    return memmem(hay, hlen, nd, nlen);
 }
 
 /* The first x in [from, to - nlen] where the pattern bytes at p occur in s, or GM_FAIL. */
-static size_t gm_find(const gmatch *m, const char *p, size_t nlen, size_t from, size_t to)
+static size_t gm_find(gmatch *m, const char *p, size_t nlen, size_t from, size_t to)
 {
     const char *h;
     if (to > m->n)
@@ -653,7 +691,7 @@ static size_t gm_find(const gmatch *m, const char *p, size_t nlen, size_t from, 
 }
 
 /* One character state at the character start x: where it ends, or GM_FAIL. */
-static size_t gm_atom(const gmatch *m, const gstate *st, size_t x)
+static size_t gm_atom(gmatch *m, const gstate *st, size_t x)
 {
     size_t k;
     bool is_sep;
@@ -673,7 +711,7 @@ static size_t gm_atom(const gmatch *m, const gstate *st, size_t x)
  * text compares as bytes, then must end where a character of s ends (a
  * trailing lead byte of the pattern must not swallow s's next bytes).
  */
-static size_t gm_seg_at(const gmatch *m, const gseg *sg, size_t x)
+static size_t gm_seg_at(gmatch *m, const gseg *sg, size_t x)
 {
     size_t i = sg->a;
     if (sg->litlen) {
@@ -694,7 +732,7 @@ static size_t gm_seg_at(const gmatch *m, const gseg *sg, size_t x)
  * (*end: where it ends), or GM_FAIL. from is a character start. A segment
  * without a separator must end by stop (the next separator, or n).
  */
-static size_t gm_seg_find(const gmatch *m, const gseg *sg, size_t from, size_t last, size_t stop,
+static size_t gm_seg_find(gmatch *m, const gseg *sg, size_t from, size_t last, size_t stop,
                           size_t *end)
 {
     size_t t = from;
@@ -724,37 +762,37 @@ static size_t gm_seg_find(const gmatch *m, const gseg *sg, size_t from, size_t l
 }
 
 /* Whether a block may start at t under the rule how (lo: where the gap starts). */
-static bool gm_start_ok(const gmatch *m, int how, size_t lo, size_t t)
+static bool gm_start_ok(gmatch *m, int how, size_t lo, size_t t)
 {
     return how == GM_ANY || t == lo || (t > 0 && m->s[t - 1] == m->g->sep);
 }
 
-/* A segment that must end the subject, starting in [from, last]: n, or GM_FAIL. */
-static size_t gm_seg_ending(const gmatch *m, const gseg *sg, size_t from, size_t last, int how,
-                            size_t lo)
+/* A segment that must end at end (a character start), starting in [from, last]: end, or GM_FAIL. */
+static size_t gm_seg_ending(gmatch *m, const gseg *sg, size_t from, size_t last, size_t end,
+                            int how, size_t lo)
 {
     size_t t;
-    if (m->n < sg->minb)
+    if (end < sg->minb)
         return GM_FAIL;
-    t = m->n - (m->n < sg->maxb ? m->n : sg->maxb);
+    t = end - (end < sg->maxb ? end : sg->maxb);
     if (t < from)
         t = from;
-    if (last > m->n - sg->minb)
-        last = m->n - sg->minb;
+    if (last > end - sg->minb)
+        last = end - sg->minb;
     for (; t <= last; t++)
         if (gm_start_ok(m, how, lo, t) && char_start(m->s, m->n, t) &&
-            gm_seg_at(m, sg, t) == m->n)
-            return m->n;
+            gm_seg_at(m, sg, t) == end)
+            return end;
     return GM_FAIL;
 }
 
 /* The segments after the first of block [sb, se], from x: the block's end, or GM_FAIL. */
-static size_t gm_block_rest(const gmatch *m, size_t sb, size_t se, size_t x, bool to_end)
+static size_t gm_block_rest(gmatch *m, size_t sb, size_t se, size_t x, bool to_end)
 {
     for (size_t i = sb + 1; i <= se; i++) {
         size_t f = gm_next_sep(m, x);
         if (i == se && to_end)
-            return gm_seg_ending(m, &m->seg[i], x, f, GM_ANY, x);
+            return gm_seg_ending(m, &m->seg[i], x, f, m->n, GM_ANY, x);
         if (gm_seg_find(m, &m->seg[i], x, f, f, &x) == GM_FAIL)
             return GM_FAIL;
     }
@@ -767,7 +805,7 @@ static size_t gm_block_rest(const gmatch *m, size_t sb, size_t se, size_t x, boo
  * follows a separator (or is lo): text is looked for with the separator
  * before it, which the pattern holds just before the text.
  */
-static size_t gm_first(const gmatch *m, const gseg *sg, int how, size_t lo, size_t from,
+static size_t gm_first(gmatch *m, const gseg *sg, int how, size_t lo, size_t from,
                        size_t *x)
 {
     size_t t;
@@ -789,8 +827,196 @@ static size_t gm_first(const gmatch *m, const gseg *sg, int how, size_t lo, size
     }
 }
 
+/*
+ * A block between two "**" gaps that holds separators, and '*' or more:
+ * placing it from each start in turn would read k + 1 runs per start. Its k
+ * separators cut it into k + 1 pieces; a match covers k + 1 runs of s in a
+ * row: a suffix of the first run (piece 0), whole runs (pieces 1 .. k - 1)
+ * and a prefix of the last (piece k). So the runs are read once each, in
+ * order, keeping as a bit set which pieces end a partial match there
+ * (Shift-And over runs). Equal pieces are checked once per run: a block of
+ * many different pieces (more than GM_CLASSES) keeps the slower search.
+ */
+#define GM_CLASSES 64
+#define GM_WORDS ((AZ_MAX_PATTERN + 2 + 63) / 64)
+
+typedef struct gblock {
+    gseg sub[AZ_MAX_PATTERN + 1];  /* the block's runs of characters between '*' and separators */
+    uint16_t first[AZ_MAX_PATTERN + 2]; /* piece i is sub[first[i], first[i + 1]) */
+    uint8_t cls[AZ_MAX_PATTERN + 2];    /* the class of piece i (1 .. k - 1) */
+    uint16_t rep[GM_CLASSES];           /* the first piece of each class */
+    uint64_t cmask[GM_CLASSES][GM_WORDS]; /* the pieces of each class */
+    size_t npieces, nclasses, words;
+} gblock;
+
+/* Splits block [sb, se] into pieces at its literal separators. */
+static void gb_pieces(gmatch *m, size_t sb, size_t se, gblock *bl)
+{
+    const gprog *g = m->g;
+    size_t nsub = 1;
+    gseg *cur = &bl->sub[0];
+    bool lead = true;
+    memset(cur, 0, sizeof *cur);
+    cur->a = m->seg[sb].a;
+    bl->first[0] = 0;
+    bl->npieces = 1;
+    for (size_t i = m->seg[sb].a; i < m->seg[se].b; i++) {
+        const gstate *st = &g->st[i];
+        bool sep = st->kind == G_LIT && st->len == 1 && (unsigned char)g->pat[st->off] == g->sep;
+        if (st->kind != G_STAR && !sep) {
+            gm_seg_add(cur, g, i, &lead);
+            continue;
+        }
+        cur->b = (uint16_t)i;
+        if (sep)
+            bl->first[bl->npieces++] = (uint16_t)nsub;
+        cur = &bl->sub[nsub++];
+        memset(cur, 0, sizeof *cur);
+        cur->a = (uint16_t)(i + 1);
+        cur->gap = st->kind == G_STAR ? G_STAR : 0;
+        lead = true;
+    }
+    cur->b = m->seg[se].b;
+    bl->first[bl->npieces] = (uint16_t)nsub;
+    bl->words = bl->npieces / 64 + 1;
+}
+
+/* Whether pieces i and j are the same states. */
+static bool gb_same(const gmatch *m, const gblock *bl, size_t i, size_t j)
+{
+    size_t a = bl->first[i], b = bl->first[i + 1], c = bl->first[j];
+    if (bl->first[j + 1] - c != b - a)
+        return false;
+    for (size_t k = 0; k < b - a; k++) {
+        const gseg *x = &bl->sub[a + k], *y = &bl->sub[c + k];
+        if (x->b - x->a != y->b - y->a)
+            return false;
+        for (size_t s = 0; s < (size_t)(x->b - x->a); s++) {
+            const gstate *p = &m->g->st[x->a + s], *q = &m->g->st[y->a + s];
+            if (p->kind != q->kind || p->len != q->len ||
+                memcmp(m->g->pat + p->off, m->g->pat + q->off, p->len) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Groups the whole-run pieces (1 .. k - 1) into classes; false if there are too many. */
+static bool gb_classes(const gmatch *m, gblock *bl)
+{
+    size_t k = bl->npieces - 1;
+    bl->nclasses = 0;
+    for (size_t i = 1; i < k; i++) {
+        size_t c = 0;
+        while (c < bl->nclasses && !gb_same(m, bl, bl->rep[c], i))
+            c++;
+        if (c == bl->nclasses) {
+            if (c == GM_CLASSES)
+                return false;
+            bl->rep[c] = (uint16_t)i;
+            memset(bl->cmask[c], 0, sizeof bl->cmask[c]);
+            bl->nclasses++;
+        }
+        bl->cls[i] = (uint8_t)c;
+        bl->cmask[c][i / 64] |= (uint64_t)1 << (i % 64);
+    }
+    return true;
+}
+
+/*
+ * Piece i from x, the start of a run ending at y: where it ends (the least
+ * end, or exactly y when whole), or GM_FAIL.
+ */
+static size_t gb_piece(gmatch *m, const gblock *bl, size_t i, size_t x, size_t y, bool whole)
+{
+    size_t a = bl->first[i], b = bl->first[i + 1];
+    x = gm_seg_at(m, &bl->sub[a], x);
+    for (size_t k = a + 1; k < b && x != GM_FAIL; k++) {
+        if (k + 1 == b && whole)
+            return gm_seg_ending(m, &bl->sub[k], x, y, y, GM_ANY, x);
+        if (gm_seg_find(m, &bl->sub[k], x, y, y, &x) == GM_FAIL)
+            return GM_FAIL;
+    }
+    return x == GM_FAIL || (whole && x != y) ? GM_FAIL : x;
+}
+
+/* Whether piece 0 matches a suffix of the run [x, y) that starts where how allows. */
+static bool gb_first_piece(gmatch *m, const gblock *bl, size_t x, size_t y, int how, size_t lo)
+{
+    size_t a = bl->first[0], b = bl->first[1], c;
+    if (b - a == 1)
+        return gm_seg_ending(m, &bl->sub[a], x, y, y, how, lo) != GM_FAIL;
+    if (how != GM_ANY) /* only x itself: lo or just after a separator */
+        return gb_piece(m, bl, 0, x, y, true) != GM_FAIL;
+    if (gm_seg_find(m, &bl->sub[a], x, y, y, &c) == GM_FAIL)
+        return false;
+    for (size_t k = a + 1; k < b && c != GM_FAIL; k++) {
+        if (k + 1 == b)
+            return gm_seg_ending(m, &bl->sub[k], c, y, y, GM_ANY, c) != GM_FAIL;
+        if (gm_seg_find(m, &bl->sub[k], c, y, y, &c) == GM_FAIL)
+            return false;
+    }
+    return false;
+}
+
+/* One run [x, y): the bit set of pieces that hold on it as whole runs (pieces 1 .. k - 1). */
+static void gb_run_mask(gmatch *m, const gblock *bl, size_t x, size_t y, uint64_t *mask)
+{
+    memset(mask, 0, bl->words * sizeof *mask);
+    for (size_t c = 0; c < bl->nclasses; c++) {
+        if (gb_piece(m, bl, bl->rep[c], x, y, true) == GM_FAIL)
+            continue;
+        for (size_t w = 0; w < bl->words; w++)
+            mask[w] |= bl->cmask[c][w];
+    }
+}
+
+/* d = (d << 1) & mask, over words. */
+static void gb_shift_and(uint64_t *d, const uint64_t *mask, size_t words)
+{
+    uint64_t carry = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t next = d[w] >> 63;
+        d[w] = ((d[w] << 1) | carry) & mask[w];
+        carry = next;
+    }
+}
+
+/*
+ * The least end of a match of a block with separators (see gblock) from lo,
+ * or GM_FAIL; *done is false when the block has too many kinds of pieces.
+ */
+static size_t gm_block_seps(gmatch *m, size_t sb, size_t se, size_t lo, int how, bool *done)
+{
+    gblock bl;
+    uint64_t d[GM_WORDS], mask[GM_WORDS];
+    size_t x = lo, k;
+    gb_pieces(m, sb, se, &bl);
+    *done = gb_classes(m, &bl);
+    if (!*done)
+        return GM_FAIL;
+    k = bl.npieces - 1;
+    memset(d, 0, sizeof d);
+    for (;;) {
+        size_t y = gm_next_sep(m, x);
+        gb_run_mask(m, &bl, x, y, mask);
+        /* piece k, a prefix of this run, ends the block after pieces 0 .. k - 1 */
+        if ((d[(k - 1) / 64] >> ((k - 1) % 64)) & 1u) {
+            size_t q = gb_piece(m, &bl, k, x, y, false);
+            if (q != GM_FAIL)
+                return q;
+        }
+        gb_shift_and(d, mask, bl.words);
+        if (gb_first_piece(m, &bl, x, y, how, lo))
+            d[0] |= 1u;
+        if (y == m->n)
+            return GM_FAIL;
+        x = y + 1;
+    }
+}
+
 /* Where the (k)th separator from the end of s[lo, n) is, plus one; lo if there are fewer. */
-static size_t gm_after_last_seps(const gmatch *m, size_t lo, size_t k)
+static size_t gm_after_last_seps(gmatch *m, size_t lo, size_t k)
 {
     size_t x = m->n;
     for (size_t i = 0; i < k; i++) {
@@ -803,7 +1029,7 @@ static size_t gm_after_last_seps(const gmatch *m, size_t lo, size_t k)
 }
 
 /* The least end of a match of block [sb, se] starting at lo under how (to_end: ending at n). */
-static size_t gm_block(const gmatch *m, size_t sb, size_t se, size_t lo, int how, bool to_end)
+static size_t gm_block(gmatch *m, size_t sb, size_t se, size_t lo, int how, bool to_end)
 {
     size_t from = lo, p, x, seps = 0;
     if (how == GM_AT) {
@@ -811,11 +1037,16 @@ static size_t gm_block(const gmatch *m, size_t sb, size_t se, size_t lo, int how
         return x == GM_FAIL ? GM_FAIL : gm_block_rest(m, sb, se, x, to_end);
     }
     if (to_end && sb == se)
-        return gm_seg_ending(m, &m->seg[sb], lo, m->n, how, lo);
+        return gm_seg_ending(m, &m->seg[sb], lo, m->n, m->n, how, lo);
+    for (size_t i = sb; i <= se; i++)
+        seps += m->seg[i].nsep;
     if (to_end) {
-        for (size_t i = sb; i <= se; i++)
-            seps += m->seg[i].nsep;
         from = gm_after_last_seps(m, lo, seps + 1);
+    } else if (seps && (sb < se || m->seg[sb].lit < m->seg[sb].b - m->seg[sb].a)) {
+        bool done;
+        p = gm_block_seps(m, sb, se, lo, how, &done);
+        if (done)
+            return p;
     }
     for (;;) {
         p = gm_first(m, &m->seg[sb], how, lo, from, &x);
@@ -835,7 +1066,7 @@ static size_t gm_block(const gmatch *m, size_t sb, size_t se, size_t lo, int how
 static bool glob_linear(const gprog *g, const char *s, size_t len)
 {
     gseg seg[AZ_MAX_PATTERN + 1];
-    gmatch m = {g, (const unsigned char *)s, len, seg, 0};
+    gmatch m = {g, (const unsigned char *)s, len, seg, 0, 1, 0};
     size_t pos = 0, sb = 0;
     if (!s)
         m.s = (const unsigned char *)"";
@@ -949,13 +1180,23 @@ static uint8_t shape_one_run(az_glob *g, const char *p, size_t n, unsigned char 
     return SHAPE_DSTAR;
 }
 
-/* "**" + separator + a one-star segment: the subject's last segment must match it. */
+/*
+ * "**" + separator + a one-star segment: the subject's last segment must
+ * match it. Or "**" SEP P SEP "**" (a directory anywhere, such as .git):
+ * the bytes are the characters there, as both ends of "SEP P SEP" are ASCII.
+ */
 static uint8_t shape_tail(az_glob *g, const char *p, size_t n, unsigned char sep,
                           const gscan *sc)
 {
     size_t star;
     if (sc->runs != 2 || sc->at[0] != 0 || sc->width[0] != 2 || n < 3 ||
-        (unsigned char)p[2] != sep || sc->width[1] != 1)
+        (unsigned char)p[2] != sep)
+        return SHAPE_GENERAL;
+    if (sc->width[1] == 2 && sc->at[1] == n - 2 && n >= 6 && (unsigned char)p[n - 3] == sep) {
+        g->fixed = n - 4; /* SEP P SEP at p + 2 */
+        return SHAPE_INNER;
+    }
+    if (sc->width[1] != 1)
         return SHAPE_GENERAL;
     star = sc->at[1] - 3;
     if (!seg_star_ok(p + 3, n - 3, star, sep))
@@ -1111,6 +1352,9 @@ bool az_glob_match(const az_glob *g, const char *s, size_t len)
         return dseg_match(g, s, len);
     case SHAPE_TAIL:
         return tail_match(g, s, len);
+    case SHAPE_INNER:
+        return az_has_prefix(s, len, g->pat + 3, g->fixed - 1, g->icase) ||
+               find_bytes(s, len, g->pat + 2, g->fixed, g->icase) != NULL;
     default:
         return g->prog && glob_match_prog(g, s, len);
     }
