@@ -249,6 +249,10 @@ expect_out "check: tool glob parameter stays in one segment" 0 \
     m --tool gitlab.repo.push
 expect_out "check: tool glob parameter, one segment" 0 \
     '{"decision":"allow","rule":"github-param","reason":""}' m --tool gitlab.push
+# Issue 16 item 2: a backslash in a glob is refused, in a policy and in a glob parameter.
+expect_out "check: a glob parameter with a backslash refuses the session" 0 \
+    '{"decision":"deny","rule":"session","reason":"parameter \"tp\", used as a glob by rule \"github-param\" at matcher-policy.yaml:24:30: a backslash is not allowed in a glob (globs have no escapes) (at byte 7)"}' \
+    "$bin" check matcher-policy.yaml --identity i --task t --param tp='"gitlab.\\*"' --tool gitlab.push
 expect_err "check: an unquoted string is not JSON" 2 "quote strings as JSON" \
     c --tool send_email --arg to=eve@evil.example
 expect_err "check: --param values are JSON too" 2 "quote strings as JSON" \
