@@ -148,7 +148,7 @@ static const glob_case glob_cases[] = {
      "\xc3"
      "a",
      P, false, true},
-    /* the fast paths and their edges: each row is also checked against the NFA */
+    /* the fast paths and their edges: each row is also checked by the raw matcher */
     {"/data/*.txt", "/data/a.txt", P, false, true},
     {"/data/*.txt", "/data/.txt", P, false, true},
     {"/data/*.txt", "/data/a/b.txt", P, false, false},
@@ -197,7 +197,7 @@ static const glob_case glob_cases[] = {
     {"**.secret.**", "secret.read", T, false, true},
     {"**.secret.**", "vault.secret", T, false, false},
     {"**/\xa9/**", "\xc3\xa9/", P, false, false},
-    /* a partial UTF-8 sequence next to a star: the NFA decides */
+    /* a partial UTF-8 sequence next to a star: characters, not bytes, decide */
     {"\xc3*", "\xc3\xa9", P, false, false},
     {"*\xa9", "\xc3\xa9", P, false, false},
     {"\xc3\xa9*", "\xc3\xa9x", P, false, true},
@@ -353,7 +353,7 @@ START_TEST(test_glob_max_states)
 END_TEST
 
 /*
- * Backtracking matchers take exponential time on these; the NFA takes a few
+ * Backtracking matchers take exponential time on these; the linear matcher takes a few
  * milliseconds. A runaway fails on the test case's timeout.
  */
 START_TEST(test_glob_worst_case)
@@ -398,7 +398,7 @@ START_TEST(test_glob_nul_bytes)
 }
 END_TEST
 
-/* ---- compiled globs against the NFA ---- */
+/* ---- compiled globs against the raw matcher ---- */
 
 static uint64_t xorshift(uint64_t *st)
 {
@@ -462,7 +462,7 @@ static void random_subject(uint64_t *st, char *s, size_t cap)
     }
 }
 
-/* Compiles pat, then checks that the compiled glob and the raw NFA agree on subjects. */
+/* Compiles pat, then checks that the compiled glob and the raw matcher agree on subjects. */
 static void agree(const char *pat, az_glob_mode mode, bool icase, uint64_t *st, size_t *shapes,
                   size_t *matches)
 {
