@@ -1918,6 +1918,209 @@ static int make_policies(bench *b)
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* Globs: the worst the limits allow, and the shapes of common rules   */
+/* ------------------------------------------------------------------ */
+
+#define GLOB_SUBJECT (16u * 1024u * 1024u) /* the 16 MiB string the worst globs read */
+
+/* One worst-case glob: a 1,024-byte pattern and the 16 MiB string it is checked on. */
+typedef struct worst_glob {
+    const char *name;
+    const char *unit; /* repeated ... */
+    size_t times;     /* ... this many times ... */
+    const char *head, *tail; /* ... between these */
+    char fill[3];     /* the subject: this text over and over (NUL: one byte) */
+} worst_glob;
+
+/*
+ * The first five are the most stars the 1,024-byte limit allows, each kind of
+ * gap; the target reads them. The last is the slowest shape left: a block
+ * with separators between two "**" on a string of 8 M tiny segments.
+ */
+#define WORST_TARGETED 5
+static const worst_glob worst_globs[] = {
+    {"511 x '*a' + '*b'", "*a", 511, "", "*b", "a"},
+    {"340 x '**a' + '**b'", "**a", 340, "", "**b", "a"},
+    {"512 x '?*'", "?*", 512, "", "", "a"},
+    {"341 x '**/' + 'x'", "**/", 341, "", "x", "a/"},
+    {"'*/' + 340 x 'a?/' + 'b'", "a?/", 340, "*/", "b", "ab/"},
+    {"'**/' + 339 x 'a*/' + 'b/**'", "a*/", 339, "**/", "b/**", "a/"},
+};
+
+static char *glob_text(const worst_glob *w)
+{
+    size_t len = strlen(w->head) + strlen(w->unit) * w->times + strlen(w->tail);
+    char *p = malloc(len + 1);
+    if (!p)
+        return NULL;
+    strcpy(p, w->head);
+    for (size_t i = 0; i < w->times; i++)
+        strcat(p, w->unit);
+    strcat(p, w->tail);
+    return p;
+}
+
+/* A policy of one allow per glob: tool gI allows when args.q matches glob I. */
+static int glob_policy(char **out, size_t *len)
+{
+    text t = {NULL, 0, 0, 0};
+    text_printf(&t, "agentauthz: 1\ntasks: {g: {}}\nrules:\n");
+    for (size_t i = 0; i < sizeof worst_globs / sizeof *worst_globs; i++) {
+        char *g = glob_text(&worst_globs[i]);
+        if (!g) {
+            free(t.p);
+            return AGENTAUTHZ_ENOMEM;
+        }
+        text_printf(&t, "  - {id: w%zu, effect: allow, tools: [g%zu], where: {args.q: {glob: \"%s\"}}}\n",
+                    i, i, g);
+        free(g);
+    }
+    text_printf(&t, "  - {id: inner, effect: allow, tools: [inner], where: {resource: {glob: "
+                    "\"**/node_modules/**\"}}}\n"
+                    "  - {id: lit, effect: allow, tools: [lit], where: {resource: {glob: "
+                    "\"/srv/app/node_modules/left-pad/index.js\"}}}\n"
+                    "  - {id: pre, effect: allow, tools: [pre], where: {resource: {glob: "
+                    "\"/srv/app/**\"}}}\n");
+    if (t.err) {
+        free(t.p);
+        return t.err;
+    }
+    *out = t.p;
+    *len = t.len;
+    return 0;
+}
+
+/* The subject of glob w: its fill repeated to 16 MiB. */
+static agentauthz_value *glob_subject(const worst_glob *w)
+{
+    char *s = malloc(GLOB_SUBJECT + 1);
+    size_t f = strlen(w->fill);
+    agentauthz_value *v;
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < GLOB_SUBJECT; i++)
+        s[i] = w->fill[i % f];
+    s[GLOB_SUBJECT] = '\0';
+    v = agentauthz_value_stringn(s, GLOB_SUBJECT);
+    free(s);
+    return v;
+}
+
+/* Times checks of one action; *effect gets the decision. */
+static int time_action(bench *b, agentauthz_session *s, agentauthz_action *a, size_t n,
+                       samples *sm, agentauthz_effect *effect)
+{
+    agentauthz_decision d;
+    int rc = 0;
+    for (size_t i = 0; i < n + n / 10 + 1 && !rc; i++) {
+        uint64_t t0 = now_ns();
+        rc = agentauthz_check(s, a, &d);
+        if (i > n / 10 || n < 10)
+            samples_put_ns(sm, b, t0, now_ns());
+    }
+    *effect = d.effect;
+    return rc;
+}
+
+/* A check of the worst glob i against its 16 MiB string. */
+static int worst_glob_row(bench *b, agentauthz_session *s, size_t i, double *worst)
+{
+    agentauthz_action *a = NULL;
+    agentauthz_effect effect = AGENTAUTHZ_DENY;
+    char tool[16];
+    samples sm;
+    int rc = samples_init(&sm, 64);
+    snprintf(tool, sizeof tool, "g%zu", i);
+    if (!rc)
+        rc = agentauthz_action_new(&a);
+    if (!rc)
+        rc = agentauthz_action_set_tool(a, tool);
+    if (!rc)
+        rc = agentauthz_action_set_arg(a, "q", glob_subject(&worst_globs[i]));
+    if (!rc)
+        rc = time_action(b, s, a, reps(b, i < WORST_TARGETED ? 20 : 3, 1), &sm, &effect);
+    if (!rc) {
+        row *r = row_add(b, "ms", "glob on 16 MiB: %s", worst_globs[i].name);
+        for (size_t k = 0; k < sm.n; k++)
+            sm.v[k] /= 1e6;
+        row_latency(r, &sm);
+        row_note(r, "%zu-byte glob; %s%s", strlen(worst_globs[i].head) +
+                     strlen(worst_globs[i].unit) * worst_globs[i].times + strlen(worst_globs[i].tail),
+                 effect == AGENTAUTHZ_ALLOW ? "allowed" : "denied",
+                 i < WORST_TARGETED ? "" : "; not in the target (see lib/match.c)");
+        if (i < WORST_TARGETED && r->median > *worst)
+            *worst = r->median;
+    }
+    agentauthz_action_free(a);
+    samples_free(&sm);
+    return rc;
+}
+
+/* A check of a one-rule glob on a short path (the resource of most checks). */
+static int path_glob_row(bench *b, agentauthz_session *s, const char *tool, const char *what,
+                         const char *resource, double *median)
+{
+    agentauthz_action *a = NULL;
+    agentauthz_effect effect = AGENTAUTHZ_DENY;
+    samples sm;
+    size_t n = reps(b, 200000, 20000);
+    int rc = samples_init(&sm, n);
+    if (!rc)
+        rc = agentauthz_action_new(&a);
+    if (!rc)
+        rc = agentauthz_action_set_tool(a, tool);
+    if (!rc)
+        rc = agentauthz_action_set_resource(a, resource);
+    if (!rc)
+        rc = time_action(b, s, a, n, &sm, &effect);
+    if (!rc) {
+        row *r = row_add(b, "ns", "check, one glob rule: %s", what);
+        row_latency(r, &sm);
+        row_note(r, "%s", effect == AGENTAUTHZ_ALLOW ? "allowed" : "denied");
+        *median = r->median;
+    }
+    agentauthz_action_free(a);
+    samples_free(&sm);
+    return rc;
+}
+
+static int glob_rows(bench *b)
+{
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s = NULL;
+    double worst = 0, inner = NAN, literal = NAN, prefix = NAN, miss = NAN;
+    char *policy = NULL;
+    size_t len = 0;
+    int rc = glob_policy(&policy, &len);
+    if (!rc)
+        rc = engine_with(policy, len, &e);
+    if (!rc)
+        rc = session_on(e, "g", &s);
+    for (size_t i = 0; i < sizeof worst_globs / sizeof *worst_globs && !rc; i++)
+        rc = worst_glob_row(b, s, i, &worst);
+    if (!rc)
+        rc = path_glob_row(b, s, "lit", "literal", "/srv/app/node_modules/left-pad/index.js",
+                           &literal);
+    if (!rc)
+        rc = path_glob_row(b, s, "pre", "/srv/app/**", "/srv/app/node_modules/left-pad/index.js",
+                           &prefix);
+    if (!rc)
+        rc = path_glob_row(b, s, "inner", "**/node_modules/**",
+                           "/srv/app/node_modules/left-pad/index.js", &inner);
+    if (!rc)
+        rc = path_glob_row(b, s, "inner", "**/node_modules/**, a miss",
+                           "/srv/app/node_module/left-pad/index.js", &miss);
+    if (!rc)
+        row_note(&b->rows[b->nrows - 2], "; %.2fx the literal glob", inner / literal);
+    target_add(b, "worst 1,024-byte glob on 16 MiB (ms)", rc ? NAN : worst, 50, true);
+    target_add(b, "**/X/** glob / literal glob (x)", rc ? NAN : inner / literal, 1.5, true);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    free(policy);
+    return rc;
+}
+
 /* The sections, in the order they run; --only NAME runs one of them. */
 typedef struct section {
     const char *name;
@@ -1940,6 +2143,7 @@ static const section sections[] = {
     {"sessions", session_rows}, {"tokens", token_rows},
     {"leak", leak_rows},        {"audit", audit_rows},
     {"reload", reload_rows},    {"memory", sessions_memory_row},
+    {"globs", glob_rows},
 };
 
 /* Runs every section (or the one named); a failed one is reported and the others still run. */

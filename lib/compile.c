@@ -35,6 +35,8 @@ typedef struct cc {
     uint32_t *ids;
     size_t ids_cap; /* a power of two, at least twice the rules */
     bool resource_field; /* the predicate being compiled is on resource */
+    /* The separator of the globs of the condition being compiled: '.' on tool. */
+    az_glob_mode glob_mode;
 } cc;
 
 /* The rule being compiled, for parameter checks: its task scope and where it is. */
@@ -1026,7 +1028,7 @@ static bool prepare_literal(cc *c, const az_node *n, const az_pred *p, az_item *
     char msg[200];
     switch (p->op) {
     case AZ_OP_GLOB:
-        if (pattern_rc(az_glob_compile(&it->glob, n->str, n->len, AZ_GLOB_PATH, p->icase, msg,
+        if (pattern_rc(az_glob_compile(&it->glob, n->str, n->len, c->glob_mode, p->icase, msg,
                                        sizeof msg),
                        msg, sizeof msg) == 0)
             return true;
@@ -1124,6 +1126,7 @@ static bool add_param(cc *c, const az_node *n, const rule_scope *scope, az_pred 
         oom(c, n);
         return false;
     }
+    it->glob_mode = (uint8_t)c->glob_mode;
     p->has_param = true;
     if (checked_at_open(p->op, (agentauthz_type)type))
         note_param_use(c, n, scope, p->op, it->param);
@@ -1556,8 +1559,11 @@ static bool compile_where(cc *c, const az_node *n, const rule_scope *scope, az_w
             if (parse_field(c, k, scope, cond)) {
                 here.field = cond->field;
                 c->resource_field = cond->field == AZ_F_RESOURCE;
+                /* policy.md, Values: over tool names '.' plays the role of '/'. */
+                c->glob_mode = cond->field == AZ_F_TOOL ? AZ_GLOB_TOOL : AZ_GLOB_PATH;
                 ok = compile_pred(c, v, &here, &cond->pred) && ok;
                 c->resource_field = false;
+                c->glob_mode = AZ_GLOB_PATH;
             } else {
                 ok = false;
             }

@@ -153,8 +153,8 @@ static int match_glob(const az_item *from, const agentauthz_value *x,
 {
     if (from->lit)
         return az_glob_match(&from->glob, x->u.str.p, x->u.str.len);
-    return az_glob_match_raw(o->u.str.p, o->u.str.len, x->u.str.p, x->u.str.len, AZ_GLOB_PATH,
-                             icase);
+    return az_glob_match_raw(o->u.str.p, o->u.str.len, x->u.str.p, x->u.str.len,
+                             (az_glob_mode)from->glob_mode, icase);
 }
 
 static int match_cidr(const az_item *from, const agentauthz_value *x,
@@ -162,10 +162,10 @@ static int match_cidr(const az_item *from, const agentauthz_value *x,
 {
     az_cidr parsed;
     if (from->lit)
-        return az_cidr_contains(&from->cidr, x->u.str.p, x->u.str.len);
+        return az_cidr_match(&from->cidr, x->u.str.p, x->u.str.len);
     if (az_cidr_parse(&parsed, o->u.str.p, o->u.str.len) != 0)
         return -1;
-    return az_cidr_contains(&parsed, x->u.str.p, x->u.str.len);
+    return az_cidr_match(&parsed, x->u.str.p, x->u.str.len);
 }
 
 /* One string operator applied to the string x and one operand o. */

@@ -293,6 +293,12 @@ void az_glob_free(az_glob *g);
  */
 int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen,
                       az_glob_mode mode, bool icase);
+/*
+ * The same answer by the reference NFA (time: len x states), which the
+ * matchers above are tested against. Not for checks.
+ */
+int az_glob_match_nfa(const char *pat, size_t plen, const char *s, size_t slen,
+                      az_glob_mode mode, bool icase);
 
 /*
  * Whether the host in value (a host, host:port, URL with or without scheme,
@@ -333,6 +339,14 @@ typedef struct az_cidr {
 int az_cidr_parse(az_cidr *c, const char *s, size_t len);
 /* Whether the address text (v4, v6, or v4-mapped v6) lies inside c. */
 bool az_cidr_contains(const az_cidr *c, const char *ip, size_t len);
+/*
+ * cidr on a value: the address, or the host of a URL, host:port, [IPv6]:port
+ * or e-mail address, lies inside c (1) or not (0: outside, or a DNS name).
+ * -1 when the value has no host, or one that is not exactly an address or a
+ * DNS name (a legacy numeric form such as "2852039166", a zone id, a
+ * malformed URL): the caller must deny.
+ */
+int az_cidr_match(const az_cidr *c, const char *value, size_t len);
 
 typedef struct az_regex {
     regex_t re;
@@ -445,6 +459,7 @@ typedef struct az_item {
     az_cidr cidr;          /* AZ_OP_CIDR literals */
     az_domain domain;      /* AZ_OP_DOMAIN literals */
     az_regex regex;        /* AZ_OP_REGEX literals */
+    uint8_t glob_mode;     /* az_glob_mode of a glob parameter ('.' on the tool field) */
 } az_item;
 
 typedef struct az_pred {

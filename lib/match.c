@@ -112,6 +112,7 @@ enum glob_kind {
  *   DSTAR    P STARS S          P, anything, S (the STARS is not a whole segment)
  *   DSEG     P STARS SEP S      P ends with SEP or is empty: P S, or P anything SEP S
  *   TAIL     STARS SEP P STAR S the subject's last segment is P, a run, S
+ *   INNER    STARS SEP P SEP STARS  P SEP starts the subject, or SEP P SEP is in it
  */
 enum glob_shape {
     SHAPE_GENERAL,
@@ -120,7 +121,8 @@ enum glob_shape {
     SHAPE_STAR,
     SHAPE_DSTAR,
     SHAPE_DSEG,
-    SHAPE_TAIL
+    SHAPE_TAIL,
+    SHAPE_INNER
 };
 
 typedef struct gstate {
@@ -210,12 +212,10 @@ static bool glob_fail(gerr *e, const char *what, size_t at)
     return false;
 }
 
-/* Reads one class member character at *j (escapes resolved) into *cp. */
+/* Reads one class member character at *j into *cp. */
 static bool class_char(const char *p, size_t n, size_t *j, uint32_t *cp)
 {
     size_t k;
-    if (p[*j] == '\\')
-        (*j)++;
     if (*j >= n)
         return false;
     k = u8_len((const unsigned char *)p + *j, n - *j);
@@ -283,20 +283,13 @@ static bool glob_stars(gprog *g, const char *p, size_t n, size_t *i, bool seg_st
     return true;
 }
 
-/* Adds a literal character (escaped or not) at p[*i]; returns whether it is the separator. */
-static bool glob_literal(gprog *g, const char *p, size_t n, size_t *i, gerr *e, bool *is_sep)
+/* Adds the literal character at p[*i]; returns whether it is the separator. */
+static void glob_literal(gprog *g, const char *p, size_t n, size_t *i, bool *is_sep)
 {
-    size_t k;
-    if (p[*i] == '\\') {
-        if (*i + 1 >= n)
-            return glob_fail(e, "trailing '\\'", *i);
-        (*i)++;
-    }
-    k = u8_len((const unsigned char *)p + *i, n - *i);
+    size_t k = u8_len((const unsigned char *)p + *i, n - *i);
     gprog_add(g, G_LIT, *i, k);
     *is_sep = k == 1 && (unsigned char)p[*i] == g->sep;
     *i += k;
-    return true;
 }
 
 static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_start, gerr *e)
@@ -313,7 +306,8 @@ static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_s
     } else if (p[*i] == '[') {
         ok = glob_class(g, p, n, i, e);
     } else {
-        ok = glob_literal(g, p, n, i, e, &sep);
+        glob_literal(g, p, n, i, &sep);
+        ok = true;
     }
     *seg_start = sep;
     return ok;
@@ -322,6 +316,7 @@ static bool glob_token(gprog *g, const char *p, size_t n, size_t *i, bool *seg_s
 /* Validates pat and builds its states in g->st, which has room for min(n, AZ_MAX_PATTERN). */
 static bool glob_parse(gprog *g, const char *p, size_t n, az_glob_mode mode, bool icase, gerr *e)
 {
+    const char *bs;
     size_t i = 0;
     bool seg_start = true;
     g->n = 0;
@@ -332,6 +327,14 @@ static bool glob_parse(gprog *g, const char *p, size_t n, az_glob_mode mode, boo
         return glob_fail(e, "empty glob", 0);
     if (n > AZ_MAX_PATTERN)
         return glob_fail(e, "glob longer than 1024 bytes", AZ_MAX_PATTERN);
+    /*
+     * The glob syntax has no escapes (policy.md): a reader would take '\\*'
+     * for a literal star or for a backslash and a star, so neither is guessed.
+     */
+    bs = memchr(p, '\\', n);
+    if (bs)
+        return glob_fail(e, "a backslash is not allowed in a glob (globs have no escapes)",
+                         (size_t)(bs - p));
     while (i < n)
         if (!glob_token(g, p, n, &i, &seg_start, e))
             return false;
@@ -502,7 +505,602 @@ static bool glob_is_all(const char *p, size_t n, az_glob_mode mode)
            (n == 2 && p[0] == '*' && p[1] == '*');
 }
 
+/* ---- linear matching ---- */
+
+/*
+ * The NFA costs the subject's length times the states alive, which a glob of
+ * many stars keeps high (a 31-star glob took 21 s on 16 MiB). glob_linear
+ * splits the pattern into segments (runs of characters, '?' and classes,
+ * each of a fixed number of characters) between gaps ('*', "**", and "**" +
+ * separator at a segment start), and places the segments left to right,
+ * each where it first fits, finding literal text with memmem.
+ *
+ * Why the first fit is right: a block of segments joined by '*' (the part
+ * between two "**" gaps) spans exactly as many separators as it holds, as
+ * '*' never crosses one. Of its matches that start between the same two
+ * separators of the subject, the leftmost start can take the path of any
+ * later one (the text in between holds no separator), so placing each
+ * segment leftmost gives the leftmost end, which leaves the most to the
+ * rest; and when a block fails from one start it fails from every later
+ * start before the next separator, so the search moves past it. A block
+ * that must end the subject starts past a known separator: one attempt.
+ *
+ * Cost: each segment search reads its own run between separators, so the
+ * time is linear in the subject, save two cases that stay as the NFA was:
+ * a block holding both a separator and a '*' between two "**" gaps (k
+ * separators: up to k + 1 passes), and a segment that mixes '?' or classes
+ * with text (every place the text is found is checked, icase text found by
+ * a plain scan).
+ *
+ * UTF-8: positions are character starts of the subject as the NFA reads it
+ * (a valid sequence is one character, a stray byte one too). A byte that is
+ * not a continuation byte always starts a character; char_start settles the
+ * others from at most three bytes back; and a segment is compared character
+ * by character where it is found.
+ */
+
+#define GM_FAIL SIZE_MAX
+
+typedef struct gseg {
+    uint16_t a, b;   /* its states [a, b) */
+    uint16_t lit;    /* how many of them, from a, are literal characters ... */
+    uint16_t off;    /* ... whose bytes are pat[off, off + litlen) */
+    uint16_t litlen;
+    uint16_t minb;   /* the fewest subject bytes it can match */
+    uint16_t maxb;   /* the most */
+    uint16_t nsep;   /* literal separators in it */
+    uint8_t gap;     /* the gap before it: G_STAR, G_DSTAR, G_DSENT (0: the first) */
+} gseg;
+
+typedef struct gmatch {
+    const gprog *g;
+    const unsigned char *s;
+    size_t n;
+    gseg *seg;
+    size_t nseg;
+    /*
+     * The last separator search: sep_at is the first separator at or after
+     * sep_from (or n). Each segment asks where its run ends; without this a
+     * subject with no separator would be read once per segment.
+     */
+    size_t sep_from, sep_at;
+} gmatch;
+
+/* Where a block may start: exactly at lo, anywhere from lo, at lo or just after a separator. */
+enum { GM_AT, GM_ANY, GM_SEG };
+
+static bool is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/* Whether a character of s starts at x (or x is the end), as u8_len reads s from its start. */
+static bool char_start(const unsigned char *s, size_t n, size_t x)
+{
+    for (size_t t = 1; t <= 3 && t <= x; t++)
+        if (!is_cont(s[x - t]))
+            return x - t + u8_len(s + x - t, n - (x - t)) <= x;
+    return true;
+}
+
+static void gm_seg_add(gseg *sg, const gprog *g, size_t i, bool *lead)
+{
+    const gstate *st = &g->st[i];
+    bool lit = st->kind == G_LIT;
+    if (lit && *lead) {
+        if (sg->lit == 0)
+            sg->off = st->off;
+        sg->lit++;
+        sg->litlen = (uint16_t)(sg->litlen + st->len);
+    } else {
+        *lead = false;
+    }
+    sg->minb = (uint16_t)(sg->minb + (lit ? st->len : 1));
+    sg->maxb = (uint16_t)(sg->maxb + (lit ? st->len : 4));
+    if (lit && st->len == 1 && (unsigned char)g->pat[st->off] == g->sep)
+        sg->nsep++;
+}
+
+/* Splits the states into segments and gaps (m->seg has room for g->n + 1). */
+static void gm_plan(const gprog *g, gmatch *m)
+{
+    gseg *cur = &m->seg[0];
+    bool lead = true;
+    memset(cur, 0, sizeof *cur);
+    m->nseg = 1;
+    for (size_t i = 0; i < g->n; i++) {
+        uint8_t kind = g->st[i].kind;
+        if (kind != G_STAR && kind != G_DSTAR && kind != G_DSENT) {
+            gm_seg_add(cur, g, i, &lead);
+            continue;
+        }
+        cur->b = (uint16_t)i;
+        if (kind == G_DSENT)
+            i++; /* its G_DSLOOP */
+        cur = &m->seg[m->nseg++];
+        memset(cur, 0, sizeof *cur);
+        cur->gap = kind;
+        cur->a = (uint16_t)(i + 1);
+        lead = true;
+    }
+    cur->b = (uint16_t)g->n;
+}
+
+/* The first separator at or after x, or n. */
+static size_t gm_next_sep(gmatch *m, size_t x)
+{
+    const unsigned char *h;
+    if (x >= m->sep_from && x <= m->sep_at)
+        return m->sep_at;
+    h = x < m->n ? memchr(m->s + x, m->g->sep, m->n - x) : NULL;
+    m->sep_from = x;
+    m->sep_at = h ? (size_t)(h - m->s) : m->n;
+    return m->sep_at;
+}
+
+/*
+ * The first place in hay where the needle (at most AZ_MAX_PATTERN bytes)
+ * occurs with ASCII letters folded: Knuth-Morris-Pratt over folded bytes, so
+ * that no subject makes it quadratic.
+ */
+static const char *find_folded(const char *hay, size_t hlen, const char *nd, size_t nlen)
+{
+    uint16_t fail[AZ_MAX_PATTERN];
+    size_t k = 0;
+    fail[0] = 0;
+    for (size_t i = 1; i < nlen; i++) {
+        while (k > 0 && fold((unsigned char)nd[i]) != fold((unsigned char)nd[k]))
+            k = fail[k - 1];
+        if (fold((unsigned char)nd[i]) == fold((unsigned char)nd[k]))
+            k++;
+        fail[i] = (uint16_t)k;
+    }
+    k = 0;
+    for (size_t i = 0; i < hlen; i++) {
+        while (k > 0 && fold((unsigned char)hay[i]) != fold((unsigned char)nd[k]))
+            k = fail[k - 1];
+        if (fold((unsigned char)hay[i]) == fold((unsigned char)nd[k]) && ++k == nlen)
+            return hay + i + 1 - nlen;
+    }
+    return NULL;
+}
+
+/* The first place in hay where the needle occurs, ASCII letters folded if icase. */
+static const char *find_bytes(const char *hay, size_t hlen, const char *nd, size_t nlen, bool icase)
+{
+    if (nlen > hlen)
+        return NULL;
+    if (icase && nlen > 0 && nlen <= AZ_MAX_PATTERN) {
+        for (size_t i = 0; i < nlen; i++)
+            if (is_alpha((unsigned char)nd[i]))
+                return find_folded(hay, hlen, nd, nlen);
+    }
+    return memmem(hay, hlen, nd, nlen);
+}
+
+/* The first x in [from, to - nlen] where the pattern bytes at p occur in s, or GM_FAIL. */
+static size_t gm_find(gmatch *m, const char *p, size_t nlen, size_t from, size_t to)
+{
+    const char *h;
+    if (to > m->n)
+        to = m->n;
+    if (from > to)
+        return GM_FAIL;
+    h = find_bytes((const char *)m->s + from, to - from, p, nlen, m->g->icase);
+    return h ? (size_t)((const unsigned char *)h - m->s) : GM_FAIL;
+}
+
+/* One character state at the character start x: where it ends, or GM_FAIL. */
+static size_t gm_atom(gmatch *m, const gstate *st, size_t x)
+{
+    size_t k;
+    bool is_sep;
+    if (x >= m->n)
+        return GM_FAIL;
+    k = u8_len(m->s + x, m->n - x);
+    is_sep = k == 1 && m->s[x] == m->g->sep;
+    if (st->kind == G_LIT)
+        return lit_eq(m->g, st, m->s + x, k) ? x + k : GM_FAIL;
+    if (st->kind == G_ANY)
+        return is_sep ? GM_FAIL : x + k;
+    return class_match(m->g, st, m->s + x, k, is_sep) ? x + k : GM_FAIL;
+}
+
+/*
+ * A segment at the character start x: where it ends, or GM_FAIL. Its leading
+ * text compares as bytes, then must end where a character of s ends (a
+ * trailing lead byte of the pattern must not swallow s's next bytes).
+ */
+static size_t gm_seg_at(gmatch *m, const gseg *sg, size_t x)
+{
+    size_t i = sg->a;
+    if (sg->litlen) {
+        if (m->n - x < sg->litlen ||
+            !bytes_eq(m->g->pat + sg->off, (const char *)m->s + x, sg->litlen, m->g->icase) ||
+            !char_start(m->s, m->n, x + sg->litlen))
+            return GM_FAIL;
+        x += sg->litlen;
+        i += sg->lit;
+    }
+    for (; i < sg->b && x != GM_FAIL; i++)
+        x = gm_atom(m, &m->g->st[i], x);
+    return x;
+}
+
+/*
+ * The first character start t in [from, last] where the segment matches
+ * (*end: where it ends), or GM_FAIL. from is a character start. A segment
+ * without a separator must end by stop (the next separator, or n).
+ */
+static size_t gm_seg_find(gmatch *m, const gseg *sg, size_t from, size_t last, size_t stop,
+                          size_t *end)
+{
+    size_t t = from;
+    if (!sg->nsep) {
+        if (stop < sg->minb)
+            return GM_FAIL;
+        if (last > stop - sg->minb)
+            last = stop - sg->minb;
+    }
+    while (t <= last) {
+        if (sg->litlen) {
+            t = gm_find(m, m->g->pat + sg->off, sg->litlen, t, last + sg->litlen);
+            if (t == GM_FAIL || t > last)
+                return GM_FAIL;
+            if (char_start(m->s, m->n, t) && (*end = gm_seg_at(m, sg, t)) != GM_FAIL)
+                return t;
+            t++;
+            continue;
+        }
+        if ((*end = gm_seg_at(m, sg, t)) != GM_FAIL)
+            return t;
+        if (t == m->n)
+            break;
+        t += u8_len(m->s + t, m->n - t);
+    }
+    return GM_FAIL;
+}
+
+/* Whether a block may start at t under the rule how (lo: where the gap starts). */
+static bool gm_start_ok(gmatch *m, int how, size_t lo, size_t t)
+{
+    return how == GM_ANY || t == lo || (t > 0 && m->s[t - 1] == m->g->sep);
+}
+
+/* A segment that must end at end (a character start), starting in [from, last]: end, or GM_FAIL. */
+static size_t gm_seg_ending(gmatch *m, const gseg *sg, size_t from, size_t last, size_t end,
+                            int how, size_t lo)
+{
+    size_t t;
+    if (end < sg->minb)
+        return GM_FAIL;
+    t = end - (end < sg->maxb ? end : sg->maxb);
+    if (t < from)
+        t = from;
+    if (last > end - sg->minb)
+        last = end - sg->minb;
+    for (; t <= last; t++)
+        if (gm_start_ok(m, how, lo, t) && char_start(m->s, m->n, t) &&
+            gm_seg_at(m, sg, t) == end)
+            return end;
+    return GM_FAIL;
+}
+
+/* The segments after the first of block [sb, se], from x: the block's end, or GM_FAIL. */
+static size_t gm_block_rest(gmatch *m, size_t sb, size_t se, size_t x, bool to_end)
+{
+    for (size_t i = sb + 1; i <= se; i++) {
+        size_t f = gm_next_sep(m, x);
+        if (i == se && to_end)
+            return gm_seg_ending(m, &m->seg[i], x, f, m->n, GM_ANY, x);
+        if (gm_seg_find(m, &m->seg[i], x, f, f, &x) == GM_FAIL)
+            return GM_FAIL;
+    }
+    return to_end && x != m->n ? GM_FAIL : x;
+}
+
+/*
+ * The first start t >= from of the block's first segment under the rule how
+ * (*x: where the segment ends), or GM_FAIL. After "**" + separator a start
+ * follows a separator (or is lo): text is looked for with the separator
+ * before it, which the pattern holds just before the text.
+ */
+static size_t gm_first(gmatch *m, const gseg *sg, int how, size_t lo, size_t from,
+                       size_t *x)
+{
+    size_t t;
+    if (how == GM_ANY)
+        return gm_seg_find(m, sg, from, m->n, m->n, x);
+    if (from == lo && (*x = gm_seg_at(m, sg, lo)) != GM_FAIL)
+        return lo;
+    t = from > lo ? from - 1 : lo; /* where a separator before a later start may be */
+    for (;;) {
+        if (sg->litlen)
+            t = gm_find(m, m->g->pat + sg->off - 1, sg->litlen + 1u, t, m->n);
+        else if ((t = gm_next_sep(m, t)) == m->n)
+            t = GM_FAIL;
+        if (t == GM_FAIL)
+            return GM_FAIL;
+        if ((*x = gm_seg_at(m, sg, t + 1)) != GM_FAIL)
+            return t + 1;
+        t++;
+    }
+}
+
+/*
+ * A block between two "**" gaps that holds separators, and '*' or more:
+ * placing it from each start in turn would read k + 1 runs per start. Its k
+ * separators cut it into k + 1 pieces; a match covers k + 1 runs of s in a
+ * row: a suffix of the first run (piece 0), whole runs (pieces 1 .. k - 1)
+ * and a prefix of the last (piece k). So the runs are read once each, in
+ * order, keeping as a bit set which pieces end a partial match there
+ * (Shift-And over runs). Equal pieces are checked once per run: a block of
+ * many different pieces (more than GM_CLASSES) keeps the slower search.
+ */
+#define GM_CLASSES 64
+#define GM_WORDS ((AZ_MAX_PATTERN + 2 + 63) / 64)
+
+typedef struct gblock {
+    gseg sub[AZ_MAX_PATTERN + 1];  /* the block's runs of characters between '*' and separators */
+    uint16_t first[AZ_MAX_PATTERN + 2]; /* piece i is sub[first[i], first[i + 1]) */
+    uint8_t cls[AZ_MAX_PATTERN + 2];    /* the class of piece i (1 .. k - 1) */
+    uint16_t rep[GM_CLASSES];           /* the first piece of each class */
+    uint64_t cmask[GM_CLASSES][GM_WORDS]; /* the pieces of each class */
+    size_t npieces, nclasses, words;
+} gblock;
+
+/* Splits block [sb, se] into pieces at its literal separators. */
+static void gb_pieces(gmatch *m, size_t sb, size_t se, gblock *bl)
+{
+    const gprog *g = m->g;
+    size_t nsub = 1;
+    gseg *cur = &bl->sub[0];
+    bool lead = true;
+    memset(cur, 0, sizeof *cur);
+    cur->a = m->seg[sb].a;
+    bl->first[0] = 0;
+    bl->npieces = 1;
+    for (size_t i = m->seg[sb].a; i < m->seg[se].b; i++) {
+        const gstate *st = &g->st[i];
+        bool sep = st->kind == G_LIT && st->len == 1 && (unsigned char)g->pat[st->off] == g->sep;
+        if (st->kind != G_STAR && !sep) {
+            gm_seg_add(cur, g, i, &lead);
+            continue;
+        }
+        cur->b = (uint16_t)i;
+        if (sep)
+            bl->first[bl->npieces++] = (uint16_t)nsub;
+        cur = &bl->sub[nsub++];
+        memset(cur, 0, sizeof *cur);
+        cur->a = (uint16_t)(i + 1);
+        cur->gap = st->kind == G_STAR ? G_STAR : 0;
+        lead = true;
+    }
+    cur->b = m->seg[se].b;
+    bl->first[bl->npieces] = (uint16_t)nsub;
+    bl->words = bl->npieces / 64 + 1;
+}
+
+/* Whether pieces i and j are the same states. */
+static bool gb_same(const gmatch *m, const gblock *bl, size_t i, size_t j)
+{
+    size_t a = bl->first[i], b = bl->first[i + 1], c = bl->first[j];
+    if (bl->first[j + 1] - c != b - a)
+        return false;
+    for (size_t k = 0; k < b - a; k++) {
+        const gseg *x = &bl->sub[a + k], *y = &bl->sub[c + k];
+        if (x->b - x->a != y->b - y->a)
+            return false;
+        for (size_t s = 0; s < (size_t)(x->b - x->a); s++) {
+            const gstate *p = &m->g->st[x->a + s], *q = &m->g->st[y->a + s];
+            if (p->kind != q->kind || p->len != q->len ||
+                memcmp(m->g->pat + p->off, m->g->pat + q->off, p->len) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Groups the whole-run pieces (1 .. k - 1) into classes; false if there are too many. */
+static bool gb_classes(const gmatch *m, gblock *bl)
+{
+    size_t k = bl->npieces - 1;
+    bl->nclasses = 0;
+    for (size_t i = 1; i < k; i++) {
+        size_t c = 0;
+        while (c < bl->nclasses && !gb_same(m, bl, bl->rep[c], i))
+            c++;
+        if (c == bl->nclasses) {
+            if (c == GM_CLASSES)
+                return false;
+            bl->rep[c] = (uint16_t)i;
+            memset(bl->cmask[c], 0, sizeof bl->cmask[c]);
+            bl->nclasses++;
+        }
+        bl->cls[i] = (uint8_t)c;
+        bl->cmask[c][i / 64] |= (uint64_t)1 << (i % 64);
+    }
+    return true;
+}
+
+/*
+ * Piece i from x, the start of a run ending at y: where it ends (the least
+ * end, or exactly y when whole), or GM_FAIL.
+ */
+static size_t gb_piece(gmatch *m, const gblock *bl, size_t i, size_t x, size_t y, bool whole)
+{
+    size_t a = bl->first[i], b = bl->first[i + 1];
+    x = gm_seg_at(m, &bl->sub[a], x);
+    for (size_t k = a + 1; k < b && x != GM_FAIL; k++) {
+        if (k + 1 == b && whole)
+            return gm_seg_ending(m, &bl->sub[k], x, y, y, GM_ANY, x);
+        if (gm_seg_find(m, &bl->sub[k], x, y, y, &x) == GM_FAIL)
+            return GM_FAIL;
+    }
+    return x == GM_FAIL || (whole && x != y) ? GM_FAIL : x;
+}
+
+/* Whether piece 0 matches a suffix of the run [x, y) that starts where how allows. */
+static bool gb_first_piece(gmatch *m, const gblock *bl, size_t x, size_t y, int how, size_t lo)
+{
+    size_t a = bl->first[0], b = bl->first[1], c;
+    if (b - a == 1)
+        return gm_seg_ending(m, &bl->sub[a], x, y, y, how, lo) != GM_FAIL;
+    if (how != GM_ANY) /* only x itself: lo or just after a separator */
+        return gb_piece(m, bl, 0, x, y, true) != GM_FAIL;
+    if (gm_seg_find(m, &bl->sub[a], x, y, y, &c) == GM_FAIL)
+        return false;
+    for (size_t k = a + 1; k < b && c != GM_FAIL; k++) {
+        if (k + 1 == b)
+            return gm_seg_ending(m, &bl->sub[k], c, y, y, GM_ANY, c) != GM_FAIL;
+        if (gm_seg_find(m, &bl->sub[k], c, y, y, &c) == GM_FAIL)
+            return false;
+    }
+    return false;
+}
+
+/* One run [x, y): the bit set of pieces that hold on it as whole runs (pieces 1 .. k - 1). */
+static void gb_run_mask(gmatch *m, const gblock *bl, size_t x, size_t y, uint64_t *mask)
+{
+    memset(mask, 0, bl->words * sizeof *mask);
+    for (size_t c = 0; c < bl->nclasses; c++) {
+        if (gb_piece(m, bl, bl->rep[c], x, y, true) == GM_FAIL)
+            continue;
+        for (size_t w = 0; w < bl->words; w++)
+            mask[w] |= bl->cmask[c][w];
+    }
+}
+
+/* d = (d << 1) & mask, over words. */
+static void gb_shift_and(uint64_t *d, const uint64_t *mask, size_t words)
+{
+    uint64_t carry = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t next = d[w] >> 63;
+        d[w] = ((d[w] << 1) | carry) & mask[w];
+        carry = next;
+    }
+}
+
+/*
+ * The least end of a match of a block with separators (see gblock) from lo,
+ * or GM_FAIL; *done is false when the block has too many kinds of pieces.
+ */
+static size_t gm_block_seps(gmatch *m, size_t sb, size_t se, size_t lo, int how, bool *done)
+{
+    gblock bl;
+    uint64_t d[GM_WORDS], mask[GM_WORDS];
+    size_t x = lo, k;
+    gb_pieces(m, sb, se, &bl);
+    *done = gb_classes(m, &bl);
+    if (!*done)
+        return GM_FAIL;
+    k = bl.npieces - 1;
+    memset(d, 0, sizeof d);
+    for (;;) {
+        size_t y = gm_next_sep(m, x);
+        gb_run_mask(m, &bl, x, y, mask);
+        /* piece k, a prefix of this run, ends the block after pieces 0 .. k - 1 */
+        if ((d[(k - 1) / 64] >> ((k - 1) % 64)) & 1u) {
+            size_t q = gb_piece(m, &bl, k, x, y, false);
+            if (q != GM_FAIL)
+                return q;
+        }
+        gb_shift_and(d, mask, bl.words);
+        if (gb_first_piece(m, &bl, x, y, how, lo))
+            d[0] |= 1u;
+        if (y == m->n)
+            return GM_FAIL;
+        x = y + 1;
+    }
+}
+
+/* Where the (k)th separator from the end of s[lo, n) is, plus one; lo if there are fewer. */
+static size_t gm_after_last_seps(gmatch *m, size_t lo, size_t k)
+{
+    size_t x = m->n;
+    for (size_t i = 0; i < k; i++) {
+        const unsigned char *h = x > lo ? memrchr(m->s + lo, m->g->sep, x - lo) : NULL;
+        if (!h)
+            return lo;
+        x = (size_t)(h - m->s);
+    }
+    return x + 1;
+}
+
+/* The least end of a match of block [sb, se] starting at lo under how (to_end: ending at n). */
+static size_t gm_block(gmatch *m, size_t sb, size_t se, size_t lo, int how, bool to_end)
+{
+    size_t from = lo, p, x, seps = 0;
+    if (how == GM_AT) {
+        x = gm_seg_at(m, &m->seg[sb], lo);
+        return x == GM_FAIL ? GM_FAIL : gm_block_rest(m, sb, se, x, to_end);
+    }
+    if (to_end && sb == se)
+        return gm_seg_ending(m, &m->seg[sb], lo, m->n, m->n, how, lo);
+    for (size_t i = sb; i <= se; i++)
+        seps += m->seg[i].nsep;
+    if (to_end) {
+        from = gm_after_last_seps(m, lo, seps + 1);
+    } else if (seps && (sb < se || m->seg[sb].lit < m->seg[sb].b - m->seg[sb].a)) {
+        bool done;
+        p = gm_block_seps(m, sb, se, lo, how, &done);
+        if (done)
+            return p;
+    }
+    for (;;) {
+        p = gm_first(m, &m->seg[sb], how, lo, from, &x);
+        if (p == GM_FAIL)
+            return GM_FAIL;
+        x = gm_block_rest(m, sb, se, x, to_end);
+        if (x != GM_FAIL || to_end)
+            return x; /* a later start of a block that must end s spans too few separators */
+        from = gm_next_sep(m, p);
+        if (from == m->n)
+            return GM_FAIL;
+        from++;
+    }
+}
+
+/* The NFA's answer in time linear in len (see above). */
+static bool glob_linear(const gprog *g, const char *s, size_t len)
+{
+    gseg seg[AZ_MAX_PATTERN + 1];
+    gmatch m = {g, (const unsigned char *)s, len, seg, 0, 1, 0};
+    size_t pos = 0, sb = 0;
+    if (!s)
+        m.s = (const unsigned char *)"";
+    gm_plan(g, &m);
+    while (sb < m.nseg) {
+        size_t se = sb;
+        int how = sb == 0 ? GM_AT : seg[sb].gap == G_DSENT ? GM_SEG : GM_ANY;
+        while (se + 1 < m.nseg && seg[se + 1].gap == G_STAR)
+            se++;
+        pos = gm_block(&m, sb, se, pos, how, se + 1 == m.nseg);
+        if (pos == GM_FAIL)
+            return false;
+        sb = se + 1;
+    }
+    return true;
+}
+
 int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
+                      bool icase)
+{
+    gstate st[AZ_MAX_PATTERN];
+    gprog g;
+    gerr e;
+    if (!pat || (!s && slen))
+        return -1;
+    g.st = st;
+    if (!glob_parse(&g, pat, plen, mode, icase, &e))
+        return -1;
+    if (glob_is_all(pat, plen, mode))
+        return 1;
+    return glob_linear(&g, s, slen) ? 1 : 0;
+}
+
+int az_glob_match_nfa(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
                       bool icase)
 {
     gstate st[AZ_MAX_PATTERN];
@@ -582,13 +1180,23 @@ static uint8_t shape_one_run(az_glob *g, const char *p, size_t n, unsigned char 
     return SHAPE_DSTAR;
 }
 
-/* "**" + separator + a one-star segment: the subject's last segment must match it. */
+/*
+ * "**" + separator + a one-star segment: the subject's last segment must
+ * match it. Or "**" SEP P SEP "**" (a directory anywhere, such as .git):
+ * the bytes are the characters there, as both ends of "SEP P SEP" are ASCII.
+ */
 static uint8_t shape_tail(az_glob *g, const char *p, size_t n, unsigned char sep,
                           const gscan *sc)
 {
     size_t star;
     if (sc->runs != 2 || sc->at[0] != 0 || sc->width[0] != 2 || n < 3 ||
-        (unsigned char)p[2] != sep || sc->width[1] != 1)
+        (unsigned char)p[2] != sep)
+        return SHAPE_GENERAL;
+    if (sc->width[1] == 2 && sc->at[1] == n - 2 && n >= 6 && (unsigned char)p[n - 3] == sep) {
+        g->fixed = n - 4; /* SEP P SEP at p + 2 */
+        return SHAPE_INNER;
+    }
+    if (sc->width[1] != 1)
         return SHAPE_GENERAL;
     star = sc->at[1] - 3;
     if (!seg_star_ok(p + 3, n - 3, star, sep))
@@ -600,8 +1208,8 @@ static uint8_t shape_tail(az_glob *g, const char *p, size_t n, unsigned char sep
 }
 
 /*
- * Picks the matcher of a valid pattern. Patterns with '?', classes or
- * escapes always take the NFA: their characters are not their bytes.
+ * Picks the matcher of a valid pattern. Patterns with '?' or classes
+ * always take the NFA: their characters are not their bytes.
  */
 static uint8_t glob_shape(az_glob *g, const char *p, size_t n, az_glob_mode mode)
 {
@@ -611,7 +1219,7 @@ static uint8_t glob_shape(az_glob *g, const char *p, size_t n, az_glob_mode mode
     g->skip = 0;
     if (glob_is_all(p, n, mode))
         return SHAPE_ALL;
-    if (memchr(p, '?', n) || memchr(p, '[', n) || memchr(p, '\\', n))
+    if (memchr(p, '?', n) || memchr(p, '[', n))
         return SHAPE_GENERAL;
     glob_scan(p, n, &sc);
     if (sc.runs == 0) {
@@ -722,7 +1330,7 @@ static bool glob_match_prog(const az_glob *g, const char *s, size_t len)
     prog.pat = g->pat;
     prog.sep = glob_sep((az_glob_mode)g->mode);
     prog.icase = g->icase;
-    return glob_run(&prog, s, len);
+    return glob_linear(&prog, s, len);
 }
 
 bool az_glob_match(const az_glob *g, const char *s, size_t len)
@@ -744,6 +1352,9 @@ bool az_glob_match(const az_glob *g, const char *s, size_t len)
         return dseg_match(g, s, len);
     case SHAPE_TAIL:
         return tail_match(g, s, len);
+    case SHAPE_INNER:
+        return az_has_prefix(s, len, g->pat + 3, g->fixed - 1, g->icase) ||
+               find_bytes(s, len, g->pat + 2, g->fixed, g->icase) != NULL;
     default:
         return g->prog && glob_match_prog(g, s, len);
     }
@@ -961,18 +1572,67 @@ static bool has_ctl(const char *s, size_t n)
     return false;
 }
 
+/* ---- e-mail addresses ---- */
+
 /*
- * Finds the host of a URL, host:port or email address. The authority ends at
- * the first '/', '?' or '#', the user part ends at its last '@' (as browsers
- * read URLs), and an authority holding a backslash is refused, because some
- * URL parsers read '\' as '/' and others do not: the host must not depend on
- * who reads it.
+ * The characters of a dot-atom local part: RFC 5322's atext without '!'
+ * (bang paths), '%' (the percent hack) and '/', '?', '#' (which would make
+ * the text a scheme-less URL to a URL reader).
+ */
+static bool mailbox_char(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c) || (c != 0 && strchr("$&'*+-=^_`{|}~", c) != NULL);
+}
+
+/* A dot-atom of 1 to 64 bytes: mailbox_char runs joined by single dots. */
+static bool local_part_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.' ? s[i - 1] == '.' : !mailbox_char((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The host of a value read as an e-mail address: only a plain RFC 5321
+ * mailbox, local-part@domain with a dot-atom local part and a DNS name (at
+ * most 254 bytes in all), has one. Display names, angle brackets, comments,
+ * quoted local parts, route syntax, lists and relay hacks are text that mail
+ * libraries read in different ways, so they name no host at all.
+ */
+static bool mailbox_host(const char *v, size_t n, host_ref *h)
+{
+    const char *at = memchr(v, '@', n);
+    size_t local;
+    if (!at || n > 254)
+        return false;
+    local = (size_t)(at - v);
+    if (!local_part_ok(v, local))
+        return false;
+    h->p = at + 1;
+    h->len = n - local - 1;
+    h->bracketed = false;
+    return dns_name_ok(h->p, h->len);
+}
+
+/*
+ * Finds the host of a URL, host:port or email address. A value without a
+ * "scheme://" that holds an '@' anywhere is an e-mail address (mailbox_host).
+ * In a URL the authority ends at the first '/', '?' or '#', the user part
+ * ends at its last '@' (as browsers read URLs), and an authority holding a
+ * backslash is refused, because some URL parsers read '\' as '/' and others
+ * do not: the host must not depend on who reads it.
  */
 static bool host_extract(const char *v, size_t n, host_ref *h)
 {
     size_t start = scheme_len(v, n), end, i;
     if (has_ctl(v, n))
         return false;
+    if (start == 0 && memchr(v, '@', n))
+        return mailbox_host(v, n, h);
     for (end = start; end < n; end++)
         if (v[end] == '/' || v[end] == '?' || v[end] == '#')
             break;
@@ -1132,6 +1792,68 @@ bool az_cidr_contains(const az_cidr *c, const char *ip, size_t len)
         return false;
     fam = ip_unmap(ip_parse(ip, len, a), a);
     return fam != 0 && fam == c->family && prefix_eq(a, c->addr, c->prefix);
+}
+
+/*
+ * Whether URL parsers read a host as an IPv4 address: its last label is all
+ * decimal digits, or "0x" and hex digits (the WHATWG URL standard's "ends in
+ * a number"; curl and inet_aton read the same forms).
+ */
+static bool ends_in_number(const char *s, size_t n)
+{
+    size_t start = n, i;
+    while (start > 0 && s[start - 1] != '.')
+        start--;
+    if (start == n)
+        return false;
+    if (n - start >= 2 && s[start] == '0' && fold((unsigned char)s[start + 1]) == 'x') {
+        for (i = start + 2; i < n; i++) {
+            unsigned char c = fold((unsigned char)s[i]);
+            if (!is_digit(c) && !(c >= 'a' && c <= 'f'))
+                return false;
+        }
+        return true;
+    }
+    for (i = start; i < n; i++)
+        if (!is_digit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/*
+ * The address of a host that host_extract found: 4 or 6 (into a), 0 for a
+ * DNS name, -1 for a host that is neither exactly. A numeric host in any form
+ * but the dotted quad ("2852039166", "0xa9fea9fe", "0251.0376.0251.0376",
+ * "169.254.43518") is -1: HTTP clients read those as addresses, and not all
+ * read them alike, so no answer of cidr would be right for every reader.
+ */
+static int host_address(const host_ref *h, uint8_t a[16])
+{
+    int fam;
+    if (h->bracketed || memchr(h->p, ':', h->len) || ends_in_number(h->p, h->len)) {
+        fam = ip_literal(h->p, h->len, a);
+        return fam ? fam : -1;
+    }
+    return dns_name_ok(h->p, h->len) ? 0 : -1;
+}
+
+int az_cidr_match(const az_cidr *c, const char *value, size_t len)
+{
+    uint8_t a[16];
+    host_ref h;
+    int fam;
+    if (!c || !value)
+        return -1;
+    fam = ip_parse(value, len, a); /* a bare address, the usual case */
+    if (!fam) {
+        if (!host_extract(value, len, &h))
+            return -1;
+        fam = host_address(&h, a);
+        if (fam <= 0)
+            return fam;
+    }
+    fam = ip_unmap(fam, a);
+    return fam == c->family && prefix_eq(a, c->addr, c->prefix);
 }
 
 /* ---- regular expressions ---- */

@@ -215,6 +215,44 @@ expect_out "check: every destination must be inside" 0 \
 expect_out "check: --label, and reasons are JSON-escaped" 0 \
     '{"decision":"deny","rule":"no-pii-out","reason":"say \"no\" to C:\\pii\ttabs"}' \
     d --destination a@corp.example --label internal --label pii
+# Issue 9 item 4: a recipient that mail libraries read as bob@evil.com is not in corp.example.
+expect_out "check: an angle-bracket address is not inside" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    c --tool send_email --arg to='["<bob@evil.com>@corp.example"]'
+expect_out "check: an address list in one string is not inside" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    c --tool send_email --arg to='["bob@evil.com,alice@corp.example"]'
+expect_out "check: a plain mailbox inside" 0 '{"decision":"allow","rule":"email-inside","reason":""}' \
+    c --tool send_email --arg to='["bob.smith@corp.example"]'
+# Issue 9 items 2 and 5: tool globs split at '.', cidr reads the host of a URL.
+m() { "$bin" check matcher-policy.yaml --identity i --task t --param tp='"gitlab.*"' "$@"; }
+expect_out "check: cidr on a URL's host" 0 \
+    '{"decision":"deny","rule":"metadata","reason":""}' \
+    m --tool fetch --destination http://169.254.169.254/latest/meta-data/
+expect_out "check: cidr on host:port" 0 '{"decision":"deny","rule":"metadata","reason":""}' \
+    m --tool fetch --destination 169.254.169.254:80
+expect_out "check: cidr on a v4-mapped [IPv6]:port" 0 \
+    '{"decision":"deny","rule":"metadata","reason":""}' \
+    m --tool fetch --destination '[::ffff:169.254.169.254]:80'
+expect_out "check: a decimal IPv4 host is not guessed" 0 \
+    '{"decision":"deny","rule":"metadata","reason":"a condition could not be evaluated (invalid parameter pattern, missing parameter, or a value whose host cidr cannot read)"}' \
+    m --tool fetch --destination http://2852039166/
+expect_out "check: cidr near miss" 0 '{"decision":"allow","rule":"fetch","reason":""}' \
+    m --tool fetch --destination http://169.255.169.254/
+expect_out "check: tool glob stays in one segment" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    m --tool github.repo.push
+expect_out "check: tool glob, one segment" 0 '{"decision":"allow","rule":"github-one","reason":""}' \
+    m --tool github.push
+expect_out "check: tool glob parameter stays in one segment" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    m --tool gitlab.repo.push
+expect_out "check: tool glob parameter, one segment" 0 \
+    '{"decision":"allow","rule":"github-param","reason":""}' m --tool gitlab.push
+# Issue 16 item 2: a backslash in a glob is refused, in a policy and in a glob parameter.
+expect_out "check: a glob parameter with a backslash refuses the session" 0 \
+    '{"decision":"deny","rule":"session","reason":"parameter \"tp\", used as a glob by rule \"github-param\" at matcher-policy.yaml:24:30: a backslash is not allowed in a glob (globs have no escapes) (at byte 7)"}' \
+    "$bin" check matcher-policy.yaml --identity i --task t --param tp='"gitlab.\\*"' --tool gitlab.push
 expect_err "check: an unquoted string is not JSON" 2 "quote strings as JSON" \
     c --tool send_email --arg to=eve@evil.example
 expect_err "check: --param values are JSON too" 2 "quote strings as JSON" \

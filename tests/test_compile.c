@@ -37,6 +37,16 @@ static const error_case errors[] = {
      "unknown role \"nope\""},
     {HEAD "tasks:\n  t: { secrets: [nope] }\nrules: []\n", 3, 18, "unknown secret \"nope\""},
     {HEAD "rules:\n  - { id: a, effect: allow, tools: [\"a[b\"] }\n", 3, 37, "bad tool glob"},
+    /* issue 16 item 2: globs have no escapes, so a backslash is refused where it stands */
+    {HEAD "rules:\n  - { id: a, effect: allow, tools: [x], where: { resource: { glob: '/x/\\*' } } }\n",
+     3, 68, "a backslash is not allowed in a glob"},
+    {HEAD "rules:\n  - { id: a, effect: allow, tools: ['gh.\\*'] }\n", 3, 37,
+     "a backslash is not allowed in a glob"},
+    {HEAD "identities:\n  - { match: 'a/\\*', roles: [r] }\nrules: []\n", 3, 14,
+     "a backslash is not allowed in a glob"},
+    {HEAD "lists:\n  g: ['/a/**', 'b\\\\c']\nrules:\n"
+          "  - { id: a, effect: allow, tools: [x], where: { resource: { glob: { list: g } } } }\n",
+     3, 16, "a backslash is not allowed in a glob"},
     {HEAD "rules:\n  - { id: a, effect: allow, tools: [x], where: { args.x: { regex: \"(a\" } } }\n",
      3, 67, "bad regex"},
     {HEAD "rules:\n  - { id: a, effect: allow, tools: [x], where: { args.x: { cidr: 10.0.0.0/33 } } }\n",

@@ -18,7 +18,8 @@ static const char *const policy_template =
     "  http.post: { sink: true }\n"
     "tasks:\n"
     "  t:\n"
-    "    params: { who: string, max: number, okdoms: list, flag: bool, pat: string, few: number }\n"
+    "    params: { who: string, max: number, okdoms: list, flag: bool, pat: string, few: number,"
+    " tpat: string }\n"
     "rules:\n"
     "  - id: r\n"
     "    effect: allow\n"
@@ -28,7 +29,7 @@ static const char *const policy_template =
 
 static const char *const params =
     "{\"who\":\"Bob@X.example\",\"max\":100,\"okdoms\":[\"corp.example\"],\"flag\":true,"
-    "\"pat\":\"/home/*\",\"few\":2}";
+    "\"pat\":\"/home/*\",\"few\":2,\"tpat\":\"github.*\"}";
 
 typedef struct where_case {
     const char *where;
@@ -116,6 +117,55 @@ static const where_case cases[] = {
     {"{ args.to: { has: 7 } }", "{\"tool\":\"x\",\"args\":{\"to\":7}}", true},
     {"{ args.to: { has: x } }", "{\"tool\":\"x\",\"args\":{\"to\":{\"x\":1}}}", false},
     {"{ args.to: { has: x } }", "{\"tool\":\"x\",\"args\":{\"to\":null}}", false},
+    /* issue 9 item 2: over tool names '.' separates segments, for globs and glob parameters */
+    {"{ tool: { glob: \"github.*\" } }", "{\"tool\":\"github.issue\"}", true},
+    {"{ tool: { glob: \"github.*\" } }", "{\"tool\":\"github.repo.push\"}", false},
+    {"{ tool: { glob: \"github.**\" } }", "{\"tool\":\"github.repo.push\"}", true},
+    {"{ tool: { glob: \"github/*\" } }", "{\"tool\":\"github/a.b\"}", false},
+    {"{ tool: { not: { glob: \"github.*\" } } }", "{\"tool\":\"github.repo.push\"}", true},
+    {"{ tool: { any: [ { glob: \"github.?\" } ] } }", "{\"tool\":\"github.a.\"}", false},
+    {"{ tool: { glob: { param: tpat } } }", "{\"tool\":\"github.issue\"}", true},
+    {"{ tool: { glob: { param: tpat } } }", "{\"tool\":\"github.repo.push\"}", false},
+    {"{ resource: { glob: \"github.*\" } }", "{\"tool\":\"x\",\"resource\":\"github.repo.push\"}",
+     true},
+    /* issue 9 item 4: domain on an e-mail address takes a plain mailbox only */
+    {"{ args.to: { each: { any: [ { domain: { list: doms } }, { in: [ops@partner.example] } ] } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"<bob@evil.com>@corp.example\"]}}", false},
+    {"{ args.to: { each: { any: [ { domain: { list: doms } }, { in: [ops@partner.example] } ] } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"bob@evil.com,alice@corp.example\"]}}", false},
+    {"{ args.to: { each: { any: [ { domain: { list: doms } }, { in: [ops@partner.example] } ] } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"alice@corp.example\"]}}", true},
+    {"{ args.to: { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"<bob@evil.com>@corp.example\"]}}", false},
+    {"{ args.to: { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"bob@evil.com,c@corp.example\"]}}",
+     false},
+    {"{ args.to: { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"to\":[\"a@corp.example\",\"c@mail.corp-mail.example\"]}}",
+     true},
+    {"{ destination: { not: { domain: [corp.example] } } }",
+     "{\"tool\":\"x\",\"destination\":\"<bob@evil.com>@corp.example\"}", true},
+    {"{ destination: { not: { domain: [corp.example] } } }",
+     "{\"tool\":\"x\",\"destination\":\"bob%evil.com@corp.example\"}", true},
+    {"{ destination: { not: { domain: [corp.example] } } }",
+     "{\"tool\":\"x\",\"destination\":\"bob.smith@corp.example\"}", false},
+    /* issue 9 item 5: cidr reads the host of a URL, host:port or [IPv6]:port */
+    {"{ destination: { not: { cidr: [169.254.0.0/16] } } }",
+     "{\"tool\":\"x\",\"destination\":\"http://169.254.169.254/latest/meta-data/\"}", false},
+    {"{ destination: { not: { cidr: [169.254.0.0/16] } } }",
+     "{\"tool\":\"x\",\"destination\":\"169.254.169.254:80\"}", false},
+    {"{ destination: { not: { cidr: [169.254.0.0/16] } } }",
+     "{\"tool\":\"x\",\"destination\":\"[::ffff:169.254.169.254]:80\"}", false},
+    {"{ destination: { not: { cidr: [169.254.0.0/16] } } }",
+     "{\"tool\":\"x\",\"destination\":\"http://[::ffff:a9fe:a9fe]/x\"}", false},
+    {"{ destination: { not: { cidr: [169.254.0.0/16] } } }",
+     "{\"tool\":\"x\",\"destination\":\"https://user@169.254.169.254.:443/\"}", false},
+    {"{ destination: { cidr: [169.254.0.0/16] } }",
+     "{\"tool\":\"x\",\"destination\":\"http://169.254.169.254/latest/meta-data/\"}", true},
+    {"{ destination: { cidr: [169.254.0.0/16] } }",
+     "{\"tool\":\"x\",\"destination\":\"http://169.255.169.254/\"}", false},
+    {"{ destination: { not: { cidr: [169.254.0.0/16] } } }",
+     "{\"tool\":\"x\",\"destination\":\"http://metadata.example/\"}", true},
     /* arguments */
     {"{ args.ip: { cidr: [10.0.0.0/8, \"2001:db8::/32\"] } }",
      "{\"tool\":\"x\",\"args\":{\"ip\":\"10.1.2.3\"}}", true},
@@ -850,6 +900,93 @@ START_TEST(test_path_delegated)
 }
 END_TEST
 
+/*
+ * Issue 9 item 5: a deny on cidr is not bypassed by a URL, host:port,
+ * [IPv6]:port or a legacy IPv4 form that URL and HTTP clients read as the
+ * address (decimal, octal, hex, short forms). A host cidr cannot read
+ * exactly makes the check a deny whatever the rules say.
+ */
+static const char *const cidr_policy =
+    "agentauthz: 1\n"
+    "tasks: {t: {}}\n"
+    "rules:\n"
+    "  - { id: all, effect: allow, tools: [fetch] }\n"
+    "  - id: metadata\n"
+    "    effect: deny\n"
+    "    tools: [fetch]\n"
+    "    where: { destination: { cidr: [169.254.0.0/16, \"fe80::/10\"] } }\n";
+
+START_TEST(test_cidr_destinations)
+{
+    static const char *const caught[] = {
+        "169.254.169.254",
+        "http://169.254.169.254/latest/meta-data/",
+        "169.254.169.254:80",
+        "[::ffff:169.254.169.254]:80",
+        "http://[::ffff:a9fe:a9fe]:80/",
+        "::ffff:169.254.169.254",
+        "https://user:pw@169.254.169.254./x?y#z",
+        "bob@169.254.169.254",
+        "http://[fe80::1]/",
+    };
+    static const char *const unreadable[] = {
+        "2852039166",
+        "http://2852039166/",
+        "0xa9fea9fe",
+        "http://0xA9.0xFE.0xA9.0xFE/",
+        "0251.0376.0251.0376",
+        "169.254.43518",
+        "169.16689662:80",
+        "http://0169.254.169.254/",
+        "http://169.254.169.254\\@evil.example/",
+        "http://%31%36%39.254.169.254/",
+        "http://[fe80::1%25eth0]/",
+        "http://[169.254.169.254]/",
+        "http://1.2.3.4.5/",
+        "http://169.254.169.254:99999/",
+        "http://169.254.169.254 /",
+    };
+    static const char *const allowed[] = {
+        "169.253.255.255",
+        "http://169.255.0.1/",
+        "https://api.corp.example/x",
+        "api.corp.example:443",
+        "[2001:db8::1]:80",
+        "http://10.0.0.1/",
+        "https://1password.example/",
+    };
+    agentauthz_engine *e = engine_with(NULL, cidr_policy, NULL);
+    agentauthz_session *s;
+    char action[256];
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "agent/1", "t", NULL);
+    for (size_t i = 0; i < sizeof caught / sizeof *caught; i++) {
+        agentauthz_value *v = agentauthz_value_string(caught[i]);
+        char *json = NULL;
+        ck_assert_int_eq(agentauthz_value_to_json(v, &json, NULL), 0);
+        snprintf(action, sizeof action, "{\"tool\":\"fetch\",\"destination\":%s}", json);
+        expect_decision(s, action, AGENTAUTHZ_DENY, "metadata");
+        agentauthz_free(json);
+        agentauthz_value_free(v);
+    }
+    for (size_t i = 0; i < sizeof unreadable / sizeof *unreadable; i++) {
+        agentauthz_value *v = agentauthz_value_string(unreadable[i]);
+        char *json = NULL;
+        ck_assert_int_eq(agentauthz_value_to_json(v, &json, NULL), 0);
+        snprintf(action, sizeof action, "{\"tool\":\"fetch\",\"destination\":%s}", json);
+        expect_decision(s, action, AGENTAUTHZ_DENY, NULL);
+        agentauthz_free(json);
+        agentauthz_value_free(v);
+    }
+    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
+        snprintf(action, sizeof action, "{\"tool\":\"fetch\",\"destination\":\"%s\"}", allowed[i]);
+        expect_decision(s, action, AGENTAUTHZ_ALLOW, "all");
+    }
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval");
@@ -864,6 +1001,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_scope_beyond_64);
     tcase_add_test(tc, test_label_bound_denies_and_adds_nothing);
     tcase_add_test(tc, test_destination_list_of_one);
+    tcase_add_test(tc, test_cidr_destinations);
     suite_add_tcase(s, tc);
     tc = tcase_create("paths");
     tcase_add_loop_test(tc, test_path_case, 0, (int)(sizeof path_cases / sizeof path_cases[0]));

@@ -288,6 +288,12 @@ START_TEST(test_param_operands_checked_at_open)
                            "parameter \"pre\" (item 2), used as a string");
     expect_operand_refused(e, "{\"pat\":\"[\",\"nets\":[],\"dom\":\"a\",\"few\":1,\"pre\":[]}",
                            "glob");
+    /* issue 16 item 2: globs have no escapes, so a backslash in a glob parameter is refused */
+    expect_operand_refused(e,
+                           "{\"pat\":\"/kb/\\\\*\",\"nets\":[],\"dom\":\"a\",\"few\":1,"
+                           "\"pre\":[]}",
+                           "parameter \"pat\", used as a glob by rule \"by-pattern\" at "
+                           "test.yaml:13:34: a backslash is not allowed in a glob");
     /* the error carries the place of {param: NAME} too */
     ck_assert_int_eq(try_open(e, support, "t",
                               "{\"pat\":\"a[\",\"nets\":[],\"dom\":\"a\",\"few\":1,\"pre\":[]}",

@@ -2,8 +2,9 @@
  * libFuzzer harness for globs. The input is one flags byte (bit 0: tool
  * mode, bit 1: icase), then the pattern, a '\n', and the subject. It
  * compiles the pattern, matches it, and checks that the compiled matcher
- * (with its fast paths) and az_glob_match_raw (always the general NFA) agree
- * on validity and on the result; any disagreement aborts.
+ * (with its fast paths), az_glob_match_raw (the linear matcher) and the
+ * reference NFA (az_glob_match_nfa) agree on validity and on the result;
+ * any disagreement aborts.
  *
  * Build: clang -g -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
  *        lib/match.c tests/fuzz/fuzz_glob.c -o fuzz_glob
@@ -41,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((rc != 0) != (raw < 0))
         abort();
     if (rc == 0 && az_glob_match(&g, s, slen) != (raw == 1))
+        abort();
+    if (slen <= 4096 && az_glob_match_nfa(pat, plen, s, slen, mode, icase) != raw)
         abort();
     az_glob_free(&g);
     return 0;
