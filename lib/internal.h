@@ -303,9 +303,12 @@ int az_glob_match_nfa(const char *pat, size_t plen, const char *s, size_t slen,
 /*
  * Whether the host in value (a host, host:port, URL with or without scheme,
  * or email address) equals domain or is a subdomain of it, ASCII
- * case-insensitively. A value with no parseable host never matches.
+ * case-insensitively: 1 or 0. A value with no parseable host never matches.
+ * -1 for a host that URL parsers read as an IPv4 address in a legacy form
+ * ("2852039166", "0xa9fea9fe", "169.254.43518"): the caller must deny, as
+ * for cidr, since no answer would be right for every reader.
  */
-bool az_domain_match(const char *value, size_t vlen, const char *domain, size_t dlen);
+int az_domain_match(const char *value, size_t vlen, const char *domain, size_t dlen);
 /* Whether domain is a syntactically valid host name (for policy checks). */
 bool az_domain_valid(const char *domain, size_t len);
 
@@ -324,7 +327,7 @@ typedef struct az_domain {
 /* 0, or -1 when domain is not a valid host name or IP literal. */
 int az_domain_prepare(az_domain *d, const char *domain, size_t len);
 /* az_domain_match against a prepared domain. */
-bool az_domain_match_prepared(const az_domain *d, const char *value, size_t vlen);
+int az_domain_match_prepared(const az_domain *d, const char *value, size_t vlen);
 
 typedef struct az_cidr {
     uint8_t family; /* 4 or 6 */

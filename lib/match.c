@@ -1668,6 +1668,8 @@ static bool ip_host_match(const host_ref *h, const az_domain *d)
     return fa != 0 && fa == d->family && memcmp(a, d->ip, 16) == 0;
 }
 
+static bool ends_in_number(const char *s, size_t n);
+
 /*
  * Whether v is a bare host name ("api.corp.example"): no scheme, user, port
  * or trailing dot, not an IP address (which has no letter or '-'), and a
@@ -1695,33 +1697,36 @@ static bool bare_dns_name(const char *v, size_t n)
     return named && dns_label_ok(v, start, n);
 }
 
-bool az_domain_match_prepared(const az_domain *d, const char *value, size_t vlen)
+int az_domain_match_prepared(const az_domain *d, const char *value, size_t vlen)
 {
     host_ref h = {value, vlen, false};
     uint8_t tmp[16];
     if (!value)
-        return false;
-    if (!bare_dns_name(value, vlen)) {
+        return 0;
+    if (!bare_dns_name(value, vlen) || ends_in_number(value, vlen)) {
         if (!host_extract(value, vlen, &h))
-            return false;
-        if (d->family || h.bracketed || ip_literal(h.p, h.len, tmp))
+            return 0;
+        if (h.bracketed || ip_literal(h.p, h.len, tmp))
             return ip_host_match(&h, d);
-        if (!dns_name_ok(h.p, h.len))
-            return false;
+        if (!memchr(h.p, ':', h.len) && ends_in_number(h.p, h.len))
+            return -1; /* "2852039166": an address to HTTP clients, none that all agree on */
+        if (d->family || !dns_name_ok(h.p, h.len))
+            return 0;
     } else if (d->family) {
-        return false; /* a name never matches an address */
+        return 0; /* a name never matches an address */
     }
     if (az_mem_eq(h.p, h.len, d->name, d->len, true))
-        return true;
+        return 1;
     return h.len > d->len && h.p[h.len - d->len - 1] == '.' &&
            az_has_suffix(h.p, h.len, d->name, d->len, true);
 }
 
-bool az_domain_match(const char *value, size_t vlen, const char *domain, size_t dlen)
+int az_domain_match(const char *value, size_t vlen, const char *domain, size_t dlen)
 {
     az_domain d;
-    return domain && az_domain_prepare(&d, domain, dlen) == 0 &&
-           az_domain_match_prepared(&d, value, vlen);
+    if (!domain || az_domain_prepare(&d, domain, dlen) != 0)
+        return 0;
+    return az_domain_match_prepared(&d, value, vlen);
 }
 
 /* ---- CIDR ---- */

@@ -235,7 +235,7 @@ expect_out "check: cidr on a v4-mapped [IPv6]:port" 0 \
     '{"decision":"deny","rule":"metadata","reason":""}' \
     m --tool fetch --destination '[::ffff:169.254.169.254]:80'
 expect_out "check: a decimal IPv4 host is not guessed" 0 \
-    '{"decision":"deny","rule":"metadata","reason":"a condition could not be evaluated (invalid parameter pattern, missing parameter, or a value whose host cidr cannot read)"}' \
+    '{"decision":"deny","rule":"metadata","reason":"a condition could not be evaluated (invalid parameter pattern, missing parameter, or a value whose host cidr or domain cannot read)"}' \
     m --tool fetch --destination http://2852039166/
 expect_out "check: cidr near miss" 0 '{"decision":"allow","rule":"fetch","reason":""}' \
     m --tool fetch --destination http://169.255.169.254/

@@ -987,6 +987,55 @@ START_TEST(test_cidr_destinations)
 }
 END_TEST
 
+/*
+ * The same for domain with an address operand: "2852039166" is
+ * 169.254.169.254 to HTTP clients, so a deny on domain: [169.254.169.254]
+ * must not be passed by it (domain makes such a check a deny, as cidr does).
+ */
+static const char *const domain_ip_policy =
+    "agentauthz: 1\n"
+    "tasks: {t: {}}\n"
+    "rules:\n"
+    "  - { id: all, effect: allow, tools: [fetch] }\n"
+    "  - { id: metadata, effect: deny, tools: [fetch],\n"
+    "      where: { destination: { domain: [169.254.169.254] } } }\n";
+
+START_TEST(test_domain_ip_destinations)
+{
+    static const char *const caught[] = {
+        "169.254.169.254", "http://169.254.169.254/latest/meta-data/", "169.254.169.254:80",
+        "[::ffff:169.254.169.254]:80",
+    };
+    static const char *const numeric[] = {
+        "2852039166",          "http://2852039166/", "0xa9fea9fe", "http://0xA9.0xFE.0xA9.0xFE/",
+        "0251.0376.0251.0376", "169.254.43518",      "169.16689662:80", "http://0169.254.169.254/",
+    };
+    static const char *const allowed[] = {
+        "169.254.169.253", "http://169.254.169.255/", "api.corp.example", "http://10.0.0.1/",
+        "https://1password.example/", "169.254.169.254.nip.io",
+    };
+    agentauthz_engine *e = engine_with(NULL, domain_ip_policy, NULL);
+    agentauthz_session *s;
+    char action[256];
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "agent/1", "t", NULL);
+    for (size_t i = 0; i < sizeof caught / sizeof *caught; i++) {
+        snprintf(action, sizeof action, "{\"tool\":\"fetch\",\"destination\":\"%s\"}", caught[i]);
+        expect_decision(s, action, AGENTAUTHZ_DENY, "metadata");
+    }
+    for (size_t i = 0; i < sizeof numeric / sizeof *numeric; i++) {
+        snprintf(action, sizeof action, "{\"tool\":\"fetch\",\"destination\":\"%s\"}", numeric[i]);
+        expect_decision(s, action, AGENTAUTHZ_DENY, NULL);
+    }
+    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
+        snprintf(action, sizeof action, "{\"tool\":\"fetch\",\"destination\":\"%s\"}", allowed[i]);
+        expect_decision(s, action, AGENTAUTHZ_ALLOW, "all");
+    }
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval");
@@ -1002,6 +1051,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_label_bound_denies_and_adds_nothing);
     tcase_add_test(tc, test_destination_list_of_one);
     tcase_add_test(tc, test_cidr_destinations);
+    tcase_add_test(tc, test_domain_ip_destinations);
     suite_add_tcase(s, tc);
     tc = tcase_create("paths");
     tcase_add_loop_test(tc, test_path_case, 0, (int)(sizeof path_cases / sizeof path_cases[0]));

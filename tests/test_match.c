@@ -982,7 +982,7 @@ END_TEST
 typedef struct dom_case {
     const char *value;
     const char *domain;
-    bool want;
+    int want; /* 1, 0, or -1: a numeric host the caller must deny */
 } dom_case;
 
 static const dom_case dom_cases[] = {
@@ -1090,7 +1090,12 @@ static const dom_case dom_cases[] = {
     {"10.1.2.3", "10.1.2.3", true},
     {"http://10.1.2.3:8080/x", "10.1.2.3", true},
     {"10.1.2.3", "2.3", false},
-    {"1.10.1.2.3", "10.1.2.3", false},
+    {"1.10.1.2.3", "10.1.2.3", -1},
+    {"2852039166", "169.254.169.254", -1},
+    {"http://0xa9fea9fe/", "169.254.169.254", -1},
+    {"0xa9fea9fe", "corp.example", -1},
+    {"169.254.43518:80", "169.254.169.254", -1},
+    {"api.corp.example:80", "corp.example", true},
     {"[::1]", "::1", true},
     {"[::1]:8443", "::1", true},
     {"http://[::1]:8443/", "[::1]", true},
