@@ -1084,8 +1084,9 @@ static bool glob_linear(const gprog *g, const char *s, size_t len)
     return true;
 }
 
-int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
-                      bool icase)
+/* Compiles pat and runs match on s: the linear matcher, or the reference NFA. */
+static int glob_match_by(bool (*match)(const gprog *, const char *, size_t), const char *pat,
+                         size_t plen, const char *s, size_t slen, az_glob_mode mode, bool icase)
 {
     gstate st[AZ_MAX_PATTERN];
     gprog g;
@@ -1097,23 +1098,19 @@ int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, 
         return -1;
     if (glob_is_all(pat, plen, mode))
         return 1;
-    return glob_linear(&g, s, slen) ? 1 : 0;
+    return match(&g, s, slen) ? 1 : 0;
+}
+
+int az_glob_match_raw(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
+                      bool icase)
+{
+    return glob_match_by(glob_linear, pat, plen, s, slen, mode, icase);
 }
 
 int az_glob_match_nfa(const char *pat, size_t plen, const char *s, size_t slen, az_glob_mode mode,
                       bool icase)
 {
-    gstate st[AZ_MAX_PATTERN];
-    gprog g;
-    gerr e;
-    if (!pat || (!s && slen))
-        return -1;
-    g.st = st;
-    if (!glob_parse(&g, pat, plen, mode, icase, &e))
-        return -1;
-    if (glob_is_all(pat, plen, mode))
-        return 1;
-    return glob_run(&g, s, slen) ? 1 : 0;
+    return glob_match_by(glob_run, pat, plen, s, slen, mode, icase);
 }
 
 /* ---- glob fast paths ---- */
