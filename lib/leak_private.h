@@ -204,12 +204,13 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
 int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out);
 
 /*
- * The reference implementation of az_leak_scan: the whole normalised view
- * written and walked (az_leak_scan walks it only around the bytes where it
- * differs from the input; see leak.c; az_leak_scrub walks it whole). Same
- * answer; for tests (tests/test_leak_region.c).
+ * The reference implementations of az_leak_scan and az_leak_scrub: the
+ * whole normalised view written and walked (the others walk it only around
+ * the bytes where it differs from the input; see leak.c). Same results;
+ * for tests (tests/test_leak_region.c).
  */
 int az_leak_scan_whole(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit);
+int az_leak_scrub_whole(const az_leak_set *set, const void *data, size_t len, az_buf *out);
 
 /*
  * The normalised view of in (len bytes) that scans also search, written to
