@@ -63,8 +63,6 @@ _Static_assert(AZ_LEAK_MAX_STEP <= (1u << OFF_BITS), "an entry's offset field is
 #define ENTRY_MAX_PATS (AZ_LEAK_MAX_ENC * (1u + AZ_LEAK_MAX_PARTS))
 #define WALK_BATCH 8u     /* probes whose Bloom words are fetched together */
 #define WALK_MIN_STEP 16u /* shortest stride that gains from batching */
-#define TRI_MIN_BITS 10u /* raw triple filter: 2^10 .. 2^22 bits, 16 per raw byte */
-#define TRI_MAX_BITS 22u
 
 #if defined(__GNUC__)
 #define AZ_PREFETCH(p) __builtin_prefetch(p)
@@ -130,8 +128,6 @@ struct az_leak_set {
     uint32_t *starts; /* words + 1: bucket w is entries[starts[w] .. starts[w+1]) */
     uint32_t *entries;
     size_t nentries;
-    uint64_t *tris; /* the raw patterns' byte triples (tri_has), 2^tri_lg bits */
-    unsigned tri_lg;
 };
 
 static const char HEX_LOWER[] = "0123456789abcdef";
@@ -497,14 +493,7 @@ static int build_alloc_index(az_leak_set *set)
     set->bloom = calloc(set->words, sizeof *set->bloom);
     set->starts = calloc(set->words + 1, sizeof *set->starts);
     set->entries = malloc(keys * sizeof *set->entries);
-    set->tri_lg = TRI_MIN_BITS;
-    for (size_t i = 0, raw = 0; i < set->npats; i++) {
-        raw += set->pats[i].kind == AZ_LEAK_RAW ? set->pats[i].len : 0;
-        while (set->tri_lg < TRI_MAX_BITS && ((size_t)1 << set->tri_lg) < 16 * raw)
-            set->tri_lg++;
-    }
-    set->tris = calloc(((size_t)1 << set->tri_lg) / 64u, sizeof *set->tris);
-    if (!set->bloom || !set->starts || !set->entries || !set->tris)
+    if (!set->bloom || !set->starts || !set->entries)
         return AGENTAUTHZ_ENOMEM;
     return 0;
 }
@@ -554,38 +543,9 @@ static void build_index_with(az_leak_set *set, uint32_t *words)
  */
 #define INDEX_STACK_WORDS 2048u
 
-/*
- * The byte triples of the raw patterns (letters folded), hashed into a bit
- * table: a change of the view (a decoded escape, a removed line break) can
- * only matter where the bytes around it chain through the pieces of some
- * pattern (see region_relevant). The pairs of the encoded kinds are known
- * without a table (pair_const).
- */
-static inline size_t tri_bit(const az_leak_set *set, unsigned char a, unsigned char b,
-                             unsigned char c)
-{
-    uint32_t x = ((uint32_t)fold1(a) << 16 | (uint32_t)fold1(b) << 8 | fold1(c)) * 0x9E3779B1u;
-    return (size_t)(x >> (32u - set->tri_lg));
-}
-
-static void build_tris(az_leak_set *set)
-{
-    uint64_t *tris = set->tris;
-    for (size_t pi = 0; pi < set->npats; pi++) {
-        const unsigned char *b = set->pats[pi].p;
-        if (set->pats[pi].kind != AZ_LEAK_RAW)
-            continue;
-        for (size_t i = 0; i + 2 < set->pats[pi].len; i++) {
-            size_t x = tri_bit(set, b[i], b[i + 1], b[i + 2]);
-            tris[x >> 6] |= 1ull << (x & 63u);
-        }
-    }
-}
-
 static void build_index(az_leak_set *set)
 {
     uint32_t stackw[INDEX_STACK_WORDS];
-    build_tris(set);
     /* words <= 2^31 (keys < 2^32), so a word index fits 32 bits. */
     build_index_with(set, set->nentries <= INDEX_STACK_WORDS ? stackw : NULL);
 }
@@ -658,7 +618,6 @@ void az_leak_set_free(az_leak_set *set)
     free(set->bloom);
     free(set->starts);
     free(set->entries);
-    free(set->tris);
     free(set);
 }
 
@@ -685,9 +644,7 @@ size_t az_leak_set_memory(const az_leak_set *set)
     return sizeof *set + set->bytes_cap + entry_bytes + set->npats * sizeof *set->pats +
            set->nsecrets * (sizeof *set->secrets + (set->names ? sizeof *set->names : 0)) +
            set->words * sizeof *set->bloom + (set->words + 1) * sizeof *set->starts +
-           set->nentries * sizeof *set->entries +
-           (set->tris ? ((size_t)1 << set->tri_lg) / 8u : 0) +
-           az_leak_set_memory(set->next);
+           set->nentries * sizeof *set->entries + az_leak_set_memory(set->next);
 }
 
 /* ---- entries: each secret encoded once, in pooled guarded memory ---- */
@@ -904,7 +861,6 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
  */
 typedef struct view_tok {
     size_t v, vlen, s, slen;
-    unsigned char out[4]; /* the view bytes (tok_pass only; view_fill leaves them) */
 } view_tok;
 
 typedef struct leak_view {
@@ -1019,12 +975,13 @@ static void view_token(leak_view *v, size_t vlen, size_t s, size_t slen)
     v->rc = grow((void **)&v->toks, &v->captoks, v->ntoks, sizeof *v->toks);
     if (v->rc)
         return;
-    v->toks[v->ntoks++] = (view_tok){v->base + v->len - vlen, vlen, s, slen, {0}};
+    v->toks[v->ntoks++] = (view_tok){v->base + v->len - vlen, vlen, s, slen};
 }
 
-/* Writes the UTF-8 form of code point cp (below 0x10000) at o; the byte for cp < 0x100. */
-static size_t cp_utf8(long cp, unsigned char *o)
+/* Appends the UTF-8 form of code point cp (below 0x10000) to the view; the byte for cp < 0x100. */
+static size_t view_put_cp(leak_view *v, long cp)
 {
+    unsigned char *o = v->p + v->len;
     /* \u00XX: the byte XX, as encoders that escape binary data as Latin-1 write it. */
     if (cp < 0x100) {
         o[0] = (unsigned char)cp;
@@ -1090,7 +1047,7 @@ static size_t view_escape(leak_view *v, const unsigned char *in, size_t len, siz
     if (c == 'n' || c == 'r')
         return view_break(v, in, len, i, 2);
     if (c == 'u' && len - i >= 6 && (cp = hexn(in + i + 2, 4)) >= 0) {
-        n = cp_utf8(cp, v->p + v->len);
+        n = view_put_cp(v, cp);
         v->len += n;
         view_token(v, n, i, 6);
         return i + 6;
@@ -1530,734 +1487,26 @@ static bool chain_empty(const az_leak_set *set)
     return true;
 }
 
-/* The view pass of the reference scan: the whole view, a block at a time, every set. */
-static int scan_whole_view(const az_leak_set *set, const unsigned char *data, size_t len,
-                           az_leak_hit *hit)
+int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit)
 {
     unsigned char stack[VIEW_STACK];
     leak_view v;
-    int rc;
-    view_open(&v, set, data, len, stack, false);
-    rc = v.rc;
-    if (!rc && v.p)
-        rc = scan_view(set, data, len, &v, hit);
-    view_close(&v, stack);
-    return rc;
-}
-
-/* ---- the view, region by region ---- */
-
-/*
- * Most of the view is a copy of the input: it differs only at its tokens
- * (decoded escapes, removed line breaks), and a match in the view that
- * overlaps no token is a match in the input, which the first walk saw. So
- * the scans below do not write the whole view: a token pass (tok_pass)
- * finds the tokens without copying anything, exactly as view_fill would
- * make them, each with the bytes it decodes to; then each set of the chain
- * walks only the view around the tokens that could be part of one of its
- * patterns (region_relevant): from maxpat - 1 bytes before such a token to
- * maxpat - 1 bytes after it, nearby regions merged, each region's view
- * written from the tokens and the input into a small buffer. Random data
- * holds a line break or an escape every hundred bytes or so; a break
- * whose neighbours form no pair of any pattern needs no second look.
- * tests/test_leak_region.c checks the result against the whole view's.
- */
-typedef struct tok_pass {
-    const unsigned char *in;
-    size_t len;
-    size_t i;        /* input consumed */
-    size_t vpos;     /* view bytes written so far (virtually) */
-    size_t prev_end; /* input offset after the last token: view_fill's floor */
-    view_tok *toks;
-    size_t ntoks, captoks;
-    size_t anchor_v, anchor_s; /* where the last dropped token ends (view, input) */
-    bool dropped;
-    bool special;   /* the input holds a byte that may start a token */
-    bool mvalid;    /* mask holds the special bytes of in[mbase .. mbase + 64) */
-    size_t mbase;
-    uint64_t mask;
-} tok_pass;
-
-/*
- * Bit b set when p[b] may start a token, for the 64 bytes at p (p[64] is
- * read too): a line break; a '%' before a hex digit; a '\\' before one of
- * "nrux/\\\"". Other '%' and '\\' bytes are copied as they are and
- * consume nothing after them, so they need no stop.
- */
-#if defined(__SSE2__)
-static inline __m128i in_range(__m128i x, char lo, int n)
-{
-    return _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(-lo - 128))),
-                          _mm_set1_epi8((char)(n - 128)));
-}
-#endif
-
-static inline uint64_t start_mask64(const unsigned char *p)
-{
-#if defined(__SSE2__)
-    const __m128i bs = _mm_set1_epi8('\\'), pc = _mm_set1_epi8('%');
-    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), low = _mm_set1_epi8(0x20);
-    uint64_t m = 0;
-    for (unsigned k = 0; k < 4; k++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k + 1));
-        __m128i yl = _mm_or_si128(y, low);
-        __m128i hex = _mm_or_si128(in_range(y, '0', 10), in_range(yl, 'a', 6));
-        __m128i esc = _mm_or_si128(
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(y, _mm_set1_epi8('n')),
-                                      _mm_cmpeq_epi8(y, _mm_set1_epi8('r'))),
-                         _mm_or_si128(_mm_cmpeq_epi8(y, _mm_set1_epi8('u')),
-                                      _mm_cmpeq_epi8(y, _mm_set1_epi8('x')))),
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(y, _mm_set1_epi8('/')),
-                                      _mm_cmpeq_epi8(y, bs)),
-                         _mm_cmpeq_epi8(y, _mm_set1_epi8('"'))));
-        __m128i e = _mm_or_si128(
-            _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(x, bs), esc),
-                         _mm_and_si128(_mm_cmpeq_epi8(x, pc), hex)),
-            _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)));
-        m |= (uint64_t)(unsigned)_mm_movemask_epi8(e) << (16 * k);
-    }
-    return m;
-#else
-    uint64_t m = 0;
-    for (unsigned k = 0; k < 64; k++)
-        m |= (uint64_t)view_special(p[k]) << k;
-    return m;
-#endif
-}
-
-static inline unsigned ctz64(uint64_t m)
-{
-#if defined(__GNUC__)
-    return (unsigned)__builtin_ctzll(m);
-#else
-    unsigned n = 0;
-    while (!(m & 1u)) {
-        m >>= 1;
-        n++;
-    }
-    return n;
-#endif
-}
-
-/*
- * The next byte at or after tp->i that may start a token (any special byte
- * near the end), or the input's length: a mask of 64 bytes at a time,
- * kept between calls, as specials come every few dozen bytes in random data.
- */
-static size_t tok_next(tok_pass *tp)
-{
-    size_t i = tp->i, len = tp->len;
-    for (;;) {
-        uint64_t m;
-        if (!tp->mvalid || i < tp->mbase || i - tp->mbase >= 64) {
-            if (len - i < 65) {
-                tp->mvalid = false;
-                return next_special(tp->in, i, len);
-            }
-            tp->mbase = i;
-            tp->mask = start_mask64(tp->in + i);
-            tp->mvalid = true;
-        }
-        m = tp->mask & (~0ull << (i - tp->mbase));
-        if (m)
-            return tp->mbase + ctz64(m);
-        i = tp->mbase + 64;
-        if (i >= len)
-            return len;
-    }
-}
-
-/*
- * Room for more tokens. Their bytes are decoded input, so the old array is
- * wiped rather than left to realloc. A chunk of random data makes a few
- * hundred tokens: the first array holds them.
- */
-#define TOK_FIRST 1024u
-
-static int tok_grow(tok_pass *tp)
-{
-    size_t cap = tp->captoks ? 2 * tp->captoks : TOK_FIRST;
-    view_tok *nt;
-    if (tp->captoks > SIZE_MAX / 2 / sizeof *nt)
-        return AGENTAUTHZ_ENOMEM;
-    if (!(nt = malloc(cap * sizeof *nt)))
-        return AGENTAUTHZ_ENOMEM;
-    if (tp->toks) {
-        memcpy(nt, tp->toks, tp->ntoks * sizeof *nt);
-        sodium_memzero(tp->toks, tp->ntoks * sizeof *nt);
-        free(tp->toks);
-    }
-    tp->toks = nt;
-    tp->captoks = cap;
-    return 0;
-}
-
-static inline int tok_add(tok_pass *tp, size_t vlen, size_t s, size_t slen,
-                          const unsigned char *out)
-{
-    view_tok *t;
-    if (tp->ntoks == tp->captoks) {
-        int rc = tok_grow(tp);
-        if (rc)
-            return rc;
-    }
-    t = &tp->toks[tp->ntoks++];
-    t->v = tp->vpos;
-    t->vlen = vlen;
-    t->s = s;
-    t->slen = slen;
-    for (size_t k = 0; k < vlen; k++)
-        t->out[k] = out[k];
-    tp->vpos += vlen;
-    tp->prev_end = tp->i = s + slen;
-    return 0;
-}
-
-/* view_break's token: the bytes since the floor are the input's own. */
-static int tok_break(tok_pass *tp, size_t i, size_t slen)
-{
-    const unsigned char *in = tp->in;
-    size_t back = 0, j = i + slen;
-    while (back < RETRACT_MAX && i - back > tp->prev_end &&
-           (in[i - back - 1] == ' ' || in[i - back - 1] == '\t'))
-        back++;
-    while (j < tp->len && (in[j] == ' ' || in[j] == '\t' || in[j] == '\r' || in[j] == '\n'))
-        j++;
-    tp->vpos -= back;
-    return tok_add(tp, 0, i - back, j - i + back, NULL);
-}
-
-/* A byte copied as it is (a '%' or '\\' that starts no rule). */
-static int tok_plain(tok_pass *tp)
-{
-    tp->i++;
-    tp->vpos++;
-    return 0;
-}
-
-/* view_percent's token. */
-static int tok_percent(tok_pass *tp, size_t i)
-{
-    const unsigned char *in = tp->in;
-    size_t len = tp->len, j = i + 1;
-    unsigned char b;
-    long x;
-    while (len - j >= 2 && in[j] == '2' && in[j + 1] == '5')
-        j += 2;
-    if (len - j >= 2 && (x = hexn(in + j, 2)) >= 0) {
-        b = (unsigned char)x;
-        return tok_add(tp, 1, i, j + 2 - i, &b);
-    }
-    if (j > i + 1)
-        return tok_add(tp, 1, i, j - i, (const unsigned char *)"%");
-    return tok_plain(tp);
-}
-
-/* view_escape's token. */
-static int tok_escape(tok_pass *tp, size_t i)
-{
-    const unsigned char *in = tp->in;
-    size_t len = tp->len;
-    unsigned char c = len - i >= 2 ? in[i + 1] : 0, o[VIEW_TOKEN_MAX];
-    long cp;
-    if (c == 'n' || c == 'r')
-        return tok_break(tp, i, 2);
-    if (c == 'u' && len - i >= 6 && (cp = hexn(in + i + 2, 4)) >= 0)
-        return tok_add(tp, cp_utf8(cp, o), i, 6, o);
-    if (c == 'x' && len - i >= 4 && (cp = hexn(in + i + 2, 2)) >= 0) {
-        o[0] = (unsigned char)cp;
-        return tok_add(tp, 1, i, 4, o);
-    }
-    if (c == '/' || c == '\\' || c == '"')
-        return tok_add(tp, 1, i, 2, &c);
-    return tok_plain(tp);
-}
-
-/* Finds the tokens until the input consumed reaches until (or the end). */
-static int tok_run(tok_pass *tp, size_t until)
-{
-    int rc = 0;
-    while (!rc && tp->i < until && tp->i < tp->len) {
-        size_t k = tok_next(tp);
-        tp->vpos += k - tp->i;
-        tp->i = k;
-        if (k == tp->len)
-            break;
-        tp->special = true;
-        if (tp->in[k] == '%')
-            rc = tok_percent(tp, k);
-        else if (tp->in[k] == '\\')
-            rc = tok_escape(tp, k);
-        else
-            rc = tok_break(tp, k, 1);
-    }
-    return rc;
-}
-
-/* Only tokens [0, ntoks) hold bytes: tok_drop wipes what it moves down from. */
-static void tok_free(tok_pass *tp)
-{
-    if (tp->toks)
-        sodium_memzero(tp->toks, tp->ntoks * sizeof *tp->toks);
-    free(tp->toks);
-    memset(tp, 0, sizeof *tp);
-}
-
-/* Classes of folded bytes for the pairs of encoded patterns. */
-#define PC_HEX 1u   /* 0-9 a-f */
-#define PC_B64 2u   /* a-z 0-9 + / - _ (base64 and base64url, folded) */
-#define PC_UNRES 4u /* a-z 0-9 - . _ ~ */
-
-#define PC_COLON 8u
-#define PC_SPACE 16u
-#define PC_PCT 32u
-/* pair_class of each folded byte (folded: no capitals). */
-static const unsigned char PAIR_CLASS[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    16, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 2, 0, 6, 4, 2,
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6,
-    0, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6, 6,
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 0, 0, 0, 4, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-static inline unsigned pair_class(unsigned char c)
-{
-    return PAIR_CLASS[c];
-}
-
-/*
- * Whether folded a, b may be adjacent in a hex, base64 or percent pattern
- * (their raw bytes' pairs, in a percent pattern, are the raw pattern's).
- */
-static inline bool pair_const(unsigned char a, unsigned char b)
-{
-    unsigned ca = pair_class(fold1(a)), cb = pair_class(fold1(b));
-    if ((ca & cb & (PC_HEX | PC_B64 | PC_UNRES)) != 0)
-        return true; /* hex digits; base64; a percent pattern's unreserved bytes */
-    if (ca & PC_HEX)
-        return (cb & (PC_COLON | PC_SPACE | PC_PCT | PC_UNRES)) != 0; /* "de:ad", "%41a" */
-    if (cb & PC_HEX)
-        return (ca & (PC_COLON | PC_SPACE | PC_PCT)) != 0; /* "de:ad", "%41" */
-    return (cb & PC_PCT) && (ca & PC_UNRES); /* "a%41" */
-}
-
-/* Whether a, b, c (folded) may be consecutive in a raw pattern of set. */
-static inline bool tri_has(const az_leak_set *set, unsigned char a, unsigned char b,
-                           unsigned char c)
-{
-    size_t x = tri_bit(set, a, b, c);
-    return (set->tris[x >> 6] >> (x & 63u)) & 1u;
-}
-
-/*
- * Whether a pattern of set could overlap token k in the view. A match (at
- * least Q bytes) that overlaps a token's view bytes, or joins the bytes
- * around a removed line break, is a window of Q or more view bytes there
- * in which every adjacent pair may belong to an encoded pattern
- * (pair_const), or every three consecutive bytes to a raw one (tri_has).
- * So the view bytes around the token (up to Q - 1 on each side: plain
- * input bytes as far as the neighbouring tokens, past which a chain counts
- * as going on, or the input's ends, past which it cannot) are looked at for
- * such a chain. Random bytes rarely form one.
- */
-#define REL_SIDE (Q - 1u)
-
-typedef struct rel_seq {
-    unsigned char b[2 * REL_SIDE + VIEW_TOKEN_MAX];
-    size_t n, tl, vlen; /* bytes; the token's view bytes are b[tl .. tl + vlen) */
-    bool open_l, open_r; /* a chain reaching that end may go on */
-} rel_seq;
-
-/* Whether bytes [lo, hi] of q are a match-sized window (or reach an open end) over the token. */
-static inline bool rel_window(const rel_seq *q, size_t lo, size_t hi)
-{
-    bool big = hi - lo + 1 >= Q || (lo == 0 && q->open_l) || (hi + 1 == q->n && q->open_r);
-    bool over = q->vlen ? lo < q->tl + q->vlen && hi >= q->tl : lo < q->tl && hi >= q->tl;
-    return big && over;
-}
-
-static bool rel_chains(const az_leak_set *set, const rel_seq *q)
-{
-    size_t lo = 0;
-    /* Encoded kinds: runs of const pairs, bytes [lo, i]. */
-    for (size_t i = 0; i < q->n; i++) {
-        if (i + 1 < q->n && pair_const(q->b[i], q->b[i + 1]))
-            continue;
-        if (rel_window(q, lo, i))
-            return true;
-        lo = i + 1;
-    }
-    /* Raw: runs of known triples starting at lo .. i, bytes [lo, i + 2]. */
-    lo = 0;
-    for (size_t i = 0; i + 2 < q->n; i++) {
-        if (tri_has(set, q->b[i], q->b[i + 1], q->b[i + 2])) {
-            if (i + 3 < q->n)
-                continue;
-            if (rel_window(q, lo, i + 2))
-                return true;
-            break;
-        }
-        if (i > lo && rel_window(q, lo, i + 1))
-            return true;
-        lo = i + 1;
-    }
-    /* A match may hold as few as two bytes here and go on past an open end: no triple to check. */
-    return (q->open_l && rel_window(q, 0, q->n > 1 ? 1 : 0)) ||
-           (q->open_r && rel_window(q, q->n >= 2 ? q->n - 2 : 0, q->n - 1));
-}
-
-static bool region_relevant(const az_leak_set *set, const tok_pass *tp, size_t k)
-{
-    const view_tok *t = &tp->toks[k];
-    const unsigned char *in = tp->in;
-    size_t lo = t->s, hi = t->s + t->slen, nl = 0, nr = 0;
-    /* The plain input bytes around the token: between the neighbouring tokens. */
-    size_t lim_l = k > 0 ? tp->toks[k - 1].s + tp->toks[k - 1].slen
-                         : (tp->dropped ? tp->anchor_s : 0);
-    size_t lim_r = k + 1 < tp->ntoks ? tp->toks[k + 1].s : tp->i;
-    rel_seq q;
-    /* A lone break between plain bytes (the common case): the pieces across it first. */
-    if (t->vlen == 0 && lo - lim_l >= 2 && lim_r - hi >= 2 &&
-        !pair_const(in[lo - 1], in[hi]) && !tri_has(set, in[lo - 2], in[lo - 1], in[hi]) &&
-        !tri_has(set, in[lo - 1], in[hi], in[hi + 1]))
-        return false;
-    while (nl < REL_SIDE && lo - nl > lim_l)
-        nl++;
-    while (nr < REL_SIDE && hi + nr < lim_r)
-        nr++;
-    /* Past a limit: another token's bytes (or, at tp->i, not decoded yet), unless at an end. */
-    q.open_l = nl < REL_SIDE && lim_l > 0;
-    q.open_r = nr < REL_SIDE && lim_r < tp->len;
-    memcpy(q.b, in + lo - nl, nl);
-    q.tl = nl;
-    q.vlen = t->vlen;
-    memcpy(q.b + nl, t->out, t->vlen);
-    memcpy(q.b + nl + t->vlen, in + hi, nr);
-    q.n = nl + t->vlen + nr;
-    if (t->vlen == 0 && (nl == 0 || nr == 0))
-        return (nl > 0 || q.open_l) && (nr > 0 || q.open_r);
-    return rel_chains(set, &q);
-}
-
-/* Whether token k's neighbours are known: the pass went past its end (or the input ended). */
-static bool tok_settled(const tok_pass *tp, size_t k, bool final)
-{
-    return final || tp->toks[k].s + tp->toks[k].slen < tp->i;
-}
-
-/*
- * Writes view bytes [a, b) to out from the tokens and the input. The
- * tokens from the last with v <= a on must be in tp (or a past the
- * anchor of the dropped ones).
- */
-static void view_part(const tok_pass *tp, size_t a, size_t b, unsigned char *out)
-{
-    const view_tok *toks = tp->toks;
-    size_t lo = 0, hi = tp->ntoks, x = a, ip, o = 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (toks[mid].v <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    /* lo: tokens with v <= a are passed; toks[lo - 1] may still hold a. */
-    if (lo == 0)
-        ip = tp->anchor_s + (a - tp->anchor_v);
-    else if (a < toks[lo - 1].v + toks[lo - 1].vlen)
-        ip = toks[lo - 1].s + toks[lo - 1].slen;
-    else
-        ip = toks[lo - 1].s + toks[lo - 1].slen + (a - toks[lo - 1].v - toks[lo - 1].vlen);
-    while (x < b) {
-        const view_tok *t = lo ? &toks[lo - 1] : NULL;
-        size_t nv, n;
-        if (t && x < t->v + t->vlen) {
-            out[o++] = t->out[x - t->v];
-            x++;
-            continue;
-        }
-        nv = lo < tp->ntoks ? toks[lo].v : SIZE_MAX;
-        n = (nv < b ? nv : b) - x;
-        memcpy(out + o, tp->in + ip, n);
-        o += n;
-        x += n;
-        ip += n;
-        if (x == nv && x < b) {
-            ip = toks[lo].s + toks[lo].slen;
-            lo++;
-        }
-    }
-}
-
-/* A buffer for a region's view: on the stack when small, wiped after. */
-typedef struct region_buf {
-    unsigned char *p;
-    size_t cap;
-    unsigned char *stack;
-} region_buf;
-
-static int region_buf_get(region_buf *rb, size_t n)
-{
-    if (n <= rb->cap)
-        return 0;
-    if (rb->p && rb->p != rb->stack) {
-        sodium_memzero(rb->p, rb->cap);
-        free(rb->p);
-    }
-    rb->p = NULL;
-    rb->cap = 0;
-    if (n <= VIEW_STACK) {
-        rb->p = rb->stack;
-        rb->cap = VIEW_STACK;
-        return 0;
-    }
-    if (!(rb->p = malloc(n)))
-        return AGENTAUTHZ_ENOMEM;
-    rb->cap = n;
-    return 0;
-}
-
-static void region_buf_free(region_buf *rb)
-{
-    if (rb->p)
-        sodium_memzero(rb->p, rb->cap);
-    if (rb->p != rb->stack)
-        free(rb->p);
-    memset(rb, 0, sizeof *rb);
-}
-
-/*
- * Walks set over view bytes [a, e), a block at a time (blocks overlap by
- * maxpat - 1 bytes, so each match lies whole in one of them; a match may be
- * seen twice, which the callers allow).
- */
-static int region_walk(const az_leak_set *set, const tok_pass *tp, size_t a, size_t e,
-                       region_buf *rb, walker *wk)
-{
-    size_t w = set->maxpat - 1, blk = VIEW_BLOCK > 2 * set->maxpat ? VIEW_BLOCK : 2 * set->maxpat;
-    int rc = 0;
-    while (!rc) {
-        size_t y = e - a > blk ? a + blk : e;
-        rc = region_buf_get(rb, y - a);
-        if (rc)
-            break;
-        view_part(tp, a, y, rb->p);
-        wk->base = a;
-        rc = leak_walk(set, rb->p, y - a, wk);
-        wk->base = 0;
-        if (y == e)
-            break;
-        a = y - w;
-    }
-    return rc;
-}
-
-/*
- * Walks set over the regions of the tokens from *cursor on whose view is
- * settled (final: all of them); *cursor is then the first token left.
- */
-static int regions_walk(const az_leak_set *set, const tok_pass *tp, size_t *cursor, bool final,
-                        region_buf *rb, walker *wk)
-{
-    size_t w = set->maxpat - 1, k = *cursor, n = tp->ntoks;
-    /* A later break may take back RETRACT_MAX view bytes: those before stay. */
-    size_t safe = final ? tp->vpos : (tp->vpos > RETRACT_MAX ? tp->vpos - RETRACT_MAX : 0);
-    int rc = 0;
-    if (set->npats == 0) {
-        *cursor = n;
-        return 0;
-    }
-    while (!rc && k < n) {
-        const view_tok *t = &tp->toks[k];
-        size_t a, e, k2;
-        bool wait = false;
-        if (!tok_settled(tp, k, final))
-            break;
-        if (!region_relevant(set, tp, k)) {
-            k++;
-            continue;
-        }
-        a = t->v > w ? t->v - w : 0;
-        e = t->v + t->vlen + w;
-        for (k2 = k + 1; k2 < n && tp->toks[k2].v <= e + w; k2++) {
-            if (!tok_settled(tp, k2, final)) {
-                wait = true;
-                break;
-            }
-            if (region_relevant(set, tp, k2) &&
-                tp->toks[k2].v + tp->toks[k2].vlen + w > e)
-                e = tp->toks[k2].v + tp->toks[k2].vlen + w;
-        }
-        if (!final && (wait || k2 == n || e > safe))
-            break;
-        if (e > tp->vpos)
-            e = tp->vpos;
-        rc = region_walk(set, tp, a, e, rb, wk);
-        k = k2;
-    }
-    *cursor = k;
-    return rc;
-}
-
-/*
- * Drops the tokens no pending region needs: those that end before every
- * pending region of the chain can start (need: the lowest such start).
- */
-static size_t tok_drop(tok_pass *tp, size_t keep_from, size_t need)
-{
-    size_t k = 0;
-    while (k < keep_from && k < tp->ntoks && tp->toks[k].v + tp->toks[k].vlen <= need)
-        k++;
-    if (k == 0)
-        return 0;
-    tp->anchor_v = tp->toks[k - 1].v + tp->toks[k - 1].vlen;
-    tp->anchor_s = tp->toks[k - 1].s + tp->toks[k - 1].slen;
-    tp->dropped = true;
-    memmove(tp->toks, tp->toks + k, (tp->ntoks - k) * sizeof *tp->toks);
-    sodium_memzero(tp->toks + tp->ntoks - k, k * sizeof *tp->toks);
-    tp->ntoks -= k;
-    return k;
-}
-
-#define SCAN_CHUNK (64u * 1024u) /* input bytes between region rounds of a scan */
-#define CHAIN_MAX 8u             /* longest chain scanned by regions (the engine's has 2) */
-
-static size_t chain_len(const az_leak_set *set)
-{
-    size_t n = 0;
-    for (; set; set = set->next)
-        n++;
-    return n;
-}
-
-/*
- * A scan without the whole view: the first walk (every set over the
- * input) and the token pass go a chunk of input at a time, so that the
- * pass reads bytes still in cache, and each set walks the regions of the
- * tokens seen so far whose view is settled. A match in the input is
- * preferred to one in the view, as the whole-view scan does: after a hit in
- * the view the first walk goes on to the end. *decoded says which was found.
- */
-static int scan_regions(const az_leak_set *set, const unsigned char *data, size_t len,
-                        az_leak_hit *hit, bool *decoded)
-{
-    unsigned char stack[VIEW_STACK];
-    region_buf rb = {NULL, 0, stack};
-    tok_pass tp;
-    size_t cursor[CHAIN_MAX] = {0}, jraw[CHAIN_MAX] = {0}, done = 0;
-    scan_ctx c;
-    walker wk = {scan_visit, NULL, &c, 0};
-    int rc = 0;
-    memset(&tp, 0, sizeof tp);
-    tp.in = data;
-    tp.len = len;
-    c.hit = hit;
-    *decoded = false;
-    while (!rc) {
-        bool final;
-        size_t need = SIZE_MAX, keep = SIZE_MAX, si = 0, wmax = 0, dropped;
-        done = len - done > SCAN_CHUNK ? done + SCAN_CHUNK : len;
-        for (const az_leak_set *s = set; s && !rc; s = s->next, si++) {
-            c.set = s;
-            rc = leak_walk_range(s, data, len, &jraw[si], done == len ? SIZE_MAX : done - 1, &wk);
-        }
-        if (rc)
-            break;
-        rc = tok_run(&tp, done);
-        final = tp.i >= len && done == len;
-        si = 0;
-        for (const az_leak_set *s = set; s && !rc; s = s->next, si++) {
-            size_t w = s->maxpat ? s->maxpat - 1 : 0;
-            c.set = s;
-            rc = regions_walk(s, &tp, &cursor[si], final, &rb, &wk);
-            if (cursor[si] < tp.ntoks) {
-                size_t v = tp.toks[cursor[si]].v;
-                need = v - (v > w ? w : v) < need ? v - (v > w ? w : v) : need;
-            }
-            keep = cursor[si] < keep ? cursor[si] : keep;
-            wmax = w > wmax ? w : wmax;
-        }
-        if (rc == 1) {
-            *decoded = true;
-            break;
-        }
-        if (rc || final)
-            break;
-        /* With no region pending, the next token's starts at least this far on. */
-        if (need == SIZE_MAX)
-            need = tp.vpos > RETRACT_MAX + wmax ? tp.vpos - RETRACT_MAX - wmax : 0;
-        dropped = tok_drop(&tp, keep, need);
-        for (size_t i = 0; i < si; i++)
-            cursor[i] -= dropped;
-    }
-    if (rc == 1 && done < len) {
-        /* A hit in the view: one in the rest of the input comes first. */
-        az_leak_hit raw;
-        size_t si = 0;
-        int r2 = 0;
-        c.hit = hit ? &raw : NULL;
-        for (const az_leak_set *s = set; s && !r2; s = s->next, si++) {
-            c.set = s;
-            r2 = leak_walk_range(s, data, len, &jraw[si], SIZE_MAX, &wk);
-        }
-        if (r2 == 1) {
-            *decoded = false;
-            if (hit)
-                *hit = raw;
-        }
-        if (r2 < 0)
-            rc = r2;
-    }
-    tok_free(&tp);
-    region_buf_free(&rb);
-    return rc;
-}
-
-static int scan_impl(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit,
-                     bool whole)
-{
-    bool decoded = false;
     int rc;
     if (!data && len)
         return AGENTAUTHZ_EINVAL;
     if (hit)
         hit->decoded = false;
-    if (chain_empty(set) || len == 0)
-        return 0;
-    if (!whole && chain_len(set) <= CHAIN_MAX) {
-        rc = scan_regions(set, data, len, hit, &decoded);
-    } else {
-        rc = scan_chain(set, data, len, hit);
-        if (rc || next_special(data, 0, len) == len)
-            return rc;
-        rc = scan_whole_view(set, data, len, hit);
-        decoded = rc == 1;
-    }
-    if (rc == 1 && hit && decoded)
+    rc = scan_chain(set, data, len, hit);
+    if (rc || chain_empty(set))
+        return rc;
+    view_open(&v, set, data, len, stack, false);
+    rc = v.rc;
+    if (!rc && v.p)
+        rc = scan_view(set, data, len, &v, hit);
+    view_close(&v, stack);
+    if (rc == 1 && hit)
         scan_locate(hit, data, len);
     return rc;
-}
-
-int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit)
-{
-    return scan_impl(set, data, len, hit, false);
-}
-
-int az_leak_scan_whole(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit)
-{
-    return scan_impl(set, data, len, hit, true);
 }
 
 /* ---- retired secrets: fingerprints kept after a secret is destroyed ---- */
@@ -2809,44 +2058,13 @@ static int scrub_retired(scrub_ctx *c, size_t len)
     return rc;
 }
 
-/* Every set of the chain over the regions of the view (see scan_regions), the tokens all kept. */
-static int scrub_regions(scrub_ctx *c, const az_leak_set *set, size_t len, walker *wk)
-{
-    unsigned char stack[VIEW_STACK];
-    region_buf rb = {NULL, 0, stack};
-    tok_pass tp;
-    leak_view map;
-    int rc;
-    memset(&tp, 0, sizeof tp);
-    memset(&map, 0, sizeof map);
-    tp.in = c->p;
-    tp.len = len;
-    rc = tok_run(&tp, len);
-    map.toks = tp.toks;
-    map.ntoks = tp.ntoks;
-    c->view = &map;
-    for (; set && !rc; set = set->next) {
-        size_t cursor = 0;
-        c->set = set;
-        rc = regions_walk(set, &tp, &cursor, true, &rb, wk);
-        if (!rc)
-            rc = scrub_flush(c);
-    }
-    c->view = NULL;
-    tok_free(&tp);
-    region_buf_free(&rb);
-    return rc;
-}
-
 /*
  * The same for the input and then its view, whose runs are mapped back to
  * the input bytes they decode from before they are merged, then the
- * retired secrets' runs. The view is walked whole (view, for the
- * reference) or by regions (special: the input holds a byte that may
- * start a token).
+ * retired secrets' runs.
  */
 static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, leak_view *view,
-                       bool special, walker *wk)
+                       walker *wk)
 {
     int rc;
     c->collect = true;
@@ -2855,8 +2073,6 @@ static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, leak_vi
         c->view = view;
         rc = scrub_walk_all(c, set, len, view, wk);
         c->view = NULL;
-    } else if (!rc && special && !chain_empty(set)) {
-        rc = scrub_regions(c, set, len, wk);
     }
     if (!rc && c->retired)
         rc = scrub_retired(c, len);
@@ -2871,14 +2087,18 @@ static int scrub_chain(scrub_ctx *c, const az_leak_set *set, size_t len, leak_vi
     return rc;
 }
 
-static int scrub_impl(const az_leak_set *set, const az_leak_retired *retired, uint64_t now,
-                      const void *data, size_t len, az_buf *out, bool whole)
+int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out)
+{
+    return az_leak_scrub_retired(set, NULL, 0, data, len, out);
+}
+
+int az_leak_scrub_retired(const az_leak_set *set, const az_leak_retired *retired, uint64_t now,
+                          const void *data, size_t len, az_buf *out)
 {
     unsigned char stack[VIEW_STACK];
     leak_view v;
     scrub_ctx c;
     walker wk;
-    bool special;
     int rc;
     if (!out || (!data && len))
         return AGENTAUTHZ_EINVAL;
@@ -2895,13 +2115,10 @@ static int scrub_impl(const az_leak_set *set, const az_leak_retired *retired, ui
     wk.done = scrub_done;
     wk.ctx = &c;
     wk.base = 0;
-    special = next_special(data, 0, len) != len;
-    memset(&v, 0, sizeof v);
-    if (whole || (special && chain_len(set) > CHAIN_MAX))
-        view_open(&v, set, data, len, stack, true);
+    view_open(&v, set, data, len, stack, true);
     rc = v.rc;
-    if (!rc && (!set || set->next || special || retired))
-        rc = scrub_chain(&c, set, len, v.p ? &v : NULL, special, &wk);
+    if (!rc && (!set || set->next || v.p || retired))
+        rc = scrub_chain(&c, set, len, v.p ? &v : NULL, &wk);
     else if (!rc)
         rc = leak_walk(set, c.p, len, &wk);
     if (!rc)
@@ -2912,22 +2129,6 @@ static int scrub_impl(const az_leak_set *set, const az_leak_retired *retired, ui
     free(c.batch);
     free(c.runs);
     return rc;
-}
-
-int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out)
-{
-    return scrub_impl(set, NULL, 0, data, len, out, false);
-}
-
-int az_leak_scrub_whole(const az_leak_set *set, const void *data, size_t len, az_buf *out)
-{
-    return scrub_impl(set, NULL, 0, data, len, out, true);
-}
-
-int az_leak_scrub_retired(const az_leak_set *set, const az_leak_retired *retired, uint64_t now,
-                          const void *data, size_t len, az_buf *out)
-{
-    return scrub_impl(set, retired, now, data, len, out, false);
 }
 
 /* ---- the index: a base set, a recent set chained to it, liveness ---- */

@@ -204,15 +204,6 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
 int az_leak_scrub(const az_leak_set *set, const void *data, size_t len, az_buf *out);
 
 /*
- * The reference implementations of az_leak_scan and az_leak_scrub: the
- * whole normalised view written and walked (the others walk it only around
- * the bytes where it differs from the input; see leak.c). Same results;
- * for tests (tests/test_leak_region.c).
- */
-int az_leak_scan_whole(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit);
-int az_leak_scrub_whole(const az_leak_set *set, const void *data, size_t len, az_buf *out);
-
-/*
  * The normalised view of in (len bytes) that scans also search, written to
  * out (at least len bytes: the view is never longer), its length in
  * *outlen. Returns 1 when the view differs from in, 0 when it does not
