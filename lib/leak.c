@@ -1487,24 +1487,88 @@ static bool chain_empty(const az_leak_set *set)
     return true;
 }
 
+/*
+ * One set over an input too long for its whole view (the view goes a block
+ * at a time): the walk of the input is kept a block ahead of the view's, so
+ * that view_fill reads bytes still in cache rather than reading the input
+ * from memory a second time. A match in the input is preferred to one in
+ * the view, as when the input is walked first: after a hit in the view the
+ * input walk goes on to the end. *decoded says which was found.
+ */
+static int scan_interleaved(const az_leak_set *set, const unsigned char *data, size_t len,
+                            leak_view *v, az_leak_hit *hit, bool *decoded)
+{
+    scan_ctx c = {set, hit};
+    walker wk = {scan_visit, NULL, &c, 0};
+    size_t j = 0, jraw = 0, keep;
+    int rc = 0;
+    *decoded = false;
+    for (;;) {
+        bool final;
+        size_t ahead = len - v->i > VIEW_BLOCK ? v->i + VIEW_BLOCK : len;
+        rc = leak_walk_range(set, data, len, &jraw, ahead == len ? SIZE_MAX : ahead - 1, &wk);
+        if (rc)
+            return rc;
+        view_fill(v, data, len);
+        if (v->rc)
+            return v->rc;
+        final = v->i >= len;
+        wk.base = v->base;
+        rc = leak_walk_range(set, v->p, v->len, &j, final ? SIZE_MAX : v->len - view_lag(set), &wk);
+        wk.base = 0;
+        if (rc || final)
+            break;
+        keep = j > set->step ? j - set->step : 0;
+        memmove(v->p, v->p + keep, v->len - keep);
+        v->len -= keep;
+        v->base += keep;
+        v->floor = v->floor > keep ? v->floor - keep : 0;
+        j -= keep;
+    }
+    /* The view may end before the input walk does: escapes shrink it. */
+    if (rc == 0)
+        return leak_walk_range(set, data, len, &jraw, SIZE_MAX, &wk);
+    if (rc == 1) {
+        az_leak_hit raw;
+        int r2;
+        *decoded = true;
+        c.hit = hit ? &raw : NULL;
+        r2 = leak_walk_range(set, data, len, &jraw, SIZE_MAX, &wk);
+        if (r2 == 1) {
+            *decoded = false;
+            if (hit)
+                *hit = raw;
+        }
+    }
+    return rc;
+}
+
 int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_hit *hit)
 {
     unsigned char stack[VIEW_STACK];
     leak_view v;
+    bool decoded = true;
     int rc;
     if (!data && len)
         return AGENTAUTHZ_EINVAL;
     if (hit)
         hit->decoded = false;
-    rc = scan_chain(set, data, len, hit);
-    if (rc || chain_empty(set))
-        return rc;
+    if (chain_empty(set))
+        return 0;
     view_open(&v, set, data, len, stack, false);
     rc = v.rc;
-    if (!rc && v.p)
-        rc = scan_view(set, data, len, &v, hit);
+    if (!rc && v.p && !v.whole && !set->next) {
+        rc = scan_interleaved(set, data, len, &v, hit, &decoded);
+    } else if (!rc) {
+        rc = scan_chain(set, data, len, hit);
+        decoded = false;
+        if (!rc && v.p) {
+            rc = scan_view(set, data, len, &v, hit);
+            decoded = true;
+        }
+    }
     view_close(&v, stack);
-    if (rc == 1 && hit)
+    if (rc == 1 && hit && decoded)
         scan_locate(hit, data, len);
     return rc;
 }

@@ -803,6 +803,54 @@ START_TEST(test_evasion_across_blocks)
 }
 END_TEST
 
+/*
+ * Inputs longer than one block of the view: the input walk runs a block
+ * ahead of the view's. Escapes that shrink a lot ("%252525...41") let the
+ * view finish while the input walk is still far behind: a raw secret at the
+ * end must still be found (as raw: the input's match comes first), even
+ * one that holds "%41" and "\\n" and so is not in the view; and with an
+ * encoded one early and a raw one late, the raw one is reported.
+ */
+START_TEST(test_long_input_walks_interleave)
+{
+    fixture f = {0};
+    az_leak_set *set;
+    tbuf b = {0};
+    az_leak_hit hit;
+    for (int k = 0; k < 2; k++) {
+        unsigned char v[32];
+        randombytes_buf(v, sizeof v);
+        memcpy(v + 10, "%41", 3);
+        memcpy(v + 20, "\\n", 2);
+        fx_add(&f, v, sizeof v);
+    }
+    set = fx_build(&f);
+    for (int k = 0; k < 40000; k++)
+        tb_str(&b, _i ? "%2525252541\n" : "%25252525252525252541");
+    tb_noise(&b, 1000);
+    tb_put(&b, f.bytes[_i], 32);
+    tb_noise(&b, 100);
+    memset(&hit, 0, sizeof hit);
+    ck_assert_int_eq(az_leak_scan(set, b.p, b.len, &hit), 1);
+    ck_assert_uint_eq(hit.id, f.s[_i].id);
+    ck_assert(!hit.decoded);
+    ck_assert_uint_eq(hit.offset, b.len - 132);
+    /* An encoded secret in the first block, the raw one still at the end. */
+    b.len = 0;
+    tb_noise(&b, 100);
+    tb_b64_wrapped(&b, f.bytes[1 - _i], 32, 0, 10, "\n", "");
+    for (int k = 0; k < 40000; k++)
+        tb_str(&b, "%2525252541");
+    tb_put(&b, f.bytes[_i], 32);
+    memset(&hit, 0, sizeof hit);
+    ck_assert_int_eq(az_leak_scan(set, b.p, b.len, &hit), 1);
+    ck_assert_uint_eq(hit.id, f.s[_i].id);
+    ck_assert(!hit.decoded);
+    free(b.p);
+    az_leak_set_free(set);
+}
+END_TEST
+
 START_TEST(test_scrub_leaves_nothing)
 {
     fixture f = {0};
@@ -1058,6 +1106,7 @@ static Suite *leak_suite(void)
     tcase_add_test(tc, test_scrub_decoded_positions);
     tcase_add_test(tc, test_normalise_rules);
     tcase_add_loop_test(tc, test_evasion_across_blocks, 0, 8);
+    tcase_add_loop_test(tc, test_long_input_walks_interleave, 0, 2);
     tcase_add_test(tc, test_scrub_limit);
     tcase_add_test(tc, test_build_refusals);
     tcase_add_test(tc, test_mixed_and_long_secrets);

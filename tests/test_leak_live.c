@@ -750,6 +750,52 @@ START_TEST(test_retired_bounded)
 }
 END_TEST
 
+/*
+ * Every pattern of a retired secret of 32 bytes (base64url cores and hex
+ * with spaces included: they share the fingerprints of base64's cores and
+ * of hex with ':'), in mixed case where case is free, is still redacted,
+ * and a near miss (one byte changed) is not.
+ */
+START_TEST(test_retired_every_form)
+{
+    for (int round = 0; round < 20; round++) {
+        az_leak_index *idx = NULL;
+        tsec sec;
+        unsigned char enc[23 * SECRET_LEN + 6], buf[1200];
+        az_leak_enc e[AZ_LEAK_MAX_ENC];
+        size_t n = 0, used = 0;
+        ck_assert_int_eq(az_leak_index_new(&idx), 0);
+        tsec_init(&sec, 7);
+        add(idx, &sec, 1);
+        ck_assert_int_eq(az_leak_encodings(sec.v, sizeof sec.v, enc, sizeof enc, e, &n, &used), 0);
+        az_leak_index_retire(idx, sec.en, 1000);
+        for (size_t k = 0; k < n; k++) {
+            size_t len = 0;
+            if (e[k].len < AZ_LEAK_RETIRED_MIN_PATTERN)
+                continue;
+            put_text(buf, &len, "out: ");
+            memcpy(buf + len, enc + e[k].off, e[k].len);
+            /* Case is free in hex digits: flip every other letter of hex and every-byte percent. */
+            for (size_t i = 0; (e[k].kind == AZ_LEAK_HEX_LOWER || e[k].kind == AZ_LEAK_HEX_COLON ||
+                                e[k].kind == AZ_LEAK_HEX_SPACE || e[k].kind == AZ_LEAK_PERCENT_ALL) &&
+                               i < e[k].len;
+                 i += 2)
+                if (buf[len + i] >= 'a' && buf[len + i] <= 'f')
+                    buf[len + i] = (unsigned char)(buf[len + i] - 'a' + 'A');
+            len += e[k].len;
+            put_text(buf, &len, " end");
+            ck_assert_msg(scrub_names(idx, 10, buf, len, "s7"), "kind %d len %zu", (int)e[k].kind,
+                          e[k].len);
+            /* A near miss: one bit of the middle byte flipped. */
+            buf[5 + e[k].len / 2] ^= 0x01;
+            ck_assert_msg(!scrub_names(idx, 10, buf, len, "s7"),
+                          "near miss of kind %d", (int)e[k].kind);
+        }
+        az_leak_index_free(idx);
+    }
+}
+END_TEST
+
 static Suite *leak_live_suite(void)
 {
     Suite *s = suite_create("leak_live");
@@ -767,6 +813,7 @@ static Suite *leak_live_suite(void)
     tcase_add_loop_test(tc, test_b64_cores_every_alignment, 0, 40);
     tcase_add_test(tc, test_percent_unreserved_bytes);
     tcase_add_test(tc, test_retired_bounded);
+    tcase_add_test(tc, test_retired_every_form);
     suite_add_tcase(s, tc);
     return s;
 }
