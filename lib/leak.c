@@ -1425,7 +1425,8 @@ static int scan_visit(void *ctx, const leak_match *m)
     return 1;
 }
 
-static int scan_view(const az_leak_set *set, const unsigned char *data, size_t len, leak_view *v,
+/* Scans data with every set of the chain: its view when v is given, else the bytes as they are. */
+static int scan_sets(const az_leak_set *set, const unsigned char *data, size_t len, leak_view *v,
                      az_leak_hit *hit)
 {
     scan_ctx c;
@@ -1438,24 +1439,7 @@ static int scan_view(const az_leak_set *set, const unsigned char *data, size_t l
     wk.base = 0;
     for (; set && !rc; set = set->next) {
         c.set = set;
-        rc = view_walk(set, data, len, v, &wk);
-    }
-    return rc;
-}
-
-static int scan_chain(const az_leak_set *set, const unsigned char *p, size_t len, az_leak_hit *hit)
-{
-    scan_ctx c;
-    walker wk;
-    int rc = 0;
-    c.hit = hit;
-    wk.visit = scan_visit;
-    wk.done = NULL;
-    wk.ctx = &c;
-    wk.base = 0;
-    for (; set && !rc; set = set->next) {
-        c.set = set;
-        rc = leak_walk(set, p, len, &wk);
+        rc = v ? view_walk(set, data, len, v, &wk) : leak_walk(set, data, len, &wk);
     }
     return rc;
 }
@@ -1560,10 +1544,10 @@ int az_leak_scan(const az_leak_set *set, const void *data, size_t len, az_leak_h
     if (!rc && v.p && !v.whole && !set->next) {
         rc = scan_interleaved(set, data, len, &v, hit, &decoded);
     } else if (!rc) {
-        rc = scan_chain(set, data, len, hit);
+        rc = scan_sets(set, data, len, NULL, hit);
         decoded = false;
         if (!rc && v.p) {
-            rc = scan_view(set, data, len, &v, hit);
+            rc = scan_sets(set, data, len, &v, hit);
             decoded = true;
         }
     }
