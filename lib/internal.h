@@ -30,6 +30,9 @@
 #define AZ_MAX_PATH 4096                   /* a path once normalised     */
 #define AZ_MAX_SPIFFE_ID 2048              /* an identity "spiffe://..." */
 
+/* 2^53: below it every integral double is exact and prints as an integer. */
+#define AZ_EXACT_INT_LIMIT 9007199254740992.0
+
 /* ---- errors and diagnostics (error.c) ---- */
 
 /* Fills err (if not NULL) and returns code. */
@@ -366,6 +369,12 @@ void az_regex_free(az_regex *r);
 bool az_mem_eq(const char *a, size_t alen, const char *b, size_t blen, bool icase);
 bool az_has_prefix(const char *s, size_t len, const char *p, size_t plen, bool icase);
 bool az_has_suffix(const char *s, size_t len, const char *p, size_t plen, bool icase);
+/*
+ * Whether s holds base64url digits only. libsodium 1.0.18 decodes a byte
+ * from 0x80 up as if it were '_', so a decoder that trusts it alone would
+ * read one key or token from many texts.
+ */
+bool az_b64url_only(const char *s, size_t n);
 
 /* ---- durations and names (match.c) ---- */
 

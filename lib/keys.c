@@ -46,26 +46,12 @@ typedef struct keytext {
     agentauthz_error *err;
 } keytext;
 
-/*
- * Whether s holds base64url digits only. libsodium 1.0.18 decodes a byte
- * from 0x80 up as if it were a digit (as '_'), so without this check a key
- * text with such a byte would load as another text's key.
- */
-static bool b64url_only(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-            return false;
-    return true;
-}
-
 /* Decodes exactly n characters of canonical base64url into exactly outlen bytes. */
 static int b64_decode_exact(const char *s, size_t n, unsigned char *out, size_t outlen)
 {
     size_t got = 0;
     const char *end = NULL;
-    if (!b64url_only(s, n) ||
+    if (!az_b64url_only(s, n) ||
         sodium_base642bin(out, outlen, s, n, NULL, &got, &end, B64_VARIANT) != 0)
         return -1;
     return (got == outlen && end == s + n) ? 0 : -1;

@@ -56,6 +56,15 @@ static bool bytes_eq(const char *a, const char *b, size_t n, bool icase)
     return true;
 }
 
+bool az_b64url_only(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
+}
+
 bool az_mem_eq(const char *a, size_t alen, const char *b, size_t blen, bool icase)
 {
     return alen == blen && bytes_eq(a, b, alen, icase);

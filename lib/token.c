@@ -285,17 +285,12 @@ static int split_token(const char *t, size_t len, size_t *p64, agentauthz_error 
     return 0;
 }
 
-/*
- * Decodes base64url digits only: libsodium 1.0.18 decodes a byte from 0x80
- * up as if it were '_', which would give one token many texts.
- */
+/* Decodes base64url digits only (az_b64url_only: one token, one text). */
 static bool b64_decode(const char *s, size_t n, unsigned char *out, size_t cap, size_t *got)
 {
     const char *end = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-            return false;
+    if (!az_b64url_only(s, n))
+        return false;
     return sodium_base642bin(out, cap, s, n, NULL, got, &end, B64_VARIANT) == 0 && end == s + n;
 }
 
