@@ -146,7 +146,7 @@ static bool expect_bool(cc *c, const az_node *n, const char *what, bool *out)
 static bool expect_count(cc *c, const az_node *n, const char *what, uint64_t *out)
 {
     if (n->type != AZ_NODE_SCALAR || n->kind != AZ_SCALAR_INT || n->num < 0 ||
-        n->num > 9007199254740992.0) {
+        n->num > AZ_EXACT_INT_LIMIT) {
         fail(c, n, "%s must be a non-negative integer", what);
         return false;
     }
@@ -158,7 +158,7 @@ static bool expect_duration(cc *c, const az_node *n, const char *what, uint64_t 
 {
     bool ok = false;
     if (n->type == AZ_NODE_SCALAR && n->kind == AZ_SCALAR_INT && n->num > 0 &&
-        n->num <= 9007199254740992.0) {
+        n->num <= AZ_EXACT_INT_LIMIT) {
         *out = (uint64_t)n->num;
         ok = true;
     } else if (is_string(n) && az_parse_duration(n->str, n->len, out) == 0 && *out > 0) {

@@ -173,7 +173,7 @@ static int operand_ok(az_op op, const agentauthz_value *x, char *why, size_t cap
     int rc;
     if (op == AZ_OP_LEN_LTE) {
         double n = x->type == AGENTAUTHZ_NUMBER ? x->u.num : -1;
-        if (n >= 0 && n <= 9007199254740992.0 && n == (double)(uint64_t)n)
+        if (n >= 0 && n <= AZ_EXACT_INT_LIMIT && n == (double)(uint64_t)n)
             return 0;
         snprintf(why, cap, "expected a non-negative integer");
         return -1;

@@ -19,9 +19,6 @@
 /* Maps up to this size are compared by linear lookups; larger ones are sorted first. */
 #define SMALL_MAP 16
 
-/* 2^53: below it every integral double is exact and prints as an integer. */
-#define EXACT_INT_LIMIT 9007199254740992.0
-
 static bool is_container(const agentauthz_value *v)
 {
     return v->type == AGENTAUTHZ_LIST || v->type == AGENTAUTHZ_MAP;
@@ -667,7 +664,7 @@ static int write_number(az_buf *b, double d)
 {
     if (!isfinite(d))
         return AGENTAUTHZ_EINVAL;
-    if (d == trunc(d) && fabs(d) < EXACT_INT_LIMIT)
+    if (d == trunc(d) && fabs(d) < AZ_EXACT_INT_LIMIT)
         return az_buf_printf(b, "%lld", (long long)d);
     return write_double(b, d);
 }
