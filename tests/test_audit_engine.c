@@ -179,58 +179,83 @@ static int refusing_take(const char *line, size_t len, void *ctx)
 }
 
 /*
+ * An engine of policy (keys, a fake clock) whose audit log goes to a
+ * refusing sink, which copies what it takes into a temporary file.
+ */
+typedef struct refusing_engine {
+    char path[32];
+    fake_clock clock;
+    agentauthz_keys *keys;
+    agentauthz_engine *e;
+    refusing_sink k;
+} refusing_engine;
+
+static void refusing_engine_open(refusing_engine *r)
+{
+    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
+    int fd;
+    memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "/tmp/azauditrfXXXXXX");
+    ck_assert_int_ge(fd = mkstemp(r->path), 0);
+    ck_assert_ptr_nonnull(r->k.copy = fdopen(fd, "wb"));
+    ck_assert_int_eq(agentauthz_keys_generate(&r->keys, NULL), 0);
+    eo.clock = fake_clock_now;
+    eo.clock_ctx = &r->clock;
+    eo.keys = r->keys;
+    ck_assert_int_eq(agentauthz_engine_new(&r->e, &eo, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(r->e, "p", policy, strlen(policy), NULL, NULL),
+                     0);
+    ao.callback = refusing_take;
+    ao.ctx = &r->k;
+    ck_assert_int_eq(agentauthz_engine_set_audit(r->e, &ao, NULL), 0);
+}
+
+/*
+ * Stops the log (the sink takes its closing checkpoint, so before the copy
+ * is closed), frees the engine, and checks that what the sink took is a
+ * whole chain: the refused records left no gap.
+ */
+static void refusing_engine_close(refusing_engine *r)
+{
+    const char *paths[1] = {r->path};
+    agentauthz_audit_report rep;
+    ck_assert_int_eq(agentauthz_engine_set_audit(r->e, NULL, NULL), 0);
+    agentauthz_engine_free(r->e);
+    ck_assert_int_eq(fclose(r->k.copy), 0);
+    ck_assert_int_eq(agentauthz_audit_verify(r->keys, paths, 1, &rep, NULL), 0);
+    ck_assert_uint_eq(rep.records, r->k.taken);
+    unlink(r->path);
+    agentauthz_keys_free(r->keys);
+}
+
+/*
  * A callback that refuses a record is a failed write: the check it is about
  * is denied, the record is taken back so that the log still verifies, and
  * the next record is offered again.
  */
 START_TEST(test_refusing_callback_denies)
 {
-    char path[] = "/tmp/azauditcbXXXXXX";
-    const char *paths[1] = {path};
-    fake_clock c = {0};
-    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
-    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
-    agentauthz_audit_report rep;
-    agentauthz_keys *keys = NULL;
-    agentauthz_engine *e = NULL;
+    refusing_engine r;
     agentauthz_session *s;
     agentauthz_action *q;
     agentauthz_decision d;
-    refusing_sink k = {false, 0, 0, NULL};
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_ptr_nonnull(k.copy = fdopen(fd, "wb"));
-    ck_assert_int_eq(agentauthz_keys_generate(&keys, NULL), 0);
-    eo.clock = fake_clock_now;
-    eo.clock_ctx = &c;
-    eo.keys = keys;
-    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
-    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
-    ao.callback = refusing_take;
-    ao.ctx = &k;
-    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
-    s = open_session(e, "agent", "t", NULL);
+    refusing_engine_open(&r);
+    s = open_session(r.e, "agent", "t", NULL);
     q = action_from_json("{\"tool\":\"send\"}");
     ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
-    k.refuse = true;
+    r.k.refuse = true;
     ck_assert_int_eq(agentauthz_check(s, q, &d), AGENTAUTHZ_EIO);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
     ck_assert_str_eq(d.reason, "the audit record could not be written");
-    k.refuse = false;
+    r.k.refuse = false;
     ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
     agentauthz_session_close(s);
-    ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0);
-    ck_assert_uint_eq(k.refused, 1);
-    fclose(k.copy);
-    /* what the sink took is a whole chain: the refused record left no gap */
-    ck_assert_int_eq(agentauthz_audit_verify(keys, paths, 1, &rep, NULL), 0);
-    ck_assert_uint_eq(rep.records, k.taken);
-    unlink(path);
+    ck_assert_uint_eq(r.k.refused, 1);
     agentauthz_action_free(q);
-    agentauthz_engine_free(e);
-    agentauthz_keys_free(keys);
+    refusing_engine_close(&r);
 }
 END_TEST
 
@@ -470,63 +495,38 @@ END_TEST
  */
 START_TEST(test_refused_approve_record_grants_nothing)
 {
-    char path[] = "/tmp/azauditapXXXXXX";
-    const char *paths[1] = {path};
-    fake_clock c = {0};
-    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
-    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
-    agentauthz_audit_report rep;
-    agentauthz_keys *keys = NULL;
-    agentauthz_engine *e = NULL;
+    refusing_engine r;
     agentauthz_session *s;
     agentauthz_action *pay;
     agentauthz_decision d;
-    refusing_sink k = {false, 0, 0, NULL};
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_ptr_nonnull(k.copy = fdopen(fd, "wb"));
-    ck_assert_int_eq(agentauthz_keys_generate(&keys, NULL), 0);
-    eo.clock = fake_clock_now;
-    eo.clock_ctx = &c;
-    eo.keys = keys;
-    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
-    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
-    ao.callback = refusing_take;
-    ao.ctx = &k;
-    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
-    s = open_session(e, "agent", "t", NULL);
+    refusing_engine_open(&r);
+    s = open_session(r.e, "agent", "t", NULL);
     pay = action_from_json("{\"tool\":\"pay\",\"args\":{\"to\":\"bob\"}}");
     /* a refused one-time approval */
-    k.refuse = true;
+    r.k.refuse = true;
     ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_ONCE), AGENTAUTHZ_EIO);
-    k.refuse = false;
+    r.k.refuse = false;
     ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);
     /* a refused session-wide approval */
-    k.refuse = true;
+    r.k.refuse = true;
     ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_SESSION), AGENTAUTHZ_EIO);
-    k.refuse = false;
+    r.k.refuse = false;
     ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);
     /* a written one-time approval, then a refused widening of it to the session */
     ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_ONCE), 0);
-    k.refuse = true;
+    r.k.refuse = true;
     ck_assert_int_eq(agentauthz_approve(s, pay, AGENTAUTHZ_APPROVE_SESSION), AGENTAUTHZ_EIO);
-    k.refuse = false;
+    r.k.refuse = false;
     ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW); /* the one-time approval, used up */
     ck_assert_int_eq(agentauthz_check(s, pay, &d), 0);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);   /* not widened */
     agentauthz_session_close(s);
-    ck_assert_int_eq(agentauthz_engine_set_audit(e, NULL, NULL), 0);
-    ck_assert_uint_eq(k.refused, 3);
-    fclose(k.copy);
-    ck_assert_int_eq(agentauthz_audit_verify(keys, paths, 1, &rep, NULL), 0);
-    ck_assert_uint_eq(rep.records, k.taken);
-    unlink(path);
+    ck_assert_uint_eq(r.k.refused, 3);
     agentauthz_action_free(pay);
-    agentauthz_engine_free(e);
-    agentauthz_keys_free(keys);
+    refusing_engine_close(&r);
 }
 END_TEST
 
@@ -536,79 +536,55 @@ END_TEST
  */
 START_TEST(test_refused_lease_record_withholds_secret)
 {
-    fake_clock c = {0};
-    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
-    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
-    agentauthz_engine *e = NULL;
+    refusing_engine r;
     agentauthz_session *s;
     agentauthz_action *q;
     agentauthz_decision d;
     agentauthz_lease *l = NULL;
     agentauthz_secret_buffer *b = NULL;
-    refusing_sink k = {false, 0, 0, NULL};
-    ck_assert_ptr_nonnull(k.copy = fopen("/dev/null", "wb"));
-    eo.clock = fake_clock_now;
-    eo.clock_ctx = &c;
-    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
-    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
-    ao.callback = refusing_take;
-    ao.ctx = &k;
-    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
-    s = open_session(e, "agent", "t", NULL);
+    refusing_engine_open(&r);
+    s = open_session(r.e, "agent", "t", NULL);
     q = action_from_json("{\"tool\":\"db.query\"}");
     ck_assert_int_eq(agentauthz_check(s, q, &d), 0);
     ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
-    k.refuse = true;
+    r.k.refuse = true;
     ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), AGENTAUTHZ_EIO);
     ck_assert_ptr_null(l);
     ck_assert_int_eq(agentauthz_substitute(s, q, &d, "${secret:db}", 12, &b, NULL),
                      AGENTAUTHZ_EIO);
     ck_assert_ptr_null(b);
-    k.refuse = false;
+    r.k.refuse = false;
     ck_assert_int_eq(agentauthz_lease_acquire(s, q, &d, "db", &l, NULL), 0);
     agentauthz_lease_release(l);
     ck_assert_int_eq(agentauthz_substitute(s, q, &d, "${secret:db}", 12, &b, NULL), 0);
     agentauthz_secret_buffer_free(b);
     agentauthz_session_close(s);
-    ck_assert_uint_eq(k.refused, 2);
+    ck_assert_uint_eq(r.k.refused, 2);
     agentauthz_action_free(q);
-    agentauthz_engine_free(e); /* hands the sink the closing checkpoint: before fclose */
-    fclose(k.copy);
+    refusing_engine_close(&r);
 }
 END_TEST
 
 /* A session whose open record is refused does not open (its secrets would be in no log). */
 START_TEST(test_refused_open_record_opens_nothing)
 {
-    fake_clock c = {0};
-    agentauthz_engine_options eo = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
-    agentauthz_audit_options ao = AGENTAUTHZ_AUDIT_OPTIONS_INIT;
-    agentauthz_engine *e = NULL;
+    refusing_engine r;
     agentauthz_session *s = NULL, *child = NULL;
     agentauthz_error err;
-    refusing_sink k = {false, 0, 0, NULL};
-    ck_assert_ptr_nonnull(k.copy = fopen("/dev/null", "wb"));
-    eo.clock = fake_clock_now;
-    eo.clock_ctx = &c;
-    ck_assert_int_eq(agentauthz_engine_new(&e, &eo, NULL), 0);
-    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", policy, strlen(policy), NULL, NULL), 0);
-    ao.callback = refusing_take;
-    ao.ctx = &k;
-    ck_assert_int_eq(agentauthz_engine_set_audit(e, &ao, NULL), 0);
-    k.refuse = true;
-    ck_assert_int_eq(agentauthz_session_open(e, "agent", "t", NULL, &s, &err), AGENTAUTHZ_EIO);
+    refusing_engine_open(&r);
+    r.k.refuse = true;
+    ck_assert_int_eq(agentauthz_session_open(r.e, "agent", "t", NULL, &s, &err), AGENTAUTHZ_EIO);
     ck_assert_ptr_null(s);
     ck_assert_ptr_nonnull(strstr(err.message, "open record"));
-    k.refuse = false;
-    s = open_session(e, "agent", "t", NULL);
-    k.refuse = true;
+    r.k.refuse = false;
+    s = open_session(r.e, "agent", "t", NULL);
+    r.k.refuse = true;
     ck_assert_int_eq(agentauthz_session_delegate(s, "agent", "t", NULL, &child, &err),
                      AGENTAUTHZ_EIO);
     ck_assert_ptr_null(child);
-    k.refuse = false;
+    r.k.refuse = false;
     agentauthz_session_close(s);
-    agentauthz_engine_free(e); /* hands the sink the closing checkpoint: before fclose */
-    fclose(k.copy);
+    refusing_engine_close(&r);
 }
 END_TEST
 
