@@ -30,7 +30,7 @@ if ! command -v "$GO" >/dev/null 2>&1; then
 fi
 if [ ! -f "$libdir/libagentauthz.so" ]; then
     # The sanitizer builds are static only: the binding is tested in build/.
-    echo "run-tests.sh: no shared library at $libdir/libagentauthz.so: skipped" >&2
+    echo "run-tests.sh: no shared library at $libdir/libagentauthz.so (a static-only build such as the sanitizer builds; the shared build tests this): skipped" >&2
     exit 77
 fi
 

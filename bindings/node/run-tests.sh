@@ -26,7 +26,7 @@ export AGENTAUTHZ_LIBRARY top_builddir
 
 if [ ! -f "$AGENTAUTHZ_LIBRARY" ]; then
     # The sanitizer builds are static only: the binding is tested in build/.
-    echo "run-tests.sh: no shared library at $AGENTAUTHZ_LIBRARY: skipped" >&2
+    echo "run-tests.sh: no shared library at $AGENTAUTHZ_LIBRARY (a static-only build such as the sanitizer builds; the shared build tests this): skipped" >&2
     exit 77
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
