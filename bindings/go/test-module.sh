@@ -129,6 +129,11 @@ cd "$work/app"
 sed "s|=> /.*/share/libagentauthz/go\$|=> $gomoddir|" "$work/readme.go.mod" >>go.mod
 dir=$("$GO" list -m -f '{{.Dir}}' "$module") || fail "go list -m $module failed"
 [ "$dir" = "$gomoddir" ] || fail "the module resolved to $dir, not $gomoddir"
+# cgo takes the flags from pkg-config, not from paths written in the binding
+# (which a system-wide install would satisfy).
+pkgs=$("$GO" list -f '{{join .CgoPkgConfig " "}}|{{join .CgoLDFLAGS " "}}|{{join .CgoCFLAGS " "}}' "$module")
+[ "$pkgs" = "agentauthz||" ] ||
+    fail "the binding's cgo directives are '$pkgs', not only '#cgo pkg-config: agentauthz'"
 
 # 3. go build, with go's defaults otherwise (-mod=readonly: the README's
 # lines must be all the go.mod needs).
