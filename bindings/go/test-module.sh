@@ -77,14 +77,16 @@ block "$gomd" "## Use it from your module" go >"$work/app/main.go" ||
     fail "bindings/go/README.md has no \`\`\`go block under \"## Use it from your module\""
 block "$gomd" "## Use it from your module" text >"$work/expected.out" ||
     fail "bindings/go/README.md has no \`\`\`text block (the output) under \"## Use it from your module\""
-# Exactly a require and a replace line of the module, nothing else.
-printf '%s\n' "require $module v[0-9.]*" "replace $module => /.*/share/libagentauthz/go" \
+# Exactly a require line of the module at the library's version and a
+# replace line, nothing else.
+version=$("$PKG_CONFIG" --modversion "$top_builddir/agentauthz.pc")
+printf '%s\n' "require $module v$version" "replace $module => /.*/share/libagentauthz/go" \
     >"$work/shape"
 if [ "$(wc -l <"$work/readme.go.mod")" -ne 2 ] ||
    ! sed -n 1p "$work/readme.go.mod" | grep -qx "$(sed -n 1p "$work/shape")" ||
    ! sed -n 2p "$work/readme.go.mod" | grep -qx "$(sed -n 2p "$work/shape")"; then
     cat "$work/readme.go.mod" >&2
-    fail "README.md's go.mod lines are not one require and one replace of $module to .../share/libagentauthz/go"
+    fail "README.md's go.mod lines are not one require of $module v$version and one replace to .../share/libagentauthz/go"
 fi
 
 # 1. make install into the staging dir, as a user's make install.
