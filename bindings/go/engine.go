@@ -1,7 +1,7 @@
 package agentauthz
 
 /*
-#cgo LDFLAGS: -lagentauthz
+#cgo pkg-config: agentauthz
 #include "shim.h"
 */
 import "C"
