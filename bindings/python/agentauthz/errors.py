@@ -6,6 +6,10 @@ error message, or from this binding, which only ever names secrets.
 
 from . import _lib
 
+# Raised by `import agentauthz` (an ImportError) when no library loads; it is
+# defined with the loader, which runs before anything else can be imported.
+LibraryNotFoundError = _lib.LibraryNotFoundError
+
 
 class AgentAuthzError(Exception):
     """A call into libagentauthz failed. code is the negative AGENTAUTHZ_E* code."""
