@@ -6,7 +6,8 @@
 # sources in it, checks that the installed package and its bundled library
 # (and the libsodium and libyaml vendored beside it) are what loads, runs the
 # binding's pytest suite against it, runs the README's Python example, and
-# type-checks examples/python_typed.py with mypy --strict (then runs it).
+# type-checks examples/python_typed.py and the package with mypy --strict
+# (and runs the example).
 #
 # Exits 77 (automake's "skipped") with the reason when the build has no
 # shared library (the sanitizer builds) or PyPI cannot be reached. Writes
@@ -99,9 +100,11 @@ print("test-wheel.sh: imported %s with %s and its vendored libsodium and libyaml
       % (pkg, _lib.path))
 PY
 
-# The suite's layout test compiles against the headers (version.h is built).
-AGENTAUTHZ_BUILD_INCLUDE=$top_builddir/include "$py" -m pytest -q -p no:cacheprovider \
-    "$srcdir/tests"
+# The suite's layout test compiles against the headers (version.h is built);
+# its packaging tests build packages with the build's library (the wheel's
+# copy needs its vendored libraries beside it).
+AGENTAUTHZ_BUILD_INCLUDE=$top_builddir/include AGENTAUTHZ_BUILD_LIBRARY=$lib \
+    "$py" -m pytest -q -p no:cacheprovider "$srcdir/tests"
 
 # The README's Python example (under "Language bindings"), as a user runs it.
 "$py" - "$top_srcdir/README.md" "$work/run/test_readme.py" <<'PY'
@@ -115,5 +118,8 @@ open(sys.argv[2], "w").write("\n".join(l[indent:] for l in lines) + "\n")
 PY
 "$py" -m pytest -q -p no:cacheprovider -p agentauthz.testing test_readme.py
 
+# The typed example against the installed package (py.typed), and the
+# package's own sources, both under --strict.
 "$venv/bin/mypy" --strict --cache-dir "$work/mypy-cache" "$top_srcdir/examples/python_typed.py"
+"$venv/bin/mypy" --strict --cache-dir "$work/mypy-cache" "$srcdir/agentauthz"
 "$py" "$top_srcdir/examples/python_typed.py" "$top_srcdir/examples/policy.yaml"

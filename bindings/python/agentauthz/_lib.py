@@ -18,7 +18,7 @@ is the one that loaded.
 import ctypes
 import ctypes.util
 import os
-from typing import List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ctypes import (
     CFUNCTYPE,
@@ -251,7 +251,7 @@ ERR = POINTER(Error)
 PK = POINTER(ctypes.c_ubyte * PUBKEY_BYTES)
 
 # name: (restype, argtypes)
-_PROTOTYPES = {
+_PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "agentauthz_strerror": (c_char_p, [c_int]),
     "agentauthz_version": (c_char_p, []),
     "agentauthz_free": (None, [c_void_p]),
@@ -408,10 +408,12 @@ def load(names: "List[Tuple[str, str]]") -> ctypes.CDLL:
     raise LibraryNotFoundError(tried)
 
 
-def _load() -> "Tuple[ctypes.CDLL, str]":
-    names = candidates()
-    found = load(names)
+def _load() -> "Tuple[Any, str]":
+    found = load(candidates())
     return found, found._name
 
 
+# The functions' types are the prototypes above, which mypy cannot see.
+lib: Any
+path: str
 lib, path = _load()
