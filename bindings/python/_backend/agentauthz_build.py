@@ -66,7 +66,7 @@ def _read_pyproject(src):
 
 
 def _license_file(src):
-    # The repository keeps one LICENSE at its top; an sdist carries a copy.
+    # bindings/python/LICENSE links to the repository's; an sdist carries a copy.
     for path in (os.path.join(src, "LICENSE"), os.path.join(src, "..", "..", "LICENSE")):
         if os.path.isfile(path):
             return os.path.normpath(path)
