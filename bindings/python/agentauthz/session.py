@@ -549,7 +549,9 @@ class Session(_util.Closing):
             act._resource = act._dests = act._labels = act._payload = None
             act._args = None if args is None else _dumps(args).encode("utf-8")
         else:
-            act = Action(tool, resource, destination, args, labels, payload)  # type: ignore[arg-type]
+            # tool is a str here (or a wrong type, which Action refuses).
+            act = Action(tool, resource, destination, args, labels,  # type: ignore[arg-type]
+                         payload)
         d = _CDecision()
         with self._lock:
             h = self._h
