@@ -45,7 +45,7 @@ start=$(date +%s)
 echo "test-wheel.sh: fresh venv in $(elapsed "$start") s"
 
 start=$(date +%s)
-if ! "$venv/bin/pip" install -q --timeout 15 --retries 1 "$PYTEST" "$MYPY"; then
+if ! "$venv/bin/pip" install -q --no-compile --timeout 15 --retries 1 "$PYTEST" "$MYPY"; then
     if ! "$venv/bin/pip" index versions --timeout 15 --retries 1 pip >/dev/null 2>&1; then
         skip "PyPI cannot be reached (pip install $PYTEST $MYPY failed)"
     fi
@@ -73,7 +73,7 @@ case $wheel in
 esac
 
 start=$(date +%s)
-"$venv/bin/pip" install -q --no-index "$wheel"
+"$venv/bin/pip" install -q --no-compile --no-index "$wheel"
 echo "test-wheel.sh: pip install $(basename "$wheel"): $(elapsed "$start") s"
 
 # Nothing may point at the sources or the build: the installed copy is tested.
