@@ -16,7 +16,8 @@
 #
 # Other targets: all (the default), install, uninstall, bench, dist,
 # distcheck, check-build, check-asan, check-tsan, deps, bootstrap, clean,
-# distclean; any other target is forwarded to build/.
+# distclean, wheel (the Python wheel, in build/dist/); any other target is
+# forwarded to build/.
 # Variables: JOBS (default -j2), CONFIGURE_FLAGS (default --enable-werror;
 # e.g. make install CONFIGURE_FLAGS=--prefix=/opt/az, in a fresh build/),
 # AZ_SKIP_DEPS=1 to skip the package step.

@@ -1,9 +1,11 @@
 """agentauthz: runtime authorization for AI agents' tool calls (libagentauthz).
 
 A ctypes binding of the C library: standard library only, any Python 3.9+.
-The shared library is found through the AGENTAUTHZ_LIBRARY environment
-variable (a full path), then ctypes.util.find_library("agentauthz"), then
-"libagentauthz.so.0".
+The shared library is the copy bundled in the package (a wheel carries
+one), then the AGENTAUTHZ_LIBRARY environment variable (a full path), then
+the system's: ctypes.util.find_library("agentauthz"), then
+"libagentauthz.so.0". If none loads, importing raises LibraryNotFoundError
+(an ImportError) naming every path tried. Typed (py.typed).
 
     from agentauthz import Engine
     engine = Engine()
@@ -27,6 +29,7 @@ from .errors import (
     IdentityError,
     InvalidArgumentError,
     JSONError,
+    LibraryNotFoundError,
     LimitError,
     NoPolicyError,
     NotFoundError,
@@ -50,9 +53,10 @@ from .session import Action, Decision, Lease, Session, Substitution
 __version__ = "0.1.0"
 
 
-def library_version():
+def library_version() -> str:
     """The version of the loaded C library, "MAJOR.MINOR.PATCH"."""
-    return _lib.lib.agentauthz_version().decode("ascii")
+    version: bytes = _lib.lib.agentauthz_version()
+    return version.decode("ascii")
 
 
 __all__ = [
@@ -72,6 +76,7 @@ __all__ = [
     "JSONError",
     "Keys",
     "Lease",
+    "LibraryNotFoundError",
     "LimitError",
     "NoPolicyError",
     "NotFoundError",
