@@ -54,7 +54,7 @@ platform=$(node -p 'process.platform + "-" + process.arch')
 [ "$platform" = linux-x64 ] || skip "the tarball bundles a linux-x64 library; this machine is $platform"
 registry=$(npm config get registry 2>/dev/null || echo "the npm registry")
 start=$(date +%s)
-timeout 60 npm ping --loglevel=error >/dev/null 2>&1 || skip "$registry cannot be reached (npm ping)"
+timeout 40 npm ping --fetch-retries=1 --fetch-timeout=15000 --loglevel=error >/dev/null 2>&1 || skip "$registry cannot be reached (npm ping)"
 echo "# npm ping $registry: $(( $(date +%s) - start )) s"
 
 pin() {
