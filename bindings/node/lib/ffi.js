@@ -324,6 +324,7 @@ function bind(lib) {
         try {
             fns[name] = lib.func(proto);
         } catch (e) {
+            if (!/cannot find function/i.test(e.message)) throw new Error(`${name}: ${e.message}`);
             throw new Error(`no function ${name} (a library older than this binding?)`);
         }
     }
