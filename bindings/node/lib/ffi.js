@@ -369,7 +369,9 @@ function open() {
     const err = new Error('agentauthz: cannot load the libagentauthz shared library; tried ' +
         tried.map((t) => `${t.path} (${t.from}): ${t.reason}`).join('; ') +
         '. Set AGENTAUTHZ_LIBRARY to the full path of libagentauthz.so.0, or install the ' +
-        'library where the dynamic linker finds it (ldconfig, LD_LIBRARY_PATH).');
+        'library where the dynamic linker finds it (ldconfig, LD_LIBRARY_PATH).' +
+        (tried.some((t) => /lib(sodium|yaml)/.test(t.reason)) ? ' The library needs ' +
+            'libyaml and libsodium at run time (Debian: apt install libyaml-0-2 libsodium23).' : ''));
     err.code = 'ERR_AGENTAUTHZ_LIBRARY';
     err.tried = tried;
     throw err;

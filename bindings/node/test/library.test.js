@@ -128,6 +128,36 @@ test('a library without the functions is refused with the same error, naming one
     });
 });
 
+/* A shared library at dir/name that needs libsodium.so.999, which no system has, or null without cc. */
+function libraryNeedingMissingSodium(dir, name) {
+    const fake = path.join(dir, 'libsodium.so.999');
+    const src = path.join(dir, 'needs.c');
+    fs.writeFileSync(src, 'int sodium_init(void);\nint needs(void) { return sodium_init(); }\n');
+    fs.writeFileSync(path.join(dir, 'fake.c'), 'int sodium_init(void) { return 0; }\n');
+    const cc = (args) => spawnSync(process.env.CC || 'cc', args, { cwd: dir, encoding: 'utf8' });
+    if (cc(['-shared', '-fPIC', '-o', fake, '-Wl,-soname,libsodium.so.999', 'fake.c']).status !== 0) return null;
+    const out = path.join(dir, name);
+    if (cc(['-shared', '-fPIC', '-o', out, src, fake]).status !== 0) return null;
+    fs.rmSync(fake);
+    return out;
+}
+
+test('a library whose libsodium is missing: the error says which packages it needs', (t) => {
+    withDir((dir) => {
+        const lib = libraryNeedingMissingSodium(dir, 'libagentauthz-test.so');
+        if (lib === null) {
+            t.skip('no C compiler');
+            return;
+        }
+        const pkg = copyPackage(dir);
+        linkKoffi(pkg);
+        const out = run(dir, requireScript(pkg), { AGENTAUTHZ_LIBRARY: lib });
+        assert.equal(out.code, 'ERR_AGENTAUTHZ_LIBRARY');
+        assert.ok(out.error.includes('libsodium.so.999'), out.error);
+        assert.ok(out.error.includes('apt install libyaml-0-2 libsodium23'), out.error);
+    });
+});
+
 test('without AGENTAUTHZ_LIBRARY the system library is tried and named', () => {
     withDir((dir) => {
         const pkg = copyPackage(dir);
