@@ -9,7 +9,7 @@
 # library) in DESTDIR/npm-stage/agentauthz, copies LIBRARY (libtool's
 # lib/.libs/libagentauthz.so.0) there stripped of debugging symbols, and runs
 # `npm pack` into DESTDIR. With VERSION (configure's), refuses a package.json
-# of another version. Writes nothing outside DESTDIR (npm's own cache and log
+# of another version. NPM names npm (default: npm). Writes nothing outside DESTDIR (npm's own cache and log
 # aside); prints the tarball's path and size, and exits nonzero on failure.
 set -eu
 
@@ -49,7 +49,7 @@ cp -L "$library" "$stage/prebuilds/$platform/libagentauthz.so.0"
 chmod -R u+w "$stage"
 ${STRIP:-strip} --strip-debug "$stage/prebuilds/$platform/libagentauthz.so.0" 2>/dev/null || :
 
-tarball=$(cd "$stage" && npm pack --pack-destination "$dest" --loglevel=error | tail -n 1)
+tarball=$(cd "$stage" && ${NPM:-npm} pack --pack-destination "$dest" --loglevel=error | tail -n 1)
 if [ ! -f "$dest/$tarball" ]; then
     echo "pack.sh: npm pack made no tarball" >&2
     exit 1
