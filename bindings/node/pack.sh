@@ -8,9 +8,10 @@
 # and prepack.js, which npm runs and which refuses a stage without the
 # library) in DESTDIR/npm-stage/agentauthz, copies LIBRARY (libtool's
 # lib/.libs/libagentauthz.so.0) there stripped of debugging symbols, and runs
-# `npm pack` into DESTDIR. With VERSION (configure's), refuses a package.json
-# of another version. NPM names npm (default: npm). Writes nothing outside DESTDIR (npm's own cache and log
-# aside); prints the tarball's path and size, and exits nonzero on failure.
+# `npm pack` into DESTDIR (with the npm that NPM names, default npm). With
+# VERSION (configure's), refuses a package.json of another version. Writes
+# nothing outside DESTDIR (npm's own cache and log aside); prints the
+# tarball's path and size, and exits nonzero on failure.
 set -eu
 
 if [ $# -lt 3 ]; then
