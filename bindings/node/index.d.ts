@@ -394,3 +394,9 @@ export declare function auditVerify(keys: Keys | AuditVerifyOptions, ...paths: s
 export declare function strerror(errno: number): string;
 /** The loaded C library's version, "MAJOR.MINOR.PATCH". */
 export declare function libraryVersion(): string;
+/**
+ * The library this process loaded: the path of the copy bundled in the package
+ * (prebuilds/<platform>-<arch>/), the AGENTAUTHZ_LIBRARY path, or 'libagentauthz.so.0'
+ * (the system's, from the dynamic linker's search path).
+ */
+export declare const libraryPath: string;
