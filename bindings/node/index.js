@@ -20,7 +20,7 @@ const { C } = require('./lib/ffi');
 const errors = require('./lib/errors');
 const { Engine, FakeClock, AuditReport, auditVerify } = require('./lib/engine');
 const { Session, Decision, Lease, Substitution } = require('./lib/session');
-const { Keys, Verifier, verifyToken } = require('./lib/tokens');
+const { Keys, Verifier, verifyToken, keyId, jwks } = require('./lib/tokens');
 
 /* The version of the loaded C library, "MAJOR.MINOR.PATCH". */
 function libraryVersion() {
@@ -28,8 +28,8 @@ function libraryVersion() {
 }
 
 module.exports = {
-    Engine, FakeClock, Session, Decision, Lease, Substitution, Keys, Verifier, verifyToken,
-    AuditReport, auditVerify, libraryVersion,
+    Engine, FakeClock, Session, Decision, Lease, Substitution, Keys, Verifier, verifyToken, keyId,
+    jwks, AuditReport, auditVerify, libraryVersion,
     CODES: errors.CODES, strerror: errors.strerror, Diagnostic: errors.Diagnostic,
     // The error classes, one per family of codes, as the Python binding has them.
     AgentAuthzError: errors.AgentAuthzError, PolicyError: errors.PolicyError,
@@ -42,5 +42,7 @@ module.exports = {
     RefusedError: errors.RefusedError, CryptoError: errors.CryptoError,
     TokenError: errors.TokenError, SignatureError: errors.SignatureError,
     ExpiredError: errors.ExpiredError, AudienceError: errors.AudienceError,
+    AlgorithmError: errors.AlgorithmError, KeyIdError: errors.KeyIdError,
+    TokenTypeError: errors.TokenTypeError,
     ProviderError: errors.ProviderError, TamperError: errors.TamperError,
 };

@@ -18,6 +18,7 @@ from . import _lib
 from .engine import AuditReport, Engine, audit_verify
 from .errors import (
     AgentAuthzError,
+    AlgorithmError,
     AudienceError,
     CryptoError,
     Denied,
@@ -26,6 +27,7 @@ from .errors import (
     FileError,
     IdentityError,
     InvalidArgumentError,
+    KeyIdError,
     JSONError,
     LimitError,
     NoPolicyError,
@@ -40,11 +42,12 @@ from .errors import (
     SignatureError,
     TamperError,
     TokenError,
+    TokenTypeError,
     UnknownTaskError,
     strerror,
 )
 from .guard import guard
-from .keys import Keys, Verifier, verify_token
+from .keys import Keys, Verifier, jwks, key_id, verify_token
 from .session import Action, Decision, Lease, Session, Substitution
 
 __version__ = "0.1.0"
@@ -58,6 +61,7 @@ def library_version():
 __all__ = [
     "Action",
     "AgentAuthzError",
+    "AlgorithmError",
     "AudienceError",
     "AuditReport",
     "CryptoError",
@@ -69,6 +73,7 @@ __all__ = [
     "FileError",
     "IdentityError",
     "InvalidArgumentError",
+    "KeyIdError",
     "JSONError",
     "Keys",
     "Lease",
@@ -87,11 +92,14 @@ __all__ = [
     "Substitution",
     "TamperError",
     "TokenError",
+    "TokenTypeError",
     "UnknownTaskError",
     "Verifier",
     "audit_verify",
     "guard",
     "library_version",
     "strerror",
+    "jwks",
+    "key_id",
     "verify_token",
 ]

@@ -317,6 +317,14 @@ class Engine(_util.Closing):
     def public_key_text(self):
         return public_key_text(self.public_key)
 
+    @property
+    def jwks(self):
+        """The engine's public key as a JWK Set (JSON text): what a service verifies
+        task tokens with, in any JWT library."""
+        buf = ctypes.create_string_buffer(_lib.JWKS_TEXT_MAX)
+        check(_L.agentauthz_engine_jwks(self._handle(), buf, len(buf)))
+        return buf.value.decode("ascii")
+
     def set_audit(self, path=None, callback=None, flush="record", flush_every=0, fsync=False,
                   checkpoint_every=1000):
         """Starts (or with neither path nor callback, stops) the audit log.
