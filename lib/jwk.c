@@ -5,6 +5,7 @@
  *
  * Key bytes here are public; still, no message quotes the input.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,12 +35,40 @@ void az_jwk_kid(const unsigned char *pk, char kid[AZ_KID_LEN + 1])
     sodium_bin2base64(kid, AZ_KID_LEN + 1, h, sizeof h, B64_VARIANT);
 }
 
+size_t az_jwk_header(const char *kid, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "{\"alg\":\"EdDSA\",\"typ\":\"txntoken+jwt\",\"kid\":\"%s\"}", kid);
+    return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+}
+
+/* A kid JSON writes as it is: printable ASCII but '"' and '\\'. */
+static bool kid_plain(const az_jwk *k)
+{
+    for (size_t i = 0; i < k->kid_len; i++)
+        if (k->kid[i] < 0x20 || k->kid[i] > 0x7e || k->kid[i] == '"' || k->kid[i] == '\\')
+            return false;
+    return true;
+}
+
+/* Precomputes the key's canonical header in base64url, when there is one. */
+static void jwk_finish(az_jwk *k)
+{
+    char h[AZ_JWK_HDR_MAX + 1];
+    size_t n;
+    k->hdr64_len = 0;
+    if (!kid_plain(k) || (n = az_jwk_header(k->kid, h, sizeof h)) == 0)
+        return;
+    sodium_bin2base64(k->hdr64, sizeof k->hdr64, (const unsigned char *)h, n, B64_VARIANT);
+    k->hdr64_len = strlen(k->hdr64);
+}
+
 void az_jwk_from_pk(const unsigned char *pk, az_jwk *out)
 {
     memset(out, 0, sizeof *out);
     memcpy(out->pk, pk, AZ_KEY_BYTES);
     az_jwk_kid(pk, out->kid);
     out->kid_len = AZ_KID_LEN;
+    jwk_finish(out);
 }
 
 int agentauthz_pubkey_kid(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES], char *out, size_t cap)
@@ -119,6 +148,7 @@ static int read_key(const agentauthz_value *m, size_t i, az_jwk *k, agentauthz_e
     if (!kid) {
         az_jwk_kid(k->pk, k->kid);
         k->kid_len = AZ_KID_LEN;
+        jwk_finish(k);
         return 0;
     }
     if (kid->type != AGENTAUTHZ_STRING || kid->u.str.len == 0 ||
@@ -127,6 +157,7 @@ static int read_key(const agentauthz_value *m, size_t i, az_jwk *k, agentauthz_e
     memcpy(k->kid, kid->u.str.p, kid->u.str.len);
     k->kid[kid->u.str.len] = '\0';
     k->kid_len = kid->u.str.len;
+    jwk_finish(k);
     return 0;
 }
 

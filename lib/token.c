@@ -226,14 +226,12 @@ static int build_payload(az_buf *b, const agentauthz_token_claims *c,
     return rc ? rc : put_tctx(b, c, params);
 }
 
-/* The header as signed: the one JSON text this library writes for kid. */
+/* The header as signed: the one JSON text this library writes for k's kid. */
 static size_t header_json(const unsigned char *pk, char *out, size_t cap)
 {
     char kid[AZ_KID_LEN + 1];
-    int n;
     az_jwk_kid(pk, kid);
-    n = snprintf(out, cap, "{\"alg\":\"EdDSA\",\"typ\":\"txntoken+jwt\",\"kid\":\"%s\"}", kid);
-    return n > 0 ? (size_t)n : 0;
+    return az_jwk_header(kid, out, cap);
 }
 
 static size_t b64_len(size_t n)
@@ -493,6 +491,22 @@ static int read_header(const char *t, const jws *j, const az_jwk *keys, size_t n
     return rc;
 }
 
+/*
+ * The key whose canonical header (the one the library writes, byte for
+ * byte) the token carries, or NULL. That header is known to pass every
+ * check read_header makes, so it need not be parsed again: the common case
+ * costs a compare instead of a JSON parse.
+ */
+static const az_jwk *canonical_header(const char *t, const jws *j, const az_jwk *keys,
+                                      size_t nkeys)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i].hdr64_len && keys[i].hdr64_len == j->h64 &&
+            memcmp(keys[i].hdr64, t, j->h64) == 0)
+            return &keys[i];
+    return NULL;
+}
+
 static int check_signature(const az_jwk *key, const char *t, const jws *j,
                            agentauthz_error *err)
 {
@@ -698,7 +712,7 @@ static int verify_full(const az_jwk *keys, size_t nkeys, const char *t, size_t l
         return size_error(err);
     p.len = 0;
     rc = split_token(t, len, &j, err);
-    if (!rc)
+    if (!rc && !(key = canonical_header(t, &j, keys, nkeys)))
         rc = read_header(t, &j, keys, nkeys, &key, err);
     if (!rc)
         rc = decode_payload(t, &j, &p, err);

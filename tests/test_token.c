@@ -1152,6 +1152,22 @@ START_TEST(test_verifier_jwks)
                          AGENTAUTHZ_EKEYID);
         agentauthz_verifier_free(v);
         free(named);
+        /* A kid JSON must escape: the header is parsed, and the escaped kid matches. */
+        snprintf(set, sizeof set,
+                 "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"kid\":\"k\\\"1\"}]}",
+                 x);
+        v = jwks_verifier(set, &err, &rc);
+        ck_assert_msg(rc == 0, "%s", err.message);
+        named = jws_with(keys, "{\"alg\":\"EdDSA\",\"typ\":\"txntoken+jwt\",\"kid\":\"k\\\"1\"}",
+                         GOOD_PAYLOAD);
+        ck_assert_int_eq(agentauthz_verifier_verify(v, named, strlen(named), 1, NULL, NULL), 0);
+        free(named);
+        named = jws_with(keys, "{\"alg\":\"EdDSA\",\"typ\":\"txntoken+jwt\",\"kid\":\"k\\\"2\"}",
+                         GOOD_PAYLOAD);
+        ck_assert_int_eq(agentauthz_verifier_verify(v, named, strlen(named), 1, NULL, NULL),
+                         AGENTAUTHZ_EKEYID);
+        free(named);
+        agentauthz_verifier_free(v);
         /* Without a kid, the key is named by its thumbprint. */
         snprintf(set, sizeof set, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"}]}",
                  x);
