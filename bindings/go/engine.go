@@ -245,6 +245,21 @@ func (e *Engine) PolicyInfo() (PolicyInfo, error) {
 	}, nil
 }
 
+// JWKS returns the engine's public key as a JWK Set (JSON text): what a
+// service or gateway verifies its task tokens with, in any JWT library.
+func (e *Engine) JWKS() (string, error) {
+	c, err := e.rlock()
+	if err != nil {
+		return "", err
+	}
+	defer e.mu.RUnlock()
+	var buf [C.AGENTAUTHZ_JWKS_TEXT_MAX]C.char
+	if rc := C.agentauthz_engine_jwks(c, &buf[0], C.size_t(len(buf))); rc != 0 {
+		return "", newError(rc, nil)
+	}
+	return C.GoString(&buf[0]), nil
+}
+
 // PublicKey returns the engine's public key as text ("azpk1.<base64url>"),
 // the key its task tokens verify with.
 func (e *Engine) PublicKey() (string, error) {

@@ -21,7 +21,7 @@ const { C, LIBRARY_PATH } = require('./lib/ffi');
 const errors = require('./lib/errors');
 const { Engine, FakeClock, AuditReport, auditVerify } = require('./lib/engine');
 const { Session, Decision, Lease, Substitution } = require('./lib/session');
-const { Keys, Verifier, verifyToken } = require('./lib/tokens');
+const { Keys, Verifier, verifyToken, keyId, jwks } = require('./lib/tokens');
 
 /* The version of the loaded C library, "MAJOR.MINOR.PATCH". */
 function libraryVersion() {
@@ -29,8 +29,8 @@ function libraryVersion() {
 }
 
 module.exports = {
-    Engine, FakeClock, Session, Decision, Lease, Substitution, Keys, Verifier, verifyToken,
-    AuditReport, auditVerify, libraryVersion,
+    Engine, FakeClock, Session, Decision, Lease, Substitution, Keys, Verifier, verifyToken, keyId,
+    jwks, AuditReport, auditVerify, libraryVersion,
     // The library loaded: the bundled copy's path, AGENTAUTHZ_LIBRARY or the system's name.
     libraryPath: LIBRARY_PATH,
     CODES: errors.CODES, strerror: errors.strerror, Diagnostic: errors.Diagnostic,
@@ -45,5 +45,7 @@ module.exports = {
     RefusedError: errors.RefusedError, CryptoError: errors.CryptoError,
     TokenError: errors.TokenError, SignatureError: errors.SignatureError,
     ExpiredError: errors.ExpiredError, AudienceError: errors.AudienceError,
+    AlgorithmError: errors.AlgorithmError, KeyIdError: errors.KeyIdError,
+    TokenTypeError: errors.TokenTypeError,
     ProviderError: errors.ProviderError, TamperError: errors.TamperError,
 };

@@ -73,6 +73,8 @@ const NAME_MAX = 129;
 const REASON_MAX = 512;
 const PUBKEY_BYTES = 32;
 const PUBKEY_TEXT_MAX = 50;
+const KID_TEXT_MAX = 44;
+const JWKS_TEXT_MAX = 176;
 const TOKEN_MAX = 8192;
 const TOKEN_TOOLS_MAX = 256;
 const AUDIT_REASON_MAX = 256;
@@ -172,6 +174,7 @@ const TokenClaimsT = koffi.struct('agentauthz_token_claims', {
     exp: 'int64_t',
     tools: 'void *',
     tools_count: 'size_t',
+    params: 'const char *',
 });
 
 /* The same struct as input to agentauthz_token_sign: koffi encodes the tools array. */
@@ -186,6 +189,7 @@ const TokenClaimsInT = koffi.struct('agentauthz_token_claims_in', {
     exp: 'int64_t',
     tools: 'const char **',
     tools_count: 'size_t',
+    params: 'const char *',
 });
 
 const TokenVerifyOptionsT = koffi.struct('agentauthz_token_verify_options', {
@@ -287,6 +291,11 @@ const PROTOTYPES = [
     'int agentauthz_verifier_verify(void *v, const void *token, size_t len, int64_t now, _Out_ void **out, void *err)',
     'int agentauthz_verifier_revoke(void *v, const char *session_id)',
     'void agentauthz_verifier_free(void *v)',
+    'int agentauthz_verifier_new_jwks(const void *jwks, size_t len, const agentauthz_token_verify_options *opt, size_t cache_entries, _Out_ void **out, void *err)',
+    'int agentauthz_pubkey_kid(const void *pk, void *out, size_t cap)',
+    'int agentauthz_pubkey_jwks(const void *pk, void *out, size_t cap)',
+    'int agentauthz_keys_jwks(void *k, void *out, size_t cap)',
+    'int agentauthz_engine_jwks(void *e, void *out, size_t cap)',
     'int agentauthz_check_token(void *e, void *v, const void *token, size_t len, void *a, void *d, void *err)',
     'int agentauthz_engine_set_audit(void *e, const agentauthz_audit_options *opt, void *err)',
     'int agentauthz_engine_audit_reopen(void *e, void *err)',
@@ -437,6 +446,7 @@ module.exports = {
     ErrorT, DecisionT, PolicyInfoT, EngineOptionsT, LoadOptionsT, SessionOptionsT,
     DelegateOptionsT, TokenClaimsT, TokenClaimsInT, TokenVerifyOptionsT, SecretRequestT,
     AuditOptionsT, AuditReportT, AuditVerifyOptionsT, AuditResultT, ClockFn, DiagFn, SecretIssueFn, SecretRevokeFn, AuditFn,
-    NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, TOKEN_MAX, TOKEN_TOOLS_MAX,
+    NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, KID_TEXT_MAX, JWKS_TEXT_MAX, TOKEN_MAX,
+    TOKEN_TOOLS_MAX,
     ERROR_PATH_MAX, ERROR_MESSAGE_MAX, AUDIT_REASON_MAX, KEYFILE_MAX, VERIFIER_CACHE_MAX,
 };

@@ -20,6 +20,7 @@ from . import _lib
 from .engine import AuditReport, Engine, audit_verify
 from .errors import (
     AgentAuthzError,
+    AlgorithmError,
     AudienceError,
     CryptoError,
     Denied,
@@ -28,6 +29,7 @@ from .errors import (
     FileError,
     IdentityError,
     InvalidArgumentError,
+    KeyIdError,
     JSONError,
     LibraryNotFoundError,
     LimitError,
@@ -43,11 +45,12 @@ from .errors import (
     SignatureError,
     TamperError,
     TokenError,
+    TokenTypeError,
     UnknownTaskError,
     strerror,
 )
 from .guard import guard
-from .keys import Keys, Verifier, verify_token
+from .keys import Keys, Verifier, jwks, key_id, verify_token
 from .session import Action, Decision, Lease, Session, Substitution
 
 __version__ = "0.1.0"
@@ -62,6 +65,7 @@ def library_version() -> str:
 __all__ = [
     "Action",
     "AgentAuthzError",
+    "AlgorithmError",
     "AudienceError",
     "AuditReport",
     "CryptoError",
@@ -73,6 +77,7 @@ __all__ = [
     "FileError",
     "IdentityError",
     "InvalidArgumentError",
+    "KeyIdError",
     "JSONError",
     "Keys",
     "Lease",
@@ -92,11 +97,14 @@ __all__ = [
     "Substitution",
     "TamperError",
     "TokenError",
+    "TokenTypeError",
     "UnknownTaskError",
     "Verifier",
     "audit_verify",
     "guard",
     "library_version",
     "strerror",
+    "jwks",
+    "key_id",
     "verify_token",
 ]

@@ -43,6 +43,8 @@ NAME_MAX = 129
 REASON_MAX = 512
 PUBKEY_BYTES = 32
 PUBKEY_TEXT_MAX = 50
+KID_TEXT_MAX = 44
+JWKS_TEXT_MAX = 176
 AUDIT_REASON_MAX = 256
 TOKEN_MAX = 8192
 
@@ -80,6 +82,9 @@ EPERM = -19
 EEXIST = -20
 EPROVIDER = -21
 ETAMPER = -22
+EALGORITHM = -23
+EKEYID = -24
+ETOKENTYPE = -25
 
 EFFECTS = ("deny", "allow", "ask")
 APPROVE_ONCE = 1
@@ -187,6 +192,7 @@ class TokenClaims(Structure):
         ("exp", c_int64),
         ("tools", POINTER(c_char_p)),
         ("tools_count", c_size_t),
+        ("params", c_char_p),
     ]
 
 
@@ -266,6 +272,10 @@ _PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "agentauthz_keys_public_raw": (c_int, [P, PK]),
     "agentauthz_keys_free": (None, [P]),
     "agentauthz_pubkey_parse": (c_int, [c_char_p, PK, ERR]),
+    "agentauthz_pubkey_kid": (c_int, [PK, c_void_p, c_size_t]),
+    "agentauthz_pubkey_jwks": (c_int, [PK, c_void_p, c_size_t]),
+    "agentauthz_keys_jwks": (c_int, [P, c_void_p, c_size_t]),
+    "agentauthz_engine_jwks": (c_int, [P, c_void_p, c_size_t]),
     "agentauthz_token_sign": (c_int, [P, POINTER(TokenClaims), PP, ERR]),
     "agentauthz_token_verify": (
         c_int,
@@ -275,6 +285,10 @@ _PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "agentauthz_verifier_new": (
         c_int,
         [PK, POINTER(TokenVerifyOptions), c_size_t, PP, ERR],
+    ),
+    "agentauthz_verifier_new_jwks": (
+        c_int,
+        [c_char_p, c_size_t, POINTER(TokenVerifyOptions), c_size_t, PP, ERR],
     ),
     "agentauthz_verifier_verify": (
         c_int,

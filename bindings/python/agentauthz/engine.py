@@ -338,6 +338,14 @@ class Engine(_util.Closing):
     def public_key_text(self) -> str:
         return public_key_text(self.public_key)
 
+    @property
+    def jwks(self) -> str:
+        """The engine's public key as a JWK Set (JSON text): what a service verifies
+        task tokens with, in any JWT library."""
+        buf = ctypes.create_string_buffer(_lib.JWKS_TEXT_MAX)
+        check(_L.agentauthz_engine_jwks(self._handle(), buf, len(buf)))
+        return buf.value.decode("ascii")
+
     def set_audit(self, path: Optional[PathArg] = None,
                   callback: Optional[Callable[[bytes], object]] = None, flush: str = "record",
                   flush_every: int = 0, fsync: bool = False,

@@ -155,6 +155,18 @@ class AudienceError(TokenError):
     """AGENTAUTHZ_EAUDIENCE."""
 
 
+class AlgorithmError(TokenError):
+    """AGENTAUTHZ_EALGORITHM: the token's "alg" is "none" or not EdDSA."""
+
+
+class KeyIdError(TokenError):
+    """AGENTAUTHZ_EKEYID: the token's "kid" is missing or names no key the verifier holds."""
+
+
+class TokenTypeError(TokenError):
+    """AGENTAUTHZ_ETOKENTYPE: the token's "typ" is not txntoken+jwt."""
+
+
 class ProviderError(AgentAuthzError):
     """AGENTAUTHZ_EPROVIDER: the host's secret provider refused."""
 
@@ -203,6 +215,9 @@ _CLASSES: Dict[int, Type[AgentAuthzError]] = {
     _lib.EEXIST: FileError,
     _lib.EPROVIDER: ProviderError,
     _lib.ETAMPER: TamperError,
+    _lib.EALGORITHM: AlgorithmError,
+    _lib.EKEYID: KeyIdError,
+    _lib.ETOKENTYPE: TokenTypeError,
 }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import threading
-from typing import Any, Dict, Iterable, Optional, Type, TypeVar, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Type, TypeVar, Union
 
 from . import _lib
 from . import _util
@@ -98,10 +99,27 @@ class Keys(_util.Closing):
         check(_L.agentauthz_keys_public_raw(self._handle(), ctypes.byref(pk)))
         return bytes(pk)
 
+    @property
+    def jwks(self) -> str:
+        """The public key as a JWK Set (JSON text) for JWT libraries and gateways."""
+        buf = ctypes.create_string_buffer(_lib.JWKS_TEXT_MAX)
+        check(_L.agentauthz_keys_jwks(self._handle(), buf, len(buf)))
+        return buf.value.decode("ascii")
+
+    @property
+    def kid(self) -> str:
+        """The key id tokens signed with these keys carry (the RFC 7638 thumbprint)."""
+        return key_id(self.public_key)
+
     def sign_token(self, identity: str, task: str, session: str, audience: str, iat: int,
                    exp: int, tools: Iterable[str] = (), issuer: Optional[str] = None,
-                   parent: Optional[str] = None) -> str:
-        """A signed task token (str) for these claims; iat and exp are Unix seconds."""
+                   parent: Optional[str] = None,
+                   params: Optional[Mapping[str, Any]] = None) -> str:
+        """A signed task token (a JWT, str) for these claims; iat and exp are Unix seconds.
+
+        params is a dict of task parameters for the token's "tctx"."params" (JSON values).
+        """
+        params_json = None if params is None else json.dumps(params, separators=(",", ":"))
         tool_list = [cstr(t, "tool") for t in tools]
         arr = char_pp(tool_list)
         claims = _lib.TokenClaims(
@@ -115,6 +133,7 @@ class Keys(_util.Closing):
             int(exp),
             ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p)),
             len(tool_list),
+            optional_cstr(params_json, "params"),
         )
         out = ctypes.c_void_p()
         err = _lib.Error()
@@ -154,6 +173,22 @@ def _pubkey(pubkey: PublicKey) -> Any:
     return pk
 
 
+def key_id(pubkey: PublicKey) -> str:
+    """The key id (RFC 7638 JWK thumbprint) of a public key: text, raw bytes or Keys."""
+    pk = _pubkey(pubkey)
+    buf = ctypes.create_string_buffer(_lib.KID_TEXT_MAX)
+    check(_L.agentauthz_pubkey_kid(ctypes.byref(pk), buf, len(buf)))
+    return buf.value.decode("ascii")
+
+
+def jwks(pubkey: PublicKey) -> str:
+    """The JWK Set (JSON text) of a public key: text, raw bytes or Keys."""
+    pk = _pubkey(pubkey)
+    buf = ctypes.create_string_buffer(_lib.JWKS_TEXT_MAX)
+    check(_L.agentauthz_pubkey_jwks(ctypes.byref(pk), buf, len(buf)))
+    return buf.value.decode("ascii")
+
+
 def public_key_text(raw: bytes) -> str:
     """The "azpk1." text of a raw 32-byte public key."""
     import base64
@@ -177,6 +212,7 @@ def _claims_dict(c: Any) -> Claims:
         "iat": c.iat,
         "exp": c.exp,
         "tools": [c.tools[i].decode("utf-8") for i in range(c.tools_count)],
+        "params": None if c.params is None else json.loads(c.params.decode("utf-8")),
     }
 
 
@@ -207,7 +243,12 @@ def verify_token(pubkey: PublicKey, token: Union[str, bytes, bytearray],
 
     pubkey is the "azpk1." text, the raw 32 bytes or a Keys object. now is
     Unix seconds (None: the system clock). Raises TokenError (or its
-    subclasses SignatureError, ExpiredError, AudienceError).
+    subclasses SignatureError, ExpiredError, AudienceError, AlgorithmError,
+    KeyIdError, TokenTypeError), LimitError for a token over 8192 bytes or
+    JSON over bounds, JSONError for a header or payload with a duplicate key.
+    The claims: identity (sub), task (scope), session (txn), audience (aud),
+    issuer (iss), parent (tctx.parent), iat, exp, tools (tctx.tools) and
+    params (tctx.params, a dict, or None).
     """
     pk = _pubkey(pubkey)
     raw = _token_bytes(token)
@@ -225,15 +266,26 @@ class Verifier(_util.Closing):
 
     __slots__ = ("_h", "_lock", "__weakref__")
 
-    def __init__(self, pubkey: PublicKey, audience: Optional[str] = None, skew: int = 60,
-                 cache_entries: int = 1024) -> None:
-        pk = _pubkey(pubkey)
+    def __init__(self, pubkey: Optional[PublicKey] = None, audience: Optional[str] = None,
+                 skew: int = 60, cache_entries: int = 1024,
+                 jwks: Union[str, Mapping[str, Any], None] = None) -> None:
+        """pubkey (text, raw bytes or Keys) or jwks (a JWK Set, JSON text or dict): the keys."""
+        if (pubkey is None) == (jwks is None):
+            raise TypeError("Verifier needs pubkey or jwks, not both")
         opt = _verify_options(audience, skew)
         self._h: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         self._lock = threading.Lock()
         err = _lib.Error()
-        rc = _L.agentauthz_verifier_new(ctypes.byref(pk), ctypes.byref(opt), cache_entries,
-                                        ctypes.byref(self._h), err)
+        if jwks is not None:
+            text = jwks if isinstance(jwks, str) else json.dumps(dict(jwks))
+            raw = text.encode("utf-8")
+            rc = _L.agentauthz_verifier_new_jwks(raw, len(raw), ctypes.byref(opt), cache_entries,
+                                                 ctypes.byref(self._h), err)
+        else:
+            assert pubkey is not None
+            pk = _pubkey(pubkey)
+            rc = _L.agentauthz_verifier_new(ctypes.byref(pk), ctypes.byref(opt), cache_entries,
+                                            ctypes.byref(self._h), err)
         check(rc, err)
 
     def _handle(self) -> ctypes.c_void_p:
