@@ -1,0 +1,295 @@
+# The shared part of the interop tests (sourced by interop-jose.sh,
+# interop-pyjwt.sh and interop-golang-jwt.sh): task tokens made by
+# 'agentauthz token sign' must verify with a JWT library that holds only the
+# JWK Set of 'agentauthz keys jwks', and tokens that library signs must be
+# accepted or refused by 'agentauthz token verify' as listed in expect().
+#
+# Each library's program (node/, python/, go/), which the calling script
+# defines as the shell function prog, has two commands:
+#   prog verify JWKS AUDIENCE TOKEN   prints "NAME VALUE" lines: alg, typ,
+#       kid, thumbprint (RFC 7638, computed by the program from the JWK),
+#       iss ("-" when absent), sub, aud, scope, txn, iat, exp, tools (comma
+#       separated); a refused token prints "refused: WHY" and exits 3.
+#   prog sign KEYFILE JWKS AUDIENCE   prints "CASE TOKEN" lines, one per case
+#       of expect(); the engine's key is derived from the key file's seed.
+#
+# Environment: top_srcdir and top_builddir (make check sets them); the
+# command is $AGENTAUTHZ, else $top_builddir/cli/agentauthz. Installs go to
+# $top_builddir/interop-work/LIB (kept between runs; make distclean removes
+# it), nothing is written under the source tree. Exits 77 (skipped, with
+# one line saying why) when the library's registry cannot be reached or a
+# tool is missing.
+
+IDENTITY=spiffe://corp.example/agents/support/7
+TASK=triage-ticket
+AUDIENCE=https://tickets.corp.example
+ISSUER=agentauthz-interop
+
+# interop_setup LIB: sets script, bin, work (the install directory) and tmp.
+interop_setup() {
+    lib=$1
+    script=$(basename "$0")
+    top_builddir=${top_builddir:-.}
+    top_builddir=$(cd "$top_builddir" && pwd)
+    bin=${AGENTAUTHZ:-$top_builddir/cli/agentauthz}
+    if [ ! -x "$bin" ]; then
+        echo "$script: no agentauthz command at $bin" >&2
+        exit 2
+    fi
+    if [ -z "${AGENTAUTHZ:-}" ] && [ ! -f "$top_builddir/lib/.libs/libagentauthz.so" ]; then
+        # Once is enough, and the JWT libraries need not be fetched twice.
+        skip "a static-only build (the sanitizer builds); the shared build in build/ runs the interop tests"
+    fi
+    work=$top_builddir/interop-work/$lib
+    mkdir -p "$work" || exit 2
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/interop-$lib.XXXXXX") || exit 2
+    trap 'rm -rf "$tmp"' EXIT INT TERM
+    passed=0
+    failed=0
+    start_all=$(date +%s)
+}
+
+skip() {
+    echo "$script: $1: skipped"
+    exit 77
+}
+
+# need TOOL...: skips when a tool is missing.
+need() {
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || skip "$t is not installed"
+    done
+}
+
+# fetch_failed LOG WHAT: after a failed install, skips when LOG shows the
+# registry could not be reached, else fails with the log.
+fetch_failed() {
+    reason=$(grep -Eio -m1 'ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|network is unreachable|Temporary failure in name resolution|Name or service not known|Failed to establish a new connection|NewConnectionError|ConnectTimeout|Max retries exceeded|no such host|i/o timeout|connection refused|connection reset|dial tcp|GOPROXY=off|proxy.*disabled' "$1")
+    if [ -n "$reason" ]; then
+        skip "$2 cannot be reached ($reason)"
+    fi
+    cat "$1" >&2
+    echo "$script: installing $2 failed (log above)" >&2
+    exit 1
+}
+
+# elapsed START: seconds since START.
+elapsed() {
+    echo $(( $(date +%s) - $1 ))
+}
+
+ok() {
+    echo "ok   $lib: $1"
+    passed=$((passed + 1))
+}
+
+fail() {
+    echo "FAIL $lib: $1"
+    shift
+    for line in "$@"; do
+        echo "     $line"
+    done
+    failed=$((failed + 1))
+}
+
+# field FILE NAME: the value of the "NAME VALUE" line of a verify output.
+field() {
+    sed -n "s/^$2 //p" "$1" | head -n 1
+}
+
+# json_string FILE NAME: the string member NAME of compact JSON text.
+json_string() {
+    sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$1" | head -n 1
+}
+
+# expect CASE: the verdict of 'agentauthz token verify' on the case's token:
+# "0" (accepted) or "1 REGEX" (refused, stderr matching the extended REGEX).
+expect() {
+    case $1 in
+    good | good-mediatype) echo "0" ;;
+    foreign-key) echo "1 ^error: invalid: .*signature" ;;
+    foreign-kid) echo "1 ^error: .*kid" ;;
+    hs256-pubkey | es256 | rs256) echo "1 ^error: .*(alg|algorithm)" ;;
+    alg-none) echo "1 ^error: .*(alg|algorithm).*none|none.*(alg|algorithm)" ;;
+    typ-jwt | no-typ) echo "1 ^error: .*typ" ;;
+    no-kid) echo "1 ^error: .*kid" ;;
+    crit) echo "1 ^error: .*crit" ;;
+    expired) echo "1 ^error: expired" ;;
+    wrong-aud) echo "1 ^error: wrong audience" ;;
+    *) echo "2 unknown case" ;;
+    esac
+}
+CASES="good good-mediatype foreign-key foreign-kid hs256-pubkey es256 rs256 alg-none typ-jwt
+no-typ no-kid crit expired wrong-aud"
+
+# check_lib_token CASE OUT ISSUER TOOLS TTL TOKEN: the fields the library
+# printed (OUT) are those 'agentauthz token sign' was given.
+check_lib_token() {
+    name=$1 out=$2 want_iss=$3 want_tools=$4 ttl=$5 token=$6
+    kid=$(json_string "$tmp/jwks.json" kid)
+    iat=$(field "$out" iat)
+    exp=$(field "$out" exp)
+    now=$(date +%s)
+    # The session id, as the engine's own verifier reads it.
+    "$bin" token verify --jwks "$tmp/jwks.json" --audience "$AUDIENCE" "$token" \
+        >"$tmp/ours" 2>"$tmp/ours.err"
+    txn=$(json_string "$tmp/ours" txn)
+    problems=
+    for pair in "alg EdDSA" "typ txntoken+jwt" "kid $kid" "thumbprint $kid" \
+        "iss $want_iss" "sub $IDENTITY" "aud $AUDIENCE" "scope $TASK" "tools $want_tools"; do
+        got=$(field "$out" "${pair%% *}")
+        if [ "$got" != "${pair#* }" ]; then
+            problems="$problems|${pair%% *} is '$got', expected '${pair#* }'"
+        fi
+    done
+    if [ -z "$kid" ]; then
+        problems="$problems|the JWK Set has no kid: $(cat "$tmp/jwks.json")"
+    fi
+    if [ -z "$txn" ] || [ "$(field "$out" txn)" != "$txn" ]; then
+        problems="$problems|txn is '$(field "$out" txn)', agentauthz token verify says '$txn' ($(cat "$tmp/ours.err"))"
+    fi
+    case $iat$exp in
+    *[!0-9]* | '') problems="$problems|iat '$iat' and exp '$exp' are not integers" ;;
+    *)
+        if [ $((exp - iat)) -ne "$ttl" ] || [ $((iat - now)) -gt 5 ] || [ $((now - iat)) -gt 60 ]; then
+            problems="$problems|iat $iat, exp $exp: not issued now ($now) for $ttl s"
+        fi
+        ;;
+    esac
+    if [ -z "$problems" ]; then
+        ok "$name"
+    else
+        old_ifs=$IFS
+        IFS='|'
+        # shellcheck disable=SC2086 # split on |
+        fail "$name" $problems
+        IFS=$old_ifs
+    fi
+}
+
+# interop_run: the cases, with the calling script's function prog.
+interop_run() {
+    start_cases=$(date +%s)
+    "$bin" keygen --out "$tmp/keys" >"$tmp/pubkey" 2>"$tmp/err" &&
+        "$bin" keygen --out "$tmp/other-keys" >/dev/null 2>>"$tmp/err" &&
+        "$bin" keys jwks --keys "$tmp/keys" >"$tmp/jwks.json" 2>>"$tmp/err" &&
+        "$bin" keys jwks --keys "$tmp/other-keys" >"$tmp/other.json" 2>>"$tmp/err" || {
+        cat "$tmp/err" >&2
+        echo "$script: agentauthz keygen or keys jwks failed" >&2
+        exit 1
+    }
+    pubkey=$(cat "$tmp/pubkey")
+
+    # (a) Tokens from 'agentauthz token sign', verified by the JWT library
+    # with the JWK Set only.
+    name="a1 token sign (tools, issuer, ttl) verifies with the JWK Set"
+    if token=$("$bin" token sign --keys "$tmp/keys" --identity "$IDENTITY" --task "$TASK" \
+        --audience "$AUDIENCE" --ttl 5m --tool read_ticket --tool search_kb \
+        --issuer "$ISSUER" 2>"$tmp/err"); then
+        if prog verify "$tmp/jwks.json" "$AUDIENCE" "$token" >"$tmp/out" 2>&1; then
+            check_lib_token "$name" "$tmp/out" "$ISSUER" read_ticket,search_kb 300 "$token"
+        else
+            fail "$name" "$(cat "$tmp/out")"
+        fi
+    else
+        fail "$name" "agentauthz token sign: $(cat "$tmp/err")"
+        token=
+    fi
+    full=$token
+
+    name="a2 token sign (no tool, no issuer, one-hour ttl) verifies with the JWK Set"
+    if token=$("$bin" token sign --keys "$tmp/keys" --identity "$IDENTITY" --task "$TASK" \
+        --audience "$AUDIENCE" --ttl 1h 2>"$tmp/err"); then
+        if prog verify "$tmp/jwks.json" "$AUDIENCE" "$token" >"$tmp/out" 2>&1; then
+            check_lib_token "$name" "$tmp/out" - "" 3600 "$token"
+        else
+            fail "$name" "$(cat "$tmp/out")"
+        fi
+    else
+        fail "$name" "agentauthz token sign: $(cat "$tmp/err")"
+    fi
+
+    # The library's verification is real: one changed claim, or another
+    # engine's JWK Set, and it refuses.
+    refused_by_lib "a3 a token with one payload character changed is refused" \
+        "$tmp/jwks.json" "$(tamper "$full")"
+    refused_by_lib "a4 a token checked against another engine's JWK Set is refused" \
+        "$tmp/other.json" "$full"
+
+    # (b) and (c): tokens the JWT library signs, checked by agentauthz.
+    if ! prog sign "$tmp/keys" "$tmp/jwks.json" "$AUDIENCE" >"$tmp/cases" 2>"$tmp/err"; then
+        fail "the library could not sign its tokens" "$(cat "$tmp/err")"
+    fi
+    for c in $CASES; do
+        token=$(sed -n "s/^$c //p" "$tmp/cases")
+        check_case "$c" "$token" --jwks "$tmp/jwks.json"
+    done
+    token=$(sed -n "s/^good //p" "$tmp/cases")
+    check_case good "$token" --pubkey "$pubkey"
+
+    echo "# $lib: cases $(elapsed "$start_cases") s, in all $(elapsed "$start_all") s"
+    echo "$lib: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+
+# tamper TOKEN: the token with the first payload character changed.
+tamper() {
+    printf '%s\n' "$1" | awk -F. 'BEGIN { OFS = "." } {
+        c = substr($2, 1, 1); $2 = (c == "e" ? "f" : "e") substr($2, 2); print }'
+}
+
+# refused_by_lib NAME JWKS TOKEN: the JWT library refuses the token.
+refused_by_lib() {
+    name=$1 jwks=$2 token=$3
+    if [ -z "$full" ]; then
+        fail "$name" "no token (a1 failed)"
+        return
+    fi
+    prog verify "$jwks" "$AUDIENCE" "$token" >"$tmp/out" 2>&1
+    status=$?
+    if [ "$status" -eq 3 ]; then
+        ok "$name"
+    else
+        fail "$name" "exit status $status, expected 3 (refused): $(head -c 400 "$tmp/out")"
+    fi
+}
+
+# check_case CASE TOKEN KEYOPTION...: 'agentauthz token verify' decides as
+# expect() says.
+check_case() {
+    c=$1 token=$2
+    shift 2
+    verdict=$(expect "$c")
+    want=${verdict%% *}
+    pattern=${verdict#* }
+    how=$(echo "$1" | sed 's/^--//')
+    case $c in
+    good) what="signed with the engine's key is accepted ($how)" ;;
+    good-mediatype) what="typ application/txntoken+jwt is accepted" ;;
+    *) what="is refused" ;;
+    esac
+    name="b/c $c: $what"
+    if [ -z "$token" ]; then
+        fail "$name" "the library printed no token for this case"
+        return
+    fi
+    "$bin" token verify "$@" --audience "$AUDIENCE" "$token" >"$tmp/out" 2>"$tmp/err"
+    status=$?
+    if [ "$status" -ne "$want" ]; then
+        fail "$name" "exit status $status, expected $want" "stdout: $(head -c 400 "$tmp/out")" \
+            "stderr: $(head -c 400 "$tmp/err")"
+        return
+    fi
+    if [ "$want" -eq 0 ]; then
+        sub=$(json_string "$tmp/out" sub)
+        scope=$(json_string "$tmp/out" scope)
+        if [ "$sub" != "spiffe://example.org/interop/$lib" ] || [ "$scope" != "$TASK" ]; then
+            fail "$name" "the claims printed are not those signed: $(cat "$tmp/out")"
+            return
+        fi
+    elif ! grep -Eq "$pattern" "$tmp/err"; then
+        fail "$name" "stderr does not match /$pattern/: $(head -c 400 "$tmp/err")"
+        return
+    fi
+    ok "$name"
+}
