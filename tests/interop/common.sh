@@ -106,7 +106,7 @@ json_string() {
 # "0" (accepted) or "1 REGEX" (refused, stderr matching the extended REGEX).
 expect() {
     case $1 in
-    good | good-mediatype) echo "0" ;;
+    good | good-tctx | good-mediatype) echo "0" ;;
     foreign-key) echo "1 ^error: invalid: .*signature" ;;
     foreign-kid) echo "1 ^error: .*kid" ;;
     hs256-pubkey | es256 | rs256) echo "1 ^error: .*(alg|algorithm)" ;;
@@ -114,13 +114,15 @@ expect() {
     typ-jwt | no-typ) echo "1 ^error: .*typ" ;;
     no-kid) echo "1 ^error: .*kid" ;;
     crit) echo "1 ^error: .*crit" ;;
+    dup-sub) echo "1 ^error: .*(duplicate|repeat|twice)" ;;
+    oversized) echo "1 ^error: .*(large|long|limit|bytes)" ;;
     expired) echo "1 ^error: expired" ;;
     wrong-aud) echo "1 ^error: wrong audience" ;;
     *) echo "2 unknown case" ;;
     esac
 }
-CASES="good good-mediatype foreign-key foreign-kid hs256-pubkey es256 rs256 alg-none typ-jwt
-no-typ no-kid crit expired wrong-aud"
+CASES="good good-tctx good-mediatype foreign-key foreign-kid hs256-pubkey es256 rs256 alg-none
+typ-jwt no-typ no-kid crit dup-sub oversized expired wrong-aud"
 
 # check_lib_token CASE OUT ISSUER TOOLS TTL TOKEN: the fields the library
 # printed (OUT) are those 'agentauthz token sign' was given.
@@ -265,6 +267,7 @@ check_case() {
     how=$(echo "$1" | sed 's/^--//')
     case $c in
     good) what="signed with the engine's key is accepted ($how)" ;;
+    good-tctx) what="tctx with parent and params is accepted" ;;
     good-mediatype) what="typ application/txntoken+jwt is accepted" ;;
     *) what="is refused" ;;
     esac

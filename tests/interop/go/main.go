@@ -218,6 +218,19 @@ func sign(keyFile, jwksFile, audience string) (int, error) {
 		return b64.EncodeToString(h) + "." + b64.EncodeToString(p) + "."
 	}
 
+	// byHand signs the exact payload text, for JSON no JWT library writes.
+	byHand := func(header map[string]any, payload string) string {
+		h, _ := json.Marshal(header)
+		input := b64.EncodeToString(h) + "." + b64.EncodeToString([]byte(payload))
+		return input + "." + b64.EncodeToString(ed25519.Sign(priv, []byte(input)))
+	}
+	plain, _ := json.Marshal(claims(nil))
+	dupSub := strings.TrimSuffix(string(plain), "}") + `,"sub":"spiffe://example.org/interop/admin"}`
+	var many []string
+	for i := 0; i < 200; i++ {
+		many = append(many, fmt.Sprintf("tool_%d_%s", i, strings.Repeat("x", 50)))
+	}
+
 	_, foreign, _ := ed25519.GenerateKey(rand.Reader)
 	foreignKid := thumbprint(b64.EncodeToString(foreign.Public().(ed25519.PublicKey)))
 	es256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -232,6 +245,9 @@ func sign(keyFile, jwksFile, audience string) (int, error) {
 	crit["urn:example:must"] = true
 	cases := []struct{ name, token string }{
 		{"good", tok(jwt.SigningMethodEdDSA, priv, std, claims(nil))},
+		{"good-tctx", tok(jwt.SigningMethodEdDSA, priv, std, claims(jwt.MapClaims{
+			"tctx": map[string]any{"tools": []string{"read_ticket"}, "parent": "interop-parent-1",
+				"params": map[string]any{"ticket": "T-42", "priority": 2}}}))},
 		{"good-mediatype", tok(jwt.SigningMethodEdDSA, priv,
 			with("typ", "application/txntoken+jwt"), claims(nil))},
 		{"foreign-key", tok(jwt.SigningMethodEdDSA, foreign, std, claims(nil))},
@@ -245,6 +261,10 @@ func sign(keyFile, jwksFile, audience string) (int, error) {
 		{"no-kid", tok(jwt.SigningMethodEdDSA, priv, map[string]any{"typ": "txntoken+jwt"},
 			claims(nil))},
 		{"crit", tok(jwt.SigningMethodEdDSA, priv, crit, claims(nil))},
+		// Two "sub": a JWT library reads the last, which must not be trusted.
+		{"dup-sub", byHand(with("alg", "EdDSA"), dupSub)},
+		{"oversized", tok(jwt.SigningMethodEdDSA, priv, std,
+			claims(jwt.MapClaims{"tctx": map[string]any{"tools": many}}))},
 		{"expired", tok(jwt.SigningMethodEdDSA, priv, std,
 			claims(jwt.MapClaims{"iat": now - 900, "exp": now - 600}))},
 		{"wrong-aud", tok(jwt.SigningMethodEdDSA, priv, std,

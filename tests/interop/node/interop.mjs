@@ -9,7 +9,7 @@
 //       Prints "CASE TOKEN" lines: tokens jose signs, some with the engine's
 //       own key (from the key file's "sign:" seed), some with other keys,
 //       algorithms or headers. common.sh says what the verifier must do.
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign as rawSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as jose from 'jose';
 
@@ -81,6 +81,12 @@ async function sign(keyFile, jwksFile, audience) {
     const kid = await thumbprint(priv);
     if (published.kid !== kid) throw new Error(`the JWK Set's kid ${published.kid} is not the thumbprint ${kid}`);
     const engineKey = await jose.importJWK({ ...priv, alg: 'EdDSA' }, 'EdDSA');
+    // By hand, for JSON no JWT library writes: signed over the exact text.
+    const byHand = (h, payloadText) => {
+        const input = `${b64(h)}.${jose.base64url.encode(payloadText)}`;
+        const key = createPrivateKey({ key: priv, format: 'jwk' });
+        return `${input}.${jose.base64url.encode(rawSign(null, Buffer.from(input), key))}`;
+    };
 
     const now = Math.floor(Date.now() / 1000);
     const claims = (over = {}) => ({
@@ -106,6 +112,9 @@ async function sign(keyFile, jwksFile, audience) {
 
     const cases = [
         ['good', jwt(header(), engineKey)],
+        ['good-tctx', jwt(header(), engineKey, claims({
+            tctx: { tools: ['read_ticket'], parent: 'interop-parent-1', params: { ticket: 'T-42', priority: 2 } },
+        }))],
         ['good-mediatype', jwt(header({ typ: 'application/txntoken+jwt' }), engineKey)],
         ['foreign-key', jwt(header(), foreign.privateKey)],
         ['foreign-kid', jwt(header({ kid: foreignKid }), foreign.privateKey)],
@@ -119,6 +128,12 @@ async function sign(keyFile, jwksFile, audience) {
         ['no-kid', jwt({ alg: 'EdDSA', typ: 'txntoken+jwt' }, engineKey)],
         ['crit', jwt(header({ crit: ['urn:example:must'], 'urn:example:must': true }), engineKey,
             claims(), { crit: { 'urn:example:must': true } })],
+        // Two "sub": a JWT library reads the last, which must not be trusted.
+        ['dup-sub', byHand(header(), JSON.stringify(claims()).replace(/}$/,
+            ',"sub":"spiffe://example.org/interop/admin"}'))],
+        ['oversized', jwt(header(), engineKey, claims({
+            tctx: { tools: Array.from({ length: 200 }, (_, i) => `tool_${i}_${'x'.repeat(50)}`) },
+        }))],
         ['expired', jwt(header(), engineKey, claims({ iat: now - 900, exp: now - 600 }))],
         ['wrong-aud', jwt(header(), engineKey, claims({ aud: `${audience}.evil` }))],
     ];

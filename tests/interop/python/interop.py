@@ -135,15 +135,25 @@ def sign(key_file: str, jwks_file: str, audience: str) -> int:
         return jwt.encode(c or claims(), key, algorithm=alg,
                           headers=header() if hdr is None else hdr)
 
+    def part(obj):
+        return b64url(json.dumps(obj, separators=(",", ":")).encode())
+
     def unsigned(hdr, c):
-        part = lambda o: b64url(json.dumps(o, separators=(",", ":")).encode())
         return f"{part(hdr)}.{part(c)}."
+
+    def by_hand(hdr, payload_text):
+        # For JSON no JWT library writes: signed over the exact text.
+        signing_input = f"{part(hdr)}.{b64url(payload_text.encode())}"
+        return f"{signing_input}.{b64url(priv.sign(signing_input.encode('ascii')))}"
 
     foreign = ed25519.Ed25519PrivateKey.generate()
     es256 = ec.generate_private_key(ec.SECP256R1())
     rs256 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cases = [
         ("good", tok("EdDSA", priv)),
+        ("good-tctx", tok("EdDSA", priv, c=claims(tctx={
+            "tools": ["read_ticket"], "parent": "interop-parent-1",
+            "params": {"ticket": "T-42", "priority": 2}}))),
         ("good-mediatype", tok("EdDSA", priv, header(typ="application/txntoken+jwt"))),
         ("foreign-key", tok("EdDSA", foreign)),
         ("foreign-kid", tok("EdDSA", foreign, header(kid=thumbprint(b64url(raw_public(foreign)))))),
@@ -156,6 +166,11 @@ def sign(key_file: str, jwks_file: str, audience: str) -> int:
         ("no-kid", tok("EdDSA", priv, {"typ": "txntoken+jwt"})),
         ("crit", tok("EdDSA", priv, header(crit=["urn:example:must"],
                                            **{"urn:example:must": True}))),
+        # Two "sub": a JWT library reads the last, which must not be trusted.
+        ("dup-sub", by_hand(header(alg="EdDSA"), json.dumps(claims(), separators=(",", ":"))[:-1]
+                            + ',"sub":"spiffe://example.org/interop/admin"}')),
+        ("oversized", tok("EdDSA", priv, c=claims(tctx={
+            "tools": [f"tool_{i}_" + "x" * 50 for i in range(200)]}))),
         ("expired", tok("EdDSA", priv, c=claims(iat=now - 900, exp=now - 600))),
         ("wrong-aud", tok("EdDSA", priv, c=claims(aud=audience + ".evil"))),
     ]
