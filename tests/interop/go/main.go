@@ -114,18 +114,27 @@ func verify(jwksFile, audience, token string) (int, error) {
 		iss = "-"
 	}
 	var tools []string
+	parent, params := "-", "-"
 	if tctx, ok := claims["tctx"].(map[string]any); ok {
 		list, _ := tctx["tools"].([]any)
 		for _, v := range list {
 			tools = append(tools, fmt.Sprint(v))
+		}
+		if p, ok := tctx["parent"].(string); ok {
+			parent = p
+		}
+		if p, ok := tctx["params"]; ok {
+			// Compact, members sorted (encoding/json sorts map keys).
+			text, _ := json.Marshal(p)
+			params = string(text)
 		}
 	}
 	fmt.Printf("alg %v\ntyp %v\nkid %v\nthumbprint %s\n", t.Header["alg"], t.Header["typ"],
 		t.Header["kid"], thumbprint(used.X))
 	fmt.Printf("iss %s\nsub %v\naud %s\nscope %v\ntxn %v\n", iss, claims["sub"],
 		strings.Join(aud, ","), claims["scope"], claims["txn"])
-	fmt.Printf("iat %.0f\nexp %.0f\ntools %s\n", claims["iat"], claims["exp"],
-		strings.Join(tools, ","))
+	fmt.Printf("iat %.0f\nexp %.0f\ntools %s\nparent %s\nparams %s\n", claims["iat"],
+		claims["exp"], strings.Join(tools, ","), parent, params)
 	return 0, nil
 }
 

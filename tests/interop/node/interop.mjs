@@ -20,6 +20,12 @@ function thumbprint(jwk) {
     return jose.calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, 'sha256');
 }
 
+// Compact JSON with the object's members sorted (one level), or "-".
+function sortedJson(obj) {
+    if (obj === undefined) return '-';
+    return JSON.stringify(Object.fromEntries(Object.entries(obj).sort(([a], [b]) => (a < b ? -1 : 1))));
+}
+
 async function verify(jwksFile, audience, token) {
     const jwks = JSON.parse(readFileSync(jwksFile, 'utf8'));
     let result;
@@ -55,6 +61,8 @@ async function verify(jwksFile, audience, token) {
         ['iat', c.iat],
         ['exp', c.exp],
         ['tools', (c.tctx?.tools ?? []).join(',')],
+        ['parent', c.tctx?.parent ?? '-'],
+        ['params', sortedJson(c.tctx?.params)],
     ];
     for (const [k, v] of out) console.log(`${k} ${v}`);
     return 0;

@@ -42,6 +42,13 @@ def thumbprint(x: str) -> str:
     return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
+def sorted_json(obj) -> str:
+    """Compact JSON with the object's members sorted, or "-"."""
+    if obj is None:
+        return "-"
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+
+
 def verify(jwks_file: str, audience: str, token: str) -> int:
     with open(jwks_file, encoding="utf-8") as f:
         jwks_dict = json.load(f)
@@ -76,6 +83,8 @@ def verify(jwks_file: str, audience: str, token: str) -> int:
         ("iat", c["iat"]),
         ("exp", c["exp"]),
         ("tools", ",".join(c.get("tctx", {}).get("tools", []))),
+        ("parent", c.get("tctx", {}).get("parent", "-")),
+        ("params", sorted_json(c.get("tctx", {}).get("params"))),
     ]
     for k, v in out:
         print(f"{k} {v}")
