@@ -129,6 +129,27 @@ expect() {
     *) echo "2 unknown case" ;;
     esac
 }
+# describe CASE: what the case's token is, and the verdict.
+describe() {
+    case $1 in
+    good) echo "b  $1: signed by $lib with the engine's key: accepted" ;;
+    good-tctx) echo "b  $1: tctx with parent and params: accepted" ;;
+    good-mediatype) echo "b  $1: typ application/txntoken+jwt: accepted" ;;
+    foreign-key) echo "c  $1: another Ed25519 key under the engine's kid: refused" ;;
+    foreign-kid) echo "c  $1: another Ed25519 key under its own kid: refused" ;;
+    hs256-pubkey) echo "c  $1: HS256 keyed with the engine's public key: refused" ;;
+    es256 | rs256) echo "c  $1: $(echo "$1" | tr a-z A-Z) under the engine's kid: refused" ;;
+    alg-none) echo "c  $1: unsigned, alg none: refused" ;;
+    typ-jwt) echo "c  $1: typ JWT: refused" ;;
+    no-typ) echo "c  $1: no typ: refused" ;;
+    no-kid) echo "c  $1: no kid: refused" ;;
+    crit) echo "c  $1: a crit header: refused" ;;
+    dup-sub) echo "c  $1: validly signed, \"sub\" twice: refused" ;;
+    oversized) echo "c  $1: over 8192 bytes: refused" ;;
+    expired) echo "c  $1: expired ten minutes ago: refused" ;;
+    wrong-aud) echo "c  $1: for another audience: refused" ;;
+    esac
+}
 CASES="good good-tctx good-mediatype foreign-key foreign-kid hs256-pubkey es256 rs256 alg-none
 typ-jwt no-typ no-kid crit dup-sub oversized expired wrong-aud"
 
@@ -235,12 +256,13 @@ interop_run() {
     if ! prog sign "$tmp/keys" "$tmp/jwks.json" "$AUDIENCE" >"$tmp/cases" 2>"$tmp/err"; then
         fail "the library could not sign its tokens" "$(cat "$tmp/err")"
     fi
+    # Each with the JWK Set, and with the bare public key (whose kid the
+    # verifier derives).
     for c in $CASES; do
         token=$(sed -n "s/^$c //p" "$tmp/cases")
         check_case "$c" "$token" --jwks "$tmp/jwks.json"
+        check_case "$c" "$token" --pubkey "$pubkey"
     done
-    token=$(sed -n "s/^good //p" "$tmp/cases")
-    check_case good "$token" --pubkey "$pubkey"
 
     echo "# $lib: cases $(elapsed "$start_cases") s, in all $(elapsed "$start_all") s"
     echo "$lib: $passed passed, $failed failed"
@@ -277,14 +299,7 @@ check_case() {
     verdict=$(expect "$c")
     want=${verdict%% *}
     pattern=${verdict#* }
-    how=$(echo "$1" | sed 's/^--//')
-    case $c in
-    good) what="signed with the engine's key is accepted ($how)" ;;
-    good-tctx) what="tctx with parent and params is accepted" ;;
-    good-mediatype) what="typ application/txntoken+jwt is accepted" ;;
-    *) what="is refused" ;;
-    esac
-    name="b/c $c: $what"
+    name="$(describe "$c") (token verify $1)"
     if [ -z "$token" ]; then
         fail "$name" "the library printed no token for this case"
         return
@@ -299,9 +314,19 @@ check_case() {
     if [ "$want" -eq 0 ]; then
         sub=$(json_string "$tmp/out" sub)
         scope=$(json_string "$tmp/out" scope)
-        if [ "$sub" != "spiffe://example.org/interop/$lib" ] || [ "$scope" != "$TASK" ]; then
+        iss=$(json_string "$tmp/out" iss)
+        if [ "$sub" != "spiffe://example.org/interop/$lib" ] || [ "$scope" != "$TASK" ] ||
+           [ "$iss" != "interop-$lib" ]; then
             fail "$name" "the claims printed are not those signed: $(cat "$tmp/out")"
             return
+        fi
+        if [ "$c" = good-tctx ]; then
+            for member in '"parent":"interop-parent-1"' '"ticket":"T-42"' '"priority":2'; do
+                if ! grep -Fq "$member" "$tmp/out"; then
+                    fail "$name" "no $member in tctx: $(cat "$tmp/out")"
+                    return
+                fi
+            done
         fi
     elif ! grep -Eqx "$pattern" "$tmp/err"; then
         fail "$name" "stderr has no line /$pattern/: $(head -c 400 "$tmp/err")"
