@@ -11,8 +11,8 @@ set -eu
 # The build (autotools, pkg-config, the three libraries), the header test in
 # C++ (g++), nm for the exported-symbol test (binutils), setarch for the
 # ThreadSanitizer build (util-linux), a venv for the Python wheel's test
-# (python3-venv). GCC's sanitizer runtimes (libasan,
-# libubsan, libtsan) come with gcc itself on Debian.
+# and for the interop tests' PyJWT (python3-venv). GCC's sanitizer runtimes
+# (libasan, libubsan, libtsan) come with gcc itself on Debian.
 PACKAGES="make gcc g++ binutils util-linux autoconf automake libtool pkg-config
 libyaml-dev libsodium-dev check python3 python3-pytest python3-venv golang-go"
 
