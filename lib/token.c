@@ -725,6 +725,20 @@ static int verify_full(const az_jwk *keys, size_t nkeys, const char *t, size_t l
     return rc;
 }
 
+/*
+ * The system's Unix time in whole seconds. Not time(NULL): glibc serves it
+ * from the coarse clock, which lags CLOCK_REALTIME by up to a tick, so a
+ * token stamped by a host from the precise clock a moment earlier could read
+ * as issued a second in the future.
+ */
+static int64_t unix_seconds_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec;
+}
+
 static int resolve_opts(const agentauthz_token_verify_options *opt, vopts *o,
                         agentauthz_error *err)
 {
@@ -736,7 +750,7 @@ static int resolve_opts(const agentauthz_token_verify_options *opt, vopts *o,
         return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
                             "bad verify options (version, skew over 86400 or negative now)");
     o->audience = opt->audience;
-    o->now = opt->now ? opt->now : (int64_t)time(NULL);
+    o->now = opt->now ? opt->now : unix_seconds_now();
     o->skew = opt->skew;
     return 0;
 }
@@ -1128,7 +1142,7 @@ int agentauthz_verifier_verify(agentauthz_verifier *v, const char *token, size_t
     if (len > AGENTAUTHZ_TOKEN_MAX)
         return size_error(err);
     o.audience = v->audience;
-    o.now = now ? now : (int64_t)time(NULL);
+    o.now = now ? now : unix_seconds_now();
     o.skew = v->skew;
     key = v->ncache ? token_key(v, token, len) : 0;
     if (v->ncache) {
