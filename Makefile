@@ -96,7 +96,7 @@ ldconfig_step = \
 	eval "exec_prefix=`sed -n 's/^exec_prefix=//p' build/agentauthz.pc`"; \
 	eval "libdir=$$libdir"; \
 	ldc=`command -v ldconfig || echo /sbin/ldconfig`; \
-	if ! "$$ldc" -p 2>/dev/null | grep -q "=> $$libdir/libagentauthz.so.0\$$"; then \
+	if test -x "$$ldc" && ! "$$ldc" -p 2>/dev/null | grep -q "=> $$libdir/libagentauthz.so.0\$$"; then \
 	  echo "note: the run-time linker does not search $$libdir: link programs with"; \
 	  echo "  -Wl,-rpath,$$libdir, or set LD_LIBRARY_PATH=$$libdir, or add $$libdir"; \
 	  echo "  to a file in /etc/ld.so.conf.d/ and run ldconfig as root"; \

@@ -6,7 +6,8 @@
 # the README's C example (section "2. A check from C", on the README's
 # policy) is compiled and run exactly as the README says, with only
 # pkg-config's flags, and must print what the README says; the installed
-# command lints the policies and prints its version; man finds the pages.
+# command lints the policies and prints its version; man finds the pages;
+# examples/go builds as a fresh module against the packaged Go binding.
 # Then the packages are purged, whatever happened, so that the machine is
 # as it was.
 #
@@ -183,6 +184,32 @@ for f in /usr/share/man/man1/agentauthz.1.gz /usr/share/man/man5/agentauthz-poli
     "/usr/lib/$multiarch/libagentauthz.a"; do
     if [ -f "$f" ]; then ok; else fail "$f is not installed"; fi
 done
+
+# 6. The Go binding from libagentauthz-dev, as a user's module gets it: a
+#    fresh module whose replace line names the packaged sources, built with
+#    cgo's pkg-config against the packaged library, nothing downloaded.
+if command -v go >/dev/null 2>&1; then
+    step "a Go module against the packaged binding"
+    mkdir "$T/gomod"
+    cp "$top_srcdir/examples/go/main.go" "$T/gomod/"
+    gomod=github.com/libagentauthz/libagentauthz/bindings/go
+    printf 'module example.com/debtest\n\ngo 1.19\n\nrequire %s v%s\n\nreplace %s => /usr/share/libagentauthz/go\n' \
+        "$gomod" "$version" "$gomod" >"$T/gomod/go.mod"
+    # The Go tests' build cache when make check has one (warm), else the test's own.
+    gocache=$top_builddir/go-cache
+    [ -d "$gocache" ] || gocache=$T/go-cache
+    if (cd "$T/gomod" && env -u PKG_CONFIG_PATH -u PKG_CONFIG_LIBDIR -u LD_LIBRARY_PATH \
+        -u CGO_CFLAGS -u CGO_LDFLAGS GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$gocache" \
+        GOPATH="$T/gopath" go build -o prog . && ./prog "$top_srcdir/examples/policy.yaml") \
+        >"$T/go.log" 2>&1; then
+        ok
+    else
+        sed 's/^/  | /' "$T/go.log"
+        fail "a Go module with replace => /usr/share/libagentauthz/go"
+    fi
+else
+    echo "go is not installed: the packaged Go binding is not built"
+fi
 
 step "purge"
 cleanup
