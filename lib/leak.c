@@ -877,6 +877,10 @@ typedef struct leak_view {
     bool want_toks;
     bool changed;
     int rc;
+    /* The last percent escape: where it ended and how many "25" layers it had. */
+    size_t pct_end;
+    size_t pct_layers;
+    bool pct_seen;
 } leak_view;
 
 /* The bytes that may start a transformation: '\\', '%', '\n', '\r'. */
@@ -1020,21 +1024,38 @@ static size_t view_break(leak_view *v, const unsigned char *in, size_t len, size
     return j;
 }
 
-/* "%" then any number of "25" then two hex digits: the byte; "%25..." alone: '%'. */
+/*
+ * "%" then any number of "25" then two hex digits: the byte; "%25..." alone:
+ * '%'. Taking every "25" misreads the last byte of a run when it is '%' and
+ * hex digits follow ("%2525" then "8B" is a doubly encoded '%' before "8B",
+ * not 0x8B encoded three times), so an escape right after another takes the
+ * layers of the one before when that reads as a byte.
+ */
 static size_t view_percent(leak_view *v, const unsigned char *in, size_t len, size_t i)
 {
-    size_t j = i + 1;
+    size_t j = i + 1, layers = 0;
     long b;
     while (len - j >= 2 && in[j] == '2' && in[j + 1] == '5')
-        j += 2;
+        j += 2, layers++;
+    if (v->pct_seen && v->pct_end == i && v->pct_layers < layers &&
+        hexn(in + i + 1 + 2 * v->pct_layers, 2) >= 0) {
+        layers = v->pct_layers;
+        j = i + 1 + 2 * layers;
+    }
+    v->pct_seen = true;
     if (len - j >= 2 && (b = hexn(in + j, 2)) >= 0) {
         v->p[v->len++] = (unsigned char)b;
         view_token(v, 1, i, j + 2 - i);
+        v->pct_end = j + 2;
+        v->pct_layers = layers;
         return j + 2;
     }
     v->p[v->len++] = '%';
     if (j > i + 1)
         view_token(v, 1, i, j - i);
+    /* "%25" alone is '%' escaped once: one layer fewer than the "25"s seen. */
+    v->pct_end = j;
+    v->pct_layers = layers ? layers - 1 : 0;
     return j;
 }
 
