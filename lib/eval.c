@@ -564,7 +564,9 @@ static int derived_value(az_eval *ev, const az_cond *c, const agentauthz_value *
     else
         rc = derive_walk(&d, raw, c->derive, 0);
     if (rc) {
+        /* A bound is the policy's answer; running out of memory is the engine's failure. */
         ev->eval_why = d.why ? d.why : "a condition could not be evaluated: out of memory";
+        ev->eval_err = rc == AGENTAUTHZ_ELIMIT ? 0 : rc;
         return -1;
     }
     *out = d.list;
@@ -772,6 +774,7 @@ int az_eval_init(az_eval *ev, agentauthz_session *s, const agentauthz_action *a,
     ev->input_arg = NULL;
     ev->scratch = &s->derived;
     ev->eval_why = NULL;
+    ev->eval_err = 0;
     ev->as_path = false;
     if (check_resource(ev))
         return 1;

@@ -232,6 +232,7 @@ typedef struct az_eval {
     agentauthz_value identity, task, tool, resource, calls, age, sink, empty, payload;
     az_arena *scratch;    /* the session's, for derived fields */
     const char *eval_why; /* why a condition could not be evaluated, or NULL */
+    int eval_err;         /* an internal error (ENOMEM) behind it, or 0 */
     /* Input refused before the rules (rule "input"): why, and the argument or NULL. */
     const char *input_why;
     const char *input_arg;
