@@ -93,7 +93,10 @@ enum {
     C_NAME = 16,   /* an attribute name's: alnum _ - */
     C_STOP = 32,   /* ends a bare URL: space, control, < > " ` */
     C_SPACE = 64,  /* space or control byte (<= 0x20, 0x7F) */
-    C_DECODE = 128 /* & and \, which a renderer may decode into other bytes */
+    C_DECODE = 128, /* & and \, which a renderer may decode into other bytes */
+    C_TRIGGER = 256, /* ] < : @, which may start a link or an address */
+    C_WORD = 512     /* first letters of href src srcset action formaction poster
+                        background url( mailto: www. (any case) */
 };
 
 #define X_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
@@ -102,6 +105,9 @@ enum {
     (X_ALNUM(c) || (c) >= 0x80 || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' ||     \
      (c) == '&' || (c) == '*' || (c) == '+' || (c) == '-' || (c) == '=' || (c) == '^' ||      \
      (c) == '_' || (c) == '~' || (c) == '.')
+#define X_WORD(l)                                                                              \
+    ((l) == 'a' || (l) == 'b' || (l) == 'f' || (l) == 'h' || (l) == 'm' || (l) == 'p' ||       \
+     (l) == 's' || (l) == 'u' || (l) == 'w')
 #define X_CLASS(c)                                                                             \
     ((X_ALNUM(c) ? C_ALNUM : 0) |                                                              \
      (X_ALNUM(c) || (c) == '+' || (c) == '-' || (c) == '.' ? C_SCHEME : 0) |                   \
@@ -109,12 +115,14 @@ enum {
      (X_ALNUM(c) || (c) >= 0x80 || (c) == '.' || (c) == '-' || (c) == '_' ? C_DOMAIN : 0) |    \
      (X_ALNUM(c) || (c) == '_' || (c) == '-' ? C_NAME : 0) |                                  \
      (X_SPACE(c) || (c) == '<' || (c) == '>' || (c) == '"' || (c) == '`' ? C_STOP : 0) |     \
-     (X_SPACE(c) ? C_SPACE : 0) | ((c) == '&' || (c) == '\\' ? C_DECODE : 0))
+     (X_SPACE(c) ? C_SPACE : 0) | ((c) == '&' || (c) == '\\' ? C_DECODE : 0) |                  \
+     ((c) == ']' || (c) == '<' || (c) == ':' || (c) == '@' ? C_TRIGGER : 0) |                   \
+     (X_WORD((c) | 0x20) ? C_WORD : 0))
 #define X_R4(b) X_CLASS(b), X_CLASS(b + 1), X_CLASS(b + 2), X_CLASS(b + 3)
 #define X_R16(b) X_R4(b), X_R4(b + 4), X_R4(b + 8), X_R4(b + 12)
 #define X_R64(b) X_R16(b), X_R16(b + 16), X_R16(b + 32), X_R16(b + 48)
 
-static const unsigned char byte_class[256] = {X_R64(0), X_R64(64), X_R64(128), X_R64(192)};
+static const unsigned short byte_class[256] = {X_R64(0), X_R64(64), X_R64(128), X_R64(192)};
 
 static bool has_class(unsigned char c, unsigned cls)
 {
@@ -649,10 +657,20 @@ static size_t iban_at(const char *t, size_t i, size_t n)
 /* ---- the scan ---- */
 
 /*
- * What starts at t[i], given the starts of the runs of scheme and
- * local-part bytes that end there: the end of what was consumed, or 0.
+ * The start of the run of bytes of class cls that ends at t[i], going back
+ * no further than last (the end of what was consumed). Each run ends at one
+ * trigger (':' and '@' are in neither class), so these walks back read every
+ * byte at most once in a scan.
  */
-static size_t item_at(scan *s, size_t i, size_t run, size_t loc)
+static size_t run_start(const char *t, size_t i, size_t last, unsigned cls)
+{
+    while (i > last && has_class((unsigned char)t[i - 1], cls))
+        i--;
+    return i;
+}
+
+/* What a punctuation byte at t[i] starts: the end of what was consumed, or 0. */
+static size_t trigger_at(scan *s, size_t i, size_t last)
 {
     const char *t = s->t;
     unsigned char c = (unsigned char)t[i], next = i + 1 < s->n ? (unsigned char)t[i + 1] : 0;
@@ -663,48 +681,61 @@ static size_t item_at(scan *s, size_t i, size_t run, size_t loc)
     if (c == '<')
         return autolink(s, i);
     if (c == ':' && next == '/' && i + 2 < s->n && t[i + 2] == '/')
-        return scheme_url(s, run, i);
+        return scheme_url(s, run_start(t, i, last, C_SCHEME), i);
     if (c == '@')
-        return email_at(s, loc, i, s->n);
-    if (!is_alpha(c) || (i > 0 && is_alnum((unsigned char)t[i - 1])))
-        return 0;
+        return email_at(s, run_start(t, i, last, C_LOCAL), i, s->n);
+    return 0;
+}
+
+/*
+ * What a letter at the start of a word (t[i], no letter or digit before it)
+ * starts: the end of what was consumed, or 0. Most words start nothing,
+ * which two lookups settle before any call.
+ */
+static size_t word_at(scan *s, size_t i, unsigned short cls)
+{
+    const char *t = s->t;
     /* Not consumed: the token may be the start of an address or a URL's scheme. */
-    if (s->mask & AZ_X_IBAN) {
+    if ((s->mask & AZ_X_IBAN) && i + 3 < s->n && is_digit((unsigned char)t[i + 2])) {
         size_t e = iban_at(t, i, s->n);
         if (e)
             emit(s, AZ_X_IBAN, i, e);
     }
-    return (i > 0 && name_char((unsigned char)t[i - 1])) ? 0 : word_link(s, i);
+    if (!(cls & C_WORD) || (i > 0 && name_char((unsigned char)t[i - 1])))
+        return 0;
+    return word_link(s, i);
 }
 
 int az_extract(const char *text, size_t len, unsigned mask, size_t max_items, az_extract_fn fn,
                void *ctx)
 {
     scan s = {text, len, mask, max_items, 0, fn, ctx, 0};
-    size_t i = 0, run = 0, loc = 0, e;
+    size_t i = 0, last = 0, e;
     if (!fn || (!text && len))
         return AGENTAUTHZ_EINVAL;
     while (i < len && !s.rc) {
-        e = item_at(&s, i, run, loc);
-        if (e > i) {
-            i = run = loc = e;
-            continue;
-        }
-        if (is_alnum((unsigned char)text[i])) {
+        unsigned short cls = byte_class[(unsigned char)text[i]];
+        if (cls & C_ALNUM) {
             /*
-             * Inside a word nothing starts (item_at looks at a letter only at
-             * a word's start) and the runs of scheme and local-part bytes go
-             * on: the common case, skipped in a tight loop.
+             * A word: only its first letter can start something (an IBAN, an
+             * attribute name, www., mailto:, url(); the rest is skipped in a
+             * tight loop. A byte before it is a letter or digit only where a
+             * consumed item ended (the loop skips whole words otherwise).
              */
+            bool start = !(i == last && i > 0 && is_alnum((unsigned char)text[i - 1]));
+            if (start && !is_digit((unsigned char)text[i]) && (e = word_at(&s, i, cls)) > i) {
+                i = last = e;
+                continue;
+            }
             while (++i < len && is_alnum((unsigned char)text[i]))
                 ;
             continue;
         }
-        if (!scheme_char((unsigned char)text[i]))
-            run = i + 1;
-        if (!local_char((unsigned char)text[i], false))
-            loc = i + 1;
-        i++;
+        e = (cls & C_TRIGGER) ? trigger_at(&s, i, last) : 0;
+        if (e > i)
+            i = last = e;
+        else
+            i++;
     }
     return s.rc;
 }
