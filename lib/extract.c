@@ -320,15 +320,16 @@ static size_t skip_slashes(const char *t, size_t k, size_t b)
 static bool authority_host(scan *s, size_t a, size_t b)
 {
     const char *t = s->t;
-    size_t end = a, h, k;
-    while (end < b && t[end] != '/' && t[end] != '?' && t[end] != '#')
-        end++;
-    if (has_class_in(t, a, end, C_DECODE) || has_ctl(t, a, end))
-        return false;
-    h = a;
-    for (k = a; k < end; k++)
-        if (t[k] == '@')
-            h = k + 1;
+    size_t end, h = a, k;
+    for (end = a; end < b; end++) {
+        unsigned char c = (unsigned char)t[end];
+        if (c == '/' || c == '?' || c == '#')
+            break;
+        if (has_class(c, C_DECODE) || c < 0x20 || c == 0x7F)
+            return false;
+        if (c == '@')
+            h = end + 1;
+    }
     if (h < end && t[h] == '[') {
         const char *close = memchr(t + h, ']', end - h);
         if (!close)
