@@ -4,12 +4,14 @@
  * JSON so runs can be compared, and the issue's targets marked met or missed.
  *
  * It uses only the public API (<agentauthz.h>), plus libsodium directly for
- * the raw Ed25519 rows that token signing and verification are compared with.
+ * the raw Ed25519 rows that token signing and verification are compared with,
+ * and the link scanner (lib/extract.c, private, compiled in) for its own row.
  *
  * Build: gcc -O2 -DNDEBUG -std=c11 -D_GNU_SOURCE -Iinclude -Ilib lib/\*.c bench/bench.c \
  *        $(pkg-config --cflags --libs yaml-0.1 libsodium) -lpthread -lm -o /tmp/bench
  * Run:   /tmp/bench [--quick] [--only SECTION] [--json PATH]  (default: bench/results.json)
- *        SECTION: sizes, throughput, sessions, tokens, leak, audit, reload, memory
+ *        SECTION: sizes, throughput, sessions, tokens, leak, audit, reload, memory,
+ *                 globs, links
  *
  * How it measures. Times come from clock_gettime(CLOCK_MONOTONIC). Latency
  * rows time every call on its own, after a warm-up, and subtract the cost of
@@ -38,6 +40,8 @@
 #include <sodium.h>
 
 #include <agentauthz.h>
+
+#include "extract.h"
 
 #define ROWS_MAX 96
 #define TARGETS_MAX 32
@@ -2121,6 +2125,145 @@ static int glob_rows(bench *b)
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* Links in text (issue 11, item 3)                                    */
+/* ------------------------------------------------------------------ */
+
+static const char links_policy[] =
+    "agentauthz: 1\n"
+    "name: bench-links\n"
+    "lists: { trusted: [corp.example, docs.example] }\n"
+    "tasks: { mail: {} }\n"
+    "rules:\n"
+    "  - { id: no-foreign-links, effect: deny, tools: [send_email],\n"
+    "      where: { \"hosts(args.body)\": { some: { not: { domain: { list: trusted } } } } } }\n"
+    "  - { id: no-foreign-to, effect: deny, tools: [send_plain],\n"
+    "      where: { args.to: { some: { not: { domain: { list: trusted } } } } } }\n"
+    "  - { id: mail, effect: allow, tools: [send_email, send_plain] }\n";
+
+/* Mail-like prose with a link, an image, an address and a bare URL every ~250 bytes. */
+static const char links_prose[] =
+    "Hello team, the quarterly report is ready at https://docs.example/reports/q3 and the "
+    "slides are [here](https://corp.example/s/42). ![chart](https://docs.example/c.png) "
+    "Questions to bob@corp.example, please, before Friday; thanks for all the work. ";
+
+/* Text that starts a candidate at almost every byte and finishes few of them. */
+static const char links_hostile[] = "[[](<(((http:@a@b.<a href=\"www.]: GB82 mailto:\\&#";
+
+static char *links_text(size_t n, const char *unit)
+{
+    size_t ul = strlen(unit);
+    char *t = malloc(n + 1);
+    for (size_t i = 0; t && i < n; i++)
+        t[i] = unit[i % ul];
+    if (t)
+        t[n] = '\0';
+    return t;
+}
+
+static int links_action(agentauthz_action **a, const char *tool, const char *arg, size_t n)
+{
+    char *body = links_text(n, links_prose);
+    int rc = body ? agentauthz_action_new(a) : AGENTAUTHZ_ENOMEM;
+    if (!rc)
+        rc = agentauthz_action_set_tool(*a, tool);
+    if (!rc && strcmp(arg, "body") == 0)
+        rc = agentauthz_action_set_arg_string(*a, "body", body, n);
+    if (!rc && strcmp(arg, "to") == 0)
+        rc = agentauthz_action_set_args_json(*a, "{\"to\":[\"bob@corp.example\"]}",
+                                             strlen("{\"to\":[\"bob@corp.example\"]}"), NULL);
+    free(body);
+    return rc;
+}
+
+/* Check latency of one action; every check must be allowed. */
+static int links_check_row(bench *b, agentauthz_session *s, agentauthz_action *a, const char *name)
+{
+    pool p;
+    samples sm;
+    size_t n = reps(b, 100000, 10000), allowed = 0;
+    int rc = samples_init(&sm, n);
+    p.n = 1;
+    p.a[0] = a;
+    if (!rc)
+        rc = time_checks(b, s, &p, n / 10 + 1, NULL, &allowed);
+    if (!rc)
+        rc = time_checks(b, s, &p, n, &sm, &allowed);
+    if (!rc && allowed != n)
+        rc = AGENTAUTHZ_EDENIED;
+    if (!rc)
+        row_latency(row_add(b, "ns", "%s", name), &sm);
+    samples_free(&sm);
+    return rc;
+}
+
+static int count_item(void *ctx, az_extract_kind kind, const char *s, size_t len)
+{
+    (void)kind;
+    (void)s;
+    (void)len;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+/* The scanner alone over 1 MiB, every kind; MB/s per scan. */
+static int links_scan_row(bench *b, const char *unit, const char *what)
+{
+    const size_t n = 1024 * 1024;
+    const unsigned all = AZ_X_URL | AZ_X_HOST | AZ_X_EMAIL | AZ_X_IBAN;
+    char *t = links_text(n, unit);
+    size_t runs = reps(b, 200, 20), items = 0;
+    samples sm;
+    int rc = t ? samples_init(&sm, runs) : AGENTAUTHZ_ENOMEM;
+    for (size_t i = 0; !rc && i < runs + 2; i++) {
+        uint64_t t0, dt;
+        items = 0;
+        t0 = now_ns();
+        rc = az_extract(t, n, all, SIZE_MAX, count_item, &items);
+        dt = now_ns() - t0;
+        if (i >= 2) /* two warm-up scans; bytes per ns to MB/s */
+            samples_put(&sm, (double)n / (double)(dt ? dt : 1) * 1e3);
+    }
+    if (!rc) {
+        row *r = row_add(b, "MB/s", "link scan, 1 MiB of %s", what);
+        row_rate(r, &sm);
+        row_note(r, "%zu items", items);
+    }
+    if (t)
+        samples_free(&sm);
+    free(t);
+    return rc;
+}
+
+static int links_rows(bench *b)
+{
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s = NULL;
+    agentauthz_action *body = NULL, *to = NULL;
+    int rc = engine_with(links_policy, sizeof links_policy - 1, &e);
+    if (!rc)
+        rc = session_on(e, "mail", &s);
+    if (!rc)
+        rc = links_action(&body, "send_email", "body", 1024);
+    if (!rc)
+        rc = links_action(&to, "send_plain", "to", 0);
+    if (!rc)
+        rc = links_check_row(b, s, body, "check, hosts(args.body), 1 KiB body");
+    if (!rc)
+        rc = links_check_row(b, s, to, "check, same rule on args.to (no derived field)");
+    if (!rc)
+        rc = links_scan_row(b, links_prose, "mail-like prose");
+    if (!rc)
+        rc = links_scan_row(b, links_hostile, "hostile text");
+    if (rc)
+        report("links", rc, NULL);
+    agentauthz_action_free(body);
+    agentauthz_action_free(to);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    return rc;
+}
+
 /* The sections, in the order they run; --only NAME runs one of them. */
 typedef struct section {
     const char *name;
@@ -2144,6 +2287,7 @@ static const section sections[] = {
     {"leak", leak_rows},        {"audit", audit_rows},
     {"reload", reload_rows},    {"memory", sessions_memory_row},
     {"globs", glob_rows},
+    {"links", links_rows},
 };
 
 /* Runs every section (or the one named); a failed one is reported and the others still run. */

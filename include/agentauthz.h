@@ -358,7 +358,8 @@ typedef struct agentauthz_session_options {
  * AGENTAUTHZ_ENOTASK (unknown task), AGENTAUTHZ_EIDENTITY (no identities
  * entry matches, the identity holds none of the task's roles, or it starts
  * with "spiffe://" and is not a valid SPIFFE ID),
- * AGENTAUTHZ_EPARAM (a parameter missing, undeclared or of the wrong type)
+ * AGENTAUTHZ_EPARAM (a required parameter missing, a parameter undeclared or
+ * of the wrong type; an optional one may be left out or null)
  * or AGENTAUTHZ_ENOPOLICY, with err saying why. The TTL is clamped by the
  * task's max_ttl and defaults.max_session_ttl. The caller ends it with
  * agentauthz_session_close. Engine-safe.

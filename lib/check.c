@@ -371,19 +371,25 @@ static void decide_input(const az_eval *ev, agentauthz_decision *d)
     decide(d, AGENTAUTHZ_DENY, "input", why);
 }
 
-/* Policy.md's step 4: the matching rules' verdict, or the task's default. */
-static void rules_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
+/*
+ * Policy.md's step 4: the matching rules' verdict, or the task's default.
+ * Returns 0, or the internal error (out of memory) that forced a deny.
+ */
+static int rules_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
 {
     const az_rule *rule = NULL;
     agentauthz_effect effect;
     if (az_eval_rules(ev, &rule, &effect) != 0)
         decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default",
-               "a condition could not be evaluated (invalid parameter pattern, missing "
-               "parameter, or a value whose host cidr or domain cannot read)");
+               ev->eval_why ? ev->eval_why
+                            : "a condition could not be evaluated (invalid parameter pattern, "
+                              "missing parameter, or a value whose host cidr or domain cannot "
+                              "read)");
     else if (!rule)
         decide_default(s, d);
     else
         decide(d, effect, rule->id, rule->reason);
+    return ev->eval_err;
 }
 
 /* The rules' verdict in s, changing nothing; the caller holds s->lock. */
@@ -394,11 +400,11 @@ static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz
     int rc;
     if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d) || undelegated_tool(s, a, d))
         return rc;
-    if (az_eval_init(&ev, s, a, now))
+    if (az_eval_init(&ev, s, a, now)) {
         decide_input(&ev, d);
-    else
-        rules_verdict(s, &ev, d);
-    return 0;
+        return 0;
+    }
+    return rules_verdict(s, &ev, d);
 }
 
 /*
@@ -433,7 +439,8 @@ static int decide_by_rules(agentauthz_session *s, az_eval *ev, const agentauthz_
 {
     bool approved;
     int rc;
-    rules_verdict(s, ev, d);
+    if ((rc = rules_verdict(s, ev, d)) != 0)
+        return rc;
     if (up && strength(up->effect) < strength(d->effect))
         decide(d, up->effect, up->rule, up->reason);
     if (d->effect == AGENTAUTHZ_ASK) {

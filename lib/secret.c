@@ -237,8 +237,8 @@ static int token_params_json(const agentauthz_session *s, az_buf *b)
     for (size_t i = 0; i < t->ntoken_params && !rc; i++) {
         const char *name = t->params[t->token_params[i]].name;
         const agentauthz_value *v = az_value_map_getn(s->params, name, strlen(name));
-        if (!v)
-            continue;
+        if (!v || v->type == AGENTAUTHZ_NULL)
+            continue; /* an optional parameter left out, or null, is absent: not shared */
         rc = az_buf_putc(b, first ? '{' : ',');
         if (!rc)
             rc = az_buf_json_string(b, name, strlen(name));

@@ -359,6 +359,10 @@ static const char feature_policy[] =
     "      args.payee: { list: payees }\n"
     "      args.amount: { gte: 1000 }\n"
     "    reason: large payments need a human\n"
+    "  - id: post-links\n"
+    "    effect: deny\n"
+    "    tools: [http.post]\n"
+    "    where: { \"hosts(payload)\": { some: { not: { domain: { list: hosts } } } } }\n"
     "  - id: metadata\n"
     "    effect: deny\n"
     "    tools: [\"http.**\"]\n"
@@ -903,6 +907,8 @@ static const act check_acts[] = {
     {"read normalised", "read_file", "/kb/x/../a.md", {NULL}, NULL,
      "{\"path\":\"/kb/./a.md\",\"opts\":{\"dest\":[\"/tmp//x\",null]}}", NULL},
     {"read above root", "read_file", "/kb/../../etc/passwd", {NULL}, NULL, NULL, NULL},
+    {"post links", "http.post", NULL, {"https://api.corp.example/"}, NULL, NULL,
+     "see ![x](https://evil.example/?q=1) and [y](https://corp.example/a)"},
 };
 #define NCHECK_ACTS (sizeof check_acts / sizeof check_acts[0])
 

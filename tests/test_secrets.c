@@ -503,6 +503,11 @@ START_TEST(test_token_issuer_and_params)
         "    secrets: [tok]\n"
         "    params: { ticket: string, n: number, note: string, tags: list }\n"
         "  keep: { roles: [worker], secrets: [tok], params: { ticket: string } }\n"
+        "  opt:\n"
+        "    token_params: [ticket, n]\n"
+        "    roles: [worker]\n"
+        "    secrets: [tok]\n"
+        "    params: { ticket: string, n: { type: number, optional: true } }\n"
         "rules:\n"
         "  - { id: ok, effect: allow, tools: [http.get] }\n";
     agentauthz_engine_options opt = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
@@ -533,6 +538,16 @@ START_TEST(test_token_issuer_and_params)
     ck_assert_ptr_null(c->params);
     agentauthz_token_claims_free(c);
     agentauthz_session_close(s);
+    /* Issue 11, item 4: an optional parameter left out, or null, is shared as absent. */
+    for (int i = 0; i < 2; i++) {
+        s = open_session(e, "agent/1", "opt", i ? "{\"ticket\":\"T-7\",\"n\":null}"
+                                                : "{\"ticket\":\"T-7\"}");
+        len = lease_copy(s, "http.get", "tok", token, sizeof token - 1);
+        ck_assert_int_eq(agentauthz_token_verify(pk, (char *)token, len, &vo, &c, NULL), 0);
+        ck_assert_str_eq(c->params, "{\"ticket\":\"T-7\"}");
+        agentauthz_token_claims_free(c);
+        agentauthz_session_close(s);
+    }
     agentauthz_engine_free(e);
 }
 END_TEST
