@@ -180,6 +180,8 @@ static int audit(agentauthz_session *s, const agentauthz_action *a, const obs_se
     size_t items, bytes;
     uint64_t dropped;
     int arc;
+    if (!s->e || !atomic_load_explicit(&s->e->audit, memory_order_acquire))
+        return 0; /* no log: no record to build, no lock to take */
     join_labels(&su->labels, labels, sizeof labels);
     pthread_mutex_lock(&s->lock);
     az_prov_stats(s->prov, &items, &bytes, &dropped);

@@ -143,6 +143,8 @@ static void add_item(az_obs *o, size_t off, size_t len, bool icase)
     it->len = (uint32_t)len;
     it->icase = icase;
     it->hash = hash_whole(s, len, icase);
+    it->first_m = len >= o->lim.min_len ? o->lim.min_len : 0;
+    it->first = it->first_m ? hash_window(s, it->first_m, icase) : 0;
 }
 
 /*
@@ -153,43 +155,55 @@ static void add_item(az_obs *o, size_t off, size_t len, bool icase)
  * references, paths with numbers; plain words ("tomorrow") are not, or
  * every long word of an untrusted mail would taint what the agent writes.
  */
-static bool separates(unsigned char c)
-{
-    return c <= ' ' || c == 0x7f || strchr("\"'`<>()[]{},;|\\:=&?#!*", c) != NULL;
-}
+/* Byte classes of words: a separator, a digit, joining punctuation trimmed at the ends. */
+enum { C_SEP = 1, C_DIGIT = 2, C_TRIM = 4 };
 
-static bool trims(unsigned char c)
-{
-    return c == '.' || c == '-' || c == '/' || c == '_' || c == '+' || c == '~' || c == '%' ||
-           c == '@';
-}
+static const uint8_t byte_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 0, 4, 1, 1, 1, 1, 1, 4, 1, 4, 4, 4,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1,
+    4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 4,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 4, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
+/* The word s[a, b) of the string at base, which holds a digit: trimmed, filed when long enough. */
 static void add_word(az_obs *o, size_t base, size_t a, size_t b, size_t whole)
 {
-    const char *s = o->text.p + base;
-    bool digit = false;
-    while (a < b && trims((unsigned char)s[a]))
+    const unsigned char *s = (const unsigned char *)o->text.p + base;
+    while (a < b && (byte_class[s[a]] & C_TRIM))
         a++;
-    while (b > a && trims((unsigned char)s[b - 1]))
+    while (b > a && (byte_class[s[b - 1]] & C_TRIM))
         b--;
-    if (b - a < o->lim.min_len || b - a == whole)
-        return;
-    for (size_t i = a; i < b && !digit; i++)
-        digit = s[i] >= '0' && s[i] <= '9';
-    if (digit)
+    if (b - a >= o->lim.min_len && b - a != whole)
         add_item(o, base + a, b - a, false);
 }
 
+/* One pass of a table lookup a byte; only words with a digit go further. */
 static void add_words(az_obs *o, size_t base, size_t len)
 {
-    const char *s = o->text.p + base;
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && !separates((unsigned char)s[i]))
-            continue;
-        if (i > start)
-            add_word(o, base, start, i, len);
-        start = i + 1;
+    const unsigned char *s = (const unsigned char *)o->text.p + base;
+    size_t i = 0, min = o->lim.min_len;
+    while (i < len) {
+        size_t a;
+        unsigned seen = 0;
+        while (i < len && (byte_class[s[i]] & C_SEP))
+            i++;
+        a = i;
+        while (i < len && !(byte_class[s[i]] & C_SEP))
+            seen |= byte_class[s[i++]];
+        if ((seen & C_DIGIT) && i - a >= min)
+            add_word(o, base, a, i, len);
     }
 }
 
@@ -356,6 +370,12 @@ typedef struct prov_entry {
     uint64_t end; /* the sequence number after its last item */
 } prov_entry;
 
+/* A window-table bucket: its chain and how many live items it holds (one cache access). */
+typedef struct key_bucket {
+    uint64_t head;
+    uint64_t count;
+} key_bucket;
+
 struct az_prov {
     az_obs_limits lim;
     uint64_t roll_top; /* ROLL_B^(min_len - 1) */
@@ -367,8 +387,8 @@ struct az_prov {
     prov_entry *ents; /* ring of observations */
     size_t ecap;
     uint64_t elo, ehi;
-    uint64_t *key_heads, *eq_heads; /* tcap buckets each */
-    uint32_t *key_count;
+    key_bucket *keys;  /* tcap buckets each */
+    uint64_t *eq_heads;
     size_t tcap;
     size_t bytes;
     uint64_t dropped;
@@ -387,9 +407,8 @@ az_prov *az_prov_new(const az_obs_limits *lim)
 
 static void free_tables(az_prov *p)
 {
-    free(p->key_heads);
+    free(p->keys);
     free(p->eq_heads);
-    free(p->key_count);
 }
 
 void az_prov_free(az_prov *p)
@@ -475,9 +494,9 @@ static void link_item(az_prov *p, uint64_t seq)
     if (it->bucket == NO_BUCKET)
         return;
     it->bucket = (uint32_t)bucket_of(p, it->key, it->icase);
-    it->next_key = p->key_heads[it->bucket];
-    p->key_heads[it->bucket] = seq + 1;
-    p->key_count[it->bucket]++;
+    it->next_key = p->keys[it->bucket].head;
+    p->keys[it->bucket].head = seq + 1;
+    p->keys[it->bucket].count++;
 }
 
 static size_t pow2_at_least(size_t n)
@@ -492,23 +511,20 @@ static size_t pow2_at_least(size_t n)
 static int grow_tables(az_prov *p, size_t want)
 {
     size_t cap = pow2_at_least(want * 2);
-    uint64_t *kh, *eh;
-    uint32_t *kc;
+    key_bucket *kb;
+    uint64_t *eh;
     if (cap <= p->tcap)
         return 0;
-    kh = calloc(cap, sizeof *kh);
+    kb = calloc(cap, sizeof *kb);
     eh = calloc(cap, sizeof *eh);
-    kc = calloc(cap, sizeof *kc);
-    if (!kh || !eh || !kc) {
-        free(kh);
+    if (!kb || !eh) {
+        free(kb);
         free(eh);
-        free(kc);
         return AGENTAUTHZ_ENOMEM;
     }
     free_tables(p);
-    p->key_heads = kh;
+    p->keys = kb;
     p->eq_heads = eh;
-    p->key_count = kc;
     p->tcap = cap;
     for (uint64_t s = p->lo; s < p->hi; s++)
         link_item(p, s);
@@ -556,7 +572,7 @@ static void evict_oldest(az_prov *p)
     for (uint64_t s = p->lo; s < e->end; s++) {
         const prov_item *it = item_at(p, s);
         if (it->bucket != NO_BUCKET)
-            p->key_count[it->bucket]--;
+            p->keys[it->bucket].count--;
     }
     p->dropped += e->end - p->lo;
     p->incomplete = true;
@@ -596,16 +612,32 @@ static void insert(az_prov *p, const char *text, const az_obs_item *it, uint64_t
     x->labels = labels;
     x->bucket = NO_BUCKET;
     if (it->len >= m) {
-        /* Filed by whichever end's window has the shorter chain. */
-        uint64_t first = hash_window(s, m, it->icase);
-        uint64_t end = hash_window(s + it->len - m, m, it->icase);
-        size_t bf = bucket_of(p, first, it->icase), bl = bucket_of(p, end, it->icase);
-        bool last = p->key_count[bl] < p->key_count[bf];
+        /*
+         * Filed by its first window, or by its last when the first's chain
+         * is crowded and the last's is not as long: items that share a
+         * beginning ("https://", a common domain) do not pile up in one
+         * chain that every check would walk.
+         */
+        uint64_t first = it->first_m == m ? it->first : hash_window(s, m, it->icase), end = 0;
+        size_t bf = bucket_of(p, first, it->icase), bl = bf;
+        bool last = false;
+        if (p->keys[bf].count > 2) {
+            end = hash_window(s + it->len - m, m, it->icase);
+            bl = bucket_of(p, end, it->icase);
+            last = p->keys[bl].count < p->keys[bf].count;
+        }
         x->key = last ? end : first;
         x->keyoff = last ? it->len - (uint32_t)m : 0;
         x->bucket = 0; /* link_item sets it */
     }
     link_item(p, p->hi++);
+}
+
+static void prefetch_item(const az_prov *p, const az_obs_item *it)
+{
+    __builtin_prefetch(&p->eq_heads[it->hash & (p->tcap - 1)]);
+    if (it->first_m == p->lim.min_len)
+        __builtin_prefetch(&p->keys[bucket_of(p, it->first, it->icase)]);
 }
 
 /* Room for o: the oldest observations go until its bytes and items fit. */
@@ -654,8 +686,12 @@ int az_prov_add(az_prov *p, az_obs *o, uint64_t labels, bool copy, size_t *index
         o->text.p = NULL;
         o->text.len = o->text.cap = 0;
     }
-    for (size_t i = 0; i < o->n; i++)
+    for (size_t i = 0; i < o->n; i++) {
+        /* The buckets of an item a few ahead are fetched while this one is filed. */
+        if (i + 4 < o->n)
+            prefetch_item(p, &o->items[i + 4]);
         insert(p, text, &o->items[i], labels);
+    }
     *indexed = (size_t)(p->hi - before);
     if (p->hi == before) {
         free(text);
@@ -694,7 +730,7 @@ static bool equal_to_item(const az_prov *p, uint64_t mask, const char *s, size_t
 static bool item_at_window(const az_prov *p, uint64_t mask, const char *s, size_t len, size_t j,
                            uint64_t h, bool icase)
 {
-    uint64_t link = p->key_heads[bucket_of(p, h, icase)];
+    uint64_t link = p->keys[bucket_of(p, h, icase)].head;
     for (const prov_item *x; (x = follow(p, link)) != NULL; link = x->next_key) {
         size_t start;
         if (x->key != h || x->icase != icase || !(x->labels & mask) || x->keyoff > j)

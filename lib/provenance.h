@@ -41,6 +41,8 @@ typedef struct az_obs_item {
     uint32_t len;
     bool icase;     /* a host or e-mail address: filed and compared in lower case */
     uint64_t hash;  /* of the whole item */
+    uint64_t first; /* of its first first_m bytes (the window size it was prepared for) */
+    uint32_t first_m;
 } az_obs_item;
 
 /* One observation being prepared (outside the session's lock). */
