@@ -475,8 +475,10 @@ static size_t quoted_dest(scan *s, size_t k)
     const char *t = s->t, *close = memchr(t + k + 1, t[k], s->n - k - 1);
     size_t a = skip_space(t, k + 1, s->n), b = close ? (size_t)(close - t) : s->n;
     if (!close) {
-        emit(s, AZ_X_URL, k + 1, s->n);
-        emit(s, AZ_X_HOST, k + 1, s->n);
+        if (a < s->n) {
+            emit(s, AZ_X_URL, a, s->n);
+            emit(s, AZ_X_HOST, a, s->n);
+        }
         return s->n;
     }
     while (b > a && is_space((unsigned char)t[b - 1]))

@@ -73,6 +73,8 @@ static const xcase cases[] = {
     {"<form action=\"https://evil.example/f\">", "U:https://evil.example/f | H:evil.example"},
     {"<svg><a xlink:href=\"https://evil.example\"/></svg>", "U:https://evil.example | H:evil.example"},
     {"<a href=\"https://evil.example", "U:https://evil.example | H:https://evil.example"},
+    {"<a href=\"", ""},
+    {"<a href=\"  ", ""},
     {"<a hrefx=\"https://evil.example\">",
      "U:https://evil.example | H:evil.example"}, /* found bare, as text */
     {"<div style=\"background:url(//evil.example/b.png)\">", "U://evil.example/b.png | H:evil.example"},
