@@ -699,6 +699,34 @@ static bool parse_param_type(const az_node *v, agentauthz_type *out)
     return false;
 }
 
+/*
+ * One declaration: a type name, or the map form {type: T, optional: BOOL}
+ * (issue 11, item 4). False after reporting why not.
+ */
+static bool compile_param_decl(cc *c, const az_node *v, az_param_decl *pd)
+{
+    static const char *const keys[] = {"type", "optional", NULL};
+    const az_node *type, *optional;
+    if (v->type != AZ_NODE_MAP) {
+        if (parse_param_type(v, &pd->type))
+            return true;
+        fail(c, v, "a parameter type must be string, number, bool or list, or a map "
+                   "{type: T, optional: true}");
+        return false;
+    }
+    check_keys(c, v, "a parameter", keys);
+    if (!(type = map_get(v, "type"))) {
+        fail(c, v, "a parameter needs a type");
+        return false;
+    }
+    if (!parse_param_type(type, &pd->type)) {
+        fail(c, type, "a parameter type must be string, number, bool or list");
+        return false;
+    }
+    optional = map_get(v, "optional");
+    return !optional || expect_bool(c, optional, "optional", &pd->optional);
+}
+
 static void compile_params(cc *c, const az_node *n, az_task *t)
 {
     if (!expect_map(c, n, "params"))
@@ -712,10 +740,9 @@ static void compile_params(cc *c, const az_node *n, az_task *t)
         az_param_decl *pd = &t->params[t->nparams];
         if (!expect_name(c, n->items[i], "parameter name"))
             continue;
-        if (!parse_param_type(n->items[i + 1], &pd->type)) {
-            fail(c, n->items[i + 1], "a parameter type must be string, number, bool or list");
+        memset(pd, 0, sizeof *pd);
+        if (!compile_param_decl(c, n->items[i + 1], pd))
             continue;
-        }
         if (!(pd->name = xstrndup(n->items[i]->str, n->items[i]->len))) {
             oom(c, n);
             return;

@@ -64,6 +64,30 @@ static const agentauthz_value *as_checked(az_eval *ev, const agentauthz_value *x
 }
 
 /*
+ * The session's parameter, or NULL when it is absent. A null stands for an
+ * absent optional parameter (session open accepts it only for those).
+ */
+static const agentauthz_value *session_param(const az_eval *ev, const char *name, size_t len)
+{
+    const agentauthz_value *v = az_value_map_getn(ev->s->params, name, len);
+    return v && v->type == AGENTAUTHZ_NULL ? NULL : v;
+}
+
+/* Whether the task in force declares the parameter optional (issue 11, item 4). */
+static bool param_optional(const az_eval *ev, const char *name)
+{
+    const az_view *v = &ev->s->view;
+    const az_task *t;
+    if (v->task < 0)
+        return false;
+    t = &v->p->tasks[v->task];
+    for (size_t i = 0; i < t->nparams; i++)
+        if (strcmp(t->params[i].name, name) == 0)
+            return t->params[i].optional;
+    return false;
+}
+
+/*
  * The identity and the task are measured only when a condition looks at
  * them: few rules do, and every check would otherwise pay two strlen calls.
  */
@@ -86,7 +110,7 @@ static const agentauthz_value *field_value(az_eval *ev, const az_cond *c)
     case AZ_F_SESSION_LABELS: return s->labels;
     case AZ_F_SESSION_CALLS: return &ev->calls;
     case AZ_F_SESSION_AGE: return &ev->age;
-    case AZ_F_SESSION_PARAM: return az_value_map_getn(s->params, c->path[0], c->plen[0]);
+    case AZ_F_SESSION_PARAM: return session_param(ev, c->path[0], c->plen[0]);
     case AZ_F_TOOL_SINK: return ev->entry ? &ev->sink : NULL;
     case AZ_F_TOOL_PRODUCES: return ev->entry ? ev->entry->produces : NULL;
     }
@@ -100,15 +124,20 @@ typedef struct operand_iter {
     size_t item;  /* the next item of p */
     const agentauthz_value *list; /* a list parameter being walked */
     size_t elem;
+    size_t yielded; /* operands returned so far */
+    bool absent;    /* an optional parameter was absent: it stands for no value */
 } operand_iter;
+
+#define OPERAND_ITER(p) {(p), 0, NULL, 0, 0, false}
 
 /*
  * The next operand value, with the item it came from (whose prepared glob,
  * CIDR or regex is valid only when item->lit is set). NULL at the end; an
- * item naming a parameter the session lacks sets *missing.
+ * item naming a parameter the session lacks sets *missing, unless the task
+ * declares it optional: then it adds no operand and sets it->absent.
  */
-static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
-                                            const az_item **from, bool *missing)
+static const agentauthz_value *next_operand_raw(az_eval *ev, operand_iter *it,
+                                                const az_item **from, bool *missing)
 {
     for (;;) {
         const az_item *item;
@@ -124,7 +153,11 @@ static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
         *from = item;
         if (item->lit)
             return item->lit;
-        v = az_value_map_getn(ev->s->params, item->param, strlen(item->param));
+        v = session_param(ev, item->param, strlen(item->param));
+        if (!v && param_optional(ev, item->param)) {
+            it->absent = true;
+            continue;
+        }
         if (!v) {
             *missing = true;
             return NULL;
@@ -134,6 +167,24 @@ static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
         it->list = v;
         it->elem = 0;
     }
+}
+
+static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
+                                            const az_item **from, bool *missing)
+{
+    const agentauthz_value *o = next_operand_raw(ev, it, from, missing);
+    it->yielded += o != NULL;
+    return o;
+}
+
+/*
+ * Whether the operands ran out with none at all because an optional
+ * parameter was absent: then the predicate is false, whatever it is (ne and
+ * not_in too), as any predicate over an absent value is.
+ */
+static bool operands_absent(const operand_iter *it)
+{
+    return it->absent && it->yielded == 0;
 }
 
 static bool is_str(const agentauthz_value *v)
@@ -243,7 +294,7 @@ static int literal_op(const az_pred *p, const agentauthz_value *x, bool negated)
  */
 static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
 {
-    operand_iter it = {p, 0, NULL, 0};
+    operand_iter it = OPERAND_ITER(p);
     const agentauthz_value *o;
     const az_item *from = NULL;
     bool missing = false, negated = negated_op(p->op);
@@ -256,7 +307,9 @@ static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
         if (r)
             return !negated;
     }
-    return missing ? -1 : negated;
+    if (missing)
+        return -1;
+    return operands_absent(&it) ? 0 : negated;
 }
 
 /* Whether x (as the predicates see it) equals o: 1, 0 or -1. */
@@ -287,7 +340,7 @@ static int list_holds(az_eval *ev, const agentauthz_value *v, const agentauthz_v
  */
 static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 {
-    operand_iter it = {p, 0, NULL, 0};
+    operand_iter it = OPERAND_ITER(p);
     const agentauthz_value *o;
     const az_item *from = NULL;
     bool missing = false;
@@ -298,7 +351,9 @@ static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
         if (r != 1)
             return r;
     }
-    return missing ? -1 : 1;
+    if (missing)
+        return -1;
+    return operands_absent(&it) ? 0 : 1;
 }
 
 /* A null element is absent, as a null argument is. */
@@ -353,7 +408,9 @@ static int length_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     agentauthz_value view;
     if (p->has_param) {
         const char *name = p->items[0].param;
-        const agentauthz_value *n = az_value_map_getn(ev->s->params, name, strlen(name));
+        const agentauthz_value *n = session_param(ev, name, strlen(name));
+        if (!n && param_optional(ev, name))
+            return 0;
         if (!n || n->type != AGENTAUTHZ_NUMBER)
             return -1;
         limit = n->u.num;

@@ -561,6 +561,7 @@ typedef struct az_param_use {
 typedef struct az_param_decl {
     char *name;
     agentauthz_type type; /* STRING, NUMBER, BOOL or LIST */
+    bool optional;        /* may be absent (or null) at open: then no predicate over it holds */
 } az_param_decl;
 
 typedef struct az_tool_limit {
