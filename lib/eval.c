@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "extract.h"
 #include "session.h"
 
 /* An argument; a JSON null is absent, for every predicate (agentauthz-policy(5)). */
@@ -113,6 +114,11 @@ static const agentauthz_value *field_value(az_eval *ev, const az_cond *c)
     case AZ_F_SESSION_PARAM: return session_param(ev, c->path[0], c->plen[0]);
     case AZ_F_TOOL_SINK: return ev->entry ? &ev->sink : NULL;
     case AZ_F_TOOL_PRODUCES: return ev->entry ? ev->entry->produces : NULL;
+    case AZ_F_PAYLOAD:
+        if (!ev->a->payload.len)
+            return NULL;
+        ev->payload = az_value_view_string(ev->a->payload.p, ev->a->payload.len);
+        return &ev->payload;
     }
     return NULL;
 }
@@ -472,6 +478,105 @@ static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     }
 }
 
+/* ---- derived fields: links(F), hosts(F), emails(F) ---- */
+
+typedef struct derive_ctx {
+    az_arena *ar;
+    agentauthz_value *list;
+    int err; /* why derive_item stopped the scan */
+} derive_ctx;
+
+/* Host names compare as the domain predicate reads them: ASCII case folded. */
+static void fold_ascii(char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            p[i] = (char)(p[i] - 'A' + 'a');
+}
+
+static int derive_item(void *ctx, az_extract_kind kind, const char *s, size_t len)
+{
+    derive_ctx *d = ctx;
+    agentauthz_value *v = az_value_stringn_in(d->ar, s, len);
+    if (!v || az_value_list_push_in(d->ar, d->list, v) != 0) {
+        d->err = az_arena_error(d->ar);
+        return 1;
+    }
+    if (kind == AZ_X_HOST)
+        fold_ascii(v->u.str.p, len);
+    return 0;
+}
+
+/* The items of one text, up to AZ_MAX_DERIVED in the list: 0, ELIMIT or ENOMEM. */
+static int derive_text(derive_ctx *d, const char *s, size_t len, unsigned kind)
+{
+    int rc = az_extract(s, len, kind, AZ_MAX_DERIVED - d->list->u.list.n, derive_item, d);
+    return rc == 1 ? d->err : rc;
+}
+
+/* Every string of v: itself, the items of a list, the keys and values of a map. */
+static int derive_walk(derive_ctx *d, const agentauthz_value *v, unsigned kind, unsigned depth)
+{
+    int rc = 0;
+    if (depth > AZ_MAX_DEPTH)
+        return AGENTAUTHZ_ELIMIT;
+    switch (v->type) {
+    case AGENTAUTHZ_STRING: return derive_text(d, v->u.str.p, v->u.str.len, kind);
+    case AGENTAUTHZ_LIST:
+        for (size_t i = 0; i < v->u.list.n && !rc; i++)
+            rc = derive_walk(d, v->u.list.items[i], kind, depth + 1);
+        return rc;
+    case AGENTAUTHZ_MAP:
+        for (size_t i = 0; i < v->u.map.n && !rc; i++) {
+            const az_kv *kv = &v->u.map.items[i];
+            rc = derive_text(d, kv->key, kv->klen, kind);
+            if (!rc)
+                rc = derive_walk(d, kv->val, kind, depth + 1);
+        }
+        return rc;
+    default: return 0; /* numbers, bools and nulls hold no text */
+    }
+}
+
+/*
+ * The list a derived field stands for, in the session's scratch arena
+ * (reset first: one derived list is alive at a time). An absent field
+ * stays absent (NULL). -1 when it cannot be built (over a bound, out of
+ * memory): the check is then denied, whatever the rule's effect.
+ */
+static int derived_value(az_eval *ev, const az_cond *c, const agentauthz_value *raw,
+                         const agentauthz_value **out)
+{
+    derive_ctx d = {ev->scratch, NULL, 0};
+    int rc;
+    *out = NULL;
+    if (!raw)
+        return 0;
+    az_arena_reset(d.ar);
+    if (!(d.list = az_value_new_in(d.ar, AGENTAUTHZ_LIST)))
+        rc = az_arena_error(d.ar);
+    else
+        rc = derive_walk(&d, raw, c->derive, 0);
+    if (rc == AGENTAUTHZ_ELIMIT)
+        ev->eval_why = "a condition could not be evaluated: more than 1024 links, hosts or "
+                       "e-mail addresses in one field, or a value nested too deep";
+    else if (rc)
+        ev->eval_why = "a condition could not be evaluated: out of memory";
+    if (rc)
+        return -1;
+    *out = d.list;
+    return 0;
+}
+
+static int eval_derived(az_eval *ev, const az_cond *c, const agentauthz_value *raw)
+{
+    const agentauthz_value *list;
+    ev->as_path = false; /* the items are links, hosts and addresses, not paths */
+    if (derived_value(ev, c, raw, &list) != 0)
+        return -1;
+    return eval_pred(ev, &c->pred, list);
+}
+
 /*
  * One condition. The usual one, a scalar operator with literal operands
  * applied to a scalar, goes straight to its operands: the same verdict
@@ -482,6 +587,8 @@ static int eval_cond(az_eval *ev, const az_cond *c)
     const az_pred *p = &c->pred;
     const agentauthz_value *v = field_value(ev, c);
     agentauthz_value view;
+    if (c->derive)
+        return eval_derived(ev, c, v);
     ev->as_path = ev->entry && ev->entry->npaths && cond_on_path_arg(ev, c);
     if (az_op_is_scalar(p->op) && !p->has_param) {
         if (!v || v->type == AGENTAUTHZ_MAP)
@@ -643,8 +750,7 @@ static int check_path_args(az_eval *ev)
     return 0;
 }
 
-int az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
-                 uint64_t now)
+int az_eval_init(az_eval *ev, agentauthz_session *s, const agentauthz_action *a, uint64_t now)
 {
     ev->s = s;
     ev->a = a;
@@ -661,6 +767,8 @@ int az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_acti
     ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
     ev->input_why = NULL;
     ev->input_arg = NULL;
+    ev->scratch = &s->derived;
+    ev->eval_why = NULL;
     ev->as_path = false;
     if (check_resource(ev))
         return 1;

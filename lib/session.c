@@ -291,6 +291,7 @@ static void session_free(agentauthz_session *s)
     free(s->approvals);
     agentauthz_value_free(s->labels);
     agentauthz_value_free(s->params);
+    az_arena_free(&s->derived);
     free(s->identity);
     free(s->task);
     pthread_mutex_destroy(&s->lock);
