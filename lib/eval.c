@@ -483,7 +483,8 @@ static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 typedef struct derive_ctx {
     az_arena *ar;
     agentauthz_value *list;
-    int err; /* why derive_item stopped the scan */
+    int err;         /* why derive_item stopped the scan */
+    const char *why; /* why the list could not be built, for the decision */
 } derive_ctx;
 
 /* Host names compare as the domain predicate reads them: ASCII case folded. */
@@ -511,6 +512,9 @@ static int derive_item(void *ctx, az_extract_kind kind, const char *s, size_t le
 static int derive_text(derive_ctx *d, const char *s, size_t len, unsigned kind)
 {
     int rc = az_extract(s, len, kind, AZ_MAX_DERIVED - d->list->u.list.n, derive_item, d);
+    if (rc == AGENTAUTHZ_ELIMIT)
+        d->why = "a condition could not be evaluated: more than 1024 links, hosts or e-mail "
+                 "addresses in one field";
     return rc == 1 ? d->err : rc;
 }
 
@@ -518,8 +522,10 @@ static int derive_text(derive_ctx *d, const char *s, size_t len, unsigned kind)
 static int derive_walk(derive_ctx *d, const agentauthz_value *v, unsigned kind, unsigned depth)
 {
     int rc = 0;
-    if (depth > AZ_MAX_DEPTH)
+    if (depth > AZ_MAX_DEPTH) {
+        d->why = "a condition could not be evaluated: a value nested deeper than 64 levels";
         return AGENTAUTHZ_ELIMIT;
+    }
     switch (v->type) {
     case AGENTAUTHZ_STRING: return derive_text(d, v->u.str.p, v->u.str.len, kind);
     case AGENTAUTHZ_LIST:
@@ -547,7 +553,7 @@ static int derive_walk(derive_ctx *d, const agentauthz_value *v, unsigned kind, 
 static int derived_value(az_eval *ev, const az_cond *c, const agentauthz_value *raw,
                          const agentauthz_value **out)
 {
-    derive_ctx d = {ev->scratch, NULL, 0};
+    derive_ctx d = {ev->scratch, NULL, 0, NULL};
     int rc;
     *out = NULL;
     if (!raw)
@@ -557,13 +563,10 @@ static int derived_value(az_eval *ev, const az_cond *c, const agentauthz_value *
         rc = az_arena_error(d.ar);
     else
         rc = derive_walk(&d, raw, c->derive, 0);
-    if (rc == AGENTAUTHZ_ELIMIT)
-        ev->eval_why = "a condition could not be evaluated: more than 1024 links, hosts or "
-                       "e-mail addresses in one field, or a value nested too deep";
-    else if (rc)
-        ev->eval_why = "a condition could not be evaluated: out of memory";
-    if (rc)
+    if (rc) {
+        ev->eval_why = d.why ? d.why : "a condition could not be evaluated: out of memory";
         return -1;
+    }
     *out = d.list;
     return 0;
 }
