@@ -8,7 +8,7 @@
 #include "cli.h"
 
 typedef struct check_opts {
-    const char *identity, *task, *tool, *resource, *args_json;
+    const char *identity, *task, *tool, *resource, *args_json, *payload;
     const char **dests, **labels, **args, **params;
     size_t ndests, nlabels, nargs, nparams;
 } check_opts;
@@ -17,7 +17,7 @@ void cli_help_check(FILE *out)
 {
     fputs("Usage: agentauthz check POLICY... --identity ID --task TASK --tool TOOL\n"
           "           [--param KEY=JSON]... [--resource R] [--destination D]...\n"
-          "           [--arg KEY=JSON]... [--args JSON] [--label L]...\n"
+          "           [--arg KEY=JSON]... [--args JSON] [--label L]... [--payload TEXT]\n"
           "           [--keys FILE [--audit LOG]]\n"
           "\n"
           "Opens one session, checks one action and prints the decision as one JSON\n"
@@ -26,9 +26,10 @@ void cli_help_check(FILE *out)
           "Values are strict JSON: --arg to='[\"a@b.example\"]', --arg n=5, and strings\n"
           "quoted as JSON: --arg s='\"text\"'. --args gives a JSON object of arguments;\n"
           "--arg entries are applied on top of it. --destination and --label may repeat.\n"
-          "--param binds the task's parameters. When the session may not be opened\n"
-          "(unknown task, identity not admitted, wrong parameters) the decision is a\n"
-          "deny with rule \"session\".\n"
+          "--payload sets the action's payload to TEXT as given (not JSON).\n"
+          "--param binds the task's parameters; an optional one may be left out. When\n"
+          "the session may not be opened (unknown task, identity not admitted, wrong\n"
+          "parameters) the decision is a deny with rule \"session\".\n"
           "\n",
           out);
     cli_help_engine_opts(out);
@@ -61,6 +62,10 @@ static int set_resource(void *c, const char *v)
 {
     return set_once(&((check_opts *)c)->resource, v, "--resource");
 }
+static int set_payload(void *c, const char *v)
+{
+    return set_once(&((check_opts *)c)->payload, v, "--payload");
+}
 static int set_args(void *c, const char *v)
 {
     return set_once(&((check_opts *)c)->args_json, v, "--args");
@@ -90,6 +95,7 @@ static const cli_opt check_table[] = {
     {"--identity", 1, set_identity}, {"--task", 1, set_task},        {"--tool", 1, set_tool},
     {"--resource", 1, set_resource}, {"--destination", 1, add_dest}, {"--label", 1, add_label},
     {"--arg", 1, add_arg},           {"--args", 1, set_args},        {"--param", 1, add_param},
+    {"--payload", 1, set_payload},
 };
 
 /*
@@ -168,6 +174,8 @@ static int apply_strings(agentauthz_action *a, const check_opts *o)
         rc = agentauthz_action_add_destination(a, o->dests[i]);
     for (size_t i = 0; rc == 0 && i < o->nlabels; i++)
         rc = agentauthz_action_add_label(a, o->labels[i]);
+    if (rc == 0 && o->payload)
+        rc = agentauthz_action_set_payload(a, o->payload, strlen(o->payload));
     return rc == 0 ? CLI_OK : lib_failed("the action", rc);
 }
 

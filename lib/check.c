@@ -378,9 +378,10 @@ static void rules_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decisio
     agentauthz_effect effect;
     if (az_eval_rules(ev, &rule, &effect) != 0)
         decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default",
-               "a condition could not be evaluated (invalid parameter pattern, missing "
-               "parameter, a value whose host cidr or domain cannot read, or provenance "
-               "the session dropped)");
+               ev->eval_why ? ev->eval_why
+                            : "a condition could not be evaluated (invalid parameter pattern, "
+                              "missing parameter, a value whose host cidr or domain cannot "
+                              "read, or provenance the session dropped)");
     else if (!rule)
         decide_default(s, d);
     else

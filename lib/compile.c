@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "extract.h"
 #include "internal.h"
 
 /* The state of one compilation. */
@@ -45,6 +46,7 @@ typedef struct rule_scope {
     size_t ntasks;
     size_t rule;    /* its index in the policy's rules */
     az_field field; /* the field of the condition being compiled */
+    const char *derived; /* "links", "hosts" or "emails" when it is a derived field, else NULL */
 } rule_scope;
 
 static void fail(cc *c, const az_node *n, const char *fmt, ...) AZ_PRINTF(3, 4);
@@ -780,6 +782,34 @@ static bool parse_param_type(const az_node *v, agentauthz_type *out)
     return false;
 }
 
+/*
+ * One declaration: a type name, or the map form {type: T, optional: BOOL}
+ * (issue 11, item 4). False after reporting why not.
+ */
+static bool compile_param_decl(cc *c, const az_node *v, az_param_decl *pd)
+{
+    static const char *const keys[] = {"type", "optional", NULL};
+    const az_node *type, *optional;
+    if (v->type != AZ_NODE_MAP) {
+        if (parse_param_type(v, &pd->type))
+            return true;
+        fail(c, v, "a parameter type must be string, number, bool or list, or a map "
+                   "{type: T, optional: true}");
+        return false;
+    }
+    check_keys(c, v, "a parameter", keys);
+    if (!(type = map_get(v, "type"))) {
+        fail(c, v, "a parameter needs a type");
+        return false;
+    }
+    if (!parse_param_type(type, &pd->type)) {
+        fail(c, type, "a parameter type must be string, number, bool or list");
+        return false;
+    }
+    optional = map_get(v, "optional");
+    return !optional || expect_bool(c, optional, "optional", &pd->optional);
+}
+
 static void compile_params(cc *c, const az_node *n, az_task *t)
 {
     if (!expect_map(c, n, "params"))
@@ -793,10 +823,9 @@ static void compile_params(cc *c, const az_node *n, az_task *t)
         az_param_decl *pd = &t->params[t->nparams];
         if (!expect_name(c, n->items[i], "parameter name"))
             continue;
-        if (!parse_param_type(n->items[i + 1], &pd->type)) {
-            fail(c, n->items[i + 1], "a parameter type must be string, number, bool or list");
+        memset(pd, 0, sizeof *pd);
+        if (!compile_param_decl(c, n->items[i + 1], pd))
             continue;
-        }
         if (!(pd->name = xstrndup(n->items[i]->str, n->items[i]->len))) {
             oom(c, n);
             return;
@@ -995,7 +1024,7 @@ static bool string_list_field(az_field f)
  * the parameter is the predicate's operand, not an item of a literal list
  * (an item of in's list may be a scalar; in itself takes a list).
  */
-static const char *param_misfit(az_op op, bool whole, az_field field, agentauthz_type t)
+static const char *param_misfit(az_op op, bool whole, bool strings, agentauthz_type t)
 {
     bool str = t == AGENTAUTHZ_STRING, list = t == AGENTAUTHZ_LIST;
     switch (op) {
@@ -1014,7 +1043,7 @@ static const char *param_misfit(az_op op, bool whole, az_field field, agentauthz
     case AZ_OP_GTE:
     case AZ_OP_LEN_LTE: return t == AGENTAUTHZ_NUMBER ? NULL : "a number";
     case AZ_OP_HAS:
-        return string_list_field(field) && !str && !list ? "a string or a list of strings" : NULL;
+        return strings && !str && !list ? "a string or a list of strings" : NULL;
     default: return "no parameter";
     }
 }
@@ -1200,11 +1229,14 @@ static bool add_param(cc *c, const az_node *n, const rule_scope *scope, az_pred 
     az_item *it;
     if (type < 0)
         return false;
-    takes = param_misfit(p->op, whole, scope->field, (agentauthz_type)type);
+    takes = param_misfit(p->op, whole, scope->derived || string_list_field(scope->field),
+                         (agentauthz_type)type);
     if (takes) {
         if (p->op == AZ_OP_HAS)
-            fail(c, n, "parameter \"%s\" is %s, but has on %s takes %s", n->str,
-                 param_type_name((agentauthz_type)type), field_name(scope->field), takes);
+            fail(c, n, "parameter \"%s\" is %s, but has on %s%s takes %s", n->str,
+                 param_type_name((agentauthz_type)type),
+                 scope->derived ? scope->derived : field_name(scope->field),
+                 scope->derived ? "()" : "", takes);
         else
             fail(c, n, "parameter \"%s\" is %s, but %s takes %s", n->str,
                  param_type_name((agentauthz_type)type), op_name(p->op), takes);
@@ -1515,7 +1547,23 @@ static const char *field_name(az_field f)
     for (size_t i = 0; i < sizeof field_table / sizeof field_table[0]; i++)
         if (field_table[i].field == f)
             return field_table[i].name;
+    if (f == AZ_F_PAYLOAD)
+        return "payload";
     return f == AZ_F_ARGS ? "args" : "session.params";
+}
+
+/* The derived fields: links(F), hosts(F), emails(F) (agentauthz-policy(5), LINKS IN TEXT). */
+static const struct {
+    const char *name;
+    unsigned kind;
+} derive_table[] = {{"links", AZ_X_URL}, {"hosts", AZ_X_HOST}, {"emails", AZ_X_EMAIL}};
+
+static const char *derive_name(unsigned kind)
+{
+    for (size_t i = 0; i < sizeof derive_table / sizeof derive_table[0]; i++)
+        if (derive_table[i].kind == kind)
+            return derive_table[i].name;
+    return NULL;
 }
 
 static const char *op_name(az_op op)
@@ -1586,7 +1634,7 @@ static bool parse_session_param(cc *c, const az_node *k, const rule_scope *scope
     return add_segment(c, k, cond, name.str, name.len);
 }
 
-static bool parse_field(cc *c, const az_node *k, const rule_scope *scope, az_cond *cond)
+static bool parse_plain_field(cc *c, const az_node *k, const rule_scope *scope, az_cond *cond)
 {
     for (size_t i = 0; i < sizeof field_table / sizeof field_table[0]; i++)
         if (key_is(k, field_table[i].name)) {
@@ -1597,8 +1645,92 @@ static bool parse_field(cc *c, const az_node *k, const rule_scope *scope, az_con
         return parse_args_path(c, k, cond);
     if (k->len > 15 && memcmp(k->str, "session.params.", 15) == 0)
         return parse_session_param(c, k, scope, cond);
-    fail(c, k, "unknown field \"%.128s\" in where", k->str);
+    if (key_is(k, "payload"))
+        fail(c, k, "payload is read through links(payload), hosts(payload) or emails(payload)");
+    else
+        fail(c, k, "unknown field \"%.128s\" in where", k->str);
     return false;
+}
+
+/* The length of "links(", "hosts(" or "emails(" at the start of k, with its kind; or 0. */
+static size_t derive_open(const az_node *k, unsigned *kind)
+{
+    for (size_t i = 0; i < sizeof derive_table / sizeof derive_table[0]; i++) {
+        size_t n = strlen(derive_table[i].name);
+        if (k->len > n && memcmp(k->str, derive_table[i].name, n) == 0 && k->str[n] == '(') {
+            *kind = derive_table[i].kind;
+            return n + 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * links(F), hosts(F), emails(F): F is a field that holds text, args.<path>,
+ * destination, resource or payload, written without spaces.
+ */
+static bool parse_derived(cc *c, const az_node *k, size_t open, const rule_scope *scope,
+                          az_cond *cond)
+{
+    const char *name = derive_name(cond->derive);
+    az_node inner = *k;
+    bool ok;
+    if (k->str[k->len - 1] != ')') {
+        fail(c, k, "%s( needs its closing parenthesis: %s(args.body)", name, name);
+        return false;
+    }
+    if (!(inner.str = xstrndup(k->str + open, k->len - open - 1))) {
+        oom(c, k);
+        return false;
+    }
+    inner.len = k->len - open - 1;
+    if (key_is(&inner, "payload")) {
+        cond->field = AZ_F_PAYLOAD;
+        ok = true;
+    } else if (key_is(&inner, "destination") || key_is(&inner, "resource") ||
+               (inner.len > 5 && memcmp(inner.str, "args.", 5) == 0)) {
+        ok = parse_plain_field(c, &inner, scope, cond);
+    } else {
+        fail(c, k, "%s() reads args.<path>, destination, resource or payload, not \"%.128s\"",
+             name, inner.str);
+        ok = false;
+    }
+    free((char *)inner.str);
+    return ok;
+}
+
+static bool parse_field(cc *c, const az_node *k, const rule_scope *scope, az_cond *cond)
+{
+    size_t open = derive_open(k, &cond->derive);
+    if (open)
+        return parse_derived(c, k, open, scope, cond);
+    return parse_plain_field(c, k, scope, cond);
+}
+
+/*
+ * Lint: a derived field is a list of strings, so some predicates on it are
+ * most likely not what the author meant.
+ */
+static void lint_derived(cc *c, const az_node *k, const az_cond *cond)
+{
+    const az_pred *p = &cond->pred;
+    const char *what = derive_name(cond->derive);
+    if (p->op == AZ_OP_EQ)
+        az_diag_warn(c->d, &k->mark,
+                     "%.128s is a list: eq holds only when it holds at least one item and "
+                     "every one equals the operand; to look for one, use has or some",
+                     k->str);
+    else if (p->op >= AZ_OP_LT && p->op <= AZ_OP_GTE)
+        az_diag_warn(c->d, &k->mark, "%.128s holds strings: %s never holds", k->str,
+                     op_name(p->op));
+    else if (p->op == AZ_OP_TYPE && !(p->types & (1u << AGENTAUTHZ_LIST)))
+        az_diag_warn(c->d, &k->mark, "%.128s is a list (or absent): this type never holds",
+                     k->str);
+    else if (p->op == AZ_OP_EXISTS && !p->flag)
+        az_diag_warn(c->d, &k->mark,
+                     "%.128s: exists: false holds when the field is absent, not when it holds "
+                     "no %s; use len_lte: 0",
+                     k->str, what);
 }
 
 static bool compile_where(cc *c, const az_node *n, const rule_scope *scope, az_where *w);
@@ -1647,11 +1779,16 @@ static bool compile_where(cc *c, const az_node *n, const rule_scope *scope, az_w
             az_cond *cond = &w->conds[w->nconds++];
             rule_scope here = *scope;
             if (parse_field(c, k, scope, cond)) {
+                bool compiled;
                 here.field = cond->field;
-                c->resource_field = cond->field == AZ_F_RESOURCE;
+                here.derived = derive_name(cond->derive);
+                c->resource_field = cond->field == AZ_F_RESOURCE && !cond->derive;
                 /* policy.md, Values: over tool names '.' plays the role of '/'. */
                 c->glob_mode = cond->field == AZ_F_TOOL ? AZ_GLOB_TOOL : AZ_GLOB_PATH;
-                ok = compile_pred(c, v, &here, &cond->pred) && ok;
+                compiled = compile_pred(c, v, &here, &cond->pred);
+                if (compiled && cond->derive)
+                    lint_derived(c, k, cond);
+                ok = compiled && ok;
                 c->resource_field = false;
                 c->glob_mode = AZ_GLOB_PATH;
             } else {
@@ -1783,7 +1920,7 @@ static void compile_rule(cc *c, const az_node *n, az_rule *r, size_t index)
             oom(c, x);
     }
     if ((x = map_get(n, "where")) != NULL) {
-        rule_scope scope = {r->tasks, r->ntasks, index, AZ_F_IDENTITY};
+        rule_scope scope = {r->tasks, r->ntasks, index, AZ_F_IDENTITY, NULL};
         r->has_where = true;
         compile_where(c, x, &scope, &r->where);
     }

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "extract.h"
 #include "provenance.h"
 #include "session.h"
 
@@ -65,6 +66,30 @@ static const agentauthz_value *as_checked(az_eval *ev, const agentauthz_value *x
 }
 
 /*
+ * The session's parameter, or NULL when it is absent. A null stands for an
+ * absent optional parameter (session open accepts it only for those).
+ */
+static const agentauthz_value *session_param(const az_eval *ev, const char *name, size_t len)
+{
+    const agentauthz_value *v = az_value_map_getn(ev->s->params, name, len);
+    return v && v->type == AGENTAUTHZ_NULL ? NULL : v;
+}
+
+/* Whether the task in force declares the parameter optional (issue 11, item 4). */
+static bool param_optional(const az_eval *ev, const char *name)
+{
+    const az_view *v = &ev->s->view;
+    const az_task *t;
+    if (v->task < 0)
+        return false;
+    t = &v->p->tasks[v->task];
+    for (size_t i = 0; i < t->nparams; i++)
+        if (strcmp(t->params[i].name, name) == 0)
+            return t->params[i].optional;
+    return false;
+}
+
+/*
  * The identity and the task are measured only when a condition looks at
  * them: few rules do, and every check would otherwise pay two strlen calls.
  */
@@ -87,9 +112,14 @@ static const agentauthz_value *field_value(az_eval *ev, const az_cond *c)
     case AZ_F_SESSION_LABELS: return s->labels;
     case AZ_F_SESSION_CALLS: return &ev->calls;
     case AZ_F_SESSION_AGE: return &ev->age;
-    case AZ_F_SESSION_PARAM: return az_value_map_getn(s->params, c->path[0], c->plen[0]);
+    case AZ_F_SESSION_PARAM: return session_param(ev, c->path[0], c->plen[0]);
     case AZ_F_TOOL_SINK: return ev->entry ? &ev->sink : NULL;
     case AZ_F_TOOL_PRODUCES: return ev->entry ? ev->entry->produces : NULL;
+    case AZ_F_PAYLOAD:
+        if (!ev->a->payload.len)
+            return NULL;
+        ev->payload = az_value_view_string(ev->a->payload.p, ev->a->payload.len);
+        return &ev->payload;
     }
     return NULL;
 }
@@ -101,15 +131,20 @@ typedef struct operand_iter {
     size_t item;  /* the next item of p */
     const agentauthz_value *list; /* a list parameter being walked */
     size_t elem;
+    size_t yielded; /* operands returned so far */
+    bool absent;    /* an optional parameter was absent: it stands for no value */
 } operand_iter;
+
+#define OPERAND_ITER(p) {(p), 0, NULL, 0, 0, false}
 
 /*
  * The next operand value, with the item it came from (whose prepared glob,
  * CIDR or regex is valid only when item->lit is set). NULL at the end; an
- * item naming a parameter the session lacks sets *missing.
+ * item naming a parameter the session lacks sets *missing, unless the task
+ * declares it optional: then it adds no operand and sets it->absent.
  */
-static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
-                                            const az_item **from, bool *missing)
+static const agentauthz_value *next_operand_raw(az_eval *ev, operand_iter *it,
+                                                const az_item **from, bool *missing)
 {
     for (;;) {
         const az_item *item;
@@ -125,7 +160,11 @@ static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
         *from = item;
         if (item->lit)
             return item->lit;
-        v = az_value_map_getn(ev->s->params, item->param, strlen(item->param));
+        v = session_param(ev, item->param, strlen(item->param));
+        if (!v && param_optional(ev, item->param)) {
+            it->absent = true;
+            continue;
+        }
         if (!v) {
             *missing = true;
             return NULL;
@@ -135,6 +174,24 @@ static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
         it->list = v;
         it->elem = 0;
     }
+}
+
+static const agentauthz_value *next_operand(az_eval *ev, operand_iter *it,
+                                            const az_item **from, bool *missing)
+{
+    const agentauthz_value *o = next_operand_raw(ev, it, from, missing);
+    it->yielded += o != NULL;
+    return o;
+}
+
+/*
+ * Whether the operands ran out with none at all because an optional
+ * parameter was absent: then the predicate is false, whatever it is (ne and
+ * not_in too), as any predicate over an absent value is.
+ */
+static bool operands_absent(const operand_iter *it)
+{
+    return it->absent && it->yielded == 0;
 }
 
 static bool is_str(const agentauthz_value *v)
@@ -244,7 +301,7 @@ static int literal_op(const az_pred *p, const agentauthz_value *x, bool negated)
  */
 static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
 {
-    operand_iter it = {p, 0, NULL, 0};
+    operand_iter it = OPERAND_ITER(p);
     const agentauthz_value *o;
     const az_item *from = NULL;
     bool missing = false, negated = negated_op(p->op);
@@ -257,7 +314,9 @@ static int scalar_op(az_eval *ev, const az_pred *p, const agentauthz_value *x)
         if (r)
             return !negated;
     }
-    return missing ? -1 : negated;
+    if (missing)
+        return -1;
+    return operands_absent(&it) ? 0 : negated;
 }
 
 /* Whether x (as the predicates see it) equals o: 1, 0 or -1. */
@@ -288,7 +347,7 @@ static int list_holds(az_eval *ev, const agentauthz_value *v, const agentauthz_v
  */
 static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 {
-    operand_iter it = {p, 0, NULL, 0};
+    operand_iter it = OPERAND_ITER(p);
     const agentauthz_value *o;
     const az_item *from = NULL;
     bool missing = false;
@@ -299,7 +358,9 @@ static int has_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
         if (r != 1)
             return r;
     }
-    return missing ? -1 : 1;
+    if (missing)
+        return -1;
+    return operands_absent(&it) ? 0 : 1;
 }
 
 /* A null element is absent, as a null argument is. */
@@ -354,7 +415,9 @@ static int length_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     agentauthz_value view;
     if (p->has_param) {
         const char *name = p->items[0].param;
-        const agentauthz_value *n = az_value_map_getn(ev->s->params, name, strlen(name));
+        const agentauthz_value *n = session_param(ev, name, strlen(name));
+        if (!n && param_optional(ev, name))
+            return 0;
         if (!n || n->type != AGENTAUTHZ_NUMBER)
             return -1;
         limit = n->u.num;
@@ -548,6 +611,108 @@ static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     }
 }
 
+/* ---- derived fields: links(F), hosts(F), emails(F) ---- */
+
+typedef struct derive_ctx {
+    az_arena *ar;
+    agentauthz_value *list;
+    int err;         /* why derive_item stopped the scan */
+    const char *why; /* why the list could not be built, for the decision */
+} derive_ctx;
+
+/* Host names compare as the domain predicate reads them: ASCII case folded. */
+static void fold_ascii(char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            p[i] = (char)(p[i] - 'A' + 'a');
+}
+
+static int derive_item(void *ctx, az_extract_kind kind, const char *s, size_t len)
+{
+    derive_ctx *d = ctx;
+    agentauthz_value *v = az_value_stringn_in(d->ar, s, len);
+    if (!v || az_value_list_push_in(d->ar, d->list, v) != 0) {
+        d->err = az_arena_error(d->ar);
+        return 1;
+    }
+    if (kind == AZ_X_HOST)
+        fold_ascii(v->u.str.p, len);
+    return 0;
+}
+
+/* The items of one text, up to AZ_MAX_DERIVED in the list: 0, ELIMIT or ENOMEM. */
+static int derive_text(derive_ctx *d, const char *s, size_t len, unsigned kind)
+{
+    int rc = az_extract(s, len, kind, AZ_MAX_DERIVED - d->list->u.list.n, derive_item, d);
+    if (rc == AGENTAUTHZ_ELIMIT)
+        d->why = "a condition could not be evaluated: more than 1024 links, hosts or e-mail "
+                 "addresses in one field";
+    return rc == 1 ? d->err : rc;
+}
+
+/* Every string of v: itself, the items of a list, the keys and values of a map. */
+static int derive_walk(derive_ctx *d, const agentauthz_value *v, unsigned kind, unsigned depth)
+{
+    int rc = 0;
+    if (depth > AZ_MAX_DEPTH) {
+        d->why = "a condition could not be evaluated: a value nested deeper than 64 levels";
+        return AGENTAUTHZ_ELIMIT;
+    }
+    switch (v->type) {
+    case AGENTAUTHZ_STRING: return derive_text(d, v->u.str.p, v->u.str.len, kind);
+    case AGENTAUTHZ_LIST:
+        for (size_t i = 0; i < v->u.list.n && !rc; i++)
+            rc = derive_walk(d, v->u.list.items[i], kind, depth + 1);
+        return rc;
+    case AGENTAUTHZ_MAP:
+        for (size_t i = 0; i < v->u.map.n && !rc; i++) {
+            const az_kv *kv = &v->u.map.items[i];
+            rc = derive_text(d, kv->key, kv->klen, kind);
+            if (!rc)
+                rc = derive_walk(d, kv->val, kind, depth + 1);
+        }
+        return rc;
+    default: return 0; /* numbers, bools and nulls hold no text */
+    }
+}
+
+/*
+ * The list a derived field stands for, in the session's scratch arena
+ * (reset first: one derived list is alive at a time). An absent field
+ * stays absent (NULL). -1 when it cannot be built (over a bound, out of
+ * memory): the check is then denied, whatever the rule's effect.
+ */
+static int derived_value(az_eval *ev, const az_cond *c, const agentauthz_value *raw,
+                         const agentauthz_value **out)
+{
+    derive_ctx d = {ev->scratch, NULL, 0, NULL};
+    int rc;
+    *out = NULL;
+    if (!raw)
+        return 0;
+    az_arena_reset(d.ar);
+    if (!(d.list = az_value_new_in(d.ar, AGENTAUTHZ_LIST)))
+        rc = az_arena_error(d.ar);
+    else
+        rc = derive_walk(&d, raw, c->derive, 0);
+    if (rc) {
+        ev->eval_why = d.why ? d.why : "a condition could not be evaluated: out of memory";
+        return -1;
+    }
+    *out = d.list;
+    return 0;
+}
+
+static int eval_derived(az_eval *ev, const az_cond *c, const agentauthz_value *raw)
+{
+    const agentauthz_value *list;
+    ev->as_path = false; /* the items are links, hosts and addresses, not paths */
+    if (derived_value(ev, c, raw, &list) != 0)
+        return -1;
+    return eval_pred(ev, &c->pred, list);
+}
+
 /*
  * One condition. The usual one, a scalar operator with literal operands
  * applied to a scalar, goes straight to its operands: the same verdict
@@ -558,6 +723,8 @@ static int eval_cond(az_eval *ev, const az_cond *c)
     const az_pred *p = &c->pred;
     const agentauthz_value *v = field_value(ev, c);
     agentauthz_value view;
+    if (c->derive)
+        return eval_derived(ev, c, v);
     ev->as_path = ev->entry && ev->entry->npaths && cond_on_path_arg(ev, c);
     if (az_op_is_scalar(p->op) && !p->has_param) {
         if (!v || v->type == AGENTAUTHZ_MAP)
@@ -719,8 +886,7 @@ static int check_path_args(az_eval *ev)
     return 0;
 }
 
-int az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
-                 uint64_t now)
+int az_eval_init(az_eval *ev, agentauthz_session *s, const agentauthz_action *a, uint64_t now)
 {
     ev->s = s;
     ev->a = a;
@@ -737,6 +903,8 @@ int az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_acti
     ev->sink = az_value_view_bool(ev->entry && ev->entry->sink);
     ev->input_why = NULL;
     ev->input_arg = NULL;
+    ev->scratch = &s->derived;
+    ev->eval_why = NULL;
     ev->as_path = false;
     if (check_resource(ev))
         return 1;

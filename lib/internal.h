@@ -28,6 +28,7 @@
 #define AZ_MAX_REGEX 256                   /* one regex                  */
 #define AZ_MAX_LABELS 1024                 /* labels of a session/action */
 #define AZ_MAX_PATH 4096                   /* a path once normalised     */
+#define AZ_MAX_DERIVED 1024                /* items of links()/hosts()/emails() of one field */
 #define AZ_MAX_SPIFFE_ID 2048              /* an identity "spiffe://..." */
 
 /* 2^53: below it every integral double is exact and prints as an integer. */
@@ -446,7 +447,8 @@ typedef enum az_field {
     AZ_F_SESSION_AGE,
     AZ_F_SESSION_PARAM,
     AZ_F_TOOL_SINK,
-    AZ_F_TOOL_PRODUCES
+    AZ_F_TOOL_PRODUCES,
+    AZ_F_PAYLOAD /* only inside links(), hosts() and emails() */
 } az_field;
 
 /* The scalar operators come first, AZ_OP_EQ to AZ_OP_GTE: see az_op_is_scalar. */
@@ -514,6 +516,11 @@ typedef struct az_pred {
 
 typedef struct az_cond {
     az_field field;
+    /*
+     * 0, or the az_extract_kind (extract.h) of a derived field: links(F),
+     * hosts(F) or emails(F), the list of what the scanner finds in F.
+     */
+    unsigned derive;
     char **path; /* args.<path> segments, or the parameter name */
     size_t *plen;
     size_t npath;
@@ -586,6 +593,7 @@ typedef struct az_param_use {
 typedef struct az_param_decl {
     char *name;
     agentauthz_type type; /* STRING, NUMBER, BOOL or LIST */
+    bool optional;        /* may be absent (or null) at open: then no predicate over it holds */
 } az_param_decl;
 
 typedef struct az_tool_limit {

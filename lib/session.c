@@ -113,6 +113,8 @@ static int check_params(const az_view *view, const agentauthz_value *params,
     for (size_t i = 0; i < t->nparams; i++) {
         const az_param_decl *pd = &t->params[i];
         const agentauthz_value *v = params ? agentauthz_value_map_get(params, pd->name) : NULL;
+        if (pd->optional && (!v || v->type == AGENTAUTHZ_NULL))
+            continue; /* absent: no predicate over it holds (az_param_absent) */
         if (!v)
             return az_error_set(err, AGENTAUTHZ_EPARAM, "", 0, 0, 0,
                                 "task \"%s\" needs parameter \"%s\" (%s)", t->name, pd->name,
@@ -240,7 +242,7 @@ static int check_uses(const az_view *v, const agentauthz_value *params, agentaut
         if (!rule_has_task(&p->rules[u->rule], v->task))
             continue;
         x = params ? az_value_map_getn(params, u->param, strlen(u->param)) : NULL;
-        if (x && (rc = check_use(p, u, x, err)) != 0)
+        if (x && x->type != AGENTAUTHZ_NULL && (rc = check_use(p, u, x, err)) != 0)
             return rc;
     }
     return 0;
@@ -291,6 +293,7 @@ static void session_free(agentauthz_session *s)
     free(s->approvals);
     agentauthz_value_free(s->labels);
     agentauthz_value_free(s->params);
+    az_arena_free(&s->derived);
     free(s->identity);
     free(s->task);
     pthread_mutex_destroy(&s->lock);

@@ -140,6 +140,12 @@ struct agentauthz_session {
     /* provenance: what its tools returned (observe.c); NULL until the first observation */
     struct az_prov *prov;
     bool observe_lost; /* an observation found no index to go into (out of memory) */
+    /*
+     * Scratch for the lists of links(), hosts() and emails() during a check
+     * (s->lock held): kept across checks, so that only the first check that
+     * uses them allocates.
+     */
+    az_arena derived;
 };
 
 struct agentauthz_engine {
@@ -228,7 +234,9 @@ typedef struct az_eval {
     uint64_t now;
     const az_tool_index *idx;   /* the tool's candidate rules, or NULL */
     const az_tool_entry *entry; /* its catalogue entry, or NULL */
-    agentauthz_value identity, task, tool, resource, calls, age, sink, empty;
+    agentauthz_value identity, task, tool, resource, calls, age, sink, empty, payload;
+    az_arena *scratch;    /* the session's, for derived fields */
+    const char *eval_why; /* why a condition could not be evaluated, or NULL */
     /* Input refused before the rules (rule "input"): why, and the argument or NULL. */
     const char *input_why;
     const char *input_arg;
@@ -246,8 +254,7 @@ typedef struct az_eval {
  * resource and checks the path arguments the catalogue marks. Returns 0,
  * or 1 when that input is refused (ev->input_why says why).
  */
-int az_eval_init(az_eval *ev, const agentauthz_session *s, const agentauthz_action *a,
-                 uint64_t now);
+int az_eval_init(az_eval *ev, agentauthz_session *s, const agentauthz_action *a, uint64_t now);
 /* Returns the deciding rule (or NULL for the default) and its effect; -1 on error. */
 int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect);
 

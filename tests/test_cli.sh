@@ -783,5 +783,65 @@ printf '%s\n' 'agentauthz: 1' 'tools: { t: { output: [param] } }' 'rules: []' >"
 expect_err "lint: param is no output label" 1 \
     "badout.yaml:2:24: error: \"param\" is not an output label" "$bin" lint "$tmp/badout.yaml"
 
+# ---- links in text and optional parameters (issue 11, items 3 and 4) ----
+L=links-policy.yaml
+lm() { "$bin" check $L --identity i --task mail --param to='"bob@corp.example"' "$@"; }
+FOREIGN='{"decision":"deny","rule":"no-foreign-links","reason":"a link or address in the body leaves the trusted sites"}'
+expect_out "links: hosts(args.body) all trusted" 0 \
+    '{"decision":"allow","rule":"to-the-user","reason":""}' \
+    lm --tool send_email --arg to='"bob@corp.example"' \
+    --arg body='"see [docs](https://docs.example/a) or mail ann@corp.example"'
+expect_out "links: a markdown image to another host" 0 "$FOREIGN" \
+    lm --tool send_email --arg to='"bob@corp.example"' --arg body='"![x](https://evil.example/?q=1)"'
+expect_out "links: a trusted name as a subdomain of another" 0 "$FOREIGN" \
+    lm --tool send_email --arg to='"bob@corp.example"' --arg body='"https://docs.example.evil.example/"'
+expect_out "links: userinfo is not the host" 0 "$FOREIGN" \
+    lm --tool send_email --arg to='"bob@corp.example"' --arg body='"https://docs.example@evil.example/"'
+expect_out "links: an e-mail address's host" 0 "$FOREIGN" \
+    lm --tool send_email --arg to='"bob@corp.example"' --arg body='"write to eve@evil.example"'
+expect_out "links: a protocol-relative href" 0 "$FOREIGN" \
+    lm --tool send_email --arg to='"bob@corp.example"' --arg body='"<a href=\"//evil.example/x\">x</a>"'
+body=$(awk 'BEGIN { for (i = 0; i < 1025; i++) printf "https://docs.example " }')
+expect_out "links: over 1024 items the check is denied" 0 \
+    '{"decision":"deny","rule":"no-foreign-links","reason":"a condition could not be evaluated: more than 1024 links, hosts or e-mail addresses in one field"}' \
+    lm --tool send_email --arg to='"bob@corp.example"' --arg body="\"$body\""
+expect_out "links: --payload and links(payload)" 0 \
+    '{"decision":"allow","rule":"post-docs-only","reason":""}' \
+    lm --tool post --payload '<a href="https://docs.example/x">x</a>'
+expect_out "links: --payload and hosts(payload)" 0 \
+    '{"decision":"deny","rule":"no-foreign-payload","reason":""}' \
+    lm --tool post --payload '<a href="https://docs.example/x">x</a><img src=//evil.example/p.png>'
+expect_out "links: no payload, no links" 0 '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    lm --tool post
+expect_err "links: --payload once" 2 "option '--payload' given twice" \
+    lm --tool post --payload a --payload b
+expect_out "optional: an absent list parameter matches nothing" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    lm --tool add_cc --arg cc='"ann@corp.example"'
+lt() { "$bin" check $L --identity i --task travel --param flight='"LH1"' "$@"; }
+NOHOTEL='{"decision":"deny","rule":"no-hotel-asked","reason":"the user asked for no hotel"}'
+expect_out "optional: left out" 0 "$NOHOTEL" \
+    lt --param guests='[]' --tool book_hotel --arg hotel='"Ritz"'
+expect_out "optional: null is absent" 0 "$NOHOTEL" \
+    lt --param guests='[]' --param hotel=null --tool book_hotel --arg hotel='"Ritz"'
+expect_out "optional: given" 0 '{"decision":"allow","rule":"hotel","reason":""}' \
+    lt --param guests='[]' --param hotel='"Ritz"' --tool book_hotel --arg hotel='"Ritz"'
+expect_out "optional: given, one character away" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    lt --param guests='[]' --param hotel='"Ritz"' --tool book_hotel --arg hotel='"Ritz "'
+expect_out "optional: still typed" 0 \
+    '{"decision":"deny","rule":"session","reason":"parameter \"hotel\" must be a string"}' \
+    lt --param guests='[]' --param hotel=5 --tool book_hotel --arg hotel='"Ritz"'
+expect_out "optional: an empty list parameter" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    lt --param guests='[]' --tool add_guest --arg name='"ann"'
+expect_out "optional: a required list is still required" 0 \
+    '{"decision":"deny","rule":"session","reason":"task \"travel\" needs parameter \"guests\" (list)"}' \
+    lt --tool add_guest --arg name='"ann"'
+expect_file "replay: links in text and optional parameters" 0 links-trace.expected \
+    "$bin" replay $L links-trace.jsonl
+expect_out "test: links in text and optional parameters" 0 "5 passed, 0 failed" \
+    "$bin" test $L links-tests.yaml
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

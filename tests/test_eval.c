@@ -353,6 +353,104 @@ static const where_case cases[] = {
      false},
     {"{ args.to: { each: { not: { eq: main } } } }",
      "{\"tool\":\"x\",\"args\":{\"to\":[\"a\",null]}}", true},
+    /* links in text (issue 11, item 3): every host trusted; near misses one character, one encoding, one segment away */
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"see [x](https://api.corp.example/a) and https://corp-mail.example.\"}}", true},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"![x](https://evil.example/?q=secret)\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"[x](https://api.corp.example/a) ![y](https://evil.example/p.png)\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://corp.example.evil.example/\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://corp.example@evil.example/\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://evil.example\\\\@corp.example/\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"<a href=\\\"//evil.example/x\\\">x</a> https://corp.example\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"<img src=\\\"&#104;ttps://evil.example\\\"> https://corp.example\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"HTTPS://API.CORP.EXAMPLE./x\"}}", true},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"www.corp.example/a www.evil.example\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"write to bob@corp.example or https://corp.example\"}}", true},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"write to bob@evil.example or https://corp.example\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"no links here\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\"}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":[\"https://corp.example\",\"https://evil.example\"]}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":[\"https://corp.example\",{\"k\":[\"https://corp-mail.example\"]}]}}", true},
+    {"{ \"hosts(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":{\"a\":\"https://corp.example\",\"https://evil.example\":1}}}", false},
+    {"{ \"hosts(args.body)\": { any: [ { len_lte: 0 }, { each: { domain: { list: doms } } } ] } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"no links here\"}}", true},
+    {"{ \"hosts(args.body)\": { any: [ { len_lte: 0 }, { each: { domain: { list: doms } } } ] } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://evil.example\"}}", false},
+    {"{ \"hosts(args.body)\": { not: { some: { not: { domain: { list: doms } } } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"plain\"}}", true},
+    {"{ \"hosts(args.body)\": { not: { some: { not: { domain: { list: doms } } } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"x https://evil.example\"}}", false},
+    {"{ \"hosts(args.body)\": { len_lte: 0 } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":42}}", true},
+    {"{ \"hosts(args.body)\": { has: api.corp.example } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"[x](https://API.Corp.Example./)\"}}", true},
+    {"{ \"hosts(args.body)\": { has: api.corp.example } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"[x](https://api.corp.example.x/)\"}}", false},
+    {"{ \"hosts(args.body)\": { exists: false } }",
+     "{\"tool\":\"x\"}", true},
+    {"{ \"hosts(args.body)\": { exists: false } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"\"}}", false},
+    {"{ \"hosts(args.body)\": { each: { domain: { param: okdoms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://a.corp.example\"}}", true},
+    {"{ \"hosts(args.body)\": { each: { domain: { param: okdoms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://a.corp-mail.example\"}}", false},
+    /* links: schemes and shapes */
+    {"{ \"links(args.body)\": { each: { glob: \"https://corp.example/**\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"[a](https://corp.example/x/y)\"}}", true},
+    {"{ \"links(args.body)\": { each: { glob: \"https://corp.example/**\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"[a](javascript:alert(1))\"}}", false},
+    {"{ \"links(args.body)\": { each: { glob: \"https://corp.example/**\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"[a](//evil.example/)\"}}", false},
+    {"{ \"links(args.body)\": { each: { glob: \"https://corp.example/**\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"[a](https://corp.example/x) [b](https://corp.example.evil.example/x)\"}}", false},
+    {"{ \"links(args.body)\": { len_lte: 1 } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://a.example https://b.example\"}}", false},
+    {"{ \"links(args.body)\": { len_lte: 2 } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"https://a.example https://b.example\"}}", true},
+    {"{ \"links(args.body)\": { some: { prefix: \"data:\" } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"![x](data:image/png;base64,AAAA)\"}}", true},
+    /* emails */
+    {"{ \"emails(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"write to bob@corp.example.\"}}", true},
+    {"{ \"emails(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"write to bob@corp.example.evil.example\"}}", false},
+    {"{ \"emails(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"mailto:x@corp.example?cc=eve@evil.example\"}}", false},
+    {"{ \"emails(args.body)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"bob@corp.example@evil.example\"}}", false},
+    {"{ \"emails(args.body)\": { has: bob@corp.example } }",
+     "{\"tool\":\"x\",\"args\":{\"body\":\"cc bob@corp.example, ann@corp.example\"}}", true},
+    /* payload, destination, resource */
+    {"{ \"hosts(payload)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"payload\":\"<p>https://corp.example</p>\"}", true},
+    {"{ \"hosts(payload)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"payload\":\"<p>https://corp.example</p><img src=https://evil.example>\"}", false},
+    {"{ \"hosts(payload)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\"}", false},
+    {"{ \"hosts(destination)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"destination\":\"https://api.corp.example/x\"}", true},
+    {"{ \"hosts(destination)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"destination\":[\"https://corp.example\",\"https://evil.example\"]}", false},
+    {"{ \"hosts(resource)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"resource\":\"https://api.corp.example/a/../b\"}", true},
+    {"{ \"hosts(resource)\": { each: { domain: { list: doms } } } }",
+     "{\"tool\":\"x\",\"resource\":\"https://evil.example/a\"}", false},
 };
 
 START_TEST(test_where_case)
@@ -884,6 +982,66 @@ START_TEST(test_path_bounds)
 }
 END_TEST
 
+/*
+ * Issue 11, item 3: a derived field holds at most 1024 items; past that the
+ * condition cannot be evaluated and the check is denied, in an allow rule
+ * and in a deny rule alike, with a reason that says so. The session's
+ * scratch is reused by the next check.
+ */
+static const char *const derived_bound_policy =
+    "agentauthz: 1\n"
+    "tasks: { t: {} }\n"
+    "rules:\n"
+    "  - { id: trusted-links, effect: allow, tools: [send],\n"
+    "      where: { \"hosts(args.body)\": { each: { domain: corp.example } } } }\n"
+    "  - { id: no-evil, effect: deny, tools: [post],\n"
+    "      where: { \"hosts(payload)\": { some: { domain: evil.example } } } }\n"
+    "  - { id: post, effect: allow, tools: [post] }\n";
+
+static void check_links(agentauthz_session *s, const char *tool, size_t n, const char *rule,
+                        agentauthz_effect effect)
+{
+    static const char unit[] = "https://corp.example ";
+    size_t ul = sizeof unit - 1;
+    char *text = malloc(n * ul + 1);
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; i < n; i++)
+        memcpy(text + i * ul, unit, ul);
+    text[n * ul] = '\0';
+    ck_assert_int_eq(agentauthz_action_new(&a), 0);
+    ck_assert_int_eq(agentauthz_action_set_tool(a, tool), 0);
+    if (strcmp(tool, "send") == 0)
+        ck_assert_int_eq(agentauthz_action_set_arg_string(a, "body", text, n * ul), 0);
+    else
+        ck_assert_int_eq(agentauthz_action_set_payload(a, text, n * ul), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_msg(d.effect == effect && strcmp(d.rule, rule) == 0, "%s x%zu: %s %s: %s", tool, n,
+                  agentauthz_effect_name(d.effect), d.rule, d.reason);
+    if (effect == AGENTAUTHZ_DENY)
+        ck_assert_ptr_nonnull(strstr(d.reason, "more than 1024"));
+    agentauthz_action_free(a);
+    free(text);
+}
+
+START_TEST(test_derived_bounds)
+{
+    agentauthz_engine *e = engine_with(NULL, derived_bound_policy, NULL);
+    agentauthz_session *s;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    check_links(s, "send", 1024, "trusted-links", AGENTAUTHZ_ALLOW);
+    check_links(s, "send", 1025, "trusted-links", AGENTAUTHZ_DENY);
+    check_links(s, "send", 3, "trusted-links", AGENTAUTHZ_ALLOW);
+    check_links(s, "post", 1024, "post", AGENTAUTHZ_ALLOW);
+    check_links(s, "post", 1025, "no-evil", AGENTAUTHZ_DENY);
+    check_links(s, "post", 1, "post", AGENTAUTHZ_ALLOW);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 /* A delegated session's ancestors see the same normalised input (their dry run). */
 START_TEST(test_path_delegated)
 {
@@ -1057,6 +1215,7 @@ static Suite *eval_suite(void)
     tcase_add_loop_test(tc, test_path_case, 0, (int)(sizeof path_cases / sizeof path_cases[0]));
     tcase_add_test(tc, test_path_bounds);
     tcase_add_test(tc, test_path_delegated);
+    tcase_add_test(tc, test_derived_bounds);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -424,6 +424,99 @@ START_TEST(test_no_policy)
 }
 END_TEST
 
+/*
+ * Issue 11, item 4: a parameter declared optional may be absent (or null)
+ * at open, and then every predicate over it, as field or operand, is
+ * false, whatever the predicate (ne and not_in too); not inverts as usual,
+ * and exists: false says it is absent. A list parameter may be empty, and
+ * an empty list is present: in over it is false, not_in true.
+ */
+static const char *const optional_policy =
+    "agentauthz: 1\n"
+    "tasks:\n"
+    "  travel:\n"
+    "    params:\n"
+    "      flight: string\n"
+    "      hotel: { type: string, optional: true }\n"
+    "      extras: { type: list, optional: true }\n"
+    "      nights: { type: number, optional: true }\n"
+    "      guests: list\n"
+    "rules:\n"
+    "  - { id: flight, effect: allow, tasks: [travel], tools: [book_flight],\n"
+    "      where: { args.flight: { eq: { param: flight } } } }\n"
+    "  - { id: hotel, effect: allow, tasks: [travel], tools: [book_hotel],\n"
+    "      where: { args.hotel: { eq: { param: hotel } } } }\n"
+    "  - { id: hotel-other, effect: deny, tasks: [travel], tools: [book_hotel],\n"
+    "      where: { args.hotel: { ne: { param: hotel } } } }\n"
+    "  - { id: too-long, effect: deny, tasks: [travel], tools: [book_hotel],\n"
+    "      where: { args.nights: { gt: { param: nights } } } }\n"
+    "  - { id: no-hotel-asked, effect: ask, tasks: [travel], tools: [book_hotel],\n"
+    "      where: { session.params.hotel: { exists: false } } }\n"
+    "  - { id: extras, effect: allow, tasks: [travel], tools: [add_extra],\n"
+    "      where: { args.extra: { in: { param: extras } } } }\n"
+    "  - { id: not-extra, effect: ask, tasks: [travel], tools: [add_extra],\n"
+    "      where: { args.extra: { not: { in: { param: extras } } } } }\n"
+    "  - { id: guests, effect: allow, tasks: [travel], tools: [add_guest],\n"
+    "      where: { args.name: { in: { param: guests } } } }\n"
+    "  - { id: stranger, effect: deny, tasks: [travel], tools: [add_guest],\n"
+    "      where: { args.name: { not_in: { param: guests } } } }\n";
+
+START_TEST(test_optional_params)
+{
+    agentauthz_engine *e = engine_with(NULL, optional_policy, NULL);
+    agentauthz_error err;
+    agentauthz_session *s;
+    const char *absent[] = {"{\"flight\":\"LH1\",\"guests\":[]}",
+                            "{\"flight\":\"LH1\",\"guests\":[],\"hotel\":null,\"extras\":null,"
+                            "\"nights\":null}"};
+    ck_assert_ptr_nonnull(e);
+    for (size_t i = 0; i < 2; i++) {
+        s = open_session(e, support, "travel", absent[i]);
+        expect_decision(s, "{\"tool\":\"book_flight\",\"args\":{\"flight\":\"LH1\"}}",
+                        AGENTAUTHZ_ALLOW, "flight");
+        /* eq and ne over the absent hotel are both false; exists: false holds */
+        expect_decision(s, "{\"tool\":\"book_hotel\",\"args\":{\"hotel\":\"Ritz\",\"nights\":9}}",
+                        AGENTAUTHZ_ASK, "no-hotel-asked");
+        /* in over an absent list is false, and not inverts it */
+        expect_decision(s, "{\"tool\":\"add_extra\",\"args\":{\"extra\":\"spa\"}}",
+                        AGENTAUTHZ_ASK, "not-extra");
+        /* an empty list is present: in is false, not_in true */
+        expect_decision(s, "{\"tool\":\"add_guest\",\"args\":{\"name\":\"eve\"}}",
+                        AGENTAUTHZ_DENY, "stranger");
+        agentauthz_session_close(s);
+    }
+    s = open_session(e, support, "travel",
+                     "{\"flight\":\"LH1\",\"guests\":[\"ann\"],\"hotel\":\"Ritz\","
+                     "\"extras\":[\"spa\"],\"nights\":3}");
+    expect_decision(s, "{\"tool\":\"book_hotel\",\"args\":{\"hotel\":\"Ritz\",\"nights\":3}}",
+                    AGENTAUTHZ_ALLOW, "hotel");
+    expect_decision(s, "{\"tool\":\"book_hotel\",\"args\":{\"hotel\":\"Ritz \",\"nights\":3}}",
+                    AGENTAUTHZ_DENY, "hotel-other");
+    expect_decision(s, "{\"tool\":\"book_hotel\",\"args\":{\"hotel\":\"Ritz\",\"nights\":4}}",
+                    AGENTAUTHZ_DENY, "too-long");
+    expect_decision(s, "{\"tool\":\"add_extra\",\"args\":{\"extra\":\"spa\"}}", AGENTAUTHZ_ALLOW,
+                    "extras");
+    expect_decision(s, "{\"tool\":\"add_guest\",\"args\":{\"name\":\"ann\"}}", AGENTAUTHZ_ALLOW,
+                    "guests");
+    agentauthz_session_close(s);
+    /* required ones stay required; optional ones keep their type */
+    ck_assert_int_eq(try_open(e, support, "travel", "{\"guests\":[]}", &err), AGENTAUTHZ_EPARAM);
+    ck_assert_ptr_nonnull(strstr(err.message, "needs parameter \"flight\""));
+    ck_assert_int_eq(try_open(e, support, "travel", "{\"flight\":\"LH1\"}", &err),
+                     AGENTAUTHZ_EPARAM);
+    ck_assert_int_eq(try_open(e, support, "travel", "{\"flight\":null,\"guests\":[]}", &err),
+                     AGENTAUTHZ_EPARAM);
+    ck_assert_int_eq(
+        try_open(e, support, "travel", "{\"flight\":\"LH1\",\"guests\":[],\"hotel\":5}", &err),
+        AGENTAUTHZ_EPARAM);
+    ck_assert_ptr_nonnull(strstr(err.message, "\"hotel\" must be a string"));
+    ck_assert_int_eq(
+        try_open(e, support, "travel", "{\"flight\":\"LH1\",\"guests\":[],\"room\":\"x\"}", &err),
+        AGENTAUTHZ_EPARAM);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -434,6 +527,7 @@ static Suite *session_suite(void)
                         (int)(sizeof spiffe_cases / sizeof spiffe_cases[0]));
     tcase_add_test(tc, test_spiffe_bounds);
     tcase_add_test(tc, test_params);
+    tcase_add_test(tc, test_optional_params);
     tcase_add_test(tc, test_param_operands_checked_at_open);
     tcase_add_test(tc, test_ttl_clamps);
     tcase_add_test(tc, test_revoke_and_reasons);

@@ -378,4 +378,41 @@ func TestObserveProvenance(t *testing.T) {
 	expect(t, s, pay("DE89370400440532013000"), Deny, "injected")
 	s.Close()
 	expectCode(t, s.Observe("read_inbox", []byte("x")), ErrSession)
+
+const optionalPolicy = `agentauthz: 1
+identities:
+  - { match: "agent/*", roles: [worker] }
+tasks:
+  travel:
+    params: { flight: string, hotel: { type: string, optional: true }, guests: list }
+rules:
+  - { id: hotel, effect: allow, tasks: [travel], tools: [book_hotel],
+      where: { args.hotel: { eq: { param: hotel } } } }
+  - { id: no-hotel, effect: deny, tasks: [travel], tools: [book_hotel],
+      where: { session.params.hotel: { exists: false } } }
+  - { id: no-foreign-links, effect: deny, tools: [send_email],
+      where: { "hosts(args.body)": { some: { not: { domain: corp.example } } } } }
+  - { id: mail, effect: allow, tools: [send_email] }
+`
+
+// Issue 11, items 3 and 4: an optional parameter left out or nil; hosts(args.body).
+func TestOptionalParamsAndLinks(t *testing.T) {
+	e, _ := newTestEngine(t)
+	if err := e.LoadString("optional.yaml", optionalPolicy); err != nil {
+		t.Fatal(err)
+	}
+	for _, params := range []map[string]any{
+		{"flight": "LH1", "guests": []any{}},
+		{"flight": "LH1", "guests": []any{}, "hotel": nil},
+	} {
+		s := openSession(t, e, "travel", params)
+		expect(t, s, Action{Tool: "book_hotel", Args: map[string]any{"hotel": "Ritz"}}, Deny, "no-hotel")
+		expect(t, s, Action{Tool: "send_email", Args: map[string]any{"body": "see https://corp.example/a"}}, Allow, "mail")
+		expect(t, s, Action{Tool: "send_email", Args: map[string]any{"body": "![x](https://evil.example/?q=1)"}}, Deny, "no-foreign-links")
+	}
+	s := openSession(t, e, "travel", map[string]any{"flight": "LH1", "guests": []any{}, "hotel": "Ritz"})
+	expect(t, s, Action{Tool: "book_hotel", Args: map[string]any{"hotel": "Ritz"}}, Allow, "hotel")
+	expect(t, s, Action{Tool: "book_hotel", Args: map[string]any{"hotel": "Ritz "}}, Deny, "default")
+	_, err := e.Open("agent/1", "travel", map[string]any{"guests": []any{}}, 0)
+	expectCode(t, err, ErrParam)
 }

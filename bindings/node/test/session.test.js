@@ -262,6 +262,41 @@ test('observe: an IBAN read in a mail is denied, the user payee allowed (issue 1
         assert.equal(d.rule, 'injected');
         s.close();
         assert.throws(() => s.observe('read_inbox', 'x'), AgentAuthzError);
+
+const OPTIONAL_POLICY = `agentauthz: 1
+tasks:
+  travel:
+    params: { flight: string, hotel: { type: string, optional: true }, guests: list }
+rules:
+  - { id: hotel, effect: allow, tasks: [travel], tools: [book_hotel],
+      where: { args.hotel: { eq: { param: hotel } } } }
+  - { id: no-hotel, effect: deny, tasks: [travel], tools: [book_hotel],
+      where: { session.params.hotel: { exists: false } } }
+  - { id: no-foreign-links, effect: deny, tools: [send_email],
+      where: { "hosts(args.body)": { some: { not: { domain: corp.example } } } } }
+  - { id: mail, effect: allow, tools: [send_email] }
+`;
+
+test('optional parameters left out or null, and hosts(args.body) (issue 11)', () => {
+    const { engine } = engineWithPolicy(OPTIONAL_POLICY);
+    try {
+        for (const params of [{ flight: 'LH1', guests: [] },
+            { flight: 'LH1', guests: [], hotel: null }]) {
+            const s = engine.session('agent/1', 'travel', { params });
+            assert.equal(s.check('book_hotel', { args: { hotel: 'Ritz' } }).rule, 'no-hotel');
+            assert.equal(s.check('send_email', { args: { body: 'see https://corp.example/a' } }).rule,
+                'mail');
+            assert.equal(s.check('send_email',
+                { args: { body: '![x](https://evil.example/?q=1)' } }).rule, 'no-foreign-links');
+            s.close();
+        }
+        const s = engine.session('agent/1', 'travel',
+            { params: { flight: 'LH1', guests: [], hotel: 'Ritz' } });
+        assert.equal(s.check('book_hotel', { args: { hotel: 'Ritz' } }).rule, 'hotel');
+        assert.equal(s.check('book_hotel', { args: { hotel: 'Ritz ' } }).rule, 'default');
+        s.close();
+        assert.throws(() => engine.session('agent/1', 'travel', { params: { guests: [] } }),
+            AgentAuthzError);
     } finally {
         engine.close();
     }

@@ -359,3 +359,37 @@ def test_observe_provenance():
             # provenance was dropped: a value not found can no longer be judged
             d = s.check("send_money", args={"iban": "DE89370400440532013000"})
             assert (d.effect, d.rule) == ("deny", "injected")
+
+OPTIONAL_POLICY = """\
+agentauthz: 1
+tasks:
+  travel:
+    params: { flight: string, hotel: { type: string, optional: true }, guests: list }
+rules:
+  - { id: hotel, effect: allow, tasks: [travel], tools: [book_hotel],
+      where: { args.hotel: { eq: { param: hotel } } } }
+  - { id: no-hotel, effect: deny, tasks: [travel], tools: [book_hotel],
+      where: { session.params.hotel: { exists: false } } }
+  - { id: no-foreign-links, effect: deny, tools: [send_email],
+      where: { "hosts(args.body)": { some: { not: { domain: corp.example } } } } }
+  - { id: mail, effect: allow, tools: [send_email] }
+"""
+
+
+def test_optional_params_and_links(policy):
+    """Issue 11, items 3 and 4: an optional parameter left out or None; hosts(args.body)."""
+    engine = policy(OPTIONAL_POLICY)
+    for params in ({"flight": "LH1", "guests": []},
+                   {"flight": "LH1", "guests": [], "hotel": None}):
+        with engine.session("agent/1", "travel", params=params) as s:
+            assert (s.check("book_hotel", args={"hotel": "Ritz"}).rule) == "no-hotel"
+            d = s.check("send_email", args={"body": "see https://corp.example/a"})
+            assert (d.effect, d.rule) == ("allow", "mail")
+            d = s.check("send_email", args={"body": "![x](https://evil.example/?q=1)"})
+            assert (d.effect, d.rule) == ("deny", "no-foreign-links")
+    with engine.session("agent/1", "travel",
+                        params={"flight": "LH1", "guests": [], "hotel": "Ritz"}) as s:
+        assert s.check("book_hotel", args={"hotel": "Ritz"}).rule == "hotel"
+        assert s.check("book_hotel", args={"hotel": "Ritz "}).rule == "default"
+    with pytest.raises(az.ParamError):
+        engine.session("agent/1", "travel", params={"guests": []})

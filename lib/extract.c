@@ -1,0 +1,640 @@
+/*
+ * The link scanner: URLs, their hosts, e-mail addresses and IBAN-like
+ * tokens found in free text, for the links(), hosts() and emails() fields
+ * and for observed tool output (issue 11).
+ *
+ * Text is untrusted and may be hostile, so the scanner is one left-to-right
+ * pass that never backtracks: an item that is reported is consumed (the
+ * scan resumes after it, and items never overlap except a URL's own host
+ * and a mailto: URL's addresses), and a candidate that fails has looked at
+ * bytes that no other failing candidate looks at again, so every byte is
+ * examined a bounded number of times.
+ *
+ * The rules, stated once more in agentauthz-policy(5):
+ *
+ * URLs
+ *  - Link destinations, reported whatever they hold (any scheme, relative):
+ *    markdown "](dest" and "](<dest>" (links and images), reference
+ *    definitions "]: dest", autolinks "<scheme:...>", the HTML attributes
+ *    href, src, srcset, action, formaction, poster and background (quoted
+ *    or not, ASCII case-insensitive, spaces around '='), and CSS "url(...)".
+ *    A markdown destination ends at a space or control byte or at an
+ *    unbalanced ')'; a quoted attribute value at its closing quote (one
+ *    that is never closed runs to the end of the text); an unquoted one at
+ *    a space or '>'.
+ *  - Bare URLs: "scheme://" (any scheme; the scheme is the run of
+ *    letters, digits, '+', '-', '.' before "://", from its first letter),
+ *    "www." at the start of a word, and "mailto:" at the start of a word.
+ *    A bare URL ends at a space, a control byte, '<', '>', '"', '`' or
+ *    "](", and then loses trailing ? ! . , : ; * _ ~ ' and unbalanced ')',
+ *    as GitHub's autolinker does. A bare host without scheme or "www."
+ *    ("evil.example/x") and a bare "//host" are not links.
+ *
+ * Hosts, right after their URL
+ *  - http, https, ws, wss, ftp: after "scheme:", any run of '/' and '\'
+ *    is skipped (as browsers do); other schemes and "//host" (protocol-
+ *    relative, also "\\host") need "//"; "www." starts the authority. The
+ *    authority ends at '/', '?' or '#'; the host is what follows its last
+ *    '@', without the port, an IPv6 literal with its brackets, without one
+ *    trailing dot.
+ *  - mailto: the addresses in the URL (see e-mail), each with its host.
+ *  - data: and tel: URLs and plain relative destinations have no host.
+ *  - Anything whose host cannot be read without ambiguity reports the whole
+ *    URL as its host, a text that no domain operand matches: an authority
+ *    holding '\' or '&' (a character reference or escape that a renderer
+ *    would decode), an empty host, another scheme without "//"
+ *    (javascript:), a relative destination holding ':', '&' or '\' before
+ *    its query, a destination holding control bytes, a mailto: holding '%'
+ *    or "&#", an attribute value never closed.
+ *
+ * E-mail addresses: at each '@', the local part is the run before it of
+ * letters, digits, bytes >= 0x80 and ! # $ % & * + - = ^ _ ~ . (without & =
+ * inside mailto:); the domain is the run after it of letters, digits, bytes
+ * >= 0x80, '.', '-', '_', continued across further '@' (a@b@c is one
+ * address whose host is "b@c", which names no host a domain matches), less
+ * trailing dots. It is an address when the local part is not empty and some
+ * domain run holds an inner dot and a byte that is not a digit or dot (so
+ * "npm i x@1.2.3" and "user@localhost" are not).
+ *
+ * IBAN-like tokens, at a position not preceded by a letter or digit: two
+ * letters, two digits, then either 11 to 30 letters and digits with no
+ * letter or digit after them (compact), or groups separated by single
+ * spaces, each of four letters and digits but the last of one to four, 11
+ * to 30 in all (printed form). Letters in either case.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "agentauthz.h"
+#include "extract.h"
+
+typedef struct scan {
+    const char *t;
+    size_t n;
+    unsigned mask;
+    size_t max, count;
+    az_extract_fn fn;
+    void *ctx;
+    int rc; /* nonzero: stop, and return this */
+} scan;
+
+/* ---- character classes (ASCII only, never the locale's) ---- */
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_alnum(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c);
+}
+
+static bool is_space(unsigned char c)
+{
+    return c <= 0x20 || c == 0x7F;
+}
+
+/* Bytes that end a bare URL: those that cannot appear in one in running text. */
+static bool url_stop(unsigned char c)
+{
+    return is_space(c) || c == '<' || c == '>' || c == '"' || c == '`';
+}
+
+static bool scheme_char(unsigned char c)
+{
+    return is_alnum(c) || c == '+' || c == '-' || c == '.';
+}
+
+/* Characters of an attribute or CSS function name: one before a name means it is not one. */
+static bool name_char(unsigned char c)
+{
+    return is_alnum(c) || c == '_' || c == '-';
+}
+
+static bool local_char(unsigned char c, bool mailto)
+{
+    if (is_alnum(c) || c >= 0x80)
+        return true;
+    if (mailto && (c == '&' || c == '='))
+        return false;
+    return c != 0 && strchr("!#$%&*+-=^_~.", c) != NULL;
+}
+
+static bool domain_char(unsigned char c)
+{
+    return is_alnum(c) || c >= 0x80 || c == '.' || c == '-' || c == '_';
+}
+
+static unsigned char fold(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Whether t[i..lim) starts with the lowercase word w, ASCII case-insensitively. */
+static bool starts_ci(const char *t, size_t i, size_t lim, const char *w)
+{
+    size_t k, wl = strlen(w);
+    if (lim - i < wl)
+        return false;
+    for (k = 0; k < wl; k++)
+        if (fold((unsigned char)t[i + k]) != (unsigned char)w[k])
+            return false;
+    return true;
+}
+
+static bool has_byte(const char *t, size_t a, size_t b, const char *set)
+{
+    for (size_t i = a; i < b; i++)
+        if (t[i] != 0 && strchr(set, t[i]))
+            return true;
+    return false;
+}
+
+static bool has_ctl(const char *t, size_t a, size_t b)
+{
+    for (size_t i = a; i < b; i++)
+        if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] == 0x7F)
+            return true;
+    return false;
+}
+
+/* ---- reporting ---- */
+
+static void emit(scan *s, az_extract_kind kind, size_t a, size_t b)
+{
+    if (s->rc || !(s->mask & (unsigned)kind))
+        return;
+    if (s->count == s->max) {
+        s->rc = AGENTAUTHZ_ELIMIT;
+        return;
+    }
+    s->count++;
+    s->rc = s->fn(s->ctx, kind, s->t + a, b - a);
+}
+
+/* ---- e-mail addresses ---- */
+
+/* Whether t[a..b) reads as a domain: an inner dot and a byte that is neither digit nor dot. */
+static bool domain_like(const char *t, size_t a, size_t b)
+{
+    bool dot = false, named = false;
+    for (size_t i = a; i < b; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == '.')
+            dot = dot || (i > a && i + 1 < b);
+        else if (!is_digit(c))
+            named = true;
+    }
+    return dot && named;
+}
+
+/*
+ * The address whose '@' is at t[at], its local part starting at loc, within
+ * [.., lim). Returns the end of what was consumed (the address, or a run
+ * that holds none), or 0 when nothing was.
+ */
+static size_t email_at(scan *s, size_t loc, size_t at, size_t lim)
+{
+    const char *t = s->t;
+    size_t k = at, seg, end;
+    bool named = false;
+    if (loc == at)
+        return 0;
+    do {
+        seg = ++k;
+        while (k < lim && domain_char((unsigned char)t[k]))
+            k++;
+        end = k;
+        while (end > seg && t[end - 1] == '.')
+            end--;
+        named = named || domain_like(t, seg, end);
+    } while (k < lim && t[k] == '@');
+    if (!named)
+        return k;
+    emit(s, AZ_X_EMAIL, loc, end);
+    emit(s, AZ_X_HOST, at + 1, end);
+    return end;
+}
+
+/* The addresses of a mailto: URL's text t[a..b): "to" list and query alike. */
+static void mailto_emails(scan *s, size_t a, size_t b)
+{
+    size_t i = a, loc = a, e;
+    while (i < b && !s->rc) {
+        if (s->t[i] == '@' && (e = email_at(s, loc, i, b)) != 0) {
+            i = loc = e;
+            continue;
+        }
+        if (!local_char((unsigned char)s->t[i], true))
+            loc = i + 1;
+        i++;
+    }
+}
+
+/* ---- hosts of URLs ---- */
+
+/* The length of the scheme at u[a..b) (letters first, then ':'), or 0. */
+static size_t scheme_at(const char *t, size_t a, size_t b)
+{
+    size_t k = a;
+    if (k >= b || !is_alpha((unsigned char)t[k]))
+        return 0;
+    while (k < b && scheme_char((unsigned char)t[k]))
+        k++;
+    return (k < b && t[k] == ':') ? k - a : 0;
+}
+
+static bool scheme_is(const char *t, size_t a, size_t len, const char *name)
+{
+    return strlen(name) == len && starts_ci(t, a, a + len, name);
+}
+
+static bool special_scheme(const char *t, size_t a, size_t len)
+{
+    return scheme_is(t, a, len, "http") || scheme_is(t, a, len, "https") ||
+           scheme_is(t, a, len, "ws") || scheme_is(t, a, len, "wss") ||
+           scheme_is(t, a, len, "ftp");
+}
+
+static size_t skip_slashes(const char *t, size_t k, size_t b)
+{
+    while (k < b && (t[k] == '/' || t[k] == '\\'))
+        k++;
+    return k;
+}
+
+/*
+ * Reports the host of the authority starting at t[a] of the URL t[u..b):
+ * false when it cannot be read without ambiguity (the caller then reports
+ * the whole URL).
+ */
+static bool authority_host(scan *s, size_t a, size_t b)
+{
+    const char *t = s->t;
+    size_t end = a, h, k;
+    while (end < b && t[end] != '/' && t[end] != '?' && t[end] != '#')
+        end++;
+    if (has_byte(t, a, end, "\\&") || has_ctl(t, a, end))
+        return false;
+    h = a;
+    for (k = a; k < end; k++)
+        if (t[k] == '@')
+            h = k + 1;
+    if (h < end && t[h] == '[') {
+        const char *close = memchr(t + h, ']', end - h);
+        if (!close)
+            return false;
+        k = (size_t)(close - t) + 1;
+    } else {
+        for (k = h; k < end && t[k] != ':'; k++)
+            ;
+        if (k - h > 1 && t[k - 1] == '.')
+            k--;
+    }
+    if (k == h)
+        return false;
+    emit(s, AZ_X_HOST, h, k);
+    return true;
+}
+
+/* A relative destination's host: none, unless a renderer could decode it into one. */
+static bool relative_ok(const char *t, size_t a, size_t b)
+{
+    size_t end = a;
+    while (end < b && t[end] != '?' && t[end] != '#')
+        end++;
+    return !has_byte(t, a, end, ":&\\");
+}
+
+/* The host part of a URL t[a..b) (explicit: a link destination). */
+static void url_hosts(scan *s, size_t a, size_t b, bool explicit)
+{
+    const char *t = s->t;
+    size_t sl = scheme_at(t, a, b), body = a + sl + 1;
+    bool ok = true;
+    if (explicit && has_ctl(t, a, b))
+        ok = false;
+    else if (sl && special_scheme(t, a, sl))
+        ok = authority_host(s, skip_slashes(t, body, b), b);
+    else if (sl && scheme_is(t, a, sl, "mailto")) {
+        if (has_byte(t, body, b, "%") || memmem(t + body, b - body, "&#", 2))
+            ok = false;
+        else
+            mailto_emails(s, body, b);
+    } else if (sl && (scheme_is(t, a, sl, "data") || scheme_is(t, a, sl, "tel")))
+        ok = true;
+    else if (sl)
+        ok = b - body >= 2 && t[body] == '/' && t[body + 1] == '/' &&
+             authority_host(s, body + 2, b);
+    else if (b - a >= 2 && (t[a] == '/' || t[a] == '\\') && (t[a + 1] == '/' || t[a + 1] == '\\'))
+        ok = authority_host(s, skip_slashes(t, a, b), b);
+    else if (starts_ci(t, a, b, "www."))
+        ok = authority_host(s, a, b);
+    else
+        ok = relative_ok(t, a, b);
+    if (!ok)
+        emit(s, AZ_X_HOST, a, b);
+}
+
+static void report_url(scan *s, size_t a, size_t b, bool explicit)
+{
+    emit(s, AZ_X_URL, a, b);
+    if (s->mask & (AZ_X_HOST | AZ_X_EMAIL))
+        url_hosts(s, a, b, explicit);
+}
+
+/* ---- where URLs are ---- */
+
+/* Drops a bare URL's trailing punctuation, t[a..b) with b > min. */
+static size_t trim_url(const char *t, size_t min, size_t b, size_t a)
+{
+    size_t open = 0, close = 0;
+    for (size_t i = a; i < b; i++) {
+        open += t[i] == '(';
+        close += t[i] == ')';
+    }
+    while (b > min) {
+        char c = t[b - 1];
+        if (c != 0 && strchr("?!.,:;*_~'", c))
+            b--;
+        else if (c == ')' && close > open) {
+            b--;
+            close--;
+        } else
+            break;
+    }
+    return b;
+}
+
+/* The end of a bare URL's run from k: a stop byte or "](". */
+static size_t bare_end(const char *t, size_t k, size_t n)
+{
+    while (k < n && !url_stop((unsigned char)t[k]) && !(t[k] == ']' && k + 1 < n && t[k + 1] == '('))
+        k++;
+    return k;
+}
+
+/* A bare URL t[a..) whose text must go beyond min; returns the end consumed or 0. */
+static size_t bare_url(scan *s, size_t a, size_t min)
+{
+    size_t end = trim_url(s->t, min, bare_end(s->t, min, s->n), a);
+    if (end <= min)
+        return 0;
+    report_url(s, a, end, false);
+    return end;
+}
+
+/* "scheme://" with its ':' at t[colon], the run of scheme bytes starting at run. */
+static size_t scheme_url(scan *s, size_t run, size_t colon)
+{
+    while (run < colon && !is_alpha((unsigned char)s->t[run]))
+        run++;
+    if (run == colon)
+        return 0;
+    return bare_url(s, run, colon + 3);
+}
+
+static size_t skip_space(const char *t, size_t k, size_t n)
+{
+    while (k < n && is_space((unsigned char)t[k]))
+        k++;
+    return k;
+}
+
+/* "<dest>" at t[k] == '<': up to '>' on the same line, with no '<'. */
+static size_t angle_dest(scan *s, size_t k)
+{
+    size_t e = k + 1;
+    while (e < s->n && s->t[e] != '>' && s->t[e] != '<' && s->t[e] != '\n')
+        e++;
+    if (e >= s->n || s->t[e] != '>' || e == k + 1)
+        return 0;
+    report_url(s, k + 1, e, true);
+    return e + 1;
+}
+
+/* A markdown destination from t[k]: balanced parentheses, backslash escapes. */
+static size_t md_dest(scan *s, size_t k)
+{
+    const char *t = s->t;
+    size_t e, depth = 0;
+    k = skip_space(t, k, s->n);
+    if (k < s->n && t[k] == '<')
+        return angle_dest(s, k);
+    for (e = k; e < s->n && !is_space((unsigned char)t[e]); e++) {
+        if (t[e] == '\\' && e + 1 < s->n && !is_space((unsigned char)t[e + 1]))
+            e++;
+        else if (t[e] == '(')
+            depth++;
+        else if (t[e] == ')' && depth-- == 0)
+            break;
+    }
+    if (e == k)
+        return 0;
+    report_url(s, k, e, true);
+    return e;
+}
+
+/* "]:" then at least one space: a reference definition's destination. */
+static size_t ref_def(scan *s, size_t k)
+{
+    if (k >= s->n || (s->t[k] != ' ' && s->t[k] != '\t'))
+        return 0;
+    return md_dest(s, k);
+}
+
+/* "<scheme:...>" at t[i] == '<', scheme 2 to 32 bytes. */
+static size_t autolink(scan *s, size_t i)
+{
+    const char *t = s->t;
+    size_t sl = scheme_at(t, i + 1, s->n < i + 34 ? s->n : i + 34), e;
+    if (sl < 2)
+        return 0;
+    for (e = i + 1 + sl + 1; e < s->n && !is_space((unsigned char)t[e]) && t[e] != '<' && t[e] != '>';
+         e++)
+        ;
+    if (e >= s->n || t[e] != '>')
+        return 0;
+    report_url(s, i + 1, e, true);
+    return e + 1;
+}
+
+/*
+ * A quoted value from its opening quote at t[k]: trimmed of spaces inside
+ * the quotes. One never closed runs to the end of the text and is reported
+ * as ambiguous (a host of its own text).
+ */
+static size_t quoted_dest(scan *s, size_t k)
+{
+    const char *t = s->t, *close = memchr(t + k + 1, t[k], s->n - k - 1);
+    size_t a = skip_space(t, k + 1, s->n), b = close ? (size_t)(close - t) : s->n;
+    if (!close) {
+        if (a < s->n) {
+            emit(s, AZ_X_URL, a, s->n);
+            emit(s, AZ_X_HOST, a, s->n);
+        }
+        return s->n;
+    }
+    while (b > a && is_space((unsigned char)t[b - 1]))
+        b--;
+    if (b > a)
+        report_url(s, a, b, true);
+    return (size_t)(close - t) + 1;
+}
+
+/* An attribute's value after its name, at t[k]: spaces, '=', spaces, value. */
+static size_t attr_value(scan *s, size_t k)
+{
+    const char *t = s->t;
+    size_t e;
+    k = skip_space(t, k, s->n);
+    if (k >= s->n || t[k] != '=')
+        return 0;
+    k = skip_space(t, k + 1, s->n);
+    if (k < s->n && (t[k] == '"' || t[k] == '\''))
+        return quoted_dest(s, k);
+    for (e = k; e < s->n && !is_space((unsigned char)t[e]) && t[e] != '>'; e++)
+        ;
+    if (e == k)
+        return 0;
+    report_url(s, k, e, true);
+    return e;
+}
+
+/* CSS url(...) after "url(" at t[k]. */
+static size_t css_url(scan *s, size_t k)
+{
+    const char *t = s->t;
+    size_t e;
+    k = skip_space(t, k, s->n);
+    if (k < s->n && (t[k] == '"' || t[k] == '\''))
+        return quoted_dest(s, k);
+    for (e = k; e < s->n && !is_space((unsigned char)t[e]) && t[e] != ')'; e++)
+        ;
+    if (e == k)
+        return 0;
+    report_url(s, k, e, true);
+    return e;
+}
+
+static const char *const link_attrs[] = {"href",   "src",        "srcset", "action",
+                                         "poster", "formaction", "background"};
+
+/* Link syntax starting with a letter at the start of a word. */
+static size_t word_link(scan *s, size_t i)
+{
+    const char *t = s->t;
+    size_t k;
+    char prev = i ? t[i - 1] : ' ';
+    for (k = 0; k < sizeof link_attrs / sizeof link_attrs[0]; k++) {
+        size_t l = strlen(link_attrs[k]);
+        if (starts_ci(t, i, s->n, link_attrs[k]) &&
+            (i + l == s->n || !name_char((unsigned char)t[i + l])))
+            return attr_value(s, i + l);
+    }
+    if (starts_ci(t, i, s->n, "url("))
+        return css_url(s, i + 4);
+    if (starts_ci(t, i, s->n, "mailto:") && !scheme_char((unsigned char)prev))
+        return bare_url(s, i, i + 7);
+    if (starts_ci(t, i, s->n, "www.") && (prev == 0 || !strchr(".@/:", prev)))
+        return bare_url(s, i, i + 4);
+    return 0;
+}
+
+/* ---- IBAN-like tokens ---- */
+
+static size_t alnum_run(const char *t, size_t k, size_t n, size_t cap)
+{
+    size_t m = 0;
+    while (k + m < n && m < cap && is_alnum((unsigned char)t[k + m]))
+        m++;
+    return m;
+}
+
+/* The printed form's groups after "CCdd" ending at t[k] == ' '; the end, or 0. */
+static size_t iban_groups(const char *t, size_t k, size_t n)
+{
+    size_t bban = 0, end = 0, m;
+    while (k < n && t[k] == ' ') {
+        m = alnum_run(t, k + 1, n, 5);
+        if (m == 0 || m > 4 || bban + m > 30)
+            break;
+        bban += m;
+        k = end = k + 1 + m;
+        if (m < 4)
+            break;
+    }
+    return bban >= 11 ? end : 0;
+}
+
+/* An IBAN-like token at t[i], not preceded by a letter or digit; its end, or 0. */
+static size_t iban_at(const char *t, size_t i, size_t n)
+{
+    size_t m;
+    if (n - i < 4 || !is_alpha((unsigned char)t[i]) || !is_alpha((unsigned char)t[i + 1]) ||
+        !is_digit((unsigned char)t[i + 2]) || !is_digit((unsigned char)t[i + 3]))
+        return 0;
+    m = alnum_run(t, i, n, 35);
+    if (m >= 15 && m <= 34)
+        return i + m;
+    return m == 4 ? iban_groups(t, i + 4, n) : 0;
+}
+
+/* ---- the scan ---- */
+
+/*
+ * What starts at t[i], given the starts of the runs of scheme and
+ * local-part bytes that end there: the end of what was consumed, or 0.
+ */
+static size_t item_at(scan *s, size_t i, size_t run, size_t loc)
+{
+    const char *t = s->t;
+    unsigned char c = (unsigned char)t[i], next = i + 1 < s->n ? (unsigned char)t[i + 1] : 0;
+    if (c == ']' && next == '(')
+        return md_dest(s, i + 2);
+    if (c == ']' && next == ':')
+        return ref_def(s, i + 2);
+    if (c == '<')
+        return autolink(s, i);
+    if (c == ':' && next == '/' && i + 2 < s->n && t[i + 2] == '/')
+        return scheme_url(s, run, i);
+    if (c == '@')
+        return email_at(s, loc, i, s->n);
+    if (!is_alpha(c) || (i > 0 && is_alnum((unsigned char)t[i - 1])))
+        return 0;
+    /* Not consumed: the token may be the start of an address or a URL's scheme. */
+    if (s->mask & AZ_X_IBAN) {
+        size_t e = iban_at(t, i, s->n);
+        if (e)
+            emit(s, AZ_X_IBAN, i, e);
+    }
+    return (i > 0 && name_char((unsigned char)t[i - 1])) ? 0 : word_link(s, i);
+}
+
+int az_extract(const char *text, size_t len, unsigned mask, size_t max_items, az_extract_fn fn,
+               void *ctx)
+{
+    scan s = {text, len, mask, max_items, 0, fn, ctx, 0};
+    size_t i = 0, run = 0, loc = 0, e;
+    if (!fn || (!text && len))
+        return AGENTAUTHZ_EINVAL;
+    while (i < len && !s.rc) {
+        e = item_at(&s, i, run, loc);
+        if (e > i) {
+            i = run = loc = e;
+            continue;
+        }
+        if (!scheme_char((unsigned char)text[i]))
+            run = i + 1;
+        if (!local_char((unsigned char)text[i], false))
+            loc = i + 1;
+        i++;
+    }
+    return s.rc;
+}
