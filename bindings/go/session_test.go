@@ -378,6 +378,7 @@ func TestObserveProvenance(t *testing.T) {
 	expect(t, s, pay("DE89370400440532013000"), Deny, "injected")
 	s.Close()
 	expectCode(t, s.Observe("read_inbox", []byte("x")), ErrSession)
+}
 
 const optionalPolicy = `agentauthz: 1
 identities:

@@ -262,6 +262,10 @@ test('observe: an IBAN read in a mail is denied, the user payee allowed (issue 1
         assert.equal(d.rule, 'injected');
         s.close();
         assert.throws(() => s.observe('read_inbox', 'x'), AgentAuthzError);
+    } finally {
+        engine.close();
+    }
+});
 
 const OPTIONAL_POLICY = `agentauthz: 1
 tasks:

@@ -360,6 +360,7 @@ def test_observe_provenance():
             d = s.check("send_money", args={"iban": "DE89370400440532013000"})
             assert (d.effect, d.rule) == ("deny", "injected")
 
+
 OPTIONAL_POLICY = """\
 agentauthz: 1
 tasks:
