@@ -99,6 +99,13 @@ static int setup(agentauthz_session *s, const agentauthz_action *a, obs_setup *s
     pthread_mutex_lock(&s->lock);
     if (!s->e || s->state != AZ_OPEN || az_engine_now(s->e) - s->opened_ns >= s->ttl_ns)
         rc = az_error_set(err, AGENTAUTHZ_ESESSION, "", 0, 0, 0, "the session has ended");
+    /* The catalogue's labels and the bounds are the policy's in force, as for a check. */
+    if (!rc && (rc = az_session_refresh_view(s)) != 0) {
+        s->observe_lost = true; /* output that could not be recorded: checks fail closed */
+        rc = az_error_set(err, rc, "", 0, 0, 0, "the session's policy view could not be rebuilt");
+    }
+    if (!rc && s->view.refused[0])
+        rc = az_error_set(err, AGENTAUTHZ_ESESSION, "", 0, 0, 0, "%s", s->view.refused);
     if (!rc) {
         catalogue_labels(s, a, &su->labels);
         su->lim = task_limits(s);

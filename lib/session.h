@@ -218,6 +218,9 @@ void az_view_clear(az_view *v);
 void az_session_end(agentauthz_session *s, az_state state, const char *why);
 void az_session_unref(agentauthz_session *s);
 
+/* check.c: moves s onto the policy in force (s->lock held); 0 or ENOMEM/ENOPOLICY */
+int az_session_refresh_view(agentauthz_session *s);
+
 /* record.c: audit records of session events; 0 or the audit's error */
 int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz_action *a,
                      const agentauthz_decision *d, const char *secret);

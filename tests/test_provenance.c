@@ -385,7 +385,7 @@ START_TEST(test_too_many_labels)
     agentauthz_engine *e = engine_for("{ args.iban: { not_from: [l0] } }");
     agentauthz_session *s = open_session(e, "agent", "t", params);
     agentauthz_error err;
-    char names[65][8];
+    char names[65][16];
     const char *one[1];
     for (int i = 0; i < 65; i++) {
         snprintf(names[i], sizeof names[i], "l%d", i);
@@ -553,6 +553,31 @@ START_TEST(test_observe_reaches_ancestors)
                     "no");
     agentauthz_session_close(c);
     agentauthz_session_close(p);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* Observations after a reload take the new policy's catalogue labels, as checks do. */
+START_TEST(test_observe_after_reload)
+{
+    static const char before[] = "agentauthz: 1\n"
+                                 "tools: { read_inbox: { output: [untrusted] } }\n"
+                                 "tasks: { t: {} }\n"
+                                 "rules:\n"
+                                 "  - { id: no, effect: deny, tools: [pay],\n"
+                                 "      where: { args.iban: { from: [web] } } }\n"
+                                 "  - { id: ok, effect: allow, tools: [\"*\"] }\n";
+    agentauthz_engine *e = engine_with(NULL, before, NULL);
+    agentauthz_session *s = open_session(e, "agent", "t", NULL);
+    agentauthz_error err;
+    char after[sizeof before];
+    memcpy(after, before, sizeof before);
+    memcpy(strstr(after, "untrusted]"), "web]      ", 10); /* output: [web] */
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", after, strlen(after), NULL, &err), 0);
+    observe_json(s, "read_inbox", "\"pay " EVIL "\"", NULL, 0);
+    expect_decision(s, "{\"tool\":\"pay\",\"args\":{\"iban\":\"" EVIL "\"}}", AGENTAUTHZ_DENY,
+                    "no");
+    agentauthz_session_close(s);
     agentauthz_engine_free(e);
 }
 END_TEST
@@ -757,6 +782,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_secret_not_indexed);
     tcase_add_test(tc, test_audit_digest_only);
     tcase_add_test(tc, test_observe_reaches_ancestors);
+    tcase_add_test(tc, test_observe_after_reload);
     tcase_add_loop_test(tc, test_bad_policies, 0,
                         (int)(sizeof bad_policies / sizeof bad_policies[0]));
     tcase_add_test(tc, test_default_limits);
