@@ -15,11 +15,20 @@
 #    (all gitignored), and forwards its targets there.
 #
 # Other targets: all (the default), install, uninstall, bench, dist,
-# distcheck, check-build, check-asan, check-tsan, deps, bootstrap, clean,
-# distclean; any other target is forwarded to build/.
-# Variables: JOBS (default -j2), CONFIGURE_FLAGS (default --enable-werror;
-# e.g. make install CONFIGURE_FLAGS=--prefix=/opt/az, in a fresh build/),
+# distcheck, deb (the Debian packages, in build/deb/), check-build,
+# check-asan, check-tsan, deps, bootstrap, clean, distclean, wheel (the
+# Python wheel, in build/dist/); any other target is forwarded to build/.
+# Variables: JOBS (default -j2), CONFIGURE_FLAGS (default --enable-werror),
 # AZ_SKIP_DEPS=1 to skip the package step.
+#
+# The installation prefix (default /usr/local) is chosen at configure time;
+# install, uninstall and installcheck also take it on their command line,
+# as prefix=DIR, PREFIX=DIR or CONFIGURE_FLAGS=--prefix=DIR, e.g.
+#   make install prefix=/opt/az
+# When build/ was configured for another prefix (say by an earlier
+# make demo), it is configured again for DIR and the library relinked, so
+# that the files, the pkg-config file and the command's run-time path all
+# name DIR. DESTDIR=DIR (a staged install) is passed through unchanged.
 
 SHELL = /bin/sh
 .SUFFIXES:
@@ -47,11 +56,51 @@ all:
 	@$(MAKE) -f Makefile --no-print-directory configured DIR=build ARGS="$(CONFIGURE_FLAGS)"
 	$(MAKE) -C build $(JOBS) all
 
-demo install uninstall installcheck bench dist distcheck:
+demo bench dist distcheck deb:
 	@$(MAKE) -f Makefile --no-print-directory configured DIR=build ARGS="$(CONFIGURE_FLAGS)"
 	$(MAKE) -C build $(JOBS) $@
-	@if test $@ = install && test -z "$(DESTDIR)" && test "`id -u`" = 0 && \
-	  command -v ldconfig >/dev/null 2>&1; then ldconfig; fi
+
+# The prefix asked for on this command line, if any: prefix=DIR or
+# PREFIX=DIR (from the command line only: a PREFIX variable in the
+# environment is no request), else the last --prefix=DIR of CONFIGURE_FLAGS.
+cmdline_var = $(if $(filter command line,$(origin $(1))),$($(1)))
+want_prefix = $(or $(call cmdline_var,prefix),$(call cmdline_var,PREFIX),\
+	$(patsubst --prefix=%,%,$(lastword $(filter --prefix=%,$(CONFIGURE_FLAGS)))))
+INSTALL_CONFIGURE = $(filter-out --prefix=%,$(CONFIGURE_FLAGS))$(if $(want_prefix), --prefix=$(want_prefix))
+
+install uninstall installcheck:
+	@if test -n "$(filter --prefix,$(CONFIGURE_FLAGS))"; then \
+	  echo "$@: write --prefix=DIR (one word) in CONFIGURE_FLAGS, or prefix=DIR" >&2; exit 1; \
+	fi
+	@$(MAKE) -f Makefile --no-print-directory configured DIR=build ARGS="$(INSTALL_CONFIGURE)"
+	@want='$(want_prefix)'; \
+	have=`sed -n 's/^prefix = //p' build/GNUmakefile`; \
+	if test -n "$$want" && test "$$want" != "$$have"; then \
+	  echo "$@: build/ was configured for prefix $$have; configuring it again for $$want"; \
+	  echo "configure in build/: $(INSTALL_CONFIGURE)"; \
+	  (cd build && eval "../configure $(INSTALL_CONFIGURE)") || exit 1; \
+	  : "libtool writes the install directory into the library when it links it"; \
+	  : "and refuses to install it elsewhere: relink it (and what links it)"; \
+	  rm -f build/lib/libagentauthz.la; \
+	fi
+	$(MAKE) -C build $(JOBS) $@
+	@if test $@ = install && test -z "$(DESTDIR)"; then $(ldconfig_step); fi
+
+# After an install (no DESTDIR): as root, refresh the run-time linker's
+# cache; then say how to run programs when the library's directory is not
+# one the run-time linker searches (README.md, "Building").
+ldconfig_step = \
+	if test "`id -u`" = 0 && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi; \
+	libdir=`sed -n 's/^libdir=//p' build/agentauthz.pc`; \
+	eval "prefix=`sed -n 's/^prefix=//p' build/agentauthz.pc`"; \
+	eval "exec_prefix=`sed -n 's/^exec_prefix=//p' build/agentauthz.pc`"; \
+	eval "libdir=$$libdir"; \
+	ldc=`command -v ldconfig || echo /sbin/ldconfig`; \
+	if test -x "$$ldc" && ! "$$ldc" -p 2>/dev/null | grep -q "=> $$libdir/libagentauthz.so.0\$$"; then \
+	  echo "note: the run-time linker does not search $$libdir: link programs with"; \
+	  echo "  -Wl,-rpath,$$libdir, or set LD_LIBRARY_PATH=$$libdir, or add $$libdir"; \
+	  echo "  to a file in /etc/ld.so.conf.d/ and run ldconfig as root"; \
+	fi
 
 check: check-build check-asan check-tsan
 	@$(call tally,build build-asan build-tsan)
@@ -146,5 +195,5 @@ Makefile: ;
 	@$(MAKE) -f Makefile --no-print-directory configured DIR=build ARGS="$(CONFIGURE_FLAGS)"
 	$(MAKE) -C build $(JOBS) $@
 
-.PHONY: all demo install uninstall installcheck bench dist distcheck check check-build \
+.PHONY: all demo install uninstall installcheck bench dist distcheck deb check check-build \
 	check-asan check-tsan deps bootstrap configured clean distclean

@@ -18,7 +18,7 @@ static const cli_command commands[] = {
     {"lint", cli_cmd_lint, cli_help_lint},       {"check", cli_cmd_check, cli_help_check},
     {"replay", cli_cmd_replay, cli_help_replay}, {"test", cli_cmd_test, cli_help_test},
     {"audit", cli_cmd_audit, cli_help_audit},    {"token", cli_cmd_token, cli_help_token},
-    {"keygen", cli_cmd_keygen, cli_help_keygen},
+    {"keygen", cli_cmd_keygen, cli_help_keygen}, {"keys", cli_cmd_keys, cli_help_keys},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -36,9 +36,12 @@ void cli_help_main(FILE *out)
           "  test POLICY... TESTS.yaml   run policy unit tests\n"
           "  audit verify (--keys FILE | --pubkey KEY) [--engine NAME] [--expect-last SEQ] LOG...\n"
           "                              verify the MAC chain of an audit log\n"
-          "  token verify --pubkey KEY TOKEN\n"
+          "  token verify (--pubkey KEY | --jwks FILE) TOKEN\n"
           "                              verify a task token and print its claims\n"
+          "  token sign --keys FILE --identity ID --task TASK --audience AUD [--ttl D]\n"
+          "             [--tool NAME]...  sign a task token (for tests and scripts)\n"
           "  keygen --out FILE           write a new key file, print the public key\n"
+          "  keys jwks --keys FILE       print the public key as a JWK Set\n"
           "\n"
           "A POLICY is a file or a directory of *.yaml/*.yml files; several of them\n"
           "are loaded together as one policy. check, replay and test also take\n"

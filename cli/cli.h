@@ -42,6 +42,7 @@ int cli_cmd_test(int argc, char **argv);
 int cli_cmd_audit(int argc, char **argv);
 int cli_cmd_token(int argc, char **argv);
 int cli_cmd_keygen(int argc, char **argv);
+int cli_cmd_keys(int argc, char **argv);
 
 /* ---- options (opts.c) ---- */
 
@@ -123,6 +124,7 @@ void cli_help_test(FILE *out);
 void cli_help_audit(FILE *out);
 void cli_help_token(FILE *out);
 void cli_help_keygen(FILE *out);
+void cli_help_keys(FILE *out);
 /* The paragraph on --keys and --audit that check, replay and test share. */
 void cli_help_engine_opts(FILE *out);
 

@@ -64,6 +64,9 @@ extern "C" {
 #define AGENTAUTHZ_EEXIST -20     /* refusing to overwrite a file        */
 #define AGENTAUTHZ_EPROVIDER -21  /* the host's secret provider failed   */
 #define AGENTAUTHZ_ETAMPER -22    /* an audit log's MAC chain is broken  */
+#define AGENTAUTHZ_EALGORITHM -23 /* a token's "alg" is not EdDSA       */
+#define AGENTAUTHZ_EKEYID -24     /* a token's "kid" is not a known key  */
+#define AGENTAUTHZ_ETOKENTYPE -25 /* a token's "typ" is not txntoken+jwt */
 
 #define AGENTAUTHZ_ERROR_PATH_MAX 512
 #define AGENTAUTHZ_ERROR_MESSAGE_MAX 512
@@ -309,6 +312,13 @@ AGENTAUTHZ_API int agentauthz_engine_sweep(agentauthz_engine *e, size_t *expired
  */
 AGENTAUTHZ_API int agentauthz_engine_public_key(const agentauthz_engine *e,
                                                 unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES]);
+
+/*
+ * Writes the engine's public key as a JWK Set (agentauthz_keys_jwks) into
+ * out, which has cap bytes (at least AGENTAUTHZ_JWKS_TEXT_MAX, else
+ * AGENTAUTHZ_EINVAL). Thread-safe.
+ */
+AGENTAUTHZ_API int agentauthz_engine_jwks(const agentauthz_engine *e, char *out, size_t cap);
 
 /*
  * Starts writing the audit log (agentauthz_engine_set_audit(3)):

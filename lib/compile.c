@@ -834,6 +834,49 @@ static void compile_params(cc *c, const az_node *n, az_task *t)
     }
 }
 
+/* The index of the parameter named n in t's params, or -1. */
+static long param_index(const az_task *t, const az_node *n)
+{
+    for (size_t i = 0; i < t->nparams; i++)
+        if (key_is(n, t->params[i].name))
+            return (long)i;
+    return -1;
+}
+
+/*
+ * token_params: [NAME, ...], the parameters of the task whose bound values
+ * go into its task tokens ("tctx"."params"), each a declared parameter, once.
+ */
+static void compile_token_params(cc *c, const az_node *n, az_task *t)
+{
+    if (!expect_seq(c, n, "token_params"))
+        return;
+    t->token_params = xcalloc(n->n ? n->n : 1, sizeof *t->token_params);
+    if (!t->token_params) {
+        oom(c, n);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const az_node *x = n->items[i];
+        long idx;
+        bool seen = false;
+        if (!expect_name(c, x, "parameter name"))
+            continue;
+        idx = param_index(t, x);
+        if (idx < 0) {
+            fail(c, x, "token_params: \"%s\" is not a parameter of task \"%s\"", x->str,
+                 t->name);
+            continue;
+        }
+        for (size_t j = 0; j < t->ntoken_params && !seen; j++)
+            seen = t->token_params[j] == (uint32_t)idx;
+        if (seen)
+            fail(c, x, "token_params: \"%s\" is listed twice", x->str);
+        else
+            t->token_params[t->ntoken_params++] = (uint32_t)idx;
+    }
+}
+
 static void compile_task_field(cc *c, const az_node *k, const az_node *v, az_task *t)
 {
     if (key_is(k, "roles"))
@@ -861,8 +904,8 @@ static void compile_task_field(cc *c, const az_node *k, const az_node *v, az_tas
 
 static void compile_tasks(cc *c, const az_node *n)
 {
-    static const char *const keys[] = {"roles",  "max_ttl",  "secrets", "limits",
-                                       "params", "on_deny", "otherwise", NULL};
+    static const char *const keys[] = {"roles",   "max_ttl",   "secrets",      "limits", "params",
+                                       "on_deny", "otherwise", "token_params", NULL};
     az_task *grown;
     if (!expect_map(c, n, "tasks"))
         return;
@@ -892,6 +935,9 @@ static void compile_tasks(cc *c, const az_node *n)
         check_keys(c, v, "a task", keys);
         for (size_t j = 0; j < v->n; j += 2)
             compile_task_field(c, v->items[j], v->items[j + 1], t);
+        /* After the fields: token_params names parameters, wherever params is written. */
+        if (map_get(v, "token_params"))
+            compile_token_params(c, map_get(v, "token_params"), t);
     }
 }
 

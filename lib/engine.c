@@ -123,6 +123,13 @@ int agentauthz_engine_public_key(const agentauthz_engine *e,
     return agentauthz_keys_public_raw(e->keys, pk);
 }
 
+int agentauthz_engine_jwks(const agentauthz_engine *e, char *out, size_t cap)
+{
+    if (!e)
+        return AGENTAUTHZ_EINVAL;
+    return agentauthz_keys_jwks(e->keys, out, cap);
+}
+
 void agentauthz_engine_free(agentauthz_engine *e)
 {
     agentauthz_session *s;

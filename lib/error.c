@@ -98,6 +98,9 @@ const char *agentauthz_strerror(int code)
     case AGENTAUTHZ_EEXIST: return "file exists";
     case AGENTAUTHZ_EPROVIDER: return "secret provider failed";
     case AGENTAUTHZ_ETAMPER: return "audit log tampered";
+    case AGENTAUTHZ_EALGORITHM: return "token algorithm refused";
+    case AGENTAUTHZ_EKEYID: return "unknown token key id";
+    case AGENTAUTHZ_ETOKENTYPE: return "not a transaction token";
     default: return "unknown error";
     }
 }

@@ -617,6 +617,8 @@ typedef struct az_task {
     az_param_decl *params;
     size_t nparams;
     az_obs_limits observe; /* the defaults' unless the task's limits say otherwise */
+    uint32_t *token_params; /* token_params: indexes into params, shared in task tokens */
+    size_t ntoken_params;
 } az_task;
 
 typedef enum az_provider {
@@ -731,5 +733,37 @@ const unsigned char *az_keys_audit_key(const agentauthz_keys *k);  /* 32 bytes *
 /* Ed25519 detached signature of m with the engine's signing key. */
 int az_keys_sign(const agentauthz_keys *k, const unsigned char *m, size_t len,
                  unsigned char sig[64]);
+
+/* ---- JWK thumbprints and JWK Sets (jwk.c) ---- */
+
+#define AZ_KID_LEN 43      /* a JWK thumbprint: SHA-256 in base64url */
+#define AZ_JWK_KID_MAX 128 /* the longest "kid" a JWK Set may give a key */
+/* {"alg":"EdDSA","typ":"txntoken+jwt","kid":"<kid>"} at most, in base64url */
+#define AZ_JWK_HDR_MAX (AZ_JWK_KID_MAX + 48)
+#define AZ_JWK_HDR64_MAX ((AZ_JWK_HDR_MAX + 2) / 3 * 4)
+
+/* A public key of a key set and the id tokens name it by. */
+typedef struct az_jwk {
+    unsigned char pk[AZ_KEY_BYTES];
+    char kid[AZ_JWK_KID_MAX + 1];
+    size_t kid_len;
+    /* The base64url of the header the library writes for this key (0: none,
+       for a kid that JSON would escape): a token that carries exactly it
+       needs no header parse. */
+    char hdr64[AZ_JWK_HDR64_MAX + 1];
+    size_t hdr64_len;
+} az_jwk;
+
+/* The RFC 7638 thumbprint of an Ed25519 public key, NUL-terminated. */
+void az_jwk_kid(const unsigned char *pk, char kid[AZ_KID_LEN + 1]);
+/* A key set of one key, named by its thumbprint. */
+void az_jwk_from_pk(const unsigned char *pk, az_jwk *out);
+/* The header the library signs for kid, in out (AZ_JWK_HDR_MAX + 1 bytes); its length. */
+size_t az_jwk_header(const char *kid, char *out, size_t cap);
+/*
+ * Reads the Ed25519 keys of a JWK Set into keys (room for
+ * AGENTAUTHZ_JWKS_KEYS_MAX); the rules are agentauthz_verifier_new_jwks's.
+ */
+int az_jwks_parse(const char *text, size_t len, az_jwk *keys, size_t *n, agentauthz_error *err);
 
 #endif /* AZ_INTERNAL_H */

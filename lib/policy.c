@@ -82,6 +82,7 @@ static void tasks_free(az_policy *p)
         for (size_t j = 0; j < t->nparams; j++)
             free(t->params[j].name);
         free(t->params);
+        free(t->token_params);
     }
     free(p->tasks);
 }

@@ -59,24 +59,24 @@ static int publish(agentauthz_engine *e)
 #define REGISTER_STACK 8u
 
 /*
- * A token (aztk.v1.public.PAYLOAD.SIGNATURE, see token.c) is a leak without
- * its fixed prefix too: its payload and its signature are looked for on
- * their own, as parts of the secret.
+ * A token (a JWT, HEADER.PAYLOAD.SIGNATURE, see token.c) is a leak without
+ * its header too: its payload and its signature are looked for on their
+ * own, as parts of the secret. The header is not: it is the same for every
+ * token of the engine's key, and public.
  */
 static void token_parts(az_leak_secret *in)
 {
-    static const char prefix[] = "aztk.v1.public.";
-    const unsigned char *t = in->bytes, *dot;
-    size_t plen = sizeof prefix - 1;
-    if (in->len <= plen || memcmp(t, prefix, plen) != 0)
+    const unsigned char *t = in->bytes, *d1, *d2;
+    d1 = memchr(t, '.', in->len);
+    if (!d1)
         return;
-    dot = memrchr(t + plen, '.', in->len - plen);
-    if (!dot)
+    d2 = memchr(d1 + 1, '.', in->len - (size_t)(d1 + 1 - t));
+    if (!d2)
         return;
-    in->parts[0] = t + plen;
-    in->part_len[0] = (size_t)(dot - (t + plen));
-    in->parts[1] = dot + 1;
-    in->part_len[1] = in->len - (size_t)(dot + 1 - t);
+    in->parts[0] = d1 + 1;
+    in->part_len[0] = (size_t)(d2 - (d1 + 1));
+    in->parts[1] = d2 + 1;
+    in->part_len[1] = in->len - (size_t)(d2 + 1 - t);
 }
 
 /* Fills in from the live secrets of secs; the caller holds secret_lock. */
@@ -225,12 +225,39 @@ static size_t task_tools(const az_policy *p, int task, const char **tools, size_
     return n;
 }
 
+/*
+ * The task's shareable parameters (token_params) with the session's bound
+ * values, as a JSON object text in b; b stays empty when there are none.
+ */
+static int token_params_json(const agentauthz_session *s, az_buf *b)
+{
+    const az_task *t = &s->view.p->tasks[s->view.task];
+    bool first = true;
+    int rc = 0;
+    for (size_t i = 0; i < t->ntoken_params && !rc; i++) {
+        const char *name = t->params[t->token_params[i]].name;
+        const agentauthz_value *v = az_value_map_getn(s->params, name, strlen(name));
+        if (!v)
+            continue;
+        rc = az_buf_putc(b, first ? '{' : ',');
+        if (!rc)
+            rc = az_buf_json_string(b, name, strlen(name));
+        if (!rc)
+            rc = az_buf_putc(b, ':');
+        if (!rc)
+            rc = az_value_write_json(b, v);
+        first = false;
+    }
+    return (rc || first) ? rc : az_buf_putc(b, '}');
+}
+
 static int issue_token(const agentauthz_session *s, const az_secret *sec,
                        const az_secret_decl *decl, unsigned char *buf, size_t cap, size_t *len)
 {
     const char *tools[AGENTAUTHZ_TOKEN_TOOLS_MAX];
     agentauthz_token_claims c;
     uint64_t now = az_engine_wall(s->e) / 1000000000u;
+    az_buf params = {NULL, 0, 0, AGENTAUTHZ_TOKEN_MAX};
     char *token = NULL;
     int rc;
     memset(&c, 0, sizeof c);
@@ -243,8 +270,12 @@ static int issue_token(const agentauthz_session *s, const az_secret *sec,
     c.exp = (int64_t)(now + (sec->expires_ns - s->opened_ns + 999999999u) / 1000000000u);
     c.tools = (char **)tools;
     c.tools_count = task_tools(s->view.p, s->view.task, tools, AGENTAUTHZ_TOKEN_TOOLS_MAX);
+    c.issuer = s->e->name;
+    if ((rc = token_params_json(s, &params)) != 0)
+        goto out;
+    c.params = params.p;
     if ((rc = agentauthz_token_sign(s->e->keys, &c, &token, NULL)) != 0)
-        return rc;
+        goto out;
     *len = strlen(token);
     if (*len > cap)
         rc = AGENTAUTHZ_ELIMIT;
@@ -253,6 +284,8 @@ static int issue_token(const agentauthz_session *s, const az_secret *sec,
     /* The token is the secret: its heap copy is wiped before it goes back to malloc. */
     sodium_memzero(token, strlen(token));
     agentauthz_free(token);
+out:
+    az_buf_free(&params);
     return rc;
 }
 

@@ -1,13 +1,16 @@
 /*
- * Task tokens (format in agentauthz/secrets.h): signing, offline
- * verification, and a verifier with a bounded cache and a revocation set.
+ * Task tokens, JWTs signed with Ed25519 (format in agentauthz/secrets.h):
+ * signing, offline verification, and a verifier with a bounded cache, a
+ * JWK Set of keys and a revocation set.
  *
- * Verification checks the frame, then the Ed25519 signature, and only then
- * parses the payload, so that the JSON parser never sees bytes the engine
- * did not sign. A token is a bearer credential: no error message quotes it.
+ * Verification checks the frame and the small header (algorithm, type, key
+ * id), then the Ed25519 signature, and only then parses the payload, so
+ * that the claims parser never sees bytes the key holder did not sign. A
+ * token is a bearer credential: no error message quotes it.
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,11 +20,7 @@
 #include "internal.h"
 #include "agentauthz/secrets.h"
 
-#define HEADER "aztk.v1.public."
-#define HEADER_LEN (sizeof HEADER - 1)
 #define SIG_B64_LEN 86 /* 64 bytes in base64url without padding */
-/* The most payload bytes a token of AGENTAUTHZ_TOKEN_MAX bytes can carry. */
-#define PAYLOAD_MAX ((AGENTAUTHZ_TOKEN_MAX - HEADER_LEN - 1 - SIG_B64_LEN) / 4 * 3 + 2)
 #define TS_MAX 9007199254740991LL /* 2^53 - 1: exact as a JSON number */
 #define SKEW_MAX 86400u
 #define B64_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -70,7 +69,8 @@ static char *put_str(char **at, const char *s)
 
 static bool packed_size(const agentauthz_token_claims *c, size_t *total)
 {
-    const char *s[] = {c->identity, c->task, c->session, c->audience, c->issuer, c->parent};
+    const char *s[] = {c->identity, c->task,   c->session, c->audience,
+                       c->issuer,   c->parent, c->params};
     bool ok = true;
     *total = sizeof *c;
     if (c->tools_count > SIZE_MAX / sizeof(char *))
@@ -104,6 +104,7 @@ static agentauthz_token_claims *claims_pack(const agentauthz_token_claims *c)
     d->audience = put_str(&at, c->audience);
     d->issuer = put_str(&at, c->issuer);
     d->parent = put_str(&at, c->parent);
+    d->params = put_str(&at, c->params);
     for (size_t i = 0; i < c->tools_count; i++)
         d->tools[i] = put_str(&at, c->tools[i]);
     return d;
@@ -147,66 +148,123 @@ static int check_claims(const agentauthz_token_claims *c, agentauthz_error *err)
     return 0;
 }
 
+/* Parses c->params (NULL: none) into *out, a map; NULL when there is none. */
+static int sign_params(const agentauthz_token_claims *c, agentauthz_value **out,
+                       agentauthz_error *err)
+{
+    size_t n;
+    int rc;
+    *out = NULL;
+    if (!c->params)
+        return 0;
+    n = strnlen(c->params, AGENTAUTHZ_TOKEN_MAX + 1);
+    if (n > AGENTAUTHZ_TOKEN_MAX)
+        return az_error_set(err, AGENTAUTHZ_ELIMIT, NULL, 0, 0, 0,
+                            "the token would exceed %d bytes", AGENTAUTHZ_TOKEN_MAX);
+    rc = az_json_parse(c->params, n, NULL, out, NULL);
+    if (rc == AGENTAUTHZ_ENOMEM)
+        return az_error_set(err, rc, NULL, 0, 0, 0, "out of memory signing a token");
+    if (rc || (*out)->type != AGENTAUTHZ_MAP) {
+        agentauthz_value_free(*out);
+        *out = NULL;
+        return claim_invalid(err, "params must be NULL or the JSON text of an object");
+    }
+    return 0;
+}
+
 static int put_member(az_buf *b, const char *key, const char *s)
 {
     int rc = az_buf_printf(b, ",\"%s\":", key);
-    if (!rc)
-        rc = s ? az_buf_json_string(b, s, strlen(s)) : az_buf_append(b, "null", 4);
-    return rc;
+    return rc ? rc : az_buf_json_string(b, s, strlen(s));
 }
 
-static int put_tools(az_buf *b, const agentauthz_token_claims *c)
+static int put_tctx(az_buf *b, const agentauthz_token_claims *c, const agentauthz_value *params)
 {
-    int rc = az_buf_append(b, ",\"tools\":[", 10);
+    int rc = az_buf_append(b, ",\"tctx\":{\"tools\":[", 18);
     for (size_t i = 0; i < c->tools_count && !rc; i++) {
         if (i)
             rc = az_buf_putc(b, ',');
         if (!rc)
             rc = az_buf_json_string(b, c->tools[i], strlen(c->tools[i]));
     }
-    return rc ? rc : az_buf_putc(b, ']');
+    if (!rc)
+        rc = az_buf_putc(b, ']');
+    if (!rc && c->parent)
+        rc = put_member(b, "parent", c->parent);
+    if (!rc && params && params->u.map.n) {
+        rc = az_buf_append(b, ",\"params\":", 10);
+        if (!rc)
+            rc = az_value_write_json(b, params);
+    }
+    return rc ? rc : az_buf_append(b, "}}", 2);
 }
 
-/* Writes the header and the payload: the bytes the signature covers. */
-static int build_message(az_buf *b, const agentauthz_token_claims *c)
+/* Writes the payload JSON, claims in the documented order. */
+static int build_payload(az_buf *b, const agentauthz_token_claims *c,
+                         const agentauthz_value *params)
 {
-    int rc = az_buf_append(b, HEADER "{\"v\":1", HEADER_LEN + 6);
-    if (!rc && c->issuer)
-        rc = put_member(b, "iss", c->issuer);
+    int rc = az_buf_putc(b, '{');
+    if (!rc && c->issuer) {
+        rc = az_buf_append(b, "\"iss\":", 6);
+        if (!rc)
+            rc = az_buf_json_string(b, c->issuer, strlen(c->issuer));
+        if (!rc)
+            rc = az_buf_putc(b, ',');
+    }
     if (!rc)
-        rc = put_member(b, "sub", c->identity);
+        rc = az_buf_append(b, "\"sub\":", 6);
     if (!rc)
-        rc = put_member(b, "task", c->task);
-    if (!rc)
-        rc = put_member(b, "sid", c->session);
+        rc = az_buf_json_string(b, c->identity, strlen(c->identity));
     if (!rc)
         rc = put_member(b, "aud", c->audience);
     if (!rc)
         rc = az_buf_printf(b, ",\"iat\":%lld,\"exp\":%lld", (long long)c->iat, (long long)c->exp);
     if (!rc)
-        rc = put_tools(b, c);
+        rc = put_member(b, "txn", c->session);
     if (!rc)
-        rc = put_member(b, "parent", c->parent);
-    return rc ? rc : az_buf_putc(b, '}');
+        rc = put_member(b, "scope", c->task);
+    return rc ? rc : put_tctx(b, c, params);
 }
 
-/* Encodes header || b64(payload) || "." || b64(sig) into a new string. */
-static int encode_token(const az_buf *msg, const unsigned char sig[64], char **out)
+/* The header as signed: the one JSON text this library writes for k's kid. */
+static size_t header_json(const unsigned char *pk, char *out, size_t cap)
 {
-    size_t plen = msg->len - HEADER_LEN;
-    size_t p64 = sodium_base64_ENCODED_LEN(plen, B64_VARIANT) - 1;
-    size_t total = HEADER_LEN + p64 + 1 + SIG_B64_LEN;
-    char *t;
-    if (plen > PAYLOAD_MAX || total > AGENTAUTHZ_TOKEN_MAX)
+    char kid[AZ_KID_LEN + 1];
+    az_jwk_kid(pk, kid);
+    return az_jwk_header(kid, out, cap);
+}
+
+static size_t b64_len(size_t n)
+{
+    return sodium_base64_ENCODED_LEN(n, B64_VARIANT) - 1;
+}
+
+/* Encodes header "." payload, signs those bytes, and appends "." signature. */
+static int encode_token(const agentauthz_keys *k, const az_buf *payload, char **out)
+{
+    char header[128], *t;
+    unsigned char sig[64];
+    size_t hlen = header_json(az_keys_public_key(k), header, sizeof header);
+    size_t h64 = b64_len(hlen), p64 = b64_len(payload->len);
+    size_t signed_len = h64 + 1 + p64, total = signed_len + 1 + SIG_B64_LEN;
+    int rc;
+    if (payload->len > AGENTAUTHZ_TOKEN_MAX || total > AGENTAUTHZ_TOKEN_MAX)
         return AGENTAUTHZ_ELIMIT;
-    t = malloc(total + 1);
-    if (!t)
+    if (!(t = malloc(total + 1)))
         return AGENTAUTHZ_ENOMEM;
-    memcpy(t, HEADER, HEADER_LEN);
-    sodium_bin2base64(t + HEADER_LEN, p64 + 1, (const unsigned char *)msg->p + HEADER_LEN, plen,
+    sodium_bin2base64(t, h64 + 1, (const unsigned char *)header, hlen, B64_VARIANT);
+    t[h64] = '.';
+    sodium_bin2base64(t + h64 + 1, p64 + 1, (const unsigned char *)payload->p, payload->len,
                       B64_VARIANT);
-    t[HEADER_LEN + p64] = '.';
-    sodium_bin2base64(t + HEADER_LEN + p64 + 1, SIG_B64_LEN + 1, sig, 64, B64_VARIANT);
+    rc = az_keys_sign(k, (const unsigned char *)t, signed_len, sig);
+    if (rc) {
+        sodium_memzero(t, total);
+        free(t);
+        return rc;
+    }
+    t[signed_len] = '.';
+    sodium_bin2base64(t + signed_len + 1, SIG_B64_LEN + 1, sig, sizeof sig, B64_VARIANT);
+    sodium_memzero(sig, sizeof sig);
     *out = t;
     return 0;
 }
@@ -214,8 +272,8 @@ static int encode_token(const az_buf *msg, const unsigned char sig[64], char **o
 int agentauthz_token_sign(const agentauthz_keys *k, const agentauthz_token_claims *c, char **out,
                           agentauthz_error *err)
 {
-    az_buf msg = {NULL, 0, 0, AGENTAUTHZ_TOKEN_MAX};
-    unsigned char sig[64];
+    az_buf payload = {NULL, 0, 0, AGENTAUTHZ_TOKEN_MAX};
+    agentauthz_value *params = NULL;
     int rc;
     if (!out)
         return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "out is NULL");
@@ -223,29 +281,29 @@ int agentauthz_token_sign(const agentauthz_keys *k, const agentauthz_token_claim
     if (!k || !c)
         return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "keys or claims is NULL");
     rc = check_claims(c, err);
+    if (!rc)
+        rc = sign_params(c, &params, err);
     if (rc)
         return rc;
-    rc = build_message(&msg, c);
+    rc = build_payload(&payload, c, params);
     if (!rc)
-        rc = az_keys_sign(k, (const unsigned char *)msg.p, msg.len, sig);
-    if (!rc)
-        rc = encode_token(&msg, sig, out);
+        rc = encode_token(k, &payload, out);
     if (rc == AGENTAUTHZ_ELIMIT)
         az_error_set(err, rc, NULL, 0, 0, 0, "the token would exceed %d bytes",
                      AGENTAUTHZ_TOKEN_MAX);
     else if (rc)
         az_error_set(err, rc, NULL, 0, 0, 0, "cannot sign the token: %s",
                      agentauthz_strerror(rc));
-    /* A bearer token is its message and signature: neither stays behind in freed memory. */
-    sodium_memzero(sig, sizeof sig);
-    if (msg.p)
-        sodium_memzero(msg.p, msg.len);
-    az_buf_free(&msg);
+    /* A bearer token's payload does not stay behind in freed memory. */
+    if (payload.p)
+        sodium_memzero(payload.p, payload.len);
+    az_buf_free(&payload);
+    agentauthz_value_free(params);
     return rc;
 }
 
 /* ------------------------------------------------------------------ */
-/* Verification: the frame and the signature                           */
+/* Verification: the frame, the header and the signature               */
 /* ------------------------------------------------------------------ */
 
 static int frame_error(agentauthz_error *err, size_t off, const char *what)
@@ -254,34 +312,42 @@ static int frame_error(agentauthz_error *err, size_t off, const char *what)
                         "malformed token: %s", what);
 }
 
-static int check_prefix(const char *t, size_t len, agentauthz_error *err)
+static int size_error(agentauthz_error *err)
 {
-    if (len >= HEADER_LEN && memcmp(t, HEADER, HEADER_LEN) == 0)
-        return 0;
-    if (len >= 6 && memcmp(t, "aztk.v", 6) == 0 && !(len >= 8 && memcmp(t + 6, "1.", 2) == 0))
-        return frame_error(err, 6, "unsupported token version (this library reads v1)");
-    if (len >= 8 && memcmp(t, "aztk.v1.", 8) == 0)
-        return frame_error(err, 8, "unsupported token purpose (expected 'public')");
-    return frame_error(err, 0, "expected the prefix 'aztk.v1.public.'");
+    return az_error_set(err, AGENTAUTHZ_ELIMIT, NULL, 0, 0, 0, "a token is at most %d bytes",
+                        AGENTAUTHZ_TOKEN_MAX);
 }
 
-/* Finds the payload and signature parts: exactly one '.' after the header. */
-static int split_token(const char *t, size_t len, size_t *p64, agentauthz_error *err)
+/* Where the three parts of a compact JWS are in the token text. */
+typedef struct jws {
+    size_t h64;   /* header: t[0, h64) */
+    size_t p_off; /* payload: t[p_off, p_off + p64) */
+    size_t p64;
+    size_t s_off; /* signature: t[s_off, s_off + s64) */
+    size_t s64;
+} jws;
+
+static int split_token(const char *t, size_t len, jws *j, agentauthz_error *err)
 {
-    const char *body = t + HEADER_LEN, *dot, *extra;
-    size_t blen = len - HEADER_LEN;
-    dot = memchr(body, '.', blen);
-    if (!dot)
-        return frame_error(err, len, "expected '.' and a signature after the payload");
-    extra = memchr(dot + 1, '.', blen - (size_t)(dot + 1 - body));
-    if (extra)
-        return frame_error(err, (size_t)(extra - t), "extra '.' in the token");
-    *p64 = (size_t)(dot - body);
-    if (*p64 == 0)
-        return frame_error(err, HEADER_LEN, "empty payload");
-    if (len - HEADER_LEN - *p64 - 1 != SIG_B64_LEN)
-        return frame_error(err, HEADER_LEN + *p64 + 1,
-                           "the signature must be 86 base64url characters");
+    const char *d1 = memchr(t, '.', len), *d2, *d3;
+    if (!d1)
+        return frame_error(err, len, "expected three base64url parts separated by '.'");
+    d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - t));
+    if (!d2)
+        return frame_error(err, len, "expected three base64url parts separated by '.'");
+    d3 = memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - t));
+    if (d3)
+        return frame_error(err, (size_t)(d3 - t),
+                           "more than three parts (an encrypted JWT is not a task token)");
+    j->h64 = (size_t)(d1 - t);
+    j->p_off = j->h64 + 1;
+    j->p64 = (size_t)(d2 - d1 - 1);
+    j->s_off = (size_t)(d2 + 1 - t);
+    if (j->h64 == 0)
+        return frame_error(err, 0, "empty header");
+    if (j->p64 == 0)
+        return frame_error(err, j->p_off, "empty payload");
+    j->s64 = len - j->s_off;
     return 0;
 }
 
@@ -295,36 +361,169 @@ static bool b64_decode(const char *s, size_t n, unsigned char *out, size_t cap, 
 }
 
 /*
- * Checks the frame and the signature. On success msg holds the header and
- * the payload (the signed bytes) and *mlen their length. msg has room for
- * HEADER_LEN + PAYLOAD_MAX bytes.
+ * Parses a decoded part as JSON. Its own code for each way the JSON itself
+ * is refused; the parser's message is not passed on, since it quotes the
+ * duplicate key, a part of the token.
  */
-static int check_signature(const unsigned char *pk, const char *t, size_t len,
-                           unsigned char *msg, size_t *mlen, agentauthz_error *err)
+static int parse_part(const char *what, const unsigned char *s, size_t n,
+                      agentauthz_value **out, agentauthz_error *err)
+{
+    agentauthz_error jerr;
+    int rc;
+    memset(&jerr, 0, sizeof jerr);
+    rc = az_json_parse((const char *)s, n, NULL, out, &jerr);
+    if (!rc)
+        return 0;
+    if (rc == AGENTAUTHZ_ENOMEM)
+        return az_error_set(err, rc, NULL, 0, 0, 0, "out of memory verifying a token");
+    if (rc == AGENTAUTHZ_ELIMIT)
+        return az_error_set(err, rc, NULL, 0, 0, 0,
+                            "the token's %s is over the JSON bounds (nesting, items or length)",
+                            what);
+    if (rc == AGENTAUTHZ_EJSON && strncmp(jerr.message, "duplicate key", 13) == 0)
+        return az_error_set(err, rc, NULL, 0, 0, 0, "the token's %s has a duplicate key", what);
+    return az_error_set(err, AGENTAUTHZ_ETOKEN, NULL, 0, 0, 0,
+                        "malformed token: the %s is not valid JSON", what);
+}
+
+static const agentauthz_value *get(const agentauthz_value *m, const char *key)
+{
+    return az_value_map_getn(m, key, strlen(key));
+}
+
+static bool str_is(const agentauthz_value *v, const char *s, bool icase)
+{
+    return v && v->type == AGENTAUTHZ_STRING &&
+           az_mem_eq(v->u.str.p, v->u.str.len, s, strlen(s), icase);
+}
+
+static bool member_known(const az_kv *kv, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (az_mem_eq(kv->key, kv->klen, names[i], strlen(names[i]), false))
+            return true;
+    return false;
+}
+
+static int header_alg(const agentauthz_value *h, agentauthz_error *err)
+{
+    const agentauthz_value *alg = get(h, "alg");
+    if (!alg || alg->type != AGENTAUTHZ_STRING)
+        return az_error_set(err, AGENTAUTHZ_EALGORITHM, NULL, 0, 0, 0,
+                            "the token's header has no \"alg\" string");
+    if (str_is(alg, "none", true))
+        return az_error_set(err, AGENTAUTHZ_EALGORITHM, NULL, 0, 0, 0,
+                            "the token is unsigned (\"alg\": \"none\"): refused");
+    if (!str_is(alg, "EdDSA", false))
+        return az_error_set(err, AGENTAUTHZ_EALGORITHM, NULL, 0, 0, 0,
+                            "the token's algorithm is not EdDSA (only Ed25519 signatures "
+                            "are accepted)");
+    return 0;
+}
+
+/* RFC 7515 4.1.9: the "application/" prefix may be left out; media types ignore case. */
+static int header_typ(const agentauthz_value *h, agentauthz_error *err)
+{
+    const agentauthz_value *typ = get(h, "typ");
+    if (!typ)
+        return az_error_set(err, AGENTAUTHZ_ETOKENTYPE, NULL, 0, 0, 0,
+                            "the token's header has no \"typ\" (expected txntoken+jwt)");
+    if (!str_is(typ, "txntoken+jwt", true) && !str_is(typ, "application/txntoken+jwt", true))
+        return az_error_set(err, AGENTAUTHZ_ETOKENTYPE, NULL, 0, 0, 0,
+                            "the token's type is not txntoken+jwt (not a transaction token)");
+    return 0;
+}
+
+static int header_kid(const agentauthz_value *h, const az_jwk *keys, size_t nkeys,
+                      const az_jwk **key, agentauthz_error *err)
+{
+    const agentauthz_value *kid = get(h, "kid");
+    if (!kid || kid->type != AGENTAUTHZ_STRING)
+        return az_error_set(err, AGENTAUTHZ_EKEYID, NULL, 0, 0, 0,
+                            "the token's header has no \"kid\" string");
+    for (size_t i = 0; i < nkeys; i++)
+        if (az_mem_eq(kid->u.str.p, kid->u.str.len, keys[i].kid, keys[i].kid_len, false)) {
+            *key = &keys[i];
+            return 0;
+        }
+    return az_error_set(err, AGENTAUTHZ_EKEYID, NULL, 0, 0, 0,
+                        "the token's \"kid\" names no key this verifier holds");
+}
+
+/* Checks the decoded header and picks the key its "kid" names. */
+static int check_header(const agentauthz_value *h, const az_jwk *keys, size_t nkeys,
+                        const az_jwk **key, agentauthz_error *err)
+{
+    static const char *const known[] = {"alg", "typ", "kid"};
+    int rc;
+    if (h->type != AGENTAUTHZ_MAP)
+        return frame_error(err, 0, "the header is not a JSON object");
+    if ((rc = header_alg(h, err)) != 0)
+        return rc;
+    if (get(h, "crit"))
+        return frame_error(err, 0, "the header has \"crit\": no JWS extension is supported");
+    for (size_t i = 0; i < h->u.map.n; i++)
+        if (!member_known(&h->u.map.items[i], known, 3))
+            return frame_error(err, 0, "the header has a member other than alg, typ and kid");
+    if ((rc = header_typ(h, err)) != 0)
+        return rc;
+    return header_kid(h, keys, nkeys, key, err);
+}
+
+#define HEADER_MAX 1024 /* decoded header bytes; the library's is 95 */
+
+static int read_header(const char *t, const jws *j, const az_jwk *keys, size_t nkeys,
+                       const az_jwk **key, agentauthz_error *err)
+{
+    unsigned char buf[HEADER_MAX];
+    agentauthz_value *h = NULL;
+    size_t n = 0;
+    int rc;
+    if (j->h64 > b64_len(HEADER_MAX))
+        return az_error_set(err, AGENTAUTHZ_ELIMIT, NULL, 0, 0, 0,
+                            "the token's header is over %d bytes", HEADER_MAX);
+    if (!b64_decode(t, j->h64, buf, sizeof buf, &n))
+        return frame_error(err, 0, "the header is not canonical base64url");
+    rc = parse_part("header", buf, n, &h, err);
+    if (!rc)
+        rc = check_header(h, keys, nkeys, key, err);
+    agentauthz_value_free(h);
+    return rc;
+}
+
+/*
+ * The key whose canonical header (the one the library writes, byte for
+ * byte) the token carries, or NULL. That header is known to pass every
+ * check read_header makes, so it need not be parsed again: the common case
+ * costs a compare instead of a JSON parse.
+ */
+static const az_jwk *canonical_header(const char *t, const jws *j, const az_jwk *keys,
+                                      size_t nkeys)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i].hdr64_len && keys[i].hdr64_len == j->h64 &&
+            memcmp(keys[i].hdr64, t, j->h64) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static int check_signature(const az_jwk *key, const char *t, const jws *j,
+                           agentauthz_error *err)
 {
     unsigned char sig[64];
-    size_t p64 = 0, plen = 0, slen = 0;
+    size_t slen = 0;
     int rc;
-    if (len > AGENTAUTHZ_TOKEN_MAX)
-        return frame_error(err, AGENTAUTHZ_TOKEN_MAX, "a token is at most 8192 bytes");
-    rc = check_prefix(t, len, err);
-    if (!rc)
-        rc = split_token(t, len, &p64, err);
-    if (rc)
-        return rc;
-    if (!b64_decode(t + HEADER_LEN, p64, msg + HEADER_LEN, PAYLOAD_MAX, &plen))
-        return frame_error(err, HEADER_LEN, "the payload is not canonical base64url");
-    if (!b64_decode(t + HEADER_LEN + p64 + 1, SIG_B64_LEN, sig, sizeof sig, &slen) ||
-        slen != sizeof sig)
-        return frame_error(err, HEADER_LEN + p64 + 1, "the signature is not canonical base64url");
-    memcpy(msg, HEADER, HEADER_LEN);
-    *mlen = HEADER_LEN + plen;
-    rc = crypto_sign_verify_detached(sig, msg, *mlen, pk);
+    /* After the header: an unsigned token (empty signature) is refused for its "alg". */
+    if (j->s64 != SIG_B64_LEN)
+        return frame_error(err, j->s_off, "the signature must be 86 base64url characters");
+    if (!b64_decode(t + j->s_off, SIG_B64_LEN, sig, sizeof sig, &slen) || slen != sizeof sig)
+        return frame_error(err, j->s_off, "the signature is not canonical base64url");
+    rc = crypto_sign_verify_detached(sig, (const unsigned char *)t, j->s_off - 1, key->pk);
     /* The signature is what makes the token a credential: not left on the stack. */
     sodium_memzero(sig, sizeof sig);
     if (rc != 0)
         return az_error_set(err, AGENTAUTHZ_ESIGNATURE, NULL, 0, 0, 0,
-                            "the token's signature does not verify with this public key");
+                            "the token's signature does not verify with its key");
     return 0;
 }
 
@@ -357,27 +556,19 @@ static bool json_time(const agentauthz_value *v, int64_t *out)
     return true;
 }
 
-static const char *const known_claims[] = {"v",   "iss", "sub",   "task",  "sid",
-                                           "aud", "iat", "exp", "tools", "parent"};
-
-static bool claim_known(const az_kv *kv)
+static bool only_members(const agentauthz_value *m, const char *const *names, size_t n)
 {
-    for (size_t i = 0; i < sizeof known_claims / sizeof known_claims[0]; i++)
-        if (az_mem_eq(kv->key, kv->klen, known_claims[i], strlen(known_claims[i]), false))
-            return true;
-    return false;
-}
-
-static const agentauthz_value *get(const agentauthz_value *m, const char *key)
-{
-    return az_value_map_getn(m, key, strlen(key));
+    for (size_t i = 0; i < m->u.map.n; i++)
+        if (!member_known(&m->u.map.items[i], names, n))
+            return false;
+    return true;
 }
 
 /* Fills tools (room for AGENTAUTHZ_TOKEN_TOOLS_MAX) from the "tools" list. */
 static int read_tools(const agentauthz_value *l, char **tools, size_t *n, agentauthz_error *err)
 {
     if (!l || l->type != AGENTAUTHZ_LIST)
-        return claims_error(err, "\"tools\" must be a list");
+        return claims_error(err, "\"tctx\".\"tools\" must be a list");
     if (l->u.list.n > AGENTAUTHZ_TOKEN_TOOLS_MAX)
         return claims_error(err, "too many tools");
     for (size_t i = 0; i < l->u.list.n; i++) {
@@ -389,45 +580,59 @@ static int read_tools(const agentauthz_value *l, char **tools, size_t *n, agenta
     return 0;
 }
 
-static const agentauthz_value *optional_str(const agentauthz_value *m, const char *key, bool *ok)
+/* Reads "tctx": the tools, the parent session and the shared parameters (into pb). */
+static int read_tctx(const agentauthz_value *x, agentauthz_token_claims *c, char **tools,
+                     az_buf *pb, agentauthz_error *err)
 {
-    const agentauthz_value *v = get(m, key);
-    *ok = !v || json_str(v) || (v->type == AGENTAUTHZ_NULL && strcmp(key, "parent") == 0);
-    return (v && v->type == AGENTAUTHZ_STRING) ? v : NULL;
+    static const char *const known[] = {"tools", "parent", "params"};
+    const agentauthz_value *parent, *params;
+    int rc;
+    if (!x || x->type != AGENTAUTHZ_MAP)
+        return claims_error(err, "\"tctx\" must be an object");
+    if (!only_members(x, known, 3))
+        return claims_error(err, "\"tctx\" has a member other than tools, parent and params");
+    parent = get(x, "parent");
+    if (parent && !json_str(parent))
+        return claims_error(err, "\"tctx\".\"parent\" must be a non-empty string if present");
+    c->parent = parent ? parent->u.str.p : NULL;
+    params = get(x, "params");
+    if (params && params->type != AGENTAUTHZ_MAP)
+        return claims_error(err, "\"tctx\".\"params\" must be an object if present");
+    if (params && params->u.map.n) {
+        if ((rc = az_value_write_json(pb, params)) != 0)
+            return az_error_set(err, rc, NULL, 0, 0, 0, "out of memory verifying a token");
+        c->params = pb->p;
+    }
+    c->tools = tools;
+    return read_tools(get(x, "tools"), tools, &c->tools_count, err);
 }
 
 /* Checks the shape of the payload and fills c with views into m. */
 static int read_claims(const agentauthz_value *m, agentauthz_token_claims *c, char **tools,
-                       agentauthz_error *err)
+                       az_buf *pb, agentauthz_error *err)
 {
-    const agentauthz_value *v, *iss, *parent;
-    bool ok1, ok2;
+    static const char *const known[] = {"iss", "sub", "aud", "iat", "exp", "txn", "scope", "tctx"};
+    const agentauthz_value *iss;
     if (m->type != AGENTAUTHZ_MAP)
         return claims_error(err, "the payload must be a JSON object");
-    for (size_t i = 0; i < m->u.map.n; i++)
-        if (!claim_known(&m->u.map.items[i]))
-            return claims_error(err, "the payload has a claim version 1 does not define");
-    v = get(m, "v");
-    if (!v || v->type != AGENTAUTHZ_NUMBER || v->u.num != 1)
-        return claims_error(err, "\"v\" must be 1");
-    if (!json_str(get(m, "sub")) || !json_str(get(m, "task")) || !json_str(get(m, "sid")) ||
+    if (!only_members(m, known, sizeof known / sizeof known[0]))
+        return claims_error(err, "the payload has a claim this format does not define");
+    if (!json_str(get(m, "sub")) || !json_str(get(m, "scope")) || !json_str(get(m, "txn")) ||
         !json_str(get(m, "aud")))
-        return claims_error(err, "\"sub\", \"task\", \"sid\" and \"aud\" must be non-empty strings");
-    iss = optional_str(m, "iss", &ok1);
-    parent = optional_str(m, "parent", &ok2);
-    if (!ok1 || !ok2 || !get(m, "parent"))
-        return claims_error(err, "\"iss\" must be a string if present, \"parent\" null or a string");
+        return claims_error(err, "\"sub\", \"aud\", \"txn\" and \"scope\" must be non-empty "
+                                 "strings");
+    iss = get(m, "iss");
+    if (iss && !json_str(iss))
+        return claims_error(err, "\"iss\" must be a non-empty string if present");
     if (!json_time(get(m, "iat"), &c->iat) || !json_time(get(m, "exp"), &c->exp) ||
         c->exp < c->iat)
         return claims_error(err, "\"iat\" and \"exp\" must be integers, 0 <= iat <= exp < 2^53");
     c->identity = get(m, "sub")->u.str.p;
-    c->task = get(m, "task")->u.str.p;
-    c->session = get(m, "sid")->u.str.p;
+    c->task = get(m, "scope")->u.str.p;
+    c->session = get(m, "txn")->u.str.p;
     c->audience = get(m, "aud")->u.str.p;
     c->issuer = iss ? iss->u.str.p : NULL;
-    c->parent = parent ? parent->u.str.p : NULL;
-    c->tools = tools;
-    return read_tools(get(m, "tools"), tools, &c->tools_count, err);
+    return read_tctx(get(m, "tctx"), c, tools, pb, err);
 }
 
 /* The checks that the cache must repeat on every hit. */
@@ -454,43 +659,84 @@ static int check_claims_now(const agentauthz_token_claims *c, const vopts *o,
     return rc;
 }
 
-/* Parses the signed payload into packed claims and checks them against o. */
-static int parse_payload(const unsigned char *payload, size_t plen, const vopts *o,
-                         agentauthz_token_claims **out, agentauthz_error *err)
+/* The most payload bytes a token of AGENTAUTHZ_TOKEN_MAX bytes can carry. */
+#define PAYLOAD_MAX ((AGENTAUTHZ_TOKEN_MAX - 2 - SIG_B64_LEN) / 4 * 3 + 2)
+
+/* The payload of a token, decoded (before the signature check: decoding is not parsing). */
+typedef struct payload {
+    unsigned char b[PAYLOAD_MAX];
+    size_t len;
+} payload;
+
+static int decode_payload(const char *t, const jws *j, payload *p, agentauthz_error *err)
 {
+    if (!b64_decode(t + j->p_off, j->p64, p->b, sizeof p->b, &p->len))
+        return frame_error(err, j->p_off, "the payload is not canonical base64url");
+    return 0;
+}
+
+/* Parses the signed payload into packed claims and checks them against o. */
+static int read_payload(const payload *p, const vopts *o, agentauthz_token_claims **out,
+                        agentauthz_error *err)
+{
+    az_buf pb = {NULL, 0, 0, AGENTAUTHZ_TOKEN_MAX};
     agentauthz_value *m = NULL;
     agentauthz_token_claims c;
     char *tools[AGENTAUTHZ_TOKEN_TOOLS_MAX];
-    int rc = az_json_parse((const char *)payload, plen, NULL, &m, NULL);
-    if (rc == AGENTAUTHZ_ENOMEM)
-        goto out;
-    if (rc) {
-        rc = claims_error(err, "the payload is not valid JSON");
-        goto out;
-    }
+    int rc = parse_part("payload", p->b, p->len, &m, err);
     memset(&c, 0, sizeof c);
-    rc = read_claims(m, &c, tools, err);
+    if (!rc)
+        rc = read_claims(m, &c, tools, &pb, err);
     if (!rc)
         rc = check_claims_now(&c, o, err);
     if (!rc && !(*out = claims_pack(&c)))
-        rc = AGENTAUTHZ_ENOMEM;
-out:
-    if (rc == AGENTAUTHZ_ENOMEM)
-        az_error_set(err, rc, NULL, 0, 0, 0, "out of memory verifying a token");
+        rc = az_error_set(err, AGENTAUTHZ_ENOMEM, NULL, 0, 0, 0, "out of memory verifying a token");
     agentauthz_value_free(m);
+    az_buf_free(&pb);
     return rc;
 }
 
-/* Verifies a token fully; *out receives packed claims. */
-static int verify_full(const unsigned char *pk, const char *t, size_t len, const vopts *o,
-                       agentauthz_token_claims **out, agentauthz_error *err)
+/*
+ * Verifies a token fully with the key set keys; *out receives packed
+ * claims. The header is read first (it names the algorithm and the key),
+ * then the signature is checked, and only then is the payload parsed.
+ */
+static int verify_full(const az_jwk *keys, size_t nkeys, const char *t, size_t len,
+                       const vopts *o, agentauthz_token_claims **out, agentauthz_error *err)
 {
-    unsigned char msg[HEADER_LEN + PAYLOAD_MAX];
-    size_t mlen = 0;
-    int rc = check_signature(pk, t, len, msg, &mlen, err);
+    const az_jwk *key = NULL;
+    payload p;
+    jws j = {0, 0, 0, 0, 0};
+    int rc;
+    if (len > AGENTAUTHZ_TOKEN_MAX)
+        return size_error(err);
+    p.len = 0;
+    rc = split_token(t, len, &j, err);
+    if (!rc && !(key = canonical_header(t, &j, keys, nkeys)))
+        rc = read_header(t, &j, keys, nkeys, &key, err);
     if (!rc)
-        rc = parse_payload(msg + HEADER_LEN, mlen - HEADER_LEN, o, out, err);
+        rc = decode_payload(t, &j, &p, err);
+    if (!rc)
+        rc = check_signature(key, t, &j, err);
+    if (!rc)
+        rc = read_payload(&p, o, out, err);
+    /* The claims of a bearer token do not stay on the stack. */
+    sodium_memzero(p.b, p.len);
     return rc;
+}
+
+/*
+ * The system's Unix time in whole seconds. Not time(NULL): glibc serves it
+ * from the coarse clock, which lags CLOCK_REALTIME by up to a tick, so a
+ * token stamped by a host from the precise clock a moment earlier could read
+ * as issued a second in the future.
+ */
+static int64_t unix_seconds_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec;
 }
 
 static int resolve_opts(const agentauthz_token_verify_options *opt, vopts *o,
@@ -504,7 +750,7 @@ static int resolve_opts(const agentauthz_token_verify_options *opt, vopts *o,
         return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
                             "bad verify options (version, skew over 86400 or negative now)");
     o->audience = opt->audience;
-    o->now = opt->now ? opt->now : (int64_t)time(NULL);
+    o->now = opt->now ? opt->now : unix_seconds_now();
     o->skew = opt->skew;
     return 0;
 }
@@ -514,6 +760,7 @@ int agentauthz_token_verify(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES], con
                             agentauthz_token_claims **out, agentauthz_error *err)
 {
     agentauthz_token_claims *c = NULL;
+    az_jwk key;
     vopts o;
     int rc;
     if (out)
@@ -526,7 +773,8 @@ int agentauthz_token_verify(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES], con
     /* Idempotent and cheap once done; the host may never have called it. */
     if (sodium_init() < 0)
         return az_error_set(err, AGENTAUTHZ_ECRYPTO, NULL, 0, 0, 0, "libsodium init failed");
-    rc = verify_full(pk, token ? token : "", len, &o, &c, err);
+    az_jwk_from_pk(pk, &key);
+    rc = verify_full(&key, 1, token ? token : "", len, &o, &c, err);
     if (!rc && out)
         *out = c;
     else
@@ -564,7 +812,8 @@ typedef struct revoked_set {
 
 struct agentauthz_verifier {
     pthread_mutex_t lock;
-    unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES];
+    az_jwk keys[AGENTAUTHZ_JWKS_KEYS_MAX]; /* the key set; tokens name one by "kid" */
+    size_t nkeys;
     /* A random salt for the session hashes, so that nobody can aim session
        ids at one revocation chain. A salt rather than a key: BLAKE2b hashes
        a key as one more 128-byte block, a salt rides in the parameter block
@@ -666,20 +915,14 @@ static void entry_clear(cache_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-int agentauthz_verifier_new(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES],
-                            const agentauthz_token_verify_options *opt, size_t cache_entries,
-                            agentauthz_verifier **out, agentauthz_error *err)
+/* Makes a verifier for the key set keys (copied). */
+static int verifier_make(const az_jwk *keys, size_t nkeys,
+                         const agentauthz_token_verify_options *opt, size_t cache_entries,
+                         agentauthz_verifier **out, agentauthz_error *err)
 {
     agentauthz_verifier *v = NULL;
     vopts o;
-    int rc;
-    if (!out)
-        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "out is NULL");
-    *out = NULL;
-    if (!pk || cache_entries > AGENTAUTHZ_VERIFIER_CACHE_MAX)
-        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
-                            "pk is NULL or cache_entries over %u", AGENTAUTHZ_VERIFIER_CACHE_MAX);
-    rc = resolve_opts(opt, &o, err);
+    int rc = resolve_opts(opt, &o, err);
     if (rc)
         return rc;
     if (sodium_init() < 0)
@@ -693,7 +936,8 @@ int agentauthz_verifier_new(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES],
         v = NULL;
         goto out;
     }
-    memcpy(v->pk, pk, sizeof v->pk);
+    memcpy(v->keys, keys, nkeys * sizeof *keys);
+    v->nkeys = nkeys;
     randombytes_buf(v->salt, sizeof v->salt);
     crypto_shorthash_keygen(v->cache_key);
     v->skew = o.skew;
@@ -711,6 +955,40 @@ out:
         az_error_set(err, rc, NULL, 0, 0, 0, "out of memory creating a verifier");
     }
     *out = v;
+    return rc;
+}
+
+int agentauthz_verifier_new(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES],
+                            const agentauthz_token_verify_options *opt, size_t cache_entries,
+                            agentauthz_verifier **out, agentauthz_error *err)
+{
+    az_jwk key;
+    if (!out)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "out is NULL");
+    *out = NULL;
+    if (!pk || cache_entries > AGENTAUTHZ_VERIFIER_CACHE_MAX)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
+                            "pk is NULL or cache_entries over %u", AGENTAUTHZ_VERIFIER_CACHE_MAX);
+    az_jwk_from_pk(pk, &key);
+    return verifier_make(&key, 1, opt, cache_entries, out, err);
+}
+
+int agentauthz_verifier_new_jwks(const char *jwks, size_t len,
+                                 const agentauthz_token_verify_options *opt, size_t cache_entries,
+                                 agentauthz_verifier **out, agentauthz_error *err)
+{
+    az_jwk keys[AGENTAUTHZ_JWKS_KEYS_MAX];
+    size_t n = 0;
+    int rc;
+    if (!out)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0, "out is NULL");
+    *out = NULL;
+    if ((!jwks && len) || cache_entries > AGENTAUTHZ_VERIFIER_CACHE_MAX)
+        return az_error_set(err, AGENTAUTHZ_EINVAL, NULL, 0, 0, 0,
+                            "jwks is NULL or cache_entries over %u", AGENTAUTHZ_VERIFIER_CACHE_MAX);
+    rc = az_jwks_parse(jwks ? jwks : "", len, keys, &n, err);
+    if (!rc)
+        rc = verifier_make(keys, n, opt, cache_entries, out, err);
     return rc;
 }
 
@@ -862,9 +1140,9 @@ int agentauthz_verifier_verify(agentauthz_verifier *v, const char *token, size_t
     if (!token)
         token = "";
     if (len > AGENTAUTHZ_TOKEN_MAX)
-        return frame_error(err, AGENTAUTHZ_TOKEN_MAX, "a token is at most 8192 bytes");
+        return size_error(err);
     o.audience = v->audience;
-    o.now = now ? now : (int64_t)time(NULL);
+    o.now = now ? now : unix_seconds_now();
     o.skew = v->skew;
     key = v->ncache ? token_key(v, token, len) : 0;
     if (v->ncache) {
@@ -874,7 +1152,7 @@ int agentauthz_verifier_verify(agentauthz_verifier *v, const char *token, size_t
         if (rc != CACHE_MISS)
             return rc;
     }
-    rc = verify_full(v->pk, token, len, &o, &c, err);
+    rc = verify_full(v->keys, v->nkeys, token, len, &o, &c, err);
     if (rc)
         return rc;
     entry_prepare(v, &e, key, token, len, c);

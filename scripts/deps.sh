@@ -10,10 +10,15 @@ set -eu
 
 # The build (autotools, pkg-config, the three libraries), the header test in
 # C++ (g++), nm for the exported-symbol test (binutils), setarch for the
-# ThreadSanitizer build (util-linux). GCC's sanitizer runtimes (libasan,
-# libubsan, libtsan) come with gcc itself on Debian.
+# ThreadSanitizer build (util-linux), a venv for the Python wheel's test
+# and for the interop tests' PyJWT (python3-venv). GCC's sanitizer runtimes
+# (libasan, libubsan, libtsan) come with gcc itself on Debian. make deb and
+# tests/test_deb.sh: dpkg-buildpackage (dpkg-dev), debhelper with
+# dh-autoreconf, fakeroot (for a build as another user than root), lintian,
+# and man-db (man -w finds the installed pages).
 PACKAGES="make gcc g++ binutils util-linux autoconf automake libtool pkg-config
-libyaml-dev libsodium-dev check python3 python3-pytest golang-go"
+libyaml-dev libsodium-dev check python3 python3-pytest python3-venv golang-go
+dpkg-dev debhelper dh-autoreconf fakeroot lintian man-db"
 
 if [ "${AZ_SKIP_DEPS:-0}" = 1 ]; then
     exit 0

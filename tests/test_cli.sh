@@ -109,6 +109,7 @@ else
 fi
 for args in "--help" "-h" "help" "help test" "lint --help" "check --help" "replay --help" \
     "test --help" "audit --help" "audit verify --help" "token --help" "token verify --help" \
+    "token sign --help" "keys --help" "keys jwks --help" \
     "keygen --help" "help keygen"; do
     # shellcheck disable=SC2086 # the words of $args are the arguments
     run "$bin" $args
@@ -690,28 +691,92 @@ expect_err "check: a log of other keys is not continued" 2 "cannot resume" \
     c --keys "$K2" --audit "$L" --tool x
 expect_err "lint: takes no --keys" 2 "unknown option '--keys'" "$bin" lint --keys "$K" $P
 
-# ---- token verify ----
+# ---- keys jwks, token sign, token verify ----
+# A fixed key file (the all-zero Ed25519 seed): Ed25519 is deterministic, so the
+# JWK Set and every token signed with it are known exactly.
+Z=$tmp/zero-keys
+printf 'agentauthz-keys v1\nsign: %s\nmaster: %s\naudit: %s\n' \
+    AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA \
+    AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >"$Z"
+chmod 600 "$Z"
+ZPUB=azpk1.O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik
+JWKS='{"keys":[{"kty":"OKP","crv":"Ed25519","x":"O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik","kid":"9ZP03Nu8GrXPAUkbKNxHOKBzxPX83SShgFkRNK-f2lw","alg":"EdDSA","use":"sig"}]}'
+expect_out "keys jwks: the JWK Set of a key file" 0 "$JWKS" "$bin" keys jwks --keys "$Z"
+printf '%s\n' "$JWKS" >"$tmp/jwks"
+run "$bin" keys jwks --keys "$K"
+if [ "$status" -eq 0 ] && grep -qF "\"x\":\"${PUB#azpk1.}\"" "$tmp/out" &&
+    ! grep -qF -- "$(sed -n 2p "$K" | cut -c7-)" "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    fail "keys jwks: the public key, nothing secret" "status $status: $(cat "$tmp/out" "$tmp/err")"
+fi
+expect_err "keys jwks: needs --keys" 2 "missing --keys FILE" "$bin" keys jwks
+expect_err "keys jwks: a 0644 key file" 2 "mode 0644 lets group or other in" \
+    "$bin" keys jwks --keys "$tmp/keys644"
+expect_err "keys: needs jwks" 2 "unknown subcommand 'list'" "$bin" keys list
+
+T_HDR=eyJhbGciOiJFZERTQSIsInR5cCI6InR4bnRva2VuK2p3dCIsImtpZCI6IjlaUDAzTnU4R3JYUEFVa2JLTnhIT0tCenhQWDgzU1NoZ0ZrUk5LLWYybHcifQ
+T_WANT=$T_HDR.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwic3ViIjoic3BpZmZlOi8vY29ycC5leGFtcGxlL2FnZW50cy9hIiwiYXVkIjoiaHR0cHM6Ly9hcGkuY29ycC5leGFtcGxlIiwiaWF0IjoxMDAwLCJleHAiOjIwMDAsInR4biI6InMxIiwic2NvcGUiOiJ0cmlhZ2UtdGlja2V0IiwidGN0eCI6eyJ0b29scyI6WyJyZWFkX2ZpbGUiLCJnaXRodWIuKiJdfX0.RNPMFHtv2ggwEEyzky7hkrAEaZqGaQnB2Bp-g4ySavfqMVz8489n0dFzn7PgfqOeFIB8I_9Oh7oFtaBeL3nbAQ
+T2_WANT=$T_HDR.eyJzdWIiOiJhXCJiIiwiYXVkIjoiYXVkIiwiaWF0IjoxMDAwLCJleHAiOjIwMDAsInR4biI6InMyIiwic2NvcGUiOiJ0IiwidGN0eCI6eyJ0b29scyI6W10sInBhcmVudCI6InAxIiwicGFyYW1zIjp7InRpY2tldCI6IlQtMSIsIm4iOjJ9fX0.XS1xuUpQg0nWh0DH6KsnitByJBB3rCN-5jezv2m48J5SiwWtyXHfeR_7kCNCKrUazM_RqUW3nZL6z7pSxafDCw
+ts() { "$bin" token sign --keys "$Z" "$@"; }
+expect_out "token sign: the exact token" 0 "$T_WANT" \
+    ts --identity spiffe://corp.example/agents/a --task triage-ticket \
+    --audience https://api.corp.example --tool read_file --tool 'github.*' \
+    --issuer https://issuer.example --session s1 --now 1000 --ttl 1000s
+expect_out "token sign: a parent, params, escaping" 0 "$T2_WANT" \
+    ts --identity 'a"b' --task t --audience aud --session s2 --parent p1 \
+    --params '{"ticket": "T-1", "n": 2}' --now 1000 --ttl 1000s
+T=$T_WANT T2=$T2_WANT
 if [ -x "$mint" ]; then
-    T=$("$mint" "$K" spiffe://corp.example/agents/a triage-ticket s1 https://api.corp.example \
-        1000 2000 https://issuer.example - read_file 'github.*')
-    T2=$("$mint" "$K" 'a"b' t s2 aud 1000 2000 - p1)
+    # The public API, called directly, signs the same bytes.
+    expect_out "token sign: as agentauthz_token_sign" 0 "$T" "$mint" "$Z" \
+        spiffe://corp.example/agents/a triage-ticket s1 https://api.corp.example \
+        1000 2000 https://issuer.example - read_file 'github.*'
     TO=$("$mint" "$K2" spiffe://corp.example/agents/a triage-ticket s1 https://api.corp.example \
         1000 2000 https://issuer.example - read_file 'github.*')
 else
-    fail "token verify" "no mint-token helper at $mint"
-    T=missing T2=missing TO=missing
+    fail "token sign" "no mint-token helper at $mint"
+    TO=missing
 fi
-CLAIMS='{"identity":"spiffe://corp.example/agents/a","task":"triage-ticket","session":"s1","audience":"https://api.corp.example","issuer":"https://issuer.example","parent":null,"iat":1000,"exp":2000,"tools":["read_file","github.*"]}'
+# Defaults: a random 32-hex-digit session, now, five minutes.
+run ts --identity a --task t --audience x
+if [ "$status" -eq 0 ] && "$bin" token verify --pubkey "$ZPUB" "$(cat "$tmp/out")" >"$tmp/claims" &&
+    grep -qE '"iat":([0-9]+),"exp":' "$tmp/claims" &&
+    grep -qE '"txn":"[0-9a-f]{32}","scope":"t","tctx":\{"tools":\[\]\}\}$' "$tmp/claims"; then
+    iat=$(sed 's/.*"iat":\([0-9]*\),"exp":\([0-9]*\).*/\1 \2/' "$tmp/claims")
+    set -- $iat
+    if [ $(($2 - $1)) -eq 300 ]; then passed=$((passed + 1)); else fail "token sign: defaults" "ttl $(($2 - $1))"; fi
+else
+    fail "token sign: defaults" "status $status: $(cat "$tmp/err" "$tmp/claims" 2>/dev/null)"
+fi
+expect_err "token sign: needs the claims" 2 "needs --keys FILE, --identity ID, --task TASK and --audience AUD" \
+    ts --identity a --task t
+expect_err "token sign: params are an object" 2 "params must be NULL or the JSON text of an object" \
+    ts --identity a --task t --audience x --params '[1]'
+expect_err "token sign: --ttl is a duration" 2 "--ttl must be a duration" \
+    ts --identity a --task t --audience x --ttl 5x
+expect_err "token sign: --now is a number" 2 "--now must be" \
+    ts --identity a --task t --audience x --now -1
+expect_err "token sign: a bad key file" 2 "$tmp/badkeys:2:" \
+    "$bin" token sign --keys "$tmp/badkeys" --identity a --task t --audience x
+expect_err "token sign: an empty identity" 2 "identity, task, session and audience must be non-empty" \
+    ts --identity '' --task t --audience x
+expect_err "token sign: --tool twice is two tools, --task twice is refused" 2 "'--task' given twice" \
+    ts --identity a --task t --task u --audience x
+
+CLAIMS='{"iss":"https://issuer.example","sub":"spiffe://corp.example/agents/a","aud":"https://api.corp.example","iat":1000,"exp":2000,"txn":"s1","scope":"triage-ticket","tctx":{"tools":["read_file","github.*"]}}'
 tv() { "$bin" token verify "$@"; }
+PUB=$ZPUB
 expect_out "token verify: valid" 0 "$CLAIMS" tv --pubkey "$PUB" --now 1500 "$T"
+expect_out "token verify: with the JWK Set" 0 "$CLAIMS" tv --jwks "$tmp/jwks" --now 1500 "$T"
 expect_out "token verify: the audience" 0 "$CLAIMS" \
     tv --pubkey "$PUB" --audience https://api.corp.example --now 1500 "$T"
 printf '%s\n' "$PUB" >"$tmp/pub"
 expect_out "token verify: the key from a file" 0 "$CLAIMS" tv --pubkey "$tmp/pub" --now 1500 "$T"
 expect_out "token verify: the token from stdin" 0 "$CLAIMS" \
     sh -c 'printf "%s\n" "$3" | "$0" token verify --pubkey "$1" --now "$2" -' "$bin" "$PUB" 1500 "$T"
-expect_out "token verify: null issuer, a parent, escaping" 0 \
-    '{"identity":"a\"b","task":"t","session":"s2","audience":"aud","issuer":null,"parent":"p1","iat":1000,"exp":2000,"tools":[]}' \
+expect_out "token verify: no issuer, a parent, params, escaping" 0 \
+    '{"sub":"a\"b","aud":"aud","iat":1000,"exp":2000,"txn":"s2","scope":"t","tctx":{"tools":[],"parent":"p1","params":{"ticket":"T-1","n":2}}}' \
     tv --pubkey "$PUB" --now 1000 "$T2"
 expect_out "token verify: within the skew" 0 "$CLAIMS" tv --pubkey "$PUB" --now 2060 "$T"
 expect_err "token verify: past the skew" 1 "error: expired:" tv --pubkey "$PUB" --now 2061 "$T"
@@ -725,17 +790,43 @@ expect_err "token verify: wrong audience" 1 "error: wrong audience:" \
 # Tampered: the claims of one token under the signature of another.
 TT="${T2%.*}.${T##*.}"
 expect_err "token verify: tampered claims" 1 "error: invalid:" tv --pubkey "$PUB" --now 1500 "$TT"
-expect_err "token verify: another engine's token" 1 "error: invalid:" \
+expect_err "token verify: another engine's token" 1 "error: unknown key:" \
     tv --pubkey "$PUB" --now 1500 "$TO"
+expect_err "token verify: another engine's token, by JWK Set" 1 "error: unknown key:" \
+    tv --jwks "$tmp/jwks" --now 1500 "$TO"
+# Another key's signature under this key's kid.
+TF="${T%.*}.${TO##*.}"
+expect_err "token verify: a forged signature" 1 "error: invalid:" tv --pubkey "$PUB" --now 1500 "$TF"
+# Headers another JWT library might write: alg none, HS256, typ JWT.
+b64url() { printf '%s' "$1" | base64 | tr -d '\n=' | tr '+/' '-_'; }
+P64=${T#*.}
+P64=${P64%.*}
+S64=${T##*.}
+expect_err "token verify: alg none" 1 'error: algorithm refused: the token is unsigned ("alg": "none")' \
+    tv --pubkey "$PUB" --now 1500 "$(b64url '{"alg":"none","typ":"txntoken+jwt"}').$P64."
+expect_err "token verify: alg HS256" 1 "error: algorithm refused: the token's algorithm is not EdDSA" \
+    tv --pubkey "$PUB" --now 1500 "$(b64url '{"alg":"HS256","typ":"txntoken+jwt","kid":"9ZP03Nu8GrXPAUkbKNxHOKBzxPX83SShgFkRNK-f2lw"}').$P64.$S64"
+expect_err "token verify: typ JWT" 1 "error: wrong type: the token's type is not txntoken+jwt" \
+    tv --pubkey "$PUB" --now 1500 "$(b64url '{"alg":"EdDSA","typ":"JWT","kid":"9ZP03Nu8GrXPAUkbKNxHOKBzxPX83SShgFkRNK-f2lw"}').$P64.$S64"
+expect_err "token verify: no kid" 1 "error: unknown key: the token's header has no \"kid\" string" \
+    tv --pubkey "$PUB" --now 1500 "$(b64url '{"alg":"EdDSA","typ":"txntoken+jwt"}').$P64.$S64"
+expect_err "token verify: a duplicate header key" 1 "error: malformed: the token's header has a duplicate key" \
+    tv --pubkey "$PUB" --now 1500 "$(b64url '{"alg":"EdDSA","alg":"EdDSA","typ":"txntoken+jwt","kid":"9ZP03Nu8GrXPAUkbKNxHOKBzxPX83SShgFkRNK-f2lw"}').$P64.$S64"
+expect_err "token verify: too large" 1 "error: too large: a token is at most 8192 bytes" \
+    tv --pubkey "$PUB" --now 1500 "$T$(head -c 9000 /dev/zero | tr '\0' A)"
 expect_err "token verify: garbage" 1 "error: malformed:" tv --pubkey "$PUB" --now 1500 garbage
 expect_err "token verify: empty" 1 "error: malformed:" tv --pubkey "$PUB" --now 1500 ""
 expect_err "token verify: an extra dot" 1 "error: malformed:" \
     tv --pubkey "$PUB" --now 1500 "$T.x"
-expect_err "token verify: binary on stdin" 1 "error: malformed:" \
-    sh -c 'head -c 20000 /dev/urandom | "$0" token verify --pubkey "$1" -' "$bin" "$PUB"
+run sh -c 'head -c 20000 /dev/urandom | "$0" token verify --pubkey "$1" -' "$bin" "$PUB"
+if [ "$status" -eq 1 ] && grep -qE '^error: (malformed|too large): ' "$tmp/err"; then
+    passed=$((passed + 1))
+else
+    fail "token verify: binary on stdin" "status $status: $(cat "$tmp/err")"
+fi
 run tv --pubkey "$PUB" --now 1500 "${T%.*}.$(printf '%s' "${T##*.}" | tr 'A-Za-z' 'B-ZAb-za')"
 if [ "$status" -eq 1 ] && grep -qE '^error: (invalid|malformed): ' "$tmp/err" &&
-    ! grep -qF -- "${T##*.}" "$tmp/err"; then
+    ! grep -qF -- "${T##*.}" "$tmp/err" && ! grep -qF -- "$P64" "$tmp/err"; then
     passed=$((passed + 1))
 else
     fail "token verify: an edited signature" "status $status: $(cat "$tmp/err")"
@@ -749,12 +840,21 @@ else
     fail "token verify: a key file" "a secret was printed"
 fi
 expect_err "token verify: a missing key file" 2 "$tmp/no-pub" tv --pubkey "$tmp/no-pub" "$T"
-expect_err "token verify: needs --pubkey" 2 "missing --pubkey" tv "$T"
+expect_err "token verify: a missing JWK Set" 2 "token verify: --jwks $tmp/no-jwks:" \
+    tv --jwks "$tmp/no-jwks" "$T"
+printf '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"%s","d":"%s"}]}' \
+    O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >"$tmp/private.jwks"
+expect_err "token verify: a JWK Set with a private key" 2 "holds a private key" \
+    tv --jwks "$tmp/private.jwks" "$T"
+expect_err "token verify: needs --pubkey" 2 "missing --pubkey KEY (or --jwks FILE)" tv "$T"
+expect_err "token verify: --pubkey or --jwks" 2 "give --pubkey KEY or --jwks FILE, not both" \
+    tv --pubkey "$PUB" --jwks "$tmp/jwks" "$T"
 expect_err "token verify: one token" 2 "expected one TOKEN" tv --pubkey "$PUB" "$T" "$T"
 expect_err "token verify: --skew is bounded" 2 "--skew must be" tv --pubkey "$PUB" --skew 86401 "$T"
 expect_err "token verify: --now is a number" 2 "--now must be" tv --pubkey "$PUB" --now 12x "$T"
 expect_err "token verify: --now 0" 2 "--now must be" tv --pubkey "$PUB" --now 0 "$T"
-expect_err "token: needs verify" 2 "unknown subcommand 'sign'" "$bin" token sign
+expect_err "token: verify or sign" 2 "unknown subcommand 'mint' (expected verify or sign)" \
+    "$bin" token mint
 
 # ---- provenance: observe lines and steps, from and not_from (issue 11) ----
 PP=provenance-policy.yaml

@@ -484,7 +484,60 @@ START_TEST(test_leak_in_tool_and_labels)
 }
 END_TEST
 
-/* A token's payload or signature without the "aztk.v1.public." prefix is still a leak. */
+/*
+ * A task token names the engine as "iss" and carries the task's token_params
+ * (only those) with the session's values; a task without token_params shares none.
+ */
+START_TEST(test_token_issuer_and_params)
+{
+    static const char share_policy[] =
+        "agentauthz: 1\n"
+        "identities:\n"
+        "  - { match: \"agent/*\", roles: [worker] }\n"
+        "secrets:\n"
+        "  tok: { provider: token, audience: aud, tools: [http.get] }\n"
+        "tasks:\n"
+        "  share:\n"
+        "    token_params: [ticket, n]\n"
+        "    roles: [worker]\n"
+        "    secrets: [tok]\n"
+        "    params: { ticket: string, n: number, note: string, tags: list }\n"
+        "  keep: { roles: [worker], secrets: [tok], params: { ticket: string } }\n"
+        "rules:\n"
+        "  - { id: ok, effect: allow, tools: [http.get] }\n";
+    agentauthz_engine_options opt = AGENTAUTHZ_ENGINE_OPTIONS_INIT;
+    agentauthz_token_verify_options vo = AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT;
+    agentauthz_token_claims *c = NULL;
+    agentauthz_engine *e = NULL;
+    agentauthz_session *s;
+    unsigned char pk[32], token[4096];
+    size_t len;
+    opt.name = "orchestrator-1";
+    ck_assert_int_eq(agentauthz_engine_new(&e, &opt, NULL), 0);
+    ck_assert_int_eq(agentauthz_engine_load_string(e, "p", share_policy, strlen(share_policy),
+                                                   NULL, NULL),
+                     0);
+    ck_assert_int_eq(agentauthz_engine_public_key(e, pk), 0);
+    s = open_session(e, "agent/1", "share",
+                     "{\"note\":\"private\",\"ticket\":\"T-7\",\"n\":2,\"tags\":[\"a\"]}");
+    len = lease_copy(s, "http.get", "tok", token, sizeof token - 1);
+    ck_assert_int_eq(agentauthz_token_verify(pk, (char *)token, len, &vo, &c, NULL), 0);
+    ck_assert_str_eq(c->issuer, "orchestrator-1");
+    ck_assert_str_eq(c->params, "{\"ticket\":\"T-7\",\"n\":2}");
+    agentauthz_token_claims_free(c);
+    agentauthz_session_close(s);
+    /* The near miss: a task without token_params shares nothing. */
+    s = open_session(e, "agent/1", "keep", "{\"ticket\":\"T-7\"}");
+    len = lease_copy(s, "http.get", "tok", token, sizeof token - 1);
+    ck_assert_int_eq(agentauthz_token_verify(pk, (char *)token, len, &vo, &c, NULL), 0);
+    ck_assert_ptr_null(c->params);
+    agentauthz_token_claims_free(c);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* A token's payload or signature without the JWT's header is still a leak. */
 START_TEST(test_token_parts_alone)
 {
     fixture f;
@@ -498,7 +551,7 @@ START_TEST(test_token_parts_alone)
     s = open_session(f.e, "agent/1", "work", NULL);
     len = lease_copy(s, "http.get", "tok", token, sizeof token - 1);
     token[len] = '\0';
-    dot1 = (const char *)token + strlen("aztk.v1.public.");
+    dot1 = strchr((const char *)token, '.') + 1;
     dot2 = strrchr((const char *)token, '.');
     ck_assert_ptr_nonnull(dot2);
     /* the signature alone */
@@ -726,6 +779,7 @@ static Suite *secrets_suite(void)
     tcase_add_test(tc, test_token_secret_verifies_downstream);
     tcase_add_test(tc, test_leak_in_tool_and_labels);
     tcase_add_test(tc, test_token_parts_alone);
+    tcase_add_test(tc, test_token_issuer_and_params);
     tcase_add_test(tc, test_scrub_mixed_case_hex);
     tcase_add_test(tc, test_scrub_after_end);
     tcase_add_test(tc, test_delegation_narrows);

@@ -86,10 +86,13 @@ static size_t lease_copy(agentauthz_session *s, agentauthz_action *a, const char
     return len;
 }
 
-/* A token's text, freed while it still begins with the token header, is found at open. */
+/*
+ * A token's text, freed while it still begins with the token header (the
+ * base64url of {"alg":"EdDSA","typ":"txntoken+jwt","kid":"), is found at open.
+ */
 START_TEST(test_issued_token_wiped)
 {
-    static const char header[] = "aztk.v1.public.";
+    static const char header[] = "eyJhbGciOiJFZERTQSIsInR5cCI6InR4bnRva2VuK2p3dCIsImtpZCI6";
     agentauthz_engine *e = engine_with(NULL, policy, NULL);
     agentauthz_session *s;
     watch_add(header, sizeof header - 1);

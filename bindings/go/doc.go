@@ -22,7 +22,12 @@
 // idempotent and objects that are never closed are freed by the garbage
 // collector, but closing them promptly ends sessions and wipes secrets.
 //
-// The package links against libagentauthz (-lagentauthz); build it with
-// CGO_CFLAGS and CGO_LDFLAGS pointing at the library's headers and files
-// when they are not installed system-wide.
+// The package links against libagentauthz, which cgo finds with
+// pkg-config (agentauthz.pc, installed with the library): for a library
+// installed under another prefix, or a build tree, set PKG_CONFIG_PATH to
+// the directory holding agentauthz.pc (a build tree has
+// agentauthz-uninstalled.pc), and let the loader find the library at run
+// time (ldconfig, LD_LIBRARY_PATH or an rpath). The import path is the
+// module's, github.com/libagentauthz/libagentauthz/bindings/go; the package
+// name is agentauthz.
 package agentauthz

@@ -1,7 +1,7 @@
 package agentauthz
 
 /*
-#cgo LDFLAGS: -lagentauthz
+#cgo pkg-config: agentauthz
 #include "shim.h"
 */
 import "C"
@@ -243,6 +243,21 @@ func (e *Engine) PolicyInfo() (PolicyInfo, error) {
 		Rules: int(info.rules), Tasks: int(info.tasks), Secrets: int(info.secrets),
 		Identities: int(info.identities), Generation: uint64(info.generation),
 	}, nil
+}
+
+// JWKS returns the engine's public key as a JWK Set (JSON text): what a
+// service or gateway verifies its task tokens with, in any JWT library.
+func (e *Engine) JWKS() (string, error) {
+	c, err := e.rlock()
+	if err != nil {
+		return "", err
+	}
+	defer e.mu.RUnlock()
+	var buf [C.AGENTAUTHZ_JWKS_TEXT_MAX]C.char
+	if rc := C.agentauthz_engine_jwks(c, &buf[0], C.size_t(len(buf))); rc != 0 {
+		return "", newError(rc, nil)
+	}
+	return C.GoString(&buf[0]), nil
 }
 
 // PublicKey returns the engine's public key as text ("azpk1.<base64url>"),

@@ -39,6 +39,9 @@ const (
 	ErrExist     Code = C.AGENTAUTHZ_EEXIST     // refusing to overwrite a file
 	ErrProvider  Code = C.AGENTAUTHZ_EPROVIDER  // the host's secret provider failed
 	ErrTamper    Code = C.AGENTAUTHZ_ETAMPER    // an audit log's MAC chain is broken
+	ErrAlgorithm Code = C.AGENTAUTHZ_EALGORITHM // a token's "alg" is "none" or not EdDSA
+	ErrKeyID     Code = C.AGENTAUTHZ_EKEYID     // a token's "kid" is not a key the verifier holds
+	ErrTokenType Code = C.AGENTAUTHZ_ETOKENTYPE // a token's "typ" is not txntoken+jwt
 )
 
 // Error returns the library's name for the code ("invalid policy").

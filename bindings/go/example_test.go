@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/libagentauthz/agentauthz-go"
+	agentauthz "github.com/libagentauthz/libagentauthz/bindings/go"
 )
 
 // The README's example: guard a tool call, and test a tool against a

@@ -1,3 +1,3 @@
-module github.com/libagentauthz/agentauthz-go
+module github.com/libagentauthz/libagentauthz/bindings/go
 
 go 1.19

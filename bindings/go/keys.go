@@ -6,6 +6,7 @@ package agentauthz
 import "C"
 
 import (
+	"encoding/json"
 	"runtime"
 	"sync"
 	"time"
@@ -84,6 +85,47 @@ func (k *Keys) PublicText() string {
 	return C.GoString(&buf[0])
 }
 
+// JWKS returns the public key as a JWK Set (JSON text): what a service or
+// gateway verifies task tokens with, in any JWT library. "" for closed keys.
+func (k *Keys) JWKS() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c == nil {
+		return ""
+	}
+	var buf [C.AGENTAUTHZ_JWKS_TEXT_MAX]C.char
+	if C.agentauthz_keys_jwks(k.c, &buf[0], C.size_t(len(buf))) != 0 {
+		return ""
+	}
+	return C.GoString(&buf[0])
+}
+
+// PublicKeyJWKS returns the JWK Set (JSON text) of a public key given as
+// text ("azpk1...."); ErrCrypto when the text is not one.
+func PublicKeyJWKS(pubkey string) (string, error) { return pubkeyText(pubkey, false) }
+
+// KeyID returns the key id of a public key given as text: its RFC 7638 JWK
+// thumbprint, the "kid" of every token it signs.
+func KeyID(pubkey string) (string, error) { return pubkeyText(pubkey, true) }
+
+func pubkeyText(pubkey string, kid bool) (string, error) {
+	if !validString(pubkey) {
+		return "", misuse(ErrInvalid, "the key holds a NUL byte")
+	}
+	cpk := C.CString(pubkey)
+	defer C.free(unsafe.Pointer(cpk))
+	var buf [C.AGENTAUTHZ_JWKS_TEXT_MAX]C.char
+	var cerr C.agentauthz_error
+	which := C.int(0)
+	if kid {
+		which = 1
+	}
+	if rc := C.az_go_pubkey_jwks(cpk, &buf[0], C.size_t(len(buf)), which, &cerr); rc != 0 {
+		return "", newError(rc, &cerr)
+	}
+	return C.GoString(&buf[0]), nil
+}
+
 // String describes the keys by their public key only.
 func (k *Keys) String() string { return "agentauthz.Keys(" + k.PublicText() + ")" }
 
@@ -138,17 +180,20 @@ func (k *Keys) handle() *C.agentauthz_keys {
 	return k.c
 }
 
-// Claims are the claims of a task token.
+// Claims are the claims of a task token (a JWT; the claim names are in the comments).
 type Claims struct {
 	Identity  string // "sub": the workload identity
-	Task      string
-	Session   string // "sid": the session id
-	Audience  string
-	Issuer    string // "" when the token has none
-	Parent    string // the parent session's id, "" when none
+	Task      string // "scope": the task
+	Session   string // "txn": the session id
+	Audience  string // "aud"
+	Issuer    string // "iss": the engine's name, "" when the token has none
+	Parent    string // "tctx.parent": the parent session's id, "" when none
 	IssuedAt  time.Time
 	ExpiresAt time.Time
-	Tools     []string
+	Tools     []string // "tctx.tools"
+	// "tctx.params": the task parameters the policy shares (token_params),
+	// nil when none. Numbers are float64, as encoding/json decodes them.
+	Params map[string]any
 }
 
 // maxSkew is the library's bound on tolerated clock skew.
@@ -158,10 +203,23 @@ const maxSkew = 86400 * time.Second
 // public key (text, as Engine.PublicKey and Keys.PublicText give it),
 // requiring audience (or any audience when audience is "") and tolerating
 // skew of clock difference (at most 24 hours). Errors: ErrToken (malformed,
-// or not valid yet), ErrSignature, ErrExpired, ErrAudience, ErrCrypto (a
-// malformed public key). Messages never quote the token.
+// or not valid yet), ErrSignature, ErrExpired, ErrAudience, ErrAlgorithm
+// ("alg" none or not EdDSA), ErrKeyID (a "kid" that is not this key's),
+// ErrTokenType ("typ" not txntoken+jwt), ErrLimit (over 8192 bytes, JSON over
+// bounds), ErrJSON (a duplicate key), ErrCrypto (a malformed public key).
+// Messages never quote the token.
 func VerifyToken(pubkey, token, audience string, skew time.Duration) (*Claims, error) {
-	return verifyToken(pubkey, token, audience, skew, time.Time{})
+	return verifyToken(pubkey, "", token, audience, skew, time.Time{})
+}
+
+// VerifyTokenJWKS is VerifyToken with the keys of a JWK Set (JSON text, as
+// Keys.JWKS and Engine.JWKS give it): the token's "kid" picks the key.
+// ErrCrypto (or ErrJSON) for a set that cannot be used.
+func VerifyTokenJWKS(jwks, token, audience string, skew time.Duration) (*Claims, error) {
+	if jwks == "" {
+		return nil, misuse(ErrInvalid, "the JWK Set is empty")
+	}
+	return verifyToken("", jwks, token, audience, skew, time.Time{})
 }
 
 // VerifyTokenAt is VerifyToken at time now instead of the system clock.
@@ -169,10 +227,11 @@ func VerifyTokenAt(pubkey, token, audience string, skew time.Duration, now time.
 	if now.Unix() <= 0 {
 		return nil, misuse(ErrInvalid, "now must be after 1970")
 	}
-	return verifyToken(pubkey, token, audience, skew, now)
+	return verifyToken(pubkey, "", token, audience, skew, now)
 }
 
-func verifyToken(pubkey, token, audience string, skew time.Duration, now time.Time) (*Claims, error) {
+// verifyToken verifies with pubkey, or with the JWK Set jwks when it is not "".
+func verifyToken(pubkey, jwks, token, audience string, skew time.Duration, now time.Time) (*Claims, error) {
 	if skew < 0 || skew > maxSkew {
 		return nil, misuse(ErrInvalid, "the skew must be between 0 and 24 hours")
 	}
@@ -180,7 +239,10 @@ func verifyToken(pubkey, token, audience string, skew time.Duration, now time.Ti
 		return nil, misuse(ErrInvalid, "the key or audience holds a NUL byte")
 	}
 	if len(token) > C.AGENTAUTHZ_TOKEN_MAX {
-		return nil, misuse(ErrToken, "the token is too long")
+		return nil, misuse(ErrLimit, "a token is at most 8192 bytes")
+	}
+	if len(jwks) > C.AGENTAUTHZ_JWKS_MAX {
+		return nil, misuse(ErrLimit, "a JWK Set is at most 65536 bytes")
 	}
 	cpk, ctok := C.CString(pubkey), C.CBytes([]byte(token))
 	defer C.free(unsafe.Pointer(cpk))
@@ -196,16 +258,24 @@ func verifyToken(pubkey, token, audience string, skew time.Duration, now time.Ti
 	}
 	var out *C.agentauthz_token_claims
 	var cerr C.agentauthz_error
-	rc := C.az_go_token_verify(cpk, (*C.char)(ctok), C.size_t(len(token)), caud,
-		C.uint32_t(skew/time.Second), C.int64_t(unix), &out, &cerr)
+	var rc C.int
+	if jwks != "" {
+		cset := C.CBytes([]byte(jwks))
+		defer C.free(cset)
+		rc = C.az_go_token_verify_jwks((*C.char)(cset), C.size_t(len(jwks)), (*C.char)(ctok),
+			C.size_t(len(token)), caud, C.uint32_t(skew/time.Second), C.int64_t(unix), &out, &cerr)
+	} else {
+		rc = C.az_go_token_verify(cpk, (*C.char)(ctok), C.size_t(len(token)), caud,
+			C.uint32_t(skew/time.Second), C.int64_t(unix), &out, &cerr)
+	}
 	if rc != 0 {
 		return nil, newError(rc, &cerr)
 	}
 	defer C.agentauthz_token_claims_free(out)
-	return claimsFromC(out), nil
+	return claimsFromC(out)
 }
 
-func claimsFromC(c *C.agentauthz_token_claims) *Claims {
+func claimsFromC(c *C.agentauthz_token_claims) (*Claims, error) {
 	cl := &Claims{
 		Identity:  C.GoString(c.identity),
 		Task:      C.GoString(c.task),
@@ -219,15 +289,29 @@ func claimsFromC(c *C.agentauthz_token_claims) *Claims {
 	for i := C.size_t(0); i < c.tools_count; i++ {
 		cl.Tools = append(cl.Tools, C.GoString(C.az_go_claims_tool(c, i)))
 	}
-	return cl
+	if c.params != nil {
+		// The library writes params as a compact JSON object.
+		if err := json.Unmarshal([]byte(C.GoString(c.params)), &cl.Params); err != nil {
+			return nil, misuse(ErrJSON, "the token's params are not a JSON object")
+		}
+	}
+	return cl, nil
 }
 
 // SignToken signs claims with the keys' signing key, for services that
 // issue task tokens themselves (engines issue theirs through `token`
-// secrets). Issuer and Parent are left out when "". ErrInvalid for claims
-// outside the token format, ErrLimit for a token over 8192 bytes.
+// secrets). Issuer, Parent and Params are left out when empty. ErrInvalid
+// for claims outside the token format, ErrLimit for a token over 8192 bytes.
 func (k *Keys) SignToken(c Claims) (string, error) {
-	strs := []string{c.Identity, c.Task, c.Session, c.Audience, c.Issuer, c.Parent}
+	params := ""
+	if len(c.Params) > 0 {
+		b, err := json.Marshal(c.Params)
+		if err != nil {
+			return "", misuse(ErrInvalid, "the params cannot be written as JSON")
+		}
+		params = string(b)
+	}
+	strs := []string{c.Identity, c.Task, c.Session, c.Audience, c.Issuer, c.Parent, params}
 	for _, s := range append(strs, c.Tools...) {
 		if !validString(s) {
 			return "", misuse(ErrInvalid, "a claim holds a NUL byte")
@@ -256,7 +340,7 @@ func (k *Keys) SignToken(c Claims) (string, error) {
 	}
 	var out *C.char
 	var cerr C.agentauthz_error
-	rc := C.az_go_token_sign(k.c, cs[0], cs[1], cs[2], cs[3], cs[4], cs[5],
+	rc := C.az_go_token_sign(k.c, cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6],
 		C.int64_t(c.IssuedAt.Unix()), C.int64_t(c.ExpiresAt.Unix()), (*C.char)(ctools),
 		C.size_t(len(c.Tools)), C.size_t(len(tools)), &out, &cerr)
 	if rc != 0 {

@@ -1,6 +1,8 @@
 package agentauthz
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -100,6 +102,7 @@ func TestSignAndVerify(t *testing.T) {
 	now := time.Now()
 	c := claims(now)
 	c.Issuer, c.Parent = "me", strings.Repeat("p", 32)
+	c.Params = map[string]any{"ticket": "T-1", "n": 2}
 	token, err := k.SignToken(c)
 	if err != nil {
 		t.Fatal(err)
@@ -112,13 +115,16 @@ func TestSignAndVerify(t *testing.T) {
 		len(got.Tools) != 2 || got.Tools[1] != "db.*" || got.ExpiresAt.Unix() != now.Add(10*time.Minute).Unix() {
 		t.Fatalf("claims %+v", got)
 	}
+	if got.Params["ticket"] != "T-1" || got.Params["n"] != float64(2) || len(got.Params) != 2 {
+		t.Fatalf("params %+v", got.Params)
+	}
 	if _, err := VerifyToken(k.PublicText(), token, "", 0); err != nil {
 		t.Fatal("any audience:", err)
 	}
 	_, err = VerifyToken(k.PublicText(), token, "other", 0)
 	expectCode(t, err, ErrAudience)
 	_, err = VerifyToken(newKeys(t).PublicText(), token, "aud", 0)
-	expectCode(t, err, ErrSignature)
+	expectCode(t, err, ErrKeyID)
 	_, err = VerifyTokenAt(k.PublicText(), token, "aud", time.Minute, now.Add(time.Hour))
 	expectCode(t, err, ErrExpired)
 	_, err = VerifyTokenAt(k.PublicText(), token, "aud", time.Minute, now.Add(11*time.Minute+time.Second))
@@ -127,7 +133,7 @@ func TestSignAndVerify(t *testing.T) {
 		t.Fatal("within the skew:", err)
 	}
 	// Tampering with any byte breaks the token.
-	for i := len("aztk.v1.public."); i < len(token); i += 7 {
+	for i := 0; i < len(token); i += 7 {
 		b := []byte(token)
 		b[i] ^= 1
 		if _, err := VerifyToken(k.PublicText(), string(b), "aud", 0); err == nil {
@@ -154,16 +160,17 @@ func TestSignAndVerify(t *testing.T) {
 func TestVerifyHostileTokens(t *testing.T) {
 	k := newKeys(t)
 	pub := k.PublicText()
-	for _, token := range []string{"", "aztk", "aztk.v1.public..", "aztk.v2.public.e30.AAAA",
-		"aztk.v1.public." + strings.Repeat("A", 5000) + "." + strings.Repeat("A", 86),
-		strings.Repeat(".", 100), "aztk.v1.public.e30\x00.AAAA"} {
-		if _, err := VerifyToken(pub, token, "", 0); !errors.Is(err, ErrToken) && !errors.Is(err, ErrSignature) {
+	for _, token := range []string{"", "a.b", "a.b.", "e30.e30." + strings.Repeat("A", 86),
+		"e30." + strings.Repeat("A", 5000) + "." + strings.Repeat("A", 86),
+		strings.Repeat(".", 100), "e30.e30\x00.AAAA"} {
+		if _, err := VerifyToken(pub, token, "", 0); !errors.Is(err, ErrToken) &&
+			!errors.Is(err, ErrSignature) && !errors.Is(err, ErrAlgorithm) {
 			t.Fatalf("token %.40q: %v", token, err)
 		}
 	}
 	_, err := VerifyToken(pub, strings.Repeat("x", 9000), "", 0)
-	expectCode(t, err, ErrToken)
-	_, err = VerifyToken("azpk1.short", "aztk.v1.public.e30.AAAA", "", 0)
+	expectCode(t, err, ErrLimit)
+	_, err = VerifyToken("azpk1.short", "e30.e30.AAAA", "", 0)
 	expectCode(t, err, ErrCrypto)
 	_, err = VerifyToken(pub, "t", "", 25*time.Hour)
 	expectCode(t, err, ErrInvalid)
@@ -208,4 +215,71 @@ func TestTokenSecretVerifies(t *testing.T) {
 	}
 	_, err = VerifyTokenAt(pub, token, "https://api.example", 0, wall.Now().Add(31*time.Minute))
 	expectCode(t, err, ErrExpired)
+}
+
+// withHeader puts another header on a token (its signature then no longer verifies).
+func withHeader(token, header string) string {
+	parts := strings.Split(token, ".")
+	parts[0] = base64.RawURLEncoding.EncodeToString([]byte(header))
+	return strings.Join(parts, ".")
+}
+
+func TestRefusedHeaders(t *testing.T) {
+	k := newKeys(t)
+	pub := k.PublicText()
+	kid, err := KeyID(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := k.SignToken(claims(time.Now()))
+	for _, c := range []struct {
+		header string
+		code   Code
+	}{
+		{`{"alg":"none","typ":"txntoken+jwt","kid":"` + kid + `"}`, ErrAlgorithm},
+		{`{"alg":"ES256","typ":"txntoken+jwt","kid":"` + kid + `"}`, ErrAlgorithm},
+		{`{"alg":"EdDSA","typ":"txntoken+jwt"}`, ErrKeyID},
+		{`{"alg":"EdDSA","typ":"txntoken+jwt","kid":"x` + kid + `"}`, ErrKeyID},
+		{`{"alg":"EdDSA","typ":"JWT","kid":"` + kid + `"}`, ErrTokenType},
+		{`{"alg":"EdDSA","alg":"EdDSA","typ":"txntoken+jwt","kid":"` + kid + `"}`, ErrJSON},
+		// The near miss: an acceptable header reaches the signature check.
+		{`{"kid":"` + kid + `","typ":"application/txntoken+jwt","alg":"EdDSA"}`, ErrSignature},
+	} {
+		_, err := VerifyToken(pub, withHeader(token, c.header), "", 0)
+		expectCode(t, err, c.code)
+	}
+}
+
+func TestJWKS(t *testing.T) {
+	k, other := newKeys(t), newKeys(t)
+	set := k.JWKS()
+	var parsed struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(set), &parsed); err != nil || len(parsed.Keys) != 1 {
+		t.Fatalf("JWKS %q: %v", set, err)
+	}
+	kid, _ := KeyID(k.PublicText())
+	jwk := parsed.Keys[0]
+	if jwk["kty"] != "OKP" || jwk["crv"] != "Ed25519" || jwk["alg"] != "EdDSA" || jwk["use"] != "sig" ||
+		jwk["kid"] != kid || jwk["x"] != strings.TrimPrefix(k.PublicText(), "azpk1.") {
+		t.Fatalf("JWK %v", jwk)
+	}
+	if s, err := PublicKeyJWKS(k.PublicText()); err != nil || s != set {
+		t.Fatalf("PublicKeyJWKS %q %v", s, err)
+	}
+	token, _ := k.SignToken(claims(time.Now()))
+	if c, err := VerifyTokenJWKS(set, token, "aud", 0); err != nil || c.Identity != "agent/1" {
+		t.Fatalf("VerifyTokenJWKS: %v", err)
+	}
+	_, err := VerifyTokenJWKS(other.JWKS(), token, "aud", 0)
+	expectCode(t, err, ErrKeyID)
+	_, err = VerifyTokenJWKS(`{"keys":[]}`, token, "", 0)
+	expectCode(t, err, ErrCrypto)
+	_, err = KeyID("azpk1.short")
+	expectCode(t, err, ErrCrypto)
+	e, _ := newTestEngine(t, WithKeys(k))
+	if s, err := e.JWKS(); err != nil || s != set {
+		t.Fatalf("Engine.JWKS %q %v", s, err)
+	}
 }

@@ -3,12 +3,13 @@
 # shared library, and prints go test's summary lines.
 #
 # top_srcdir and top_builddir default to the repository this script is in.
-# The headers come from $top_srcdir/include and $top_builddir/include (the
-# generated agentauthz/version.h lives in the build tree; when neither tree
-# has one, it is generated from version.h.in into a temporary directory).
-# The library is $top_builddir/lib/.libs/libagentauthz.so, or the one in
-# $AGENTAUTHZ_LIBDIR. Nothing is downloaded: the module has no
-# dependencies and GOPROXY is off. GO defaults to Debian's go.
+# cgo finds the library as a user's build does, through the binding's
+# "#cgo pkg-config: agentauthz": PKG_CONFIG_PATH starts with $top_builddir,
+# whose agentauthz-uninstalled.pc (written by configure) gives the source
+# tree's headers, the build tree's generated agentauthz/version.h and
+# lib/.libs; LD_LIBRARY_PATH is set to that libdir for run time. Nothing is
+# downloaded: the module has no dependencies and GOPROXY is off. GO
+# defaults to Debian's go.
 #
 #   run-tests.sh          the tests and the example (make check)
 #   run-tests.sh bench    BenchmarkCheck4Args, one row for make bench
@@ -21,44 +22,50 @@ top_srcdir=${top_srcdir:-$(cd "$srcdir/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 top_srcdir=$(cd "$top_srcdir" && pwd)
 top_builddir=$(cd "$top_builddir" && pwd)
-libdir=${AGENTAUTHZ_LIBDIR:-$top_builddir/lib/.libs}
 GO=${GO:-go}
 
 if ! command -v "$GO" >/dev/null 2>&1; then
     echo "run-tests.sh: go is not installed (apt-get install golang-go): skipped" >&2
     exit 77
 fi
-if [ ! -f "$libdir/libagentauthz.so" ]; then
+if [ ! -f "$top_builddir/lib/.libs/libagentauthz.so" ]; then
     # The sanitizer builds are static only: the binding is tested in build/.
-    echo "run-tests.sh: no shared library at $libdir/libagentauthz.so (a static-only build such as the sanitizer builds; the shared build tests this): skipped" >&2
+    echo "run-tests.sh: no shared library in $top_builddir/lib/.libs (a static-only build such as the sanitizer builds; the shared build tests this): skipped" >&2
     exit 77
+fi
+if [ ! -f "$top_builddir/agentauthz-uninstalled.pc" ]; then
+    echo "run-tests.sh: no agentauthz-uninstalled.pc in $top_builddir (run configure)" >&2
+    exit 1
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/agentauthz-go.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-incdirs="-I$top_srcdir/include -I$top_builddir/include"
-if [ ! -f "$top_builddir/include/agentauthz/version.h" ] &&
-   [ ! -f "$top_srcdir/include/agentauthz/version.h" ]; then
-    mkdir -p "$tmp/include/agentauthz"
-    sed -e 's/@PACKAGE_VERSION@/0.1.0/' -e 's/@AZ_VERSION_MAJOR@/0/' \
-        -e 's/@AZ_VERSION_MINOR@/1/' -e 's/@AZ_VERSION_PATCH@/0/' \
-        -e 's/@AZ_VERSION_NUM@/0x000100/' \
-        "$top_srcdir/include/agentauthz/version.h.in" >"$tmp/include/agentauthz/version.h"
-    incdirs="$incdirs -I$tmp/include"
+PKG_CONFIG_PATH=$top_builddir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+unset PKG_CONFIG_DISABLE_UNINSTALLED
+export PKG_CONFIG_PATH
+libdir=$(${PKG_CONFIG:-pkg-config} --variable=libdir agentauthz)
+if [ "$libdir" != "$top_builddir/lib/.libs" ]; then
+    echo "run-tests.sh: pkg-config found another agentauthz than $top_builddir's: libdir=$libdir" >&2
+    exit 1
 fi
 
 # Offline and reproducible: the local toolchain, no proxy, no VCS stamping,
-# no workspace; the build cache goes to the temporary directory unless the
-# caller has one (a read-only $HOME must not break make distcheck).
+# no workspace; the build cache goes to the build tree unless the caller
+# has one (a read-only $HOME must not break make distcheck), shared with
+# test-module.sh.
 GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-buildvcs=false GOWORK=off GO111MODULE=on
-GOCACHE=${GOCACHE:-$tmp/cache}
+GOCACHE=${GOCACHE:-$top_builddir/go-cache}
 CGO_ENABLED=1
-CGO_CFLAGS="$incdirs ${CGO_CFLAGS:--O2 -g}"
-CGO_LDFLAGS="-L$libdir ${CGO_LDFLAGS:-}"
+# Go's build cache does not notice changed C headers or libraries
+# (golang/go#24355): a hash of them in the cgo flags makes a changed
+# library rebuild the binding instead of testing a stale build.
+key=$(cat "$top_srcdir/include/agentauthz.h" "$top_srcdir"/include/agentauthz/*.h \
+    "$top_builddir/include/agentauthz/version.h" "$libdir/libagentauthz.so" | cksum)
+CGO_CPPFLAGS="-DAZ_GO_CACHE_KEY=${key%% *}${CGO_CPPFLAGS:+ $CGO_CPPFLAGS}"
 LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export GOTOOLCHAIN GOPROXY GOFLAGS GOWORK GO111MODULE GOCACHE CGO_ENABLED CGO_CFLAGS \
-    CGO_LDFLAGS LD_LIBRARY_PATH
+export GOTOOLCHAIN GOPROXY GOFLAGS GOWORK GO111MODULE GOCACHE CGO_ENABLED CGO_CPPFLAGS \
+    LD_LIBRARY_PATH
 
 if [ "${1:-}" = bench ]; then
     cd "$srcdir"

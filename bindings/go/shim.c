@@ -333,6 +333,32 @@ int az_go_token_verify(const char *pubkey, const char *token, size_t len, const 
     return agentauthz_token_verify(pk, token, len, &opt, out, err);
 }
 
+int az_go_token_verify_jwks(const char *jwks, size_t jlen, const char *token, size_t len,
+                            const char *audience, uint32_t skew, int64_t now,
+                            agentauthz_token_claims **out, agentauthz_error *err)
+{
+    agentauthz_token_verify_options opt = AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT;
+    agentauthz_verifier *v = NULL;
+    int rc;
+    *out = NULL;
+    opt.audience = audience;
+    opt.skew = skew;
+    if ((rc = agentauthz_verifier_new_jwks(jwks, jlen, &opt, 0, &v, err)) != 0)
+        return rc;
+    rc = agentauthz_verifier_verify(v, token, len, now, out, err);
+    agentauthz_verifier_free(v);
+    return rc;
+}
+
+int az_go_pubkey_jwks(const char *pubkey, char *out, size_t cap, int kid, agentauthz_error *err)
+{
+    unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES];
+    int rc = agentauthz_pubkey_parse(pubkey, pk, err);
+    if (rc)
+        return rc;
+    return kid ? agentauthz_pubkey_kid(pk, out, cap) : agentauthz_pubkey_jwks(pk, out, cap);
+}
+
 const char *az_go_claims_tool(const agentauthz_token_claims *c, size_t i)
 {
     return c && i < c->tools_count ? c->tools[i] : NULL;
@@ -340,8 +366,9 @@ const char *az_go_claims_tool(const agentauthz_token_claims *c, size_t i)
 
 int az_go_token_sign(const agentauthz_keys *k, const char *identity, const char *task,
                      const char *session, const char *audience, const char *issuer,
-                     const char *parent, int64_t iat, int64_t exp, const char *tools,
-                     size_t ntools, size_t tools_len, char **out, agentauthz_error *err)
+                     const char *parent, const char *params, int64_t iat, int64_t exp,
+                     const char *tools, size_t ntools, size_t tools_len, char **out,
+                     agentauthz_error *err)
 {
     agentauthz_token_claims c;
     size_t i, pos = 0;
@@ -365,6 +392,7 @@ int az_go_token_sign(const agentauthz_keys *k, const char *identity, const char 
     c.audience = (char *)audience;
     c.issuer = (char *)issuer;
     c.parent = (char *)parent;
+    c.params = (char *)params;
     c.iat = iat;
     c.exp = exp;
     c.tools_count = ntools;

@@ -141,13 +141,22 @@ int az_go_token_verify(const char *pubkey, const char *token, size_t len, const 
                        uint32_t skew, int64_t now, agentauthz_token_claims **out,
                        agentauthz_error *err);
 
+/* agentauthz_token_verify with the keys of a JWK Set (a verifier without a cache). */
+int az_go_token_verify_jwks(const char *jwks, size_t jlen, const char *token, size_t len,
+                            const char *audience, uint32_t skew, int64_t now,
+                            agentauthz_token_claims **out, agentauthz_error *err);
+
+/* The JWK Set (jwks) or the key id (kid) of a public key given as text. */
+int az_go_pubkey_jwks(const char *pubkey, char *out, size_t cap, int kid, agentauthz_error *err);
+
 /* The i-th tool of claims c. */
 const char *az_go_claims_tool(const agentauthz_token_claims *c, size_t i);
 
 /* Builds claims from Go's strings for agentauthz_token_sign (tools: ntools NUL-terminated strings). */
 int az_go_token_sign(const agentauthz_keys *k, const char *identity, const char *task,
                      const char *session, const char *audience, const char *issuer,
-                     const char *parent, int64_t iat, int64_t exp, const char *tools,
-                     size_t ntools, size_t tools_len, char **out, agentauthz_error *err);
+                     const char *parent, const char *params, int64_t iat, int64_t exp,
+                     const char *tools, size_t ntools, size_t tools_len, char **out,
+                     agentauthz_error *err);
 
 #endif /* AZ_GO_SHIM_H */

@@ -10,6 +10,7 @@ export declare const CODES: Readonly<{
     EIDENTITY: -7; EPARAM: -8; EJSON: -9; ELIMIT: -10; ESESSION: -11; ENOTFOUND: -12;
     EDENIED: -13; ECRYPTO: -14; ETOKEN: -15; ESIGNATURE: -16; EEXPIRED: -17;
     EAUDIENCE: -18; EPERM: -19; EEXIST: -20; EPROVIDER: -21; ETAMPER: -22;
+    EALGORITHM: -23; EKEYID: -24; ETOKENTYPE: -25;
 }>;
 
 export type ErrorCode = Exclude<keyof typeof CODES, 'OK'> | 'EUNKNOWN';
@@ -57,6 +58,12 @@ export declare class SignatureError extends TokenError {}
 export declare class ExpiredError extends TokenError {}
 /** EAUDIENCE. */
 export declare class AudienceError extends TokenError {}
+/** EALGORITHM: the token's "alg" is "none" or not EdDSA. */
+export declare class AlgorithmError extends TokenError {}
+/** EKEYID: the token's "kid" is missing or names no key the verifier holds. */
+export declare class KeyIdError extends TokenError {}
+/** ETOKENTYPE: the token's "typ" is not txntoken+jwt. */
+export declare class TokenTypeError extends TokenError {}
 /** EPROVIDER: the host's secret provider refused (or threw). */
 export declare class ProviderError extends AgentAuthzError {}
 /** ETAMPER: an audit log's MAC chain is broken; report says where. */
@@ -182,6 +189,8 @@ export declare class Engine {
     readonly publicKey: Buffer;
     /** "azpk1.<base64url>" */
     readonly publicKeyText: string;
+    /** The public key as a JWK Set (JSON text), for JWT libraries and gateways. */
+    readonly jwks: string;
     /** Starts the audit log; with neither path nor callback, stops it. */
     setAudit(options?: AuditOptions): void;
     /** Reopens the audit file after log rotation renamed it. */
@@ -285,16 +294,26 @@ export declare class Session {
     delegate(identity: string, task: string, options?: DelegateOptions): Session;
 }
 
+/** A task token's claims, named as the C struct names them (the JWT claim in each comment). */
 export interface TokenClaims {
+    /** sub */
     identity: string;
+    /** scope */
     task: string;
+    /** txn */
     session: string;
+    /** aud */
     audience: string;
+    /** iss */
     issuer: string | null;
+    /** tctx.parent */
     parent: string | null;
     iat: number;
     exp: number;
+    /** tctx.tools */
     tools: string[];
+    /** tctx.params: the task parameters the policy shares (token_params), or null. */
+    params: { [name: string]: JsonValue } | null;
 }
 
 export interface VerifyOptions {
@@ -319,6 +338,7 @@ export interface SignClaims {
     tools?: string[];
     issuer?: string | null;
     parent?: string | null;
+    params?: { [name: string]: JsonValue } | null;
 }
 
 /** An engine's keys, in the library's guarded memory; only the public key reaches JavaScript. */
@@ -336,7 +356,11 @@ export declare class Keys {
     readonly publicText: string;
     /** The raw 32-byte Ed25519 public key. */
     readonly publicKey: Buffer;
-    /** A signed task token. */
+    /** The public key as a JWK Set (JSON text). */
+    readonly jwks: string;
+    /** The key id of the tokens these keys sign (RFC 7638 JWK thumbprint). */
+    readonly kid: string;
+    /** A signed task token (a JWT). */
     signToken(claims: SignClaims): string;
     readonly closed: boolean;
     /** Wipes and frees the keys, once no open engine uses them. Idempotent. */
@@ -350,11 +374,13 @@ export interface VerifierOptions {
     skew?: number;
     /** Size of the cache of verified tokens, 0 to 1048576 (default 1024). */
     cacheEntries?: number;
+    /** A JWK Set (JSON text or object) to verify with, instead of a public key (give null). */
+    jwks?: string | { keys: object[] };
 }
 
 /** A token verifier with a bounded cache and a revocation list, for downstream services. */
 export declare class Verifier {
-    constructor(publicKey: string | Uint8Array | Keys, options?: VerifierOptions);
+    constructor(publicKey: string | Uint8Array | Keys | null, options?: VerifierOptions);
     readonly audience: string | null;
     /** The claims; now is Unix seconds (default: the system clock). */
     verify(token: string | Uint8Array, now?: number): TokenClaims;
@@ -365,9 +391,17 @@ export declare class Verifier {
     close(): void;
 }
 
-/** Verifies a task token offline; throws TokenError, SignatureError, ExpiredError or AudienceError. */
+/**
+ * Verifies a task token offline; throws TokenError or its subclasses (SignatureError,
+ * ExpiredError, AudienceError, AlgorithmError, KeyIdError, TokenTypeError), LimitError
+ * (over 8192 bytes, JSON over bounds) or JSONError (a duplicate key).
+ */
 export declare function verifyToken(publicKey: string | Uint8Array | Keys, token: string | Uint8Array,
     options?: VerifyOptions): TokenClaims;
+/** The key id (RFC 7638 JWK thumbprint) of a public key. */
+export declare function keyId(publicKey: string | Uint8Array | Keys): string;
+/** The JWK Set (JSON text) of a public key. */
+export declare function jwks(publicKey: string | Uint8Array | Keys): string;
 
 export type AuditProblem = 'intact' | 'malformed' | 'truncated' | 'mac' | 'seq' | 'prev' | 'empty'
     | 'end' | 'engine' | 'logId' | 'signature' | 'unsigned';
@@ -404,3 +438,9 @@ export declare function auditVerify(keys: Keys | AuditVerifyOptions, ...paths: s
 export declare function strerror(errno: number): string;
 /** The loaded C library's version, "MAJOR.MINOR.PATCH". */
 export declare function libraryVersion(): string;
+/**
+ * The library this process loaded: the path of the copy bundled in the package
+ * (prebuilds/<platform>-<arch>/), the AGENTAUTHZ_LIBRARY path, or 'libagentauthz.so.0'
+ * (the system's, from the dynamic linker's search path).
+ */
+export declare const libraryPath: string;

@@ -4,8 +4,9 @@
  * for Node.js through koffi. Every call is synchronous: a check costs about a
  * microsecond and never waits.
  *
- * The shared library is the one AGENTAUTHZ_LIBRARY names (a full path), else
- * libagentauthz.so.0 from the dynamic linker's search path.
+ * The shared library is the copy bundled in the npm tarball
+ * (prebuilds/linux-x64/), else the one AGENTAUTHZ_LIBRARY names (a full
+ * path), else libagentauthz.so.0 from the dynamic linker's search path.
  *
  *     const { Engine } = require('agentauthz');
  *     const engine = new Engine();
@@ -16,11 +17,11 @@
  *     s.close();
  */
 
-const { C } = require('./lib/ffi');
+const { C, LIBRARY_PATH } = require('./lib/ffi');
 const errors = require('./lib/errors');
 const { Engine, FakeClock, AuditReport, auditVerify } = require('./lib/engine');
 const { Session, Decision, Lease, Substitution } = require('./lib/session');
-const { Keys, Verifier, verifyToken } = require('./lib/tokens');
+const { Keys, Verifier, verifyToken, keyId, jwks } = require('./lib/tokens');
 
 /* The version of the loaded C library, "MAJOR.MINOR.PATCH". */
 function libraryVersion() {
@@ -28,8 +29,10 @@ function libraryVersion() {
 }
 
 module.exports = {
-    Engine, FakeClock, Session, Decision, Lease, Substitution, Keys, Verifier, verifyToken,
-    AuditReport, auditVerify, libraryVersion,
+    Engine, FakeClock, Session, Decision, Lease, Substitution, Keys, Verifier, verifyToken, keyId,
+    jwks, AuditReport, auditVerify, libraryVersion,
+    // The library loaded: the bundled copy's path, AGENTAUTHZ_LIBRARY or the system's name.
+    libraryPath: LIBRARY_PATH,
     CODES: errors.CODES, strerror: errors.strerror, Diagnostic: errors.Diagnostic,
     // The error classes, one per family of codes, as the Python binding has them.
     AgentAuthzError: errors.AgentAuthzError, PolicyError: errors.PolicyError,
@@ -42,5 +45,7 @@ module.exports = {
     RefusedError: errors.RefusedError, CryptoError: errors.CryptoError,
     TokenError: errors.TokenError, SignatureError: errors.SignatureError,
     ExpiredError: errors.ExpiredError, AudienceError: errors.AudienceError,
+    AlgorithmError: errors.AlgorithmError, KeyIdError: errors.KeyIdError,
+    TokenTypeError: errors.TokenTypeError,
     ProviderError: errors.ProviderError, TamperError: errors.TamperError,
 };

@@ -48,11 +48,13 @@ top_srcdir_abs=$(cd "$srcdir/../.." && pwd)
 top_srcdir=$top_srcdir_abs
 export top_srcdir
 if [ "$top_srcdir_abs" != "$top_builddir" ] || [ ! -w "$srcdir" ]; then
-    workdir=$top_builddir/bindings/node
+    # Not build/bindings/node: make would find the copies there before the
+    # sources (VPATH) and install them.
+    workdir=$top_builddir/node-test
     mkdir -p "$workdir"
-    # Without this script, which make would otherwise find here first.
+    # Without the test scripts, which make would otherwise find here first.
     (cd "$srcdir" && tar cf - --exclude=node_modules --exclude='*.log' \
-        --exclude=./run-tests.sh .) |
+        --exclude=./run-tests.sh --exclude=./test-package.sh .) |
         (cd "$workdir" && tar xf -)
     chmod -R u+w "$workdir"
 fi

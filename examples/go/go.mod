@@ -1,7 +1,7 @@
-module github.com/libagentauthz/agentauthz-go/examples/go
+module github.com/libagentauthz/libagentauthz/examples/go
 
 go 1.19
 
-require github.com/libagentauthz/agentauthz-go v0.0.0
+require github.com/libagentauthz/libagentauthz/bindings/go v0.0.0
 
-replace github.com/libagentauthz/agentauthz-go => ../../bindings/go
+replace github.com/libagentauthz/libagentauthz/bindings/go => ../../bindings/go

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/libagentauthz/agentauthz-go"
+	agentauthz "github.com/libagentauthz/libagentauthz/bindings/go"
 )
 
 func main() {

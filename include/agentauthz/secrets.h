@@ -22,23 +22,44 @@
  * Public key text: "azpk1." followed by the 32-byte Ed25519 public key in
  * base64url without padding (49 characters in all).
  *
- * Task token format, version 1:
+ * Task token format: a JWT (RFC 7519) in the compact JWS serialization
+ * (RFC 7515), signed with Ed25519 (RFC 8037, "alg": "EdDSA"), shaped after
+ * OAuth Transaction Tokens (draft-ietf-oauth-transaction-tokens):
  *
- *     aztk.v1.public.<base64url(payload)>.<base64url(signature)>
+ *     BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature)
  *
- * signature is the 64-byte Ed25519 signature of the bytes "aztk.v1.public."
- * followed by the payload bytes, so a signature cannot be moved to another
- * token version or purpose. payload is compact JSON (UTF-8) with exactly
- * these keys, "iss" optional, no others:
+ * base64url without padding, canonical. signature is the 64-byte Ed25519
+ * signature of the ASCII bytes BASE64URL(header) "." BASE64URL(payload).
+ * The header, as the library signs it, is exactly
  *
- *     {"v":1,"iss":"...","sub":"<identity>","task":"...","sid":"<session>",
- *      "aud":"...","iat":<unix seconds>,"exp":<unix seconds>,
- *      "tools":["...",...],"parent":null|"<parent session>"}
+ *     {"alg":"EdDSA","typ":"txntoken+jwt","kid":"<kid>"}
  *
- * iat and exp are integers in [0, 2^53 - 1] with iat <= exp; every string,
- * tool names included, is non-empty valid UTF-8 with no NUL byte; at most
- * AGENTAUTHZ_TOKEN_TOOLS_MAX tools; the whole token at most
+ * where kid is the RFC 7638 JWK thumbprint of the public key: the base64url
+ * SHA-256 of the bytes {"crv":"Ed25519","kty":"OKP","x":"<x>"}, x the
+ * base64url public key (43 characters each). The payload is compact JSON
+ * (UTF-8), members in this order:
+ *
+ *     {"iss":"<engine name>","sub":"<identity>","aud":"<audience>",
+ *      "iat":<unix seconds>,"exp":<unix seconds>,"txn":"<session id>",
+ *      "scope":"<task>","tctx":{"tools":["...",...],
+ *      "parent":"<parent session id>","params":{"<name>":<value>,...}}}
+ *
+ * "iss" is omitted when the engine has no name, "parent" when the session
+ * has none, "params" when the task shares no parameter (the policy's
+ * token_params). iat and exp are integers in [0, 2^53 - 1] with iat <= exp;
+ * every string, tool names included, is non-empty valid UTF-8 with no NUL
+ * byte; at most AGENTAUTHZ_TOKEN_TOOLS_MAX tools; the whole token at most
  * AGENTAUTHZ_TOKEN_MAX bytes.
+ *
+ * A verifier accepts a header with exactly the members "alg" ("EdDSA"),
+ * "typ" ("txntoken+jwt" or "application/txntoken+jwt", any case) and "kid"
+ * (a key it holds), in any order, and a payload with exactly the claims
+ * above ("aud" a string, not a list); any other member is refused.
+ *
+ * JWK Set (RFC 7517) of a public key, as agentauthz_keys_jwks writes it:
+ *
+ *     {"keys":[{"kty":"OKP","crv":"Ed25519","x":"<x>","kid":"<kid>",
+ *               "alg":"EdDSA","use":"sig"}]}
  */
 #ifndef AGENTAUTHZ_SECRETS_H
 #define AGENTAUTHZ_SECRETS_H
@@ -119,6 +140,34 @@ AGENTAUTHZ_API int agentauthz_keys_public(const agentauthz_keys *k, char *out, s
 AGENTAUTHZ_API int agentauthz_keys_public_raw(const agentauthz_keys *k,
                                               unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES]);
 
+/* Bytes needed for a key id (the JWK thumbprint: 43 characters) with its NUL. */
+#define AGENTAUTHZ_KID_TEXT_MAX 44
+/* Bytes needed for the JWK Set of one public key with its NUL. */
+#define AGENTAUTHZ_JWKS_TEXT_MAX 176
+/* The most bytes of JWK Set text agentauthz_verifier_new_jwks reads, and keys it keeps. */
+#define AGENTAUTHZ_JWKS_MAX 65536
+#define AGENTAUTHZ_JWKS_KEYS_MAX 16
+
+/*
+ * Writes the key id of the public key pk, its RFC 7638 JWK thumbprint (43
+ * base64url characters), NUL-terminated, into out, which has cap bytes (at
+ * least AGENTAUTHZ_KID_TEXT_MAX, else AGENTAUTHZ_EINVAL). Thread-safe.
+ */
+AGENTAUTHZ_API int agentauthz_pubkey_kid(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES],
+                                         char *out, size_t cap);
+
+/*
+ * Writes the JWK Set of the public key pk (the format above), NUL-terminated,
+ * into out, which has cap bytes (at least AGENTAUTHZ_JWKS_TEXT_MAX, else
+ * AGENTAUTHZ_EINVAL). A service verifies task tokens with it and any JWT
+ * library. Thread-safe.
+ */
+AGENTAUTHZ_API int agentauthz_pubkey_jwks(const unsigned char pk[AGENTAUTHZ_PUBKEY_BYTES],
+                                          char *out, size_t cap);
+
+/* As agentauthz_pubkey_jwks, for k's public key. Thread-safe. */
+AGENTAUTHZ_API int agentauthz_keys_jwks(const agentauthz_keys *k, char *out, size_t cap);
+
 /* Wipes and frees the keys. NULL is a no-op. No other call on k may be running. */
 AGENTAUTHZ_API void agentauthz_keys_free(agentauthz_keys *k);
 
@@ -141,21 +190,24 @@ AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_pubkey_parse(const char *text,
 /*
  * A token's claims. For agentauthz_token_sign the caller owns the struct and
  * its strings (issuer and parent may be NULL; tools may be NULL when
- * tools_count is 0). A struct returned by the library is one allocation the
- * caller frees with agentauthz_token_claims_free, and only so; issuer and
- * parent are NULL when the token has none.
+ * tools_count is 0; params may be NULL, else it is the JSON text of an
+ * object, at most AGENTAUTHZ_TOKEN_MAX bytes, written into the token in
+ * compact form, and omitted when empty). A struct returned by the library is
+ * one allocation the caller frees with agentauthz_token_claims_free, and
+ * only so; issuer, parent and params are NULL when the token has none.
  */
 typedef struct agentauthz_token_claims {
     char *identity; /* "sub": the workload identity */
-    char *task;     /* "task" */
-    char *session;  /* "sid": the session id */
+    char *task;     /* "scope": the task */
+    char *session;  /* "txn": the session id */
     char *audience; /* "aud" */
     char *issuer;   /* "iss", or NULL */
-    char *parent;   /* "parent": the parent session's id, or NULL */
+    char *parent;   /* "tctx.parent": the parent session's id, or NULL */
     int64_t iat;    /* issued at, unix seconds */
     int64_t exp;    /* expires at, unix seconds */
-    char **tools;   /* the tools the task may call */
+    char **tools;   /* "tctx.tools": the tools the task may call */
     size_t tools_count;
+    char *params;   /* "tctx.params" as compact JSON object text, or NULL: none */
 } agentauthz_token_claims;
 
 typedef struct agentauthz_token_verify_options {
@@ -180,15 +232,22 @@ AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_token_sign(const agentauthz_keys *k
                                                          char **out, agentauthz_error *err);
 
 /*
- * Verifies a token (len bytes) offline with the 32-byte public key pk. The
- * signature is checked before the payload is parsed. Errors:
- * AGENTAUTHZ_ETOKEN malformed (bad prefix or version, bad base64url, wrong
- * length, extra dots, bad JSON, a missing, extra or wrongly typed claim,
- * over AGENTAUTHZ_TOKEN_MAX, or not valid yet: iat > now + skew);
+ * Verifies a token (len bytes) offline with the 32-byte public key pk (its
+ * key id the thumbprint of pk). The header is checked, then the signature,
+ * and only then is the payload parsed. Each refusal has its own code:
+ * AGENTAUTHZ_ELIMIT over AGENTAUTHZ_TOKEN_MAX bytes, a header over 1024
+ * bytes, or JSON over the parser's bounds (nesting, items);
+ * AGENTAUTHZ_EJSON a header or payload that repeats a key;
+ * AGENTAUTHZ_EALGORITHM "alg" is "none" or any algorithm but "EdDSA";
+ * AGENTAUTHZ_EKEYID "kid" is missing or names no key the verifier holds;
+ * AGENTAUTHZ_ETOKENTYPE "typ" is missing or not the transaction token type;
  * AGENTAUTHZ_ESIGNATURE the signature does not verify; AGENTAUTHZ_EEXPIRED
- * now > exp + skew; AGENTAUTHZ_EAUDIENCE the audience is not opt->audience.
- * opt may be NULL (AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT). On success, if
- * out is not NULL, *out receives the claims (free with
+ * now > exp + skew; AGENTAUTHZ_EAUDIENCE the audience is not opt->audience;
+ * AGENTAUTHZ_ETOKEN anything else malformed (not three base64url parts,
+ * not canonical base64url, not JSON, a "crit" or other unknown header
+ * member, a missing, extra or wrongly typed claim, or not valid yet:
+ * iat > now + skew). opt may be NULL (AGENTAUTHZ_TOKEN_VERIFY_OPTIONS_INIT).
+ * On success, if out is not NULL, *out receives the claims (free with
  * agentauthz_token_claims_free); on failure *out is NULL. Error messages
  * never quote the token. Thread-safe.
  */
@@ -224,6 +283,20 @@ AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_verifier_new(
     size_t cache_entries, agentauthz_verifier **out, agentauthz_error *err);
 
 /*
+ * As agentauthz_verifier_new, for the Ed25519 keys of a JWK Set (len bytes
+ * of JSON text, at most AGENTAUTHZ_JWKS_MAX). A token is verified with the
+ * key whose "kid" member (or, without one, whose JWK thumbprint) is the
+ * token's "kid". Keys of another type, curve, "use" or "alg" are skipped;
+ * a set with none left, more than AGENTAUTHZ_JWKS_KEYS_MAX, a repeated kid,
+ * a private key ("d") or a malformed "x" is refused with
+ * AGENTAUTHZ_ECRYPTO (AGENTAUTHZ_EJSON for text that is not JSON), err
+ * saying why. Thread-safe.
+ */
+AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_verifier_new_jwks(
+    const char *jwks, size_t len, const agentauthz_token_verify_options *opt,
+    size_t cache_entries, agentauthz_verifier **out, agentauthz_error *err);
+
+/*
  * Verifies a token as agentauthz_token_verify does, at time now (unix
  * seconds; 0: the system clock), through the cache. Also fails with
  * AGENTAUTHZ_ESESSION when the token's session or parent session has been
@@ -238,7 +311,7 @@ AGENTAUTHZ_API AGENTAUTHZ_WUR int agentauthz_verifier_verify(agentauthz_verifier
 
 /*
  * Revokes a session id (copied as a hash): every later verify of a token
- * with that "sid" or "parent" fails, cached or not. Idempotent.
+ * with that "txn" or "tctx.parent" fails, cached or not. Idempotent.
  * AGENTAUTHZ_ELIMIT once AGENTAUTHZ_VERIFIER_REVOKED_MAX distinct ids are
  * revoked (a revocation is never dropped to make room). Safe concurrently.
  */

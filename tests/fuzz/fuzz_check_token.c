@@ -20,6 +20,7 @@
  *    returns AGENTAUTHZ_ESESSION and a deny.
  */
 #include "fuzz_common.h"
+#include "fuzz_jws.h"
 
 #include "internal.h"
 
@@ -57,27 +58,6 @@ typedef struct harness {
     agentauthz_action *a;
     const char *tool;
 } harness;
-
-/* prefix || b64(payload) || "." || b64(sig over prefix || payload) */
-static char *sign_payload(const uint8_t *data, size_t size)
-{
-    size_t b64 = sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    unsigned char *msg = malloc(15 + size + 1), sig[64];
-    char *t = malloc(15 + b64 + 1 + 87);
-    if (!msg || !t)
-        abort();
-    memcpy(msg, "aztk.v1.public.", 15);
-    if (size)
-        memcpy(msg + 15, data, size);
-    if (az_keys_sign(fz_keys(), msg, 15 + size, sig))
-        abort();
-    memcpy(t, msg, 15);
-    sodium_bin2base64(t + 15, b64, data, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    t[15 + b64 - 1] = '.';
-    sodium_bin2base64(t + 15 + b64, 87, sig, 64, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    free(msg);
-    return t;
-}
 
 /* Whether some pattern of the token could match tool (exactly, or as a glob). */
 static int may_name(const agentauthz_token_claims *c, const char *tool)
@@ -170,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (resources[(data[0] >> 3) % 5])
         FZ_REQUIRE(agentauthz_action_set_resource(h.a, resources[(data[0] >> 3) % 5]) == 0);
     try_token(&h, (const char *)data + 1, size - 1);
-    t = sign_payload(data + 1, size - 1);
+    t = fz_sign_payload(fz_keys(), data + 1, size - 1);
     try_token(&h, t, strlen(t));
     free(t);
     agentauthz_action_free(h.a);

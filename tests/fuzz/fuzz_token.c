@@ -1,10 +1,13 @@
 /*
  * Fuzz harness for task tokens.
  *
- * Each input is tried twice: as a whole token (exercising the frame and
- * base64url checks, which run before the signature), and as a payload that
- * the harness signs with a fixed key, so that the claims parser behind the
- * signature check is reached too. A payload that verifies must survive a
+ * Each input is tried three ways: as a whole token (exercising the frame,
+ * base64url and header checks, which run before the signature); as a
+ * payload that the harness signs under the library's header with a fixed
+ * key, so that the claims parser behind the signature check is reached
+ * too; and, when it holds a newline, as a header (before it) and a payload
+ * (after it) that the harness signs, so that hostile headers are signed
+ * like good ones. A payload that verifies must survive a
  * sign and verify round trip with the same claims, the caching verifier
  * must agree with the plain verify, and a token that verifies holds no
  * byte outside its alphabet.
@@ -19,8 +22,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
-#include "agentauthz/secrets.h"
+#include "fuzz_jws.h"
 
 #define NOW 1700000000
 
@@ -51,33 +53,13 @@ static harness *get_harness(void)
     return &h;
 }
 
-/* prefix || b64(payload) || "." || b64(sig over prefix || payload) */
-static char *sign_payload(const harness *h, const uint8_t *data, size_t size)
-{
-    size_t b64 = sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    unsigned char *msg = malloc(15 + size + 1), sig[64];
-    char *t = malloc(15 + b64 + 1 + 87);
-    if (!msg || !t)
-        abort();
-    memcpy(msg, "aztk.v1.public.", 15);
-    if (size)
-        memcpy(msg + 15, data, size);
-    if (az_keys_sign(h->keys, msg, 15 + size, sig))
-        abort();
-    memcpy(t, msg, 15);
-    sodium_bin2base64(t + 15, b64, data, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    t[15 + b64 - 1] = '.';
-    sodium_bin2base64(t + 15 + b64, 87, sig, 64, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    free(msg);
-    return t;
-}
-
 static void same_claims(const agentauthz_token_claims *a, const agentauthz_token_claims *b)
 {
     if (strcmp(a->identity, b->identity) || strcmp(a->task, b->task) ||
         strcmp(a->session, b->session) || strcmp(a->audience, b->audience) ||
         (!a->issuer != !b->issuer) || (a->issuer && strcmp(a->issuer, b->issuer)) ||
         (!a->parent != !b->parent) || (a->parent && strcmp(a->parent, b->parent)) ||
+        (!a->params != !b->params) || (a->params && strcmp(a->params, b->params)) ||
         a->iat != b->iat || a->exp != b->exp || a->tools_count != b->tools_count)
         abort();
     for (size_t i = 0; i < a->tools_count; i++)
@@ -103,8 +85,8 @@ static void round_trip(const harness *h, const agentauthz_token_claims *c)
 }
 
 /*
- * A token that verifies is written in its own alphabet only: "aztk.v1.public."
- * and base64url, so that one token has one text (no byte outside the
+ * A token that verifies is written in its own alphabet only: base64url and
+ * the two dots, so that one token has one text (no byte outside the
  * alphabet may stand for a base64url digit).
  */
 static void token_alphabet(const char *t, size_t len)
@@ -142,13 +124,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     harness *h = get_harness();
+    const uint8_t *nl;
     char *t;
     if (size > 2 * AGENTAUTHZ_TOKEN_MAX)
         return 0;
     try_token(h, (const char *)data, size);
-    t = sign_payload(h, data, size);
+    t = fz_sign_payload(h->keys, data, size);
     try_token(h, t, strlen(t));
     free(t);
+    nl = size ? memchr(data, '\n', size) : NULL;
+    if (nl) {
+        size_t hlen = (size_t)(nl - data);
+        t = fz_sign_jws(h->keys, data, hlen, nl + 1, size - hlen - 1);
+        try_token(h, t, strlen(t));
+        free(t);
+    }
     return 0;
 }
 

@@ -13,8 +13,9 @@ for name in json glob yaml leak policy replay_line testfile audit keys check_tok
         failed=$((failed + 1))
     fi
 done
-# The token harness has no saved corpus; its seeds are the JSON corpus.
-if "$bin/replay_token" "$srcdir/tests/fuzz/corpus/json"; then
+# The token harness: its own corpus (tokens, headers and payloads of the JWT
+# format, from gen_token_seeds.py), and the JSON corpus as payloads.
+if "$bin/replay_token" "$srcdir/tests/fuzz/corpus/token" "$srcdir/tests/fuzz/corpus/json"; then
     passed=$((passed + 1))
 else
     echo "FAIL replay_token"

@@ -2,12 +2,12 @@
 /* Engines, policies, the clock, the host secret provider and the audit log. */
 
 const { koffi, C, SIZE, ClockFn, DiagFn, SecretIssueFn, SecretRevokeFn, AuditFn, ErrorT,
-    SecretRequestT, PUBKEY_BYTES } = require('./ffi');
+    SecretRequestT, PUBKEY_BYTES, JWKS_TEXT_MAX } = require('./ffi');
 const { CODES, Diagnostic, PolicyError, check, decodeError, fromCode } = require('./errors');
 const { cstr, nonNull, ttlNs, withValue, closedError, reenteredError,
     closeInCallbackError } = require('./util');
 const { Session, toAction, withCAction, decodeDecision, ownDeny } = require('./session');
-const { Keys, Verifier, tokenBytes, publicKey } = require('./tokens');
+const { Keys, Verifier, tokenBytes, publicKey, cText } = require('./tokens');
 
 const U64_MAX = (1n << 64n) - 1n;
 /* Why every decision of an engine is a deny once one of its callbacks has failed. */
@@ -397,6 +397,12 @@ class Engine {
     /* The public key as text, "azpk1.<base64url>". */
     get publicKeyText() {
         return 'azpk1.' + this.publicKey.toString('base64url');
+    }
+
+    /* The public key as a JWK Set (JSON text): what a service verifies task tokens with. */
+    get jwks() {
+        return cText(JWKS_TEXT_MAX, (buf) => C.agentauthz_engine_jwks(this._handle(), buf,
+            buf.length));
     }
 
     /*

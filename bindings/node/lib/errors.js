@@ -15,6 +15,7 @@ const CODES = {
     EIDENTITY: -7, EPARAM: -8, EJSON: -9, ELIMIT: -10, ESESSION: -11, ENOTFOUND: -12,
     EDENIED: -13, ECRYPTO: -14, ETOKEN: -15, ESIGNATURE: -16, EEXPIRED: -17,
     EAUDIENCE: -18, EPERM: -19, EEXIST: -20, EPROVIDER: -21, ETAMPER: -22,
+    EALGORITHM: -23, EKEYID: -24, ETOKENTYPE: -25,
 };
 Object.freeze(CODES);
 
@@ -62,6 +63,12 @@ class TokenError extends AgentAuthzError {}
 class SignatureError extends TokenError {}
 class ExpiredError extends TokenError {}
 class AudienceError extends TokenError {}
+/* EALGORITHM: the token's "alg" is "none" or not EdDSA. */
+class AlgorithmError extends TokenError {}
+/* EKEYID: the token's "kid" is missing or names no key the verifier holds. */
+class KeyIdError extends TokenError {}
+/* ETOKENTYPE: the token's "typ" is not txntoken+jwt. */
+class TokenTypeError extends TokenError {}
 /* EPROVIDER: the host's secret provider refused (or threw). */
 class ProviderError extends AgentAuthzError {}
 
@@ -154,6 +161,8 @@ const CLASSES = new Map([
     [CODES.ECRYPTO, CryptoError], [CODES.ETOKEN, TokenError], [CODES.ESIGNATURE, SignatureError],
     [CODES.EEXPIRED, ExpiredError], [CODES.EAUDIENCE, AudienceError],
     [CODES.EPROVIDER, ProviderError], [CODES.ETAMPER, TamperError],
+    [CODES.EALGORITHM, AlgorithmError], [CODES.EKEYID, KeyIdError],
+    [CODES.ETOKENTYPE, TokenTypeError],
 ]);
 
 /* The error of its code's class, for code errno and message (default: strerror). */
@@ -175,5 +184,6 @@ module.exports = {
     cstringAt, errorFor, InvalidArgumentError, OutOfMemoryError, FileError, NoPolicyError,
     SessionOpenError, UnknownTaskError, IdentityError, ParamError, JSONError, LimitError,
     SessionEndedError, NotFoundError, RefusedError, CryptoError, TokenError, SignatureError,
-    ExpiredError, AudienceError, ProviderError, TamperError,
+    ExpiredError, AudienceError, AlgorithmError, KeyIdError, TokenTypeError, ProviderError,
+    TamperError,
 };

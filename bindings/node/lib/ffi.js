@@ -14,7 +14,58 @@
  * koffi.decode on every check would cost more than the check itself.
  */
 
-const koffi = require('koffi');
+const fs = require('node:fs');
+const path = require('node:path');
+
+/* The package's root directory (this file is lib/ffi.js). */
+const PACKAGE_DIR = path.join(__dirname, '..');
+const KOFFI_VERSION = require('../package.json').dependencies.koffi;
+
+/* The modules that required this package from outside it, nearest first. */
+function requirerDirs() {
+    const dirs = [];
+    let m = module;
+    while (m && m.filename && m.filename.startsWith(PACKAGE_DIR + path.sep)) m = m.parent;
+    if (m && m.filename) dirs.push(path.dirname(m.filename));
+    if (require.main && require.main.filename) dirs.push(path.dirname(require.main.filename));
+    dirs.push(process.cwd());
+    return dirs;
+}
+
+/*
+ * koffi, from this package's own node_modules or, failing that, from the
+ * project that required the package. `npm install DIR` of a directory
+ * outside the project makes node_modules/agentauthz a symbolic link and
+ * installs none of the package's dependencies (npm 7 and later, unless
+ * --install-links), and Node resolves modules from the link's target, which
+ * has no node_modules: the project's own koffi is the one to use then.
+ */
+function loadKoffi() {
+    try {
+        return require('koffi');
+    } catch (e) {
+        if (e.code !== 'MODULE_NOT_FOUND') throw e;
+    }
+    for (const dir of requirerDirs()) {
+        let found;
+        try {
+            found = require.resolve('koffi', { paths: [dir] });
+        } catch (e) {
+            if (e.code !== 'MODULE_NOT_FOUND') throw e;
+            continue;
+        }
+        return require(found);
+    }
+    const err = new Error(`agentauthz: cannot find the npm package koffi ${KOFFI_VERSION}, ` +
+        `neither beside ${PACKAGE_DIR} nor in the project that requires it. npm installs ` +
+        'no dependencies of a package installed from a directory (`npm install DIR` makes ' +
+        `a link): run \`npm install koffi@${KOFFI_VERSION}\` in your project too, or ` +
+        'install the packed tarball (`npm install agentauthz-VERSION.tgz`) instead.');
+    err.code = 'ERR_AGENTAUTHZ_KOFFI';
+    throw err;
+}
+
+const koffi = loadKoffi();
 
 const ERROR_PATH_MAX = 512;
 const ERROR_MESSAGE_MAX = 512;
@@ -22,6 +73,8 @@ const NAME_MAX = 129;
 const REASON_MAX = 512;
 const PUBKEY_BYTES = 32;
 const PUBKEY_TEXT_MAX = 50;
+const KID_TEXT_MAX = 44;
+const JWKS_TEXT_MAX = 176;
 const TOKEN_MAX = 8192;
 const TOKEN_TOOLS_MAX = 256;
 const AUDIT_REASON_MAX = 256;
@@ -121,6 +174,7 @@ const TokenClaimsT = koffi.struct('agentauthz_token_claims', {
     exp: 'int64_t',
     tools: 'void *',
     tools_count: 'size_t',
+    params: 'const char *',
 });
 
 /* The same struct as input to agentauthz_token_sign: koffi encodes the tools array. */
@@ -135,6 +189,7 @@ const TokenClaimsInT = koffi.struct('agentauthz_token_claims_in', {
     exp: 'int64_t',
     tools: 'const char **',
     tools_count: 'size_t',
+    params: 'const char *',
 });
 
 const TokenVerifyOptionsT = koffi.struct('agentauthz_token_verify_options', {
@@ -238,6 +293,11 @@ const PROTOTYPES = [
     'int agentauthz_verifier_verify(void *v, const void *token, size_t len, int64_t now, _Out_ void **out, void *err)',
     'int agentauthz_verifier_revoke(void *v, const char *session_id)',
     'void agentauthz_verifier_free(void *v)',
+    'int agentauthz_verifier_new_jwks(const void *jwks, size_t len, const agentauthz_token_verify_options *opt, size_t cache_entries, _Out_ void **out, void *err)',
+    'int agentauthz_pubkey_kid(const void *pk, void *out, size_t cap)',
+    'int agentauthz_pubkey_jwks(const void *pk, void *out, size_t cap)',
+    'int agentauthz_keys_jwks(void *k, void *out, size_t cap)',
+    'int agentauthz_engine_jwks(void *e, void *out, size_t cap)',
     'int agentauthz_check_token(void *e, void *v, const void *token, size_t len, void *a, void *d, void *err)',
     'int agentauthz_engine_set_audit(void *e, const agentauthz_audit_options *opt, void *err)',
     'int agentauthz_engine_audit_reopen(void *e, void *err)',
@@ -245,48 +305,94 @@ const PROTOTYPES = [
     'int agentauthz_audit_verify_ext(const agentauthz_audit_verify_options *opt, const char **paths, size_t n, _Inout_ agentauthz_audit_result *res, void *err)',
 ];
 
+/* The library file name the system's dynamic linker is asked for. */
+const SYSTEM_LIBRARY = 'libagentauthz.so.0';
+const PLATFORM = `${process.platform}-${process.arch}`;
+/* The copy the npm tarball bundles (make npm-pack), for this platform only. */
+const BUNDLED_LIBRARY = path.join(PACKAGE_DIR, 'prebuilds', PLATFORM, SYSTEM_LIBRARY);
+
+/*
+ * The libraries to try, in order: the copy bundled in the package, then the
+ * one AGENTAUTHZ_LIBRARY names (a full path), else the system's. An explicit
+ * AGENTAUTHZ_LIBRARY replaces the system's search rather than preceding it:
+ * falling back silently to another installed copy would test or run the
+ * wrong library.
+ */
 function candidates() {
+    const list = [];
+    if (fs.existsSync(BUNDLED_LIBRARY)) list.push({ name: BUNDLED_LIBRARY, from: 'bundled' });
     const env = process.env.AGENTAUTHZ_LIBRARY;
-    // An explicit path is the only candidate: falling back silently to
-    // another installed copy would test or run the wrong library.
-    if (env) return [env];
-    return ['libagentauthz.so.0'];
+    if (env) list.push({ name: env, from: 'AGENTAUTHZ_LIBRARY' });
+    else list.push({ name: SYSTEM_LIBRARY, from: 'system' });
+    return list;
 }
 
+/* Every function of PROTOTYPES from lib, or throws naming the one missing. */
+function bind(lib) {
+    const fns = {};
+    for (const proto of PROTOTYPES) {
+        const name = proto.match(/(agentauthz_\w+)\(/)[1];
+        try {
+            fns[name] = lib.func(proto);
+        } catch (e) {
+            if (!/cannot find function/i.test(e.message)) throw new Error(`${name}: ${e.message}`);
+            throw new Error(`no function ${name} (a library older than this binding?)`);
+        }
+    }
+    // JSON arguments as a JS string: koffi encodes it straight into C memory.
+    fns.agentauthz_action_set_args_json_text = lib.func('agentauthz_action_set_args_json',
+        'int', ['void *', 'const char *', 'size_t', 'void *']);
+    // The check's hot path passes its pointers as plain numbers: koffi
+    // converts a number far faster than an External or a Buffer (about
+    // 100 ns against 500 ns a call on the project's machine). Only the
+    // session code calls these, with addresses of memory it owns.
+    fns.hot = {
+        check: lib.func('agentauthz_check', 'int', ['uintptr_t', 'uintptr_t', 'uintptr_t']),
+        setArgs: lib.func('agentauthz_action_set_args_json', 'int',
+            ['uintptr_t', 'uintptr_t', 'size_t', 'uintptr_t']),
+    };
+    return fns;
+}
+
+/*
+ * The first candidate that loads and has every function. None does: an
+ * Error (code ERR_AGENTAUTHZ_LIBRARY, `tried` the paths and why each
+ * failed) naming every path tried and the variable to set, thrown by
+ * require; nothing is left half-initialised.
+ */
 function open() {
-    const failures = [];
-    for (const name of candidates()) {
+    const tried = [];
+    for (const { name, from } of candidates()) {
         let lib;
         try {
             lib = koffi.load(name);
         } catch (e) {
-            failures.push(`${name}: ${e.message}`);
+            tried.push({ path: name, from, reason: e.message });
             continue;
         }
-        const fns = {};
-        for (const proto of PROTOTYPES) {
-            const f = lib.func(proto);
-            fns[proto.match(/(agentauthz_\w+)\(/)[1]] = f;
+        try {
+            return { fns: bind(lib), path: name };
+        } catch (e) {
+            tried.push({ path: name, from, reason: e.message });
+            if (typeof lib.unload === 'function') lib.unload();
         }
-        // JSON arguments as a JS string: koffi encodes it straight into C memory.
-        fns.agentauthz_action_set_args_json_text = lib.func('agentauthz_action_set_args_json',
-            'int', ['void *', 'const char *', 'size_t', 'void *']);
-        // The check's hot path passes its pointers as plain numbers: koffi
-        // converts a number far faster than an External or a Buffer (about
-        // 100 ns against 500 ns a call on the project's machine). Only the
-        // session code calls these, with addresses of memory it owns.
-        fns.hot = {
-            check: lib.func('agentauthz_check', 'int', ['uintptr_t', 'uintptr_t', 'uintptr_t']),
-            setArgs: lib.func('agentauthz_action_set_args_json', 'int',
-                ['uintptr_t', 'uintptr_t', 'size_t', 'uintptr_t']),
-        };
-        return fns;
     }
-    throw new Error('agentauthz: cannot load the libagentauthz shared library (set ' +
-        'AGENTAUTHZ_LIBRARY to its full path): ' + failures.join('; '));
+    const err = new Error('agentauthz: cannot load the libagentauthz shared library; tried ' +
+        tried.map((t) => `${t.path} (${t.from}): ${t.reason}`).join('; ') +
+        '. Set AGENTAUTHZ_LIBRARY to the full path of libagentauthz.so.0, or install the ' +
+        'library where the dynamic linker finds it (ldconfig, LD_LIBRARY_PATH).' +
+        (tried.some((t) => /lib(sodium|yaml)/.test(t.reason)) ? ' The library needs ' +
+            'libyaml and libsodium at run time (Debian: apt install libyaml-0-2 libsodium23).' : ''));
+    err.code = 'ERR_AGENTAUTHZ_LIBRARY';
+    err.tried = tried;
+    throw err;
 }
 
-const C = open();
+const loaded = open();
+const C = loaded.fns;
+/* The library this process uses: the bundled copy's path, AGENTAUTHZ_LIBRARY or the system's name. */
+const LIBRARY_PATH = loaded.path;
+
 
 /*
  * C memory of n bytes the binding owns: its numeric address for the hot
@@ -338,10 +444,11 @@ const SIZE = {
 };
 
 module.exports = {
-    koffi, C, OFF, SIZE, NativeBuffer, addressOf,
+    koffi, C, OFF, SIZE, NativeBuffer, addressOf, LIBRARY_PATH, BUNDLED_LIBRARY,
     ErrorT, DecisionT, PolicyInfoT, EngineOptionsT, LoadOptionsT, SessionOptionsT,
     DelegateOptionsT, TokenClaimsT, TokenClaimsInT, TokenVerifyOptionsT, SecretRequestT,
     AuditOptionsT, AuditReportT, AuditVerifyOptionsT, AuditResultT, ClockFn, DiagFn, SecretIssueFn, SecretRevokeFn, AuditFn,
-    NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, TOKEN_MAX, TOKEN_TOOLS_MAX,
+    NAME_MAX, REASON_MAX, PUBKEY_BYTES, PUBKEY_TEXT_MAX, KID_TEXT_MAX, JWKS_TEXT_MAX, TOKEN_MAX,
+    TOKEN_TOOLS_MAX,
     ERROR_PATH_MAX, ERROR_MESSAGE_MAX, AUDIT_REASON_MAX, KEYFILE_MAX, VERIFIER_CACHE_MAX,
 };

@@ -4,8 +4,8 @@
  * `token` secret provider's output, and the keys that sign it.
  */
 
-const { koffi, C, SIZE, TokenClaimsT, PUBKEY_BYTES, PUBKEY_TEXT_MAX, TOKEN_MAX, TOKEN_TOOLS_MAX,
-    KEYFILE_MAX, VERIFIER_CACHE_MAX } = require('./ffi');
+const { koffi, C, SIZE, TokenClaimsT, PUBKEY_BYTES, PUBKEY_TEXT_MAX, KID_TEXT_MAX, JWKS_TEXT_MAX,
+    TOKEN_MAX, TOKEN_TOOLS_MAX, KEYFILE_MAX, VERIFIER_CACHE_MAX } = require('./ffi');
 const { CODES, check, errorFor } = require('./errors');
 const { cstr, strList, bytesOf, nonNull, closedError } = require('./util');
 
@@ -137,10 +137,21 @@ class Keys {
         return pk;
     }
 
+    /* The public key as a JWK Set (JSON text), for JWT libraries and gateways. */
+    get jwks() {
+        return cText(JWKS_TEXT_MAX, (buf) => C.agentauthz_keys_jwks(this._handle(), buf, buf.length));
+    }
+
+    /* The key id (RFC 7638 JWK thumbprint) of the tokens these keys sign. */
+    get kid() {
+        return keyId(this.publicKey);
+    }
+
     /*
-     * A signed task token (a string) for claims { identity, task, session,
-     * audience, iat, exp, tools, issuer, parent }, the fields verifyToken
-     * returns; iat and exp are Unix seconds.
+     * A signed task token (a JWT string) for claims { identity, task,
+     * session, audience, iat, exp, tools, issuer, parent, params }, the
+     * fields verifyToken returns; iat and exp are Unix seconds, params an
+     * object of task parameters (tctx.params).
      */
     signToken(claims) {
         const c = signClaims(claims);
@@ -190,6 +201,25 @@ class Keys {
     }
 }
 
+/* The NUL-terminated text a call (buf) => rc writes into a buffer of cap bytes. */
+function cText(cap, call) {
+    const buf = Buffer.alloc(cap);
+    check(call(buf));
+    return buf.toString('latin1', 0, buf.indexOf(0));
+}
+
+/* The key id (RFC 7638 JWK thumbprint) of a public key: text, raw bytes or Keys. */
+function keyId(pubkey) {
+    const pk = publicKey(pubkey);
+    return cText(KID_TEXT_MAX, (buf) => C.agentauthz_pubkey_kid(pk, buf, buf.length));
+}
+
+/* The JWK Set (JSON text) of a public key: text, raw bytes or Keys. */
+function jwks(pubkey) {
+    const pk = publicKey(pubkey);
+    return cText(JWKS_TEXT_MAX, (buf) => C.agentauthz_pubkey_jwks(pk, buf, buf.length));
+}
+
 function keyFileTooLong() {
     return errorFor(CODES.ELIMIT, `a key file is at most ${KEYFILE_MAX} bytes`);
 }
@@ -220,6 +250,8 @@ function signClaims(claims) {
         issuer: optionalStr(claims.issuer, 'issuer'), parent: optionalStr(claims.parent, 'parent'),
         iat: unixSeconds(claims.iat, 'iat'), exp: unixSeconds(claims.exp, 'exp'),
         tools: tools.length ? tools : null, tools_count: tools.length,
+        params: claims.params === undefined || claims.params === null ? null
+            : cstr(JSON.stringify(claims.params), 'params'),
     };
 }
 
@@ -248,7 +280,7 @@ function claimsOf(ptr) {
     return {
         identity: c.identity, task: c.task, session: c.session, audience: c.audience,
         issuer: c.issuer, parent: c.parent, iat: Number(c.iat), exp: Number(c.exp),
-        tools: Array.from(tools),
+        tools: Array.from(tools), params: c.params === null ? null : JSON.parse(c.params),
     };
 }
 
@@ -273,7 +305,7 @@ function tokenBytes(token) {
 }
 
 function tokenTooLong() {
-    return errorFor(CODES.ETOKEN, `a token has at most ${TOKEN_MAX} bytes`);
+    return errorFor(CODES.ELIMIT, `a token is at most ${TOKEN_MAX} bytes`);
 }
 
 /* Takes claims the library returned: decodes and frees them. */
@@ -286,14 +318,18 @@ function takeClaims(ptr) {
 }
 
 /*
- * Verifies a task token offline and returns its claims: { identity, task,
- * session, audience, issuer, parent, iat, exp, tools }. pubkey is the
- * "azpk1." text, the raw 32 bytes (engine.publicKey) or Keys; options.audience
- * the required audience, options.skew the tolerated clock skew in seconds
- * (default 60), options.now Unix seconds (default: the system clock).
- * Throws TokenError (code ETOKEN) or its subclasses SignatureError
- * (ESIGNATURE), ExpiredError (EEXPIRED) and AudienceError (EAUDIENCE).
- * Error messages never quote the token.
+ * Verifies a task token (a JWT) offline and returns its claims: { identity
+ * (sub), task (scope), session (txn), audience (aud), issuer (iss), parent
+ * (tctx.parent), iat, exp, tools (tctx.tools), params (tctx.params, an object,
+ * or null) }. pubkey is the "azpk1." text, the raw 32 bytes (engine.publicKey)
+ * or Keys; options.audience the required audience, options.skew the
+ * tolerated clock skew in seconds (default 60), options.now Unix seconds
+ * (default: the system clock). Throws TokenError (code ETOKEN) or its
+ * subclasses SignatureError (ESIGNATURE), ExpiredError (EEXPIRED),
+ * AudienceError (EAUDIENCE), AlgorithmError (EALGORITHM), KeyIdError (EKEYID)
+ * and TokenTypeError (ETOKENTYPE); LimitError (ELIMIT) for a token over 8192
+ * bytes or JSON over bounds, JSONError (EJSON) for a duplicate key. Error
+ * messages never quote the token.
  */
 function verifyToken(pubkey, token, options = {}) {
     const pk = publicKey(pubkey);
@@ -335,16 +371,21 @@ const verifierFinalizer = new FinalizationRegistry((st) => st.close());
 
 /*
  * A token verifier for a downstream service: a public key (text, raw bytes
- * or Keys), fixed options (audience, skew) and a bounded cache of the
- * tokens it has verified, so that a token seen again costs a lookup instead
- * of a signature check. Expiry and revocation are checked on every call.
+ * or Keys) or options.jwks (a JWK Set, JSON text or object, with pubkey
+ * null), fixed options (audience, skew) and a bounded cache of the tokens
+ * it has verified, so that a token seen again costs a lookup instead of a
+ * signature check. Expiry and revocation are checked on every call.
  */
 class Verifier {
     #st;
 
     constructor(pubkey, options = {}) {
-        const pk = publicKey(pubkey);
-        const opt = verifyOptions({ ...options, now: 0 });
+        const set = options.jwks;
+        if ((pubkey === null || pubkey === undefined) === (set === undefined || set === null)) {
+            throw new TypeError('Verifier needs a public key or options.jwks, not both');
+        }
+        const pk = set == null ? publicKey(pubkey) : null;
+        const opt = verifyOptions({ audience: options.audience, skew: options.skew, now: 0 });
         const { cacheEntries = 1024 } = options;
         if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0 ||
             cacheEntries > VERIFIER_CACHE_MAX) {
@@ -353,7 +394,13 @@ class Verifier {
         this.audience = opt.audience;
         const out = [null];
         const err = Buffer.alloc(SIZE.error);
-        check(C.agentauthz_verifier_new(pk, opt, cacheEntries, out, err), err);
+        if (pk) {
+            check(C.agentauthz_verifier_new(pk, opt, cacheEntries, out, err), err);
+        } else {
+            const raw = Buffer.from(typeof set === 'string' ? set : JSON.stringify(set), 'utf8');
+            check(C.agentauthz_verifier_new_jwks(nonNull(raw), raw.length, opt, cacheEntries, out,
+                err), err);
+        }
         this.#st = new VerifierState(out[0]);
         verifierFinalizer.register(this, this.#st, this);
     }
@@ -428,4 +475,4 @@ if (Symbol.dispose) {
     Verifier.prototype[Symbol.dispose] = Verifier.prototype.close;
 }
 
-module.exports = { Keys, Verifier, verifyToken, tokenBytes, publicKey };
+module.exports = { Keys, Verifier, verifyToken, tokenBytes, publicKey, keyId, jwks, cText };

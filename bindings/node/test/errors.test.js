@@ -15,7 +15,8 @@ const FAMILY = {
     ESESSION: 'SessionEndedError', ENOTFOUND: 'NotFoundError', EDENIED: 'RefusedError',
     ECRYPTO: 'CryptoError', ETOKEN: 'TokenError', ESIGNATURE: 'SignatureError',
     EEXPIRED: 'ExpiredError', EAUDIENCE: 'AudienceError', EPERM: 'FileError', EEXIST: 'FileError',
-    EPROVIDER: 'ProviderError', ETAMPER: 'TamperError',
+    EPROVIDER: 'ProviderError', ETAMPER: 'TamperError', EALGORITHM: 'AlgorithmError',
+    EKEYID: 'KeyIdError', ETOKENTYPE: 'TokenTypeError',
 };
 
 test('every code has its class, and keeps its code and errno', () => {
@@ -33,7 +34,8 @@ test('every code has its class, and keeps its code and errno', () => {
     for (const sub of ['UnknownTaskError', 'IdentityError', 'ParamError']) {
         assert.ok(az[sub].prototype instanceof az.SessionOpenError, sub);
     }
-    for (const sub of ['SignatureError', 'ExpiredError', 'AudienceError']) {
+    for (const sub of ['SignatureError', 'ExpiredError', 'AudienceError', 'AlgorithmError',
+        'KeyIdError', 'TokenTypeError']) {
         assert.ok(az[sub].prototype instanceof az.TokenError, sub);
     }
     const unknown = errorFor(-999, 'odd');
@@ -55,7 +57,7 @@ test('calls throw the subclass of their code', () => {
         s.close();
         assert.throws(() => s.approve({ tool: 'x' }), az.SessionEndedError);
         assert.throws(() => new az.Engine().session('a', 'b'), az.NoPolicyError);
-        assert.throws(() => az.verifyToken('azpk1.x', 'aztk'), az.CryptoError);
+        assert.throws(() => az.verifyToken('azpk1.x', 'a.b.c'), az.CryptoError);
     } finally {
         engine.close();
     }

@@ -19,9 +19,9 @@ function sign(keys, extra = {}) {
 /* token with one character of its payload changed (the signature left as it was). */
 function tamper(token) {
     const parts = token.split('.');
-    const payload = JSON.parse(Buffer.from(parts[3], 'base64url'));
-    payload.task = 'admin';
-    parts[3] = Buffer.from(JSON.stringify(payload)).toString('base64url');
+    const payload = JSON.parse(Buffer.from(parts[1], 'base64url'));
+    payload.scope = 'admin';
+    parts[1] = Buffer.from(JSON.stringify(payload)).toString('base64url');
     return parts.join('.');
 }
 
@@ -68,16 +68,18 @@ test('a Verifier refuses tampered, expired, early, misdirected and foreign token
             e.code === 'ETOKEN');
         assert.throws(() => v.verify(other.signToken({ identity: 'a', task: 'work',
             session: 's'.repeat(32), audience: 'aud', iat: NOW, exp: NOW + 60 }), NOW),
-        az.SignatureError);
+        az.KeyIdError);
         assert.throws(() => v.verify(sign(keys, { audience: 'elsewhere' }), NOW), az.AudienceError);
-        for (const junk of ['', 'aztk.v1.public.', token.slice(0, -3), token + 'x', 'x'.repeat(9000),
-            Buffer.alloc(9000)]) {
+        for (const junk of ['', 'a.b.', token.slice(0, -3), token + 'x']) {
             assert.throws(() => v.verify(junk, NOW), az.TokenError);
+        }
+        for (const junk of ['x'.repeat(9000), Buffer.alloc(9000)]) {
+            assert.throws(() => v.verify(junk, NOW), az.LimitError);
         }
         try {
             v.verify(tamper(token), NOW);
         } catch (e) {
-            assert.ok(!e.message.includes(token.split('.')[4]), 'errors never quote the token');
+            assert.ok(!e.message.includes(token.split('.')[2]), 'errors never quote the token');
         }
         assert.throws(() => v.verify(token, -1), RangeError);
         assert.throws(() => v.verify(token, 1.5), RangeError);
@@ -117,7 +119,7 @@ test('checkToken checks a token-bearing call under the downstream policy', () =>
         assert.deepEqual([d.effect, d.rule], ['deny', 'session']);
         assert.throws(() => down.checkToken(ver, tamper(up.token), 'db.query'), az.SignatureError);
         assert.throws(() => down.checkToken(ver, 'garbage', 'db.query'), az.TokenError);
-        assert.throws(() => down.checkToken(ver, 'x'.repeat(9000), 'db.query'), az.TokenError);
+        assert.throws(() => down.checkToken(ver, 'x'.repeat(9000), 'db.query'), az.LimitError);
         ver.revoke(up.s.id);
         assert.throws(() => down.checkToken(ver, up.token, 'db.query'), az.SessionEndedError);
         assert.throws(() => down.checkToken({}, up.token, 'db.query'), TypeError);
@@ -193,4 +195,58 @@ test('a Verifier closed by a callback during checkToken is freed only after it',
         up.engine.close();
         up.keys.close();
     }
+});
+
+test('a Verifier over a JWK Set: key rotation, unknown keys, refused sets', () => {
+    const keys = Keys.generate();
+    const other = Keys.generate();
+    const jwk = JSON.parse(keys.jwks).keys[0];
+    assert.deepEqual(jwk, { kty: 'OKP', crv: 'Ed25519', x: keys.publicKey.toString('base64url'),
+        kid: keys.kid, alg: 'EdDSA', use: 'sig' });
+    assert.equal(az.jwks(keys.publicText), keys.jwks);
+    assert.equal(az.keyId(keys.publicKey), keys.kid);
+    const both = new Verifier(null, { jwks: { keys: [jwk, JSON.parse(other.jwks).keys[0]] } });
+    assert.equal(both.verify(sign(keys), NOW).identity, 'agent/1');
+    assert.equal(both.verify(sign(other), NOW).identity, 'agent/1');
+    both.close();
+    const one = new Verifier(null, { jwks: other.jwks, audience: 'aud' });
+    assert.throws(() => one.verify(sign(keys), NOW), (e) => e instanceof az.KeyIdError &&
+        e instanceof az.TokenError && e.code === 'EKEYID');
+    one.close();
+    assert.throws(() => new Verifier(null, { jwks: { keys: [{ ...jwk, d: jwk.x }] } }),
+        az.CryptoError);
+    assert.throws(() => new Verifier(keys, { jwks: keys.jwks }), TypeError);
+    assert.throws(() => new Verifier(null), TypeError);
+    const engine = new Engine({ keys });
+    assert.equal(engine.jwks, keys.jwks);
+    engine.close();
+    keys.close();
+    other.close();
+});
+
+/* A token of this header over the payload of a good one, with its (now wrong) signature. */
+function withHeader(token, header) {
+    const parts = token.split('.');
+    parts[0] = Buffer.from(JSON.stringify(header)).toString('base64url');
+    return parts.join('.');
+}
+
+test('a Verifier refuses alg none, other algorithms, unknown kids and other types', () => {
+    const keys = Keys.generate();
+    const token = sign(keys);
+    const kid = keys.kid;
+    const v = new Verifier(keys);
+    assert.throws(() => v.verify(withHeader(token, { alg: 'none', typ: 'txntoken+jwt', kid }), NOW),
+        (e) => e instanceof az.AlgorithmError && e.code === 'EALGORITHM' && /none/.test(e.message));
+    assert.throws(() => v.verify(withHeader(token, { alg: 'RS256', typ: 'txntoken+jwt', kid }), NOW),
+        az.AlgorithmError);
+    assert.throws(() => v.verify(withHeader(token, { alg: 'EdDSA', typ: 'txntoken+jwt' }), NOW),
+        az.KeyIdError);
+    assert.throws(() => v.verify(withHeader(token, { alg: 'EdDSA', typ: 'JWT', kid }), NOW),
+        (e) => e instanceof az.TokenTypeError && e.code === 'ETOKENTYPE');
+    // The near miss: an acceptable header reaches the signature check.
+    assert.throws(() => v.verify(withHeader(token, { kid, typ: 'txntoken+jwt', alg: 'EdDSA' }), NOW),
+        az.SignatureError);
+    v.close();
+    keys.close();
 });

@@ -7,11 +7,18 @@ silent layout mismatch would corrupt memory rather than raise.
 
 Every function the binding calls has its argtypes and restype declared: ctypes
 would otherwise pass Python ints as C int and truncate 64-bit pointers.
+
+The library is, in this order: the copy bundled in the package (a wheel
+carries one), $AGENTAUTHZ_LIBRARY (a full path), then the system's
+(ctypes.util.find_library, then libagentauthz.so.0 through the loader's
+path); with AGENTAUTHZ_LIBRARY set, the system's copy is not tried. `path`
+is the one that loaded.
 """
 
 import ctypes
 import ctypes.util
 import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ctypes import (
     CFUNCTYPE,
@@ -36,6 +43,8 @@ NAME_MAX = 129
 REASON_MAX = 512
 PUBKEY_BYTES = 32
 PUBKEY_TEXT_MAX = 50
+KID_TEXT_MAX = 44
+JWKS_TEXT_MAX = 176
 AUDIT_REASON_MAX = 256
 TOKEN_MAX = 8192
 
@@ -73,6 +82,9 @@ EPERM = -19
 EEXIST = -20
 EPROVIDER = -21
 ETAMPER = -22
+EALGORITHM = -23
+EKEYID = -24
+ETOKENTYPE = -25
 
 EFFECTS = ("deny", "allow", "ask")
 APPROVE_ONCE = 1
@@ -180,6 +192,7 @@ class TokenClaims(Structure):
         ("exp", c_int64),
         ("tools", POINTER(c_char_p)),
         ("tools_count", c_size_t),
+        ("params", c_char_p),
     ]
 
 
@@ -244,7 +257,7 @@ ERR = POINTER(Error)
 PK = POINTER(ctypes.c_ubyte * PUBKEY_BYTES)
 
 # name: (restype, argtypes)
-_PROTOTYPES = {
+_PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "agentauthz_strerror": (c_char_p, [c_int]),
     "agentauthz_version": (c_char_p, []),
     "agentauthz_free": (None, [c_void_p]),
@@ -259,6 +272,10 @@ _PROTOTYPES = {
     "agentauthz_keys_public_raw": (c_int, [P, PK]),
     "agentauthz_keys_free": (None, [P]),
     "agentauthz_pubkey_parse": (c_int, [c_char_p, PK, ERR]),
+    "agentauthz_pubkey_kid": (c_int, [PK, c_void_p, c_size_t]),
+    "agentauthz_pubkey_jwks": (c_int, [PK, c_void_p, c_size_t]),
+    "agentauthz_keys_jwks": (c_int, [P, c_void_p, c_size_t]),
+    "agentauthz_engine_jwks": (c_int, [P, c_void_p, c_size_t]),
     "agentauthz_token_sign": (c_int, [P, POINTER(TokenClaims), PP, ERR]),
     "agentauthz_token_verify": (
         c_int,
@@ -268,6 +285,10 @@ _PROTOTYPES = {
     "agentauthz_verifier_new": (
         c_int,
         [PK, POINTER(TokenVerifyOptions), c_size_t, PP, ERR],
+    ),
+    "agentauthz_verifier_new_jwks": (
+        c_int,
+        [c_char_p, c_size_t, POINTER(TokenVerifyOptions), c_size_t, PP, ERR],
     ),
     "agentauthz_verifier_verify": (
         c_int,
@@ -344,36 +365,71 @@ _PROTOTYPES = {
 }
 
 
-def _candidates():
-    """The library names to try, in the documented order."""
-    env = os.environ.get("AGENTAUTHZ_LIBRARY")
+BUNDLED = "libagentauthz.so.0"
+ENV = "AGENTAUTHZ_LIBRARY"
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class LibraryNotFoundError(ImportError):
+    """No libagentauthz could be loaded; tried lists (path, why) for each attempt."""
+
+    def __init__(self, tried: "List[Tuple[str, str]]") -> None:
+        self.tried = list(tried)
+        super().__init__(
+            "agentauthz: cannot load the libagentauthz shared library. Install a wheel "
+            "(which carries it), install the library where the system's loader finds it, or "
+            "set %s to the full path of libagentauthz.so.0. Tried: %s"
+            % (ENV, "; ".join("%s: %s" % t for t in self.tried)))
+
+
+def candidates(package_dir: str = PACKAGE_DIR,
+               environ: "Optional[Mapping[str, str]]" = None) -> "List[Tuple[str, str]]":
+    """The libraries to try, in the documented order, each with where it comes from."""
+    env = (os.environ if environ is None else environ).get(ENV)
+    out = [(os.path.join(package_dir, BUNDLED), "bundled with the package")]
     if env:
-        # An explicit path is the only candidate: falling back silently to
+        # An explicit path is the last candidate: falling back silently to
         # another installed copy would test or run the wrong library.
-        return [env]
+        out.append((env, "$" + ENV))
+        return out
     found = ctypes.util.find_library("agentauthz")
-    names = [found] if found else []
-    names.append("libagentauthz.so.0")
-    return names
+    if found:
+        out.append((found, "the system's (ctypes.util.find_library)"))
+    out.append(("libagentauthz.so.0", "the system's loader path"))
+    return out
 
 
-def _load():
-    errors = []
-    for name in _candidates():
+def load(names: "List[Tuple[str, str]]") -> ctypes.CDLL:
+    """The first library of names that loads and has every function the binding calls.
+
+    Raises LibraryNotFoundError naming every path tried and why it failed.
+    """
+    tried = []
+    for name, what in names:
         try:
-            lib = ctypes.CDLL(name)
+            found = ctypes.CDLL(name)
         except OSError as exc:
-            errors.append(str(exc))
+            tried.append(("%s (%s)" % (name, what), str(exc)))
             continue
-        for fn, (restype, argtypes) in _PROTOTYPES.items():
-            f = getattr(lib, fn)
-            f.restype = restype
-            f.argtypes = argtypes
-        return lib
-    raise ImportError(
-        "agentauthz: cannot load the libagentauthz shared library (set "
-        "AGENTAUTHZ_LIBRARY to its full path): " + "; ".join(errors)
-    )
+        try:
+            for fn, (restype, argtypes) in _PROTOTYPES.items():
+                f = getattr(found, fn)
+                f.restype = restype
+                f.argtypes = argtypes
+        except AttributeError as exc:
+            # An older library: calling a missing function later would be worse.
+            tried.append(("%s (%s)" % (name, what), "lacks a function (%s)" % exc))
+            continue
+        return found
+    raise LibraryNotFoundError(tried)
 
 
-lib = _load()
+def _load() -> "Tuple[Any, str]":
+    found = load(candidates())
+    return found, found._name
+
+
+# The functions' types are the prototypes above, which mypy cannot see.
+lib: Any
+path: str
+lib, path = _load()

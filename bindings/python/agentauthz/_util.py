@@ -1,12 +1,20 @@
 """Small conversions shared by the binding's modules."""
 
+from __future__ import annotations
+
 import ctypes
 import json
+from types import TracebackType
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Type, TypeVar, Union
 
 from . import _lib
 from . import errors
 
 _L = _lib.lib
+
+_Self = TypeVar("_Self", bound="Closing")
+# What the binding accepts for a C string: text, or bytes as they are.
+StrOrBytes = Union[str, bytes, bytearray]
 
 
 
@@ -15,14 +23,17 @@ class Closing:
 
     __slots__ = ()
 
-    def __enter__(self):
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
         self.close()
-        return False
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # interpreter shutdown: the library may be gone
@@ -39,7 +50,7 @@ class _Encoder(json.JSONEncoder):
     not be passed through unchecked.
     """
 
-    def default(self, o):
+    def default(self, o: Any) -> Any:
         if isinstance(o, (bytes, bytearray, memoryview)):
             return bytes(o).decode("utf-8", "replace")
         return super().default(o)
@@ -48,7 +59,7 @@ class _Encoder(json.JSONEncoder):
 _encoder = _Encoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _fast_dumps():
+def _fast_dumps() -> Callable[[Any], str]:
     """The json module's C encoder, made once rather than on every call.
 
     JSONEncoder.encode builds a new C encoder per call, a noticeable part of
@@ -56,7 +67,7 @@ def _fast_dumps():
     raises RecursionError instead of ValueError; either way it is refused.
     """
     try:
-        from json.encoder import c_make_encoder, encode_basestring
+        from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
     except ImportError:
         c_make_encoder = None
     if c_make_encoder is None:
@@ -65,7 +76,7 @@ def _fast_dumps():
                          False, False)
     join = "".join
 
-    def dumps(obj):
+    def dumps(obj: Any) -> str:
         return join(enc(obj, 0))
 
     return dumps
@@ -77,7 +88,7 @@ dumps = _fast_dumps()
 _NS_MAX = (1 << 64) - 1
 
 
-def cstr(value, what):
+def cstr(value: object, what: str) -> bytes:
     """value (str or bytes) as NUL-free UTF-8 bytes for a C string argument.
 
     A NUL byte would silently cut the string short in C, so that a tool named
@@ -94,11 +105,12 @@ def cstr(value, what):
     return raw
 
 
-def optional_cstr(value, what):
+def optional_cstr(value: object, what: str) -> Optional[bytes]:
     return None if value is None else cstr(value, what)
 
 
-def str_list(values, what):
+def str_list(values: Union[None, StrOrBytes, Iterable[StrOrBytes]],
+             what: str) -> Optional[List[bytes]]:
     """A str or an iterable of str as a list of C strings (None stays None)."""
     if values is None:
         return None
@@ -107,7 +119,7 @@ def str_list(values, what):
     return [cstr(v, what) for v in values]
 
 
-def char_pp(items):
+def char_pp(items: List[bytes]) -> Any:
     """A ctypes array of char * for items (kept alive by the caller)."""
     arr = (ctypes.c_char_p * max(len(items), 1))()
     for i, item in enumerate(items):
@@ -115,7 +127,7 @@ def char_pp(items):
     return arr
 
 
-def ttl_ns(seconds, what="ttl"):
+def ttl_ns(seconds: Optional[float], what: str = "ttl") -> int:
     """A TTL in seconds as nanoseconds, 0 for None (the library's default)."""
     if seconds is None:
         return 0
@@ -129,11 +141,11 @@ def ttl_ns(seconds, what="ttl"):
     return ns
 
 
-def new_error():
+def new_error() -> _lib.Error:
     return _lib.Error()
 
 
-def check(rc, err=None, what=None):
+def check(rc: int, err: Optional[_lib.Error] = None, what: Optional[str] = None) -> None:
     if rc != 0:
         raise errors.from_code(rc, err, what)
 
@@ -143,7 +155,7 @@ class Value:
 
     __slots__ = ("ptr",)
 
-    def __init__(self, obj, what):
+    def __init__(self, obj: Optional[Mapping[str, Any]], what: str) -> None:
         self.ptr = ctypes.c_void_p()
         if obj is None:
             return
@@ -154,16 +166,15 @@ class Value:
         rc = _L.agentauthz_value_parse_json(text, len(text), ctypes.byref(self.ptr), err)
         check(rc, err, what)
 
-    def __enter__(self):
+    def __enter__(self) -> ctypes.c_void_p:
         return self.ptr
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _L.agentauthz_value_free(self.ptr)
         self.ptr = ctypes.c_void_p()
-        return False
 
 
-def take_string(ptr, length=None):
+def take_string(ptr: Any, length: Optional[int] = None) -> bytes:
     """Copies a library-allocated string out and frees it with agentauthz_free."""
     try:
         if length is None:

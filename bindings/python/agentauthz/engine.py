@@ -1,21 +1,36 @@
 """Engines, policies and audit logs."""
 
+from __future__ import annotations
+
 import ctypes
 import os
 import threading
 import weakref
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional,
+                    Union)
 
 from . import _lib
 from . import _util
 from . import errors
 from ._util import check, cstr, optional_cstr, ttl_ns, Value
-from .keys import Keys, _PKBuf, _pubkey, public_key_text
+from .keys import Keys, PathArg, PublicKey, Verifier, _PKBuf, _pubkey, public_key_text
+
+if TYPE_CHECKING:  # session.py imports this module
+    from .session import Action, Decision, Session
 
 _L = _lib.lib
 _U64_MAX = (1 << 64) - 1
 
+# A clock: a callable returning nanoseconds.
+Clock = Callable[[], int]
+# What a `host` secret provider's callbacks get: secret, session, identity,
+# task (str) and ttl (seconds, float).
+SecretRequest = Dict[str, Any]
+SecretIssue = Callable[[SecretRequest], Union[bytes, bytearray, memoryview]]
+SecretRevoke = Callable[[SecretRequest], object]
 
-def _clock_callback(fn, failures):
+
+def _clock_callback(fn: Clock, failures: List[str]) -> Any:
     """A C clock calling fn(), which returns nanoseconds.
 
     An exception cannot cross into C. The clock then repeats its last good
@@ -25,7 +40,7 @@ def _clock_callback(fn, failures):
     """
     last = [0]
 
-    def call(_ctx):
+    def call(_ctx: object) -> int:
         try:
             ns = min(max(int(fn()), 0), _U64_MAX)
         except BaseException as exc:  # noqa: B036 - nothing may propagate into C
@@ -38,7 +53,7 @@ def _clock_callback(fn, failures):
     return _lib.CLOCK_FN(call)
 
 
-def _request_dict(req):
+def _request_dict(req: Any) -> SecretRequest:
     r = req.contents
     return {
         "secret": r.secret.decode("utf-8", "replace"),
@@ -49,14 +64,14 @@ def _request_dict(req):
     }
 
 
-def _issue_callback(fn):
+def _issue_callback(fn: SecretIssue) -> Any:
     """A C `host` secret provider calling fn(request) -> bytes-like.
 
     The value is copied straight into the library's buffer; the object fn
     returned is the host's, and Python cannot wipe it.
     """
 
-    def call(_ctx, req, buf, cap, lenp):
+    def call(_ctx: object, req: Any, buf: Any, cap: int, lenp: Any) -> int:
         try:
             value = memoryview(fn(_request_dict(req))).cast("B")
             if not 0 < len(value) <= cap:
@@ -71,8 +86,8 @@ def _issue_callback(fn):
     return _lib.SECRET_ISSUE_FN(call)
 
 
-def _revoke_callback(fn):
-    def call(_ctx, req):
+def _revoke_callback(fn: SecretRevoke) -> Any:
+    def call(_ctx: object, req: Any) -> None:
         try:
             fn(_request_dict(req))
         except BaseException:  # noqa: B036 - nothing may propagate into C
@@ -81,8 +96,8 @@ def _revoke_callback(fn):
     return _lib.SECRET_REVOKE_FN(call)
 
 
-def _diag_collector(found):
-    def call(diag, is_warning, _ctx):
+def _diag_collector(found: List[errors.Diagnostic]) -> Any:
+    def call(diag: Any, is_warning: int, _ctx: object) -> None:
         d = diag.contents
         found.append(
             errors.Diagnostic(
@@ -99,7 +114,7 @@ def _diag_collector(found):
     return _lib.DIAG_FN(call)
 
 
-def _first_diag(rc, err):
+def _first_diag(rc: int, err: _lib.Error) -> errors.Diagnostic:
     """The error err describes, as a Diagnostic (for loads that reported none)."""
     message = err.message.decode("utf-8", "replace") or errors.strerror(rc)
     return errors.Diagnostic(rc, message, err.path.decode("utf-8", "replace"), err.line,
@@ -112,33 +127,35 @@ class AuditReport:
     __slots__ = ("problem", "records", "last_seq", "file", "path", "line", "reason", "schema",
                  "signed_seq", "log_id")
 
-    def __init__(self, res):
+    def __init__(self, res: _lib.AuditResult) -> None:
         rep = res.report
         n = len(_lib.AUDIT_PROBLEMS)
-        self.problem = _lib.AUDIT_PROBLEMS[rep.problem] if 0 <= rep.problem < n else "malformed"
+        self.problem: str = (_lib.AUDIT_PROBLEMS[rep.problem] if 0 <= rep.problem < n
+                             else "malformed")
         # schema (1 or 2), signed_seq (the last record a verified signature
         # covers: later ones are checked by their MACs, or not at all with a
         # public key alone) and log_id (empty for a version 1 log).
-        self.schema = res.schema
-        self.signed_seq = res.signed_seq
-        self.log_id = res.log_id.decode("ascii", "replace")
-        self.records = rep.records
-        self.last_seq = rep.last_seq
-        self.file = rep.file
-        self.path = rep.path.decode("utf-8", "replace")
-        self.line = rep.line
-        self.reason = rep.reason.decode("utf-8", "replace")
+        self.schema: int = res.schema
+        self.signed_seq: int = res.signed_seq
+        self.log_id: str = res.log_id.decode("ascii", "replace")
+        self.records: int = rep.records
+        self.last_seq: int = rep.last_seq
+        self.file: int = rep.file
+        self.path: str = rep.path.decode("utf-8", "replace")
+        self.line: int = rep.line
+        self.reason: str = rep.reason.decode("utf-8", "replace")
 
     @property
-    def intact(self):
+    def intact(self) -> bool:
         return self.problem == "intact"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "AuditReport(problem=%r, records=%d, last_seq=%d, path=%r, line=%d)" % (
             self.problem, self.records, self.last_seq, self.path, self.line)
 
 
-def audit_verify(keys, *paths, pubkey=None, engine=None, expect_last=None):
+def audit_verify(keys: Optional[Keys], *paths: PathArg, pubkey: Optional[PublicKey] = None,
+                 engine: Optional[str] = None, expect_last: Optional[int] = None) -> AuditReport:
     """Verifies an audit log (its files oldest first).
 
     keys (a Keys object) checks every MAC with the audit key, and that the
@@ -187,18 +204,20 @@ class Engine(_util.Closing):
     All methods are safe to call from several threads, except close().
     """
 
-    def __init__(self, clock=None, keys=None, wall_clock=None, secret_issue=None,
-                 secret_revoke=None, name=None):
+    def __init__(self, clock: Optional[Clock] = None, keys: Optional[Keys] = None,
+                 wall_clock: Optional[Clock] = None, secret_issue: Optional[SecretIssue] = None,
+                 secret_revoke: Optional[SecretRevoke] = None,
+                 name: Optional[str] = None) -> None:
         if keys is not None and not isinstance(keys, Keys):
             raise TypeError("keys must be an agentauthz.Keys")
-        self._h = ctypes.c_void_p()
+        self._h: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         self._lock = threading.Lock()
-        self._sessions = weakref.WeakSet()
-        self._audit_cb = None
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+        self._audit_cb: Any = None
         # Non-empty once a clock callback has raised: see _clock_callback.
-        self._clock_failed = []
+        self._clock_failed: List[str] = []
         # The C library keeps these pointers: they must live as long as we do.
-        self._keep = [keys]
+        self._keep: List[object] = [keys]
         opt = _lib.EngineOptions()
         opt.version = _lib.ENGINE_OPTIONS_VERSION
         if clock is not None:
@@ -215,18 +234,18 @@ class Engine(_util.Closing):
         err = _lib.Error()
         check(_L.agentauthz_engine_new(ctypes.byref(self._h), ctypes.byref(opt), err), err)
 
-    def _kept(self, obj):
+    def _kept(self, obj: Any) -> Any:
         self._keep.append(obj)
         return obj
 
-    def _handle(self):
+    def _handle(self) -> ctypes.c_void_p:
         h = self._h
         if not h:
             raise errors.InvalidArgumentError(_lib.EINVAL, "the engine is closed")
         return h
 
-    def _load(self, call):
-        found = []
+    def _load(self, call: Callable[[Any, _lib.Error], int]) -> List[errors.Diagnostic]:
+        found: List[errors.Diagnostic] = []
         opt = _lib.LoadOptions(_lib.LOAD_OPTIONS_VERSION, _diag_collector(found), None)
         err = _lib.Error()
         rc = call(ctypes.byref(opt), err)
@@ -243,7 +262,7 @@ class Engine(_util.Closing):
         raise errors.PolicyError(first.message, first.file, first.line, first.column,
                                  errs or [first], rc, warnings)
 
-    def load(self, *paths):
+    def load(self, *paths: PathArg) -> List[errors.Diagnostic]:
         """Loads files and directories as one policy, atomically replacing the old one.
 
         Returns the list of warnings (Diagnostic). Raises PolicyError, with
@@ -256,7 +275,8 @@ class Engine(_util.Closing):
         h = self._handle()
         return self._load(lambda opt, err: _L.agentauthz_engine_load(h, arr, len(raw), opt, err))
 
-    def load_string(self, text, name="<string>"):
+    def load_string(self, text: Union[str, bytes, bytearray],
+                    name: str = "<string>") -> List[errors.Diagnostic]:
         """Loads a policy from YAML text, as load() does for files."""
         raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         cname = cstr(name, "name")
@@ -264,7 +284,7 @@ class Engine(_util.Closing):
         return self._load(
             lambda opt, err: _L.agentauthz_engine_load_string(h, cname, raw, len(raw), opt, err))
 
-    def policy_info(self):
+    def policy_info(self) -> Dict[str, Any]:
         """A dict describing the policy in force (name, hash, counts, generation)."""
         info = _lib.PolicyInfo()
         check(_L.agentauthz_engine_policy_info(self._handle(), ctypes.byref(info)))
@@ -278,7 +298,8 @@ class Engine(_util.Closing):
             "generation": info.generation,
         }
 
-    def session(self, identity, task, params=None, ttl=None):
+    def session(self, identity: str, task: str, params: Optional[Mapping[str, Any]] = None,
+                ttl: Optional[float] = None) -> Session:
         """Opens a Session for a workload identity and a task.
 
         params is a dict of the task's parameters; ttl is in seconds (None:
@@ -300,25 +321,35 @@ class Engine(_util.Closing):
         self._sessions.add(s)
         return s
 
-    def sweep(self):
+    def sweep(self) -> int:
         """Ends the sessions whose TTL has passed; returns how many."""
         n = ctypes.c_size_t()
         check(_L.agentauthz_engine_sweep(self._handle(), ctypes.byref(n)))
         return n.value
 
     @property
-    def public_key(self):
+    def public_key(self) -> bytes:
         """The raw Ed25519 public key task tokens verify with."""
         pk = _PKBuf()
         check(_L.agentauthz_engine_public_key(self._handle(), ctypes.byref(pk)))
         return bytes(pk)
 
     @property
-    def public_key_text(self):
+    def public_key_text(self) -> str:
         return public_key_text(self.public_key)
 
-    def set_audit(self, path=None, callback=None, flush="record", flush_every=0, fsync=False,
-                  checkpoint_every=1000):
+    @property
+    def jwks(self) -> str:
+        """The engine's public key as a JWK Set (JSON text): what a service verifies
+        task tokens with, in any JWT library."""
+        buf = ctypes.create_string_buffer(_lib.JWKS_TEXT_MAX)
+        check(_L.agentauthz_engine_jwks(self._handle(), buf, len(buf)))
+        return buf.value.decode("ascii")
+
+    def set_audit(self, path: Optional[PathArg] = None,
+                  callback: Optional[Callable[[bytes], object]] = None, flush: str = "record",
+                  flush_every: int = 0, fsync: bool = False,
+                  checkpoint_every: int = 1000) -> None:
         """Starts (or with neither path nor callback, stops) the audit log.
 
         callback(line: bytes) is called for every record while the log's lock
@@ -342,7 +373,7 @@ class Engine(_util.Closing):
         opt.checkpoint_every = checkpoint_every
         cb = None
         if callback is not None:
-            def call(line, length, _ctx):
+            def call(line: Any, length: int, _ctx: object) -> int:
                 try:
                     callback(ctypes.string_at(line, length))
                     return 0
@@ -355,18 +386,22 @@ class Engine(_util.Closing):
         # Kept until replaced: the engine calls it on later checks.
         self._audit_cb = cb
 
-    def audit_reopen(self):
+    def audit_reopen(self) -> None:
         """Reopens the audit file after log rotation renamed it."""
         err = _lib.Error()
         check(_L.agentauthz_engine_audit_reopen(self._handle(), err), err)
 
-    def check_token(self, verifier, token, tool, resource=None, destination=None, args=None,
-                    labels=None, payload=None):
+    def check_token(self, verifier: Verifier, token: Union[str, bytes, bytearray],
+                    tool: Union[str, Action], resource: Optional[str] = None,
+                    destination: Union[None, str, Iterable[str]] = None,
+                    args: Optional[Dict[str, Any]] = None,
+                    labels: Optional[Iterable[str]] = None,
+                    payload: Union[None, str, bytes, bytearray] = None) -> Decision:
         """For a downstream service: verifies a task token and checks the action
         for its identity and task under this engine's policy. Returns a
         Decision; raises TokenError (and subclasses) or SessionEndedError
         when the token is bad."""
-        from .session import Action, Decision, _decision_from, _with_c_action
+        from .session import Action, Decision, _decision_from, _with_c_action  # noqa: F811
 
         action = tool if isinstance(tool, Action) else Action(
             tool, resource, destination, args, labels, payload)
@@ -375,9 +410,10 @@ class Engine(_util.Closing):
         err = _lib.Error()
         vh = verifier._handle()
 
-        def run(a):
-            return _L.agentauthz_check_token(self._handle(), vh, raw, len(raw), a,
-                                             ctypes.byref(d), err)
+        def run(a: Any) -> int:
+            rc: int = _L.agentauthz_check_token(self._handle(), vh, raw, len(raw), a,
+                                                ctypes.byref(d), err)
+            return rc
 
         rc = _with_c_action(action, run)
         check(rc, err)
@@ -386,7 +422,7 @@ class Engine(_util.Closing):
                             action)
         return _decision_from(d, action)
 
-    def close(self):
+    def close(self) -> None:
         """Closes the engine's open sessions and frees it. Not thread-safe."""
         with self._lock:
             h, self._h = self._h, None
@@ -396,7 +432,7 @@ class Engine(_util.Closing):
             s.close()
         _L.agentauthz_engine_free(h)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not self._h:
             return "<agentauthz.Engine closed>"
         try:

@@ -4,18 +4,30 @@ Messages come from the library, which never puts a secret value into an
 error message, or from this binding, which only ever names secrets.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, Iterable, Optional, Type
+
 from . import _lib
+
+if TYPE_CHECKING:  # the modules that define them import this one
+    from .engine import AuditReport
+    from .session import Decision
+
+# Raised by `import agentauthz` (an ImportError) when no library loads; it is
+# defined with the loader, which runs before anything else can be imported.
+LibraryNotFoundError = _lib.LibraryNotFoundError
 
 
 class AgentAuthzError(Exception):
     """A call into libagentauthz failed. code is the negative AGENTAUTHZ_E* code."""
 
-    def __init__(self, code, message):
+    def __init__(self, code: int, message: str) -> None:
         super().__init__(code, message)
         self.code = code
         self.message = message
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 
@@ -36,7 +48,8 @@ class Diagnostic:
 
     __slots__ = ("code", "message", "file", "line", "column", "offset", "warning")
 
-    def __init__(self, code, message, file, line, column, offset=0, warning=False):
+    def __init__(self, code: int, message: str, file: str, line: int, column: int,
+                 offset: int = 0, warning: bool = False) -> None:
         self.code = code
         self.message = message
         self.file = file
@@ -45,7 +58,7 @@ class Diagnostic:
         self.offset = offset
         self.warning = warning
 
-    def __str__(self):
+    def __str__(self) -> str:
         kind = "warning" if self.warning else "error"
         if self.line:
             return "%s:%d:%d: %s: %s" % (self.file, self.line, self.column, kind, self.message)
@@ -53,7 +66,7 @@ class Diagnostic:
             return "%s: %s: %s" % (self.file, kind, self.message)
         return "%s: %s" % (kind, self.message)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Diagnostic(%r)" % str(self)
 
 
@@ -64,8 +77,9 @@ class PolicyError(AgentAuthzError):
     the loader found (Diagnostic objects), warnings the warnings.
     """
 
-    def __init__(self, message, file="", line=0, column=0, errors=None, code=_lib.EPOLICY,
-                 warnings=None):
+    def __init__(self, message: str, file: str = "", line: int = 0, column: int = 0,
+                 errors: Optional[Iterable[Diagnostic]] = None, code: int = _lib.EPOLICY,
+                 warnings: Optional[Iterable[Diagnostic]] = None) -> None:
         super().__init__(code, message)
         self.file = file
         self.line = line
@@ -73,7 +87,7 @@ class PolicyError(AgentAuthzError):
         self.errors = list(errors or [])
         self.warnings = list(warnings or [])
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.line:
             return "%s:%d:%d: %s" % (self.file, self.line, self.column, self.message)
         if self.file:
@@ -141,6 +155,18 @@ class AudienceError(TokenError):
     """AGENTAUTHZ_EAUDIENCE."""
 
 
+class AlgorithmError(TokenError):
+    """AGENTAUTHZ_EALGORITHM: the token's "alg" is "none" or not EdDSA."""
+
+
+class KeyIdError(TokenError):
+    """AGENTAUTHZ_EKEYID: the token's "kid" is missing or names no key the verifier holds."""
+
+
+class TokenTypeError(TokenError):
+    """AGENTAUTHZ_ETOKENTYPE: the token's "typ" is not txntoken+jwt."""
+
+
 class ProviderError(AgentAuthzError):
     """AGENTAUTHZ_EPROVIDER: the host's secret provider refused."""
 
@@ -148,7 +174,7 @@ class ProviderError(AgentAuthzError):
 class TamperError(AgentAuthzError):
     """AGENTAUTHZ_ETAMPER: an audit log's MAC chain is broken; report says where."""
 
-    def __init__(self, code, message, report=None):
+    def __init__(self, code: int, message: str, report: Optional[AuditReport] = None) -> None:
         super().__init__(code, message)
         self.report = report
 
@@ -156,7 +182,7 @@ class TamperError(AgentAuthzError):
 class Denied(AgentAuthzError):
     """A guarded tool call was not allowed. decision is the Decision."""
 
-    def __init__(self, decision, tool=None):
+    def __init__(self, decision: Decision, tool: Optional[str] = None) -> None:
         tool = tool or "the call"
         msg = "%s: %s by rule %s" % (tool, decision.effect, decision.rule)
         if decision.reason:
@@ -166,7 +192,7 @@ class Denied(AgentAuthzError):
         self.tool = tool
 
 
-_CLASSES = {
+_CLASSES: Dict[int, Type[AgentAuthzError]] = {
     _lib.EINVAL: InvalidArgumentError,
     _lib.ENOMEM: OutOfMemoryError,
     _lib.EIO: FileError,
@@ -189,19 +215,23 @@ _CLASSES = {
     _lib.EEXIST: FileError,
     _lib.EPROVIDER: ProviderError,
     _lib.ETAMPER: TamperError,
+    _lib.EALGORITHM: AlgorithmError,
+    _lib.EKEYID: KeyIdError,
+    _lib.ETOKENTYPE: TokenTypeError,
 }
 
 
-def strerror(code):
+def strerror(code: int) -> str:
     """The library's static name for an error code."""
-    return _lib.lib.agentauthz_strerror(code).decode("utf-8", "replace")
+    return _text(_lib.lib.agentauthz_strerror(code))
 
 
-def _text(raw):
+def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def from_code(rc, err=None, what=None):
+def from_code(rc: int, err: Optional[_lib.Error] = None,
+              what: Optional[str] = None) -> AgentAuthzError:
     """The exception for return code rc, with the details err holds (may be None)."""
     message = _text(err.message) if err is not None and err.message else strerror(rc)
     path = _text(err.path) if err is not None else ""
@@ -213,7 +243,7 @@ def from_code(rc, err=None, what=None):
         column = err.column if err is not None else 0
         diag = Diagnostic(rc, message, path, line, column)
         return PolicyError(message, path, line, column, [diag])
-    if path and (err.line or rc in (_lib.EIO, _lib.EPERM, _lib.EEXIST)):
+    if err is not None and path and (err.line or rc in (_lib.EIO, _lib.EPERM, _lib.EEXIST)):
         if err.line:
             message = "%s:%d:%d: %s" % (path, err.line, err.column, message)
         else:

@@ -1,14 +1,34 @@
 """Sessions, actions, decisions, leases and placeholder substitution."""
 
+from __future__ import annotations
+
 import ctypes
 import hmac
 import json
 import threading
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple,
+                    Union, overload)
 
 from . import _lib
 from . import _util
 from . import errors
 from ._util import char_pp, check, cstr, dumps, str_list, ttl_ns, Value
+
+if TYPE_CHECKING:  # engine.py imports this module
+    from .engine import Engine
+
+    # A leased or substituted secret: bytes-like (a ctypes array), zeroed on
+    # release; its repr and str never show it.
+    SecretBytes = ctypes.Array[ctypes.c_ubyte]
+
+# A destination: one (str) or a list of them.
+Destination = Union[None, str, bytes, bytearray, Iterable[Union[str, bytes, bytearray]]]
+# Labels: one (str) or a list of them.
+Labels = Union[None, str, bytes, bytearray, Iterable[Union[str, bytes, bytearray]]]
+# A payload scanned for leaked secrets.
+Payload = Union[None, str, bytes, bytearray, memoryview]
+# A tool call's arguments: a dict of JSON-able values.
+Args = Optional[Dict[str, Any]]
 
 _dumps = dumps
 _new_action = object.__new__
@@ -40,10 +60,15 @@ class Action:
 
     __slots__ = ("_tool", "_resource", "_dests", "_labels", "_payload", "_args")
 
-    def __init__(self, tool, resource=None, destination=None, args=None, labels=None,
-                 payload=None):
-        self._tool = cstr(tool, "tool")
-        self._resource = None if resource is None else cstr(resource, "resource")
+    def __init__(self, tool: Union[str, bytes], resource: Union[None, str, bytes] = None,
+                 destination: Destination = None, args: Args = None, labels: Labels = None,
+                 payload: Payload = None) -> None:
+        self._tool: bytes = cstr(tool, "tool")
+        self._resource: Optional[bytes] = None if resource is None else cstr(resource, "resource")
+        self._dests: Union[None, bytes, List[bytes]]
+        self._labels: Optional[List[bytes]]
+        self._payload: Optional[bytes]
+        self._args: Optional[bytes]
         # A str is one destination; a list (even of one, or empty) stays a
         # list, so that the policy's each/some see what the caller meant.
         if destination is None or isinstance(destination, (str, bytes, bytearray)):
@@ -65,15 +90,15 @@ class Action:
             raise TypeError("args must be a dict")
 
     @property
-    def tool(self):
+    def tool(self) -> str:
         return self._tool.decode("utf-8")
 
     @property
-    def resource(self):
+    def resource(self) -> Optional[str]:
         return None if self._resource is None else self._resource.decode("utf-8")
 
     @property
-    def destination(self):
+    def destination(self) -> Union[None, str, List[str]]:
         if self._dests is None:
             return None
         if isinstance(self._dests, bytes):
@@ -81,17 +106,17 @@ class Action:
         return [d.decode("utf-8") for d in self._dests]
 
     @property
-    def labels(self):
+    def labels(self) -> List[str]:
         return [x.decode("utf-8") for x in self._labels or ()]
 
     @property
-    def args(self):
+    def args(self) -> Args:
         """A fresh copy of the arguments (None when the action has none)."""
         return None if self._args is None else json.loads(self._args.decode("utf-8"))
 
-    def _fill(self, a, err):
+    def _fill(self, a: Any, err: Optional[_lib.Error]) -> int:
         """Writes the action into the C action a (already empty); returns a code."""
-        rc = _set_tool(a, self._tool)
+        rc: int = _set_tool(a, self._tool)
         if rc == 0 and self._resource is not None:
             rc = _set_resource(a, self._resource)
         dests = self._dests
@@ -109,7 +134,7 @@ class Action:
             rc = _set_args_json(a, self._args, len(self._args), err)
         return rc
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # Arguments and payload are left out: they may carry data that the
         # policy is there to protect, and a repr ends up in logs.
         parts = ["tool=%r" % self.tool]
@@ -125,12 +150,12 @@ class _ReusedAction:
 
     __slots__ = ("a", "busy")
 
-    def __init__(self):
-        self.a = ctypes.c_void_p()
+    def __init__(self) -> None:
+        self.a: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         self.busy = False
         check(_L.agentauthz_action_new(_byref(self.a)))
 
-    def __del__(self):
+    def __del__(self) -> None:
         a, self.a = self.a, None
         if a and _L is not None:
             _L.agentauthz_action_free(a)
@@ -139,7 +164,7 @@ class _ReusedAction:
 _thread_actions = threading.local()
 
 
-def _with_c_action(action, fn):
+def _with_c_action(action: Action, fn: Callable[[Any], int]) -> int:
     """Runs fn(c_action) on a C action holding action; returns its code.
 
     Each thread reuses one C action (reset between uses: the library keeps
@@ -177,7 +202,8 @@ class Decision:
 
     __slots__ = ("effect", "rule", "reason", "seq", "error", "action", "_raw")
 
-    def __init__(self, effect, rule, reason="", seq=0, error=0, action=None, _raw=None):
+    def __init__(self, effect: str, rule: str, reason: str = "", seq: int = 0, error: int = 0,
+                 action: Optional[Action] = None, _raw: Optional[_lib.Decision] = None) -> None:
         self.effect = effect
         self.rule = rule
         self.reason = reason
@@ -186,35 +212,35 @@ class Decision:
         self.action = action
         self._raw = _raw
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.effect == "allow"
 
     @property
-    def allowed(self):
+    def allowed(self) -> bool:
         return self.effect == "allow"
 
     @property
-    def denied(self):
+    def denied(self) -> bool:
         return self.effect == "deny"
 
     @property
-    def asks(self):
+    def asks(self) -> bool:
         return self.effect == "ask"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Decision):
             return NotImplemented
         return (self.effect, self.rule, self.reason, self.seq) == (
             other.effect, other.rule, other.reason, other.seq)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal decisions, no hash
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Decision(effect=%r, rule=%r, reason=%r, seq=%d)" % (
             self.effect, self.rule, self.reason, self.seq)
 
 
-def _decision_from(d, action, rc=0):
+def _decision_from(d: _lib.Decision, action: Action, rc: int = 0) -> Decision:
     effect = d.effect
     return Decision(
         _EFFECTS[effect] if 0 <= effect < 3 else "deny",
@@ -227,34 +253,34 @@ def _decision_from(d, action, rc=0):
     )
 
 
-def _closed_decision(action):
+def _closed_decision(action: Action) -> Decision:
     return Decision("deny", "session", "session closed", 0, _lib.ESESSION, action)
 
 
 # ---- secret bytes ------------------------------------------------------
 
 
-def _redacted(self):
+def _redacted(self: Any) -> str:
     return "<agentauthz.SecretBytes len=%d [redacted]>" % len(self)
 
 
-def _secret_eq(self, other):
+def _secret_eq(self: Any, other: Any) -> Any:
     try:
         return hmac.compare_digest(memoryview(self).cast("B"), memoryview(other).cast("B"))
     except TypeError:
         return NotImplemented
 
 
-def _secret_ne(self, other):
+def _secret_ne(self: Any, other: Any) -> Any:
     equal = _secret_eq(self, other)
     return equal if equal is NotImplemented else not equal
 
 
-def _no_pickle(self):
+def _no_pickle(self: Any) -> Any:
     raise TypeError("secret bytes cannot be pickled")
 
 
-def _secret_bytes(n):
+def _secret_bytes(n: int) -> SecretBytes:
     """A zeroed, bytes-like buffer of n bytes whose repr and str never show them.
 
     It is a ctypes array, so it supports the buffer protocol: memoryview(),
@@ -272,17 +298,18 @@ def _secret_bytes(n):
         "__reduce__": _no_pickle,
         "__reduce_ex__": lambda s, p: _no_pickle(s),
     })
-    return cls()
+    secret: SecretBytes = cls()
+    return secret
 
 
-def _copy_secret(ptr, n):
+def _copy_secret(ptr: Any, n: int) -> SecretBytes:
     buf = _secret_bytes(n)
     if n:
         ctypes.memmove(buf, ptr, n)
     return buf
 
 
-def _wipe(buf):
+def _wipe(buf: Optional[SecretBytes]) -> None:
     if buf is not None and len(buf):
         ctypes.memset(buf, 0, len(buf))
 
@@ -292,14 +319,20 @@ class _Guarded:
 
     __slots__ = ()
 
-    def __enter__(self):
+    @property
+    def value(self) -> SecretBytes:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> SecretBytes:
         return self.value
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.release()
-        return False
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.release()
         except Exception:  # interpreter shutdown: the library may be gone
@@ -318,10 +351,11 @@ class Lease(_Guarded):
 
     __slots__ = ("_h", "_session", "_buf", "_lock", "name")
 
-    def __init__(self, session, action, decision, name):
-        self._h = ctypes.c_void_p()
+    def __init__(self, session: Session, action: Action, decision: Decision, name: str) -> None:
+        self._h: Optional[ctypes.c_void_p] = None
+        out = ctypes.c_void_p()
         self._session = session
-        self._buf = None
+        self._buf: Optional[SecretBytes] = None
         self._lock = threading.Lock()
         self.name = name
         raw = decision._raw if decision._raw is not None else _CDecision()
@@ -329,20 +363,22 @@ class Lease(_Guarded):
         cname = cstr(name, "secret")
         sh = session._handle()
 
-        def run(a):
-            return _L.agentauthz_lease_acquire(sh, a, _byref(raw), cname, _byref(self._h), err)
+        def run(a: Any) -> int:
+            rc: int = _L.agentauthz_lease_acquire(sh, a, _byref(raw), cname, _byref(out), err)
+            return rc
 
         rc = _with_c_action(action, run)
+        self._h = out
         check(rc, err)
 
     @property
-    def valid(self):
+    def valid(self) -> bool:
         """False once the session has ended (the secret is then wiped)."""
         with self._lock:
             return bool(self._h) and bool(_L.agentauthz_lease_valid(self._h))
 
     @property
-    def value(self):
+    def value(self) -> SecretBytes:
         """The secret (SecretBytes), zeroed when the lease is released."""
         with self._lock:
             if self._buf is not None:
@@ -357,7 +393,7 @@ class Lease(_Guarded):
             self._buf = _copy_secret(ptr, n.value)
             return self._buf
 
-    def release(self):
+    def release(self) -> None:
         """Zeroes the copy and releases the lease. Idempotent."""
         with self._lock:
             h, self._h = self._h, None
@@ -366,7 +402,7 @@ class Lease(_Guarded):
         if h:
             _L.agentauthz_lease_release(h)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "held" if self._h else "released"
         return "<agentauthz.Lease %r %s>" % (self.name, state)
 
@@ -380,24 +416,29 @@ class Substitution(_Guarded):
 
     __slots__ = ("_h", "_buf", "_lock")
 
-    def __init__(self, session, action, decision, text):
-        self._h = ctypes.c_void_p()
-        self._buf = None
+    def __init__(self, session: Session, action: Action, decision: Decision,
+                 text: Union[str, bytes, bytearray]) -> None:
+        self._h: Optional[ctypes.c_void_p] = None
+        out = ctypes.c_void_p()
+        self._buf: Optional[SecretBytes] = None
         self._lock = threading.Lock()
         raw_text = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         raw = decision._raw if decision._raw is not None else _CDecision()
         err = _lib.Error()
         sh = session._handle()
 
-        def run(a):
-            return _L.agentauthz_substitute(sh, a, _byref(raw), raw_text, len(raw_text),
-                                            _byref(self._h), err)
+        def run(a: Any) -> int:
+            rc: int = _L.agentauthz_substitute(sh, a, _byref(raw), raw_text, len(raw_text),
+                                               _byref(out), err)
+            return rc
 
         rc = _with_c_action(action, run)
+        self._h = out
         check(rc, err)
 
     @property
-    def value(self):
+    def value(self) -> SecretBytes:
+        """The filled-in text (SecretBytes), zeroed when released."""
         with self._lock:
             if self._buf is not None:
                 return self._buf
@@ -408,7 +449,8 @@ class Substitution(_Guarded):
             self._buf = _copy_secret(ptr, n.value)
             return self._buf
 
-    def release(self):
+    def release(self) -> None:
+        """Zeroes the copy, wipes and frees the library's buffer. Idempotent."""
         with self._lock:
             h, self._h = self._h, None
             _wipe(self._buf)
@@ -416,11 +458,11 @@ class Substitution(_Guarded):
         if h:
             _L.agentauthz_secret_buffer_free(h)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<agentauthz.Substitution %s>" % ("held" if self._h else "released")
 
 
-def _action_and_decision(args, what):
+def _action_and_decision(args: Tuple[Any, ...], what: str) -> Tuple[Action, Decision, Any]:
     """Parses (decision, x) or (action, decision, x) for lease and substitute."""
     if len(args) == 2:
         decision, last = args
@@ -452,46 +494,49 @@ class Session(_util.Closing):
     __slots__ = ("_h", "_engine", "_parent", "_action", "_lock", "_id", "identity", "task",
                  "_loaded_tool", "_reuse", "__weakref__")
 
-    def __init__(self, engine, handle, parent, identity=None, task=None):
-        self._h = handle
+    def __init__(self, engine: Engine, handle: ctypes.c_void_p, parent: Optional[Session],
+                 identity: Optional[str] = None, task: Optional[str] = None) -> None:
+        self._h: Optional[ctypes.c_void_p] = handle
         self._engine = engine
         # A child keeps its parent (and every session its engine) alive:
         # the C library requires them to outlive it.
         self._parent = parent
         self._lock = threading.Lock()
-        self._id = _L.agentauthz_session_id(handle).decode("ascii")
+        self._id: str = _L.agentauthz_session_id(handle).decode("ascii")
         self.identity = identity
         self.task = task
-        self._action = ctypes.c_void_p()
+        self._action: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         # The tool of the C action when it holds only a tool and arguments.
-        self._loaded_tool = None
+        self._loaded_tool: Optional[bytes] = None
         # Tests turn this off to compare with always rebuilding the action.
         self._reuse = True
         check(_L.agentauthz_action_new(_byref(self._action)))
 
-    def _handle(self):
+    def _handle(self) -> ctypes.c_void_p:
         h = self._h
         if not h:
             raise errors.SessionEndedError(_lib.ESESSION, "the session is closed")
         return h
 
     @property
-    def id(self):
+    def id(self) -> str:
         """The session's id: 32 lowercase hex characters."""
         return self._id
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return not self._h
 
-    def check(self, tool, resource=None, destination=None, args=None, labels=None,
-              payload=None):
+    def check(self, tool: Union[str, Action], resource: Optional[str] = None,
+              destination: Destination = None, args: Args = None, labels: Labels = None,
+              payload: Payload = None) -> Decision:
         """Decides the action now. Returns a Decision (truthy only for allow).
 
         tool may also be an Action. Every failure inside the library is a
         deny (with decision.error set); a malformed argument (a NUL in a
         name, args that are not a JSON-able dict) raises before the check.
         """
+        act: Action
         if tool.__class__ is Action:
             act = tool
         elif (resource is None and destination is None and labels is None and payload is None
@@ -504,7 +549,9 @@ class Session(_util.Closing):
             act._resource = act._dests = act._labels = act._payload = None
             act._args = None if args is None else _dumps(args).encode("utf-8")
         else:
-            act = Action(tool, resource, destination, args, labels, payload)
+            # tool is a str here (or a wrong type, which Action refuses).
+            act = Action(tool, resource, destination, args, labels,  # type: ignore[arg-type]
+                         payload)
         d = _CDecision()
         with self._lock:
             h = self._h
@@ -520,7 +567,7 @@ class Session(_util.Closing):
                         d.rule.decode("utf-8", "replace"), d.reason.decode("utf-8", "replace"),
                         d.seq, rc, act, d)
 
-    def _load_action(self, act):
+    def _load_action(self, act: Action) -> None:
         """Writes act into the session's reusable C action; the caller holds the lock.
 
         When both the action already there and act are only a tool with
@@ -532,7 +579,7 @@ class Session(_util.Closing):
         simple = (act._resource is None and act._dests is None and act._labels is None
                   and act._payload is None and act._args is not None)
         if simple and self._loaded_tool == act._tool and self._reuse:
-            if _set_args_json(a, act._args, len(act._args), None) == 0:
+            if _set_args_json(a, act._args, len(act._args or b""), None) == 0:
                 return
         else:
             _reset(a)
@@ -546,12 +593,14 @@ class Session(_util.Closing):
         err = _lib.Error()
         check(act._fill(a, err), err, "action")
 
-    def approve(self, tool, resource=None, destination=None, args=None, labels=None,
-                payload=None, scope="once"):
+    def approve(self, tool: Union[str, Action, Decision], resource: Optional[str] = None,
+                destination: Destination = None, args: Args = None, labels: Labels = None,
+                payload: Payload = None, scope: str = "once") -> None:
         """Records a human approval of this exact action ("once" or "session").
 
         tool may be a tool name, an Action or the Decision of the ask.
         """
+        act: Optional[Action]
         if isinstance(tool, Decision):
             act = tool.action
         elif isinstance(tool, Action):
@@ -560,17 +609,19 @@ class Session(_util.Closing):
             act = Action(tool, resource, destination, args, labels, payload)
         if scope not in _SCOPES:
             raise ValueError('scope must be "once" or "session"')
+        if act is None:
+            raise TypeError("the decision carries no action: pass the Action")
         h = self._handle()
         check(_with_c_action(act, lambda a: _L.agentauthz_approve(h, a, _SCOPES[scope])))
 
-    def revoke(self):
+    def revoke(self) -> None:
         """Revokes the session: every later check is denied. Idempotent."""
         with self._lock:
             h = self._h
             if h:
                 check(_L.agentauthz_session_revoke(h))
 
-    def close(self):
+    def close(self) -> None:
         """Ends the session and destroys its secrets. Idempotent."""
         with self._lock:
             h, self._h = self._h, None
@@ -580,7 +631,14 @@ class Session(_util.Closing):
         if a:
             _L.agentauthz_action_free(a)
 
-    def lease(self, *args):
+    @overload
+    def lease(self, decision: Decision, name: str, /) -> Lease: ...
+
+    @overload
+    def lease(self, action: Union[Action, Dict[str, Any]], decision: Decision, name: str,
+              /) -> Lease: ...
+
+    def lease(self, *args: Any) -> Lease:
         """Leases a session secret for an allowed action.
 
         session.lease(decision, "db") or session.lease(action, decision, "db").
@@ -591,7 +649,15 @@ class Session(_util.Closing):
         action, decision, name = _action_and_decision(args, "secret")
         return Lease(self, action, decision, name)
 
-    def substitute(self, *args):
+    @overload
+    def substitute(self, decision: Decision, text: Union[str, bytes, bytearray],
+                   /) -> Substitution: ...
+
+    @overload
+    def substitute(self, action: Union[Action, Dict[str, Any]], decision: Decision,
+                   text: Union[str, bytes, bytearray], /) -> Substitution: ...
+
+    def substitute(self, *args: Any) -> Substitution:
         """Fills ${secret:NAME} placeholders of a text for an allowed action.
 
         session.substitute(decision, text) or (action, decision, text).
@@ -600,13 +666,19 @@ class Session(_util.Closing):
         action, decision, text = _action_and_decision(args, "text")
         return Substitution(self, action, decision, text)
 
-    def scrub(self, data):
+    @overload
+    def scrub(self, data: str) -> str: ...
+
+    @overload
+    def scrub(self, data: Union[bytes, bytearray, memoryview]) -> bytes: ...
+
+    def scrub(self, data: Union[str, bytes, bytearray, memoryview]) -> Union[str, bytes]:
         """A copy of a tool's output with every live secret replaced by [redacted:NAME].
 
         Accepts str (returns str) or bytes-like (returns bytes).
         """
         as_text = isinstance(data, str)
-        raw = data.encode("utf-8", "surrogateescape") if as_text else bytes(data)
+        raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
         out = ctypes.c_void_p()
         n = ctypes.c_size_t()
         err = _lib.Error()
@@ -618,7 +690,8 @@ class Session(_util.Closing):
             _L.agentauthz_free(out)
         return result.decode("utf-8", "surrogateescape") if as_text else result
 
-    def observe(self, tool, output, labels=None):
+    def observe(self, tool: Optional[str], output: Any,
+                labels: Union[None, str, Iterable[str]] = None) -> None:
         """Records what a tool returned, for the policy's from and not_from predicates.
 
         output is str or bytes (indexed as text) or any JSON-able value (each
@@ -637,17 +710,17 @@ class Session(_util.Closing):
             raw = (output.encode("utf-8", "surrogateescape") if isinstance(output, str)
                    else bytes(output))
 
-            def run(a):
-                return _L.agentauthz_session_observe(h, a, raw, len(raw), larr, n, err)
+            def run(a: Any) -> int:
+                return int(_L.agentauthz_session_observe(h, a, raw, len(raw), larr, n, err))
         else:
             text = _dumps(output).encode("utf-8")
             value = ctypes.c_void_p()
             check(_L.agentauthz_value_parse_json(text, len(text), _byref(value), err), err,
                   "output")
 
-            def run(a):
+            def run(a: Any) -> int:
                 try:
-                    return _L.agentauthz_session_observe_value(h, a, value, larr, n, err)
+                    return int(_L.agentauthz_session_observe_value(h, a, value, larr, n, err))
                 finally:
                     _L.agentauthz_value_free(value)
         if tool is None:
@@ -656,7 +729,10 @@ class Session(_util.Closing):
             rc = _with_c_action(Action(tool), run)
         check(rc, err)
 
-    def delegate(self, identity, task, tools=None, secrets=None, ttl=None, params=None):
+    def delegate(self, identity: str, task: str,
+                 tools: Union[None, str, Iterable[str]] = None,
+                 secrets: Union[None, str, Iterable[str]] = None, ttl: Optional[float] = None,
+                 params: Args = None) -> Session:
         """Opens a narrower child session for a sub-agent.
 
         tools limits the child to these tool names or globs (None: as the
@@ -688,7 +764,7 @@ class Session(_util.Closing):
         self._engine._sessions.add(child)
         return child
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = " closed" if not self._h else ""
         return "<agentauthz.Session %s task=%r identity=%r%s>" % (self._id, self.task,
                                                                   self.identity, state)

@@ -2,7 +2,7 @@
 // index.d.ts must accept this idiomatic use and reject each line marked as an expected error.
 import { Engine, FakeClock, PolicyError, AgentAuthzError, Decision, Lease, verifyToken,
     TokenClaims, CODES, Keys, Verifier, auditVerify, AuditReport, TamperError, TokenError,
-    ExpiredError, SessionOpenError, SecretRequest } from '../..';
+    ExpiredError, SessionOpenError, SecretRequest, KeyIdError, AlgorithmError, jwks, keyId } from '../..';
 
 const clock = new FakeClock();
 const engine = new Engine({ clock, name: 'types' });
@@ -19,7 +19,11 @@ const text: string = s.scrub('out');
 const bytes: Buffer = s.scrub(Buffer.from('out'));
 s.observe('read_inbox', { body: 'pay GB29NWBK60161331926819' }, { labels: ['untrusted'] });
 s.observe(null, 'text', { labels: 'web' });
-const claims: TokenClaims = verifyToken(engine.publicKeyText, 'aztk.v1', { audience: 'a', skew: 5 });
+const claims: TokenClaims = verifyToken(engine.publicKeyText, 'a.b.c', { audience: 'a', skew: 5 });
+const shared: string | number | undefined = claims.params === null ? undefined
+    : (claims.params['ticket'] as string | number);
+const set: string = engine.jwks;
+const jwksVerifier: Verifier = new Verifier(null, { jwks: set, audience: 'a' });
 clock.advance(1.5);
 try {
     engine.load('a.yaml', 'b.yaml');
@@ -82,3 +86,9 @@ s.approve(d, { scope: 'forever' });
 s.close();
 engine.close();
 void [first, e2, ok, n, text, bytes, claims, code, bad, keys2, pub, td, td2, intact];
+const kidText: string = keyId(keys) + jwks(keys.publicKey) + keys.kid + keys.jwks;
+try {
+    jwksVerifier.verify('a.b.c');
+} catch (e) {
+    if (e instanceof KeyIdError || e instanceof AlgorithmError) console.log(e.code, kidText);
+}
