@@ -80,6 +80,55 @@ typedef struct scan {
 
 /* ---- character classes (ASCII only, never the locale's) ---- */
 
+/*
+ * One table lookup per byte instead of a chain of comparisons: the scan
+ * classifies every byte of the text. The table is computed by the compiler
+ * from the definitions below, so it cannot drift from them.
+ */
+enum {
+    C_ALNUM = 1,   /* A-Z a-z 0-9 */
+    C_SCHEME = 2,  /* a scheme's bytes: alnum + - . */
+    C_LOCAL = 4,   /* a local part's: alnum, >= 0x80, ! # $ % & * + - = ^ _ ~ . */
+    C_DOMAIN = 8,  /* a domain's: alnum, >= 0x80, . - _ */
+    C_NAME = 16,   /* an attribute name's: alnum _ - */
+    C_STOP = 32,   /* ends a bare URL: space, control, < > " ` */
+    C_SPACE = 64,  /* space or control byte (<= 0x20, 0x7F) */
+    C_DECODE = 128, /* & and \, which a renderer may decode into other bytes */
+    C_TRIGGER = 256, /* ] < : @, which may start a link or an address */
+    C_WORD = 512     /* first letters of href src srcset action formaction poster
+                        background url( mailto: www. (any case) */
+};
+
+#define X_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
+#define X_SPACE(c) ((c) <= 0x20 || (c) == 0x7F)
+#define X_LOCAL(c)                                                                             \
+    (X_ALNUM(c) || (c) >= 0x80 || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' ||     \
+     (c) == '&' || (c) == '*' || (c) == '+' || (c) == '-' || (c) == '=' || (c) == '^' ||      \
+     (c) == '_' || (c) == '~' || (c) == '.')
+#define X_WORD(l)                                                                              \
+    ((l) == 'a' || (l) == 'b' || (l) == 'f' || (l) == 'h' || (l) == 'm' || (l) == 'p' ||       \
+     (l) == 's' || (l) == 'u' || (l) == 'w')
+#define X_CLASS(c)                                                                             \
+    ((X_ALNUM(c) ? C_ALNUM : 0) |                                                              \
+     (X_ALNUM(c) || (c) == '+' || (c) == '-' || (c) == '.' ? C_SCHEME : 0) |                   \
+     (X_LOCAL(c) ? C_LOCAL : 0) |                                                              \
+     (X_ALNUM(c) || (c) >= 0x80 || (c) == '.' || (c) == '-' || (c) == '_' ? C_DOMAIN : 0) |    \
+     (X_ALNUM(c) || (c) == '_' || (c) == '-' ? C_NAME : 0) |                                  \
+     (X_SPACE(c) || (c) == '<' || (c) == '>' || (c) == '"' || (c) == '`' ? C_STOP : 0) |     \
+     (X_SPACE(c) ? C_SPACE : 0) | ((c) == '&' || (c) == '\\' ? C_DECODE : 0) |                  \
+     ((c) == ']' || (c) == '<' || (c) == ':' || (c) == '@' ? C_TRIGGER : 0) |                   \
+     (X_WORD((c) | 0x20) ? C_WORD : 0))
+#define X_R4(b) X_CLASS(b), X_CLASS(b + 1), X_CLASS(b + 2), X_CLASS(b + 3)
+#define X_R16(b) X_R4(b), X_R4(b + 4), X_R4(b + 8), X_R4(b + 12)
+#define X_R64(b) X_R16(b), X_R16(b + 16), X_R16(b + 32), X_R16(b + 48)
+
+static const unsigned short byte_class[256] = {X_R64(0), X_R64(64), X_R64(128), X_R64(192)};
+
+static bool has_class(unsigned char c, unsigned cls)
+{
+    return (byte_class[c] & cls) != 0;
+}
+
 static bool is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
@@ -92,45 +141,39 @@ static bool is_alpha(unsigned char c)
 
 static bool is_alnum(unsigned char c)
 {
-    return is_alpha(c) || is_digit(c);
+    return has_class(c, C_ALNUM);
 }
 
 static bool is_space(unsigned char c)
 {
-    return c <= 0x20 || c == 0x7F;
+    return has_class(c, C_SPACE);
 }
 
 /* Bytes that end a bare URL: those that cannot appear in one in running text. */
 static bool url_stop(unsigned char c)
 {
-    return is_space(c) || c == '<' || c == '>' || c == '"' || c == '`';
+    return has_class(c, C_STOP);
 }
 
 static bool scheme_char(unsigned char c)
 {
-    return is_alnum(c) || c == '+' || c == '-' || c == '.';
+    return has_class(c, C_SCHEME);
 }
 
 /* Characters of an attribute or CSS function name: one before a name means it is not one. */
 static bool name_char(unsigned char c)
 {
-    return is_alnum(c) || c == '_' || c == '-';
+    return has_class(c, C_NAME);
 }
 
 static bool local_char(unsigned char c, bool mailto)
 {
-    if (is_alnum(c) || c >= 0x80)
-        return true;
-    if (mailto && (c == '&' || c == '='))
-        return false;
-    /* The bytes of "!#$%&*+-=^_~." as a bit set: this runs on every byte of a scan. */
-    return c < 128 && ((c < 64 ? UINT64_C(0x20006c7a00000000) >> c
-                               : UINT64_C(0x40000000c0000000) >> (c - 64)) & 1u);
+    return has_class(c, C_LOCAL) && !(mailto && (c == '&' || c == '='));
 }
 
 static bool domain_char(unsigned char c)
 {
-    return is_alnum(c) || c >= 0x80 || c == '.' || c == '-' || c == '_';
+    return has_class(c, C_DOMAIN);
 }
 
 static unsigned char fold(unsigned char c)
@@ -141,19 +184,17 @@ static unsigned char fold(unsigned char c)
 /* Whether t[i..lim) starts with the lowercase word w, ASCII case-insensitively. */
 static bool starts_ci(const char *t, size_t i, size_t lim, const char *w)
 {
-    size_t k, wl = strlen(w);
-    if (lim - i < wl)
-        return false;
-    for (k = 0; k < wl; k++)
-        if (fold((unsigned char)t[i + k]) != (unsigned char)w[k])
+    for (size_t k = 0; w[k]; k++)
+        if (i + k >= lim || fold((unsigned char)t[i + k]) != (unsigned char)w[k])
             return false;
     return true;
 }
 
-static bool has_byte(const char *t, size_t a, size_t b, const char *set)
+/* Whether t[a..b) holds a byte of the class (one lookup a byte). */
+static bool has_class_in(const char *t, size_t a, size_t b, unsigned cls)
 {
     for (size_t i = a; i < b; i++)
-        if (t[i] != 0 && strchr(set, t[i]))
+        if (has_class((unsigned char)t[i], cls))
             return true;
     return false;
 }
@@ -279,15 +320,16 @@ static size_t skip_slashes(const char *t, size_t k, size_t b)
 static bool authority_host(scan *s, size_t a, size_t b)
 {
     const char *t = s->t;
-    size_t end = a, h, k;
-    while (end < b && t[end] != '/' && t[end] != '?' && t[end] != '#')
-        end++;
-    if (has_byte(t, a, end, "\\&") || has_ctl(t, a, end))
-        return false;
-    h = a;
-    for (k = a; k < end; k++)
-        if (t[k] == '@')
-            h = k + 1;
+    size_t end, h = a, k;
+    for (end = a; end < b; end++) {
+        unsigned char c = (unsigned char)t[end];
+        if (c == '/' || c == '?' || c == '#')
+            break;
+        if (has_class(c, C_DECODE) || c < 0x20 || c == 0x7F)
+            return false;
+        if (c == '@')
+            h = end + 1;
+    }
     if (h < end && t[h] == '[') {
         const char *close = memchr(t + h, ']', end - h);
         if (!close)
@@ -311,7 +353,7 @@ static bool relative_ok(const char *t, size_t a, size_t b)
     size_t end = a;
     while (end < b && t[end] != '?' && t[end] != '#')
         end++;
-    return !has_byte(t, a, end, ":&\\");
+    return !has_class_in(t, a, end, C_DECODE) && !memchr(t + a, ':', end - a);
 }
 
 /* The host part of a URL t[a..b) (explicit: a link destination). */
@@ -325,7 +367,7 @@ static void url_hosts(scan *s, size_t a, size_t b, bool explicit)
     else if (sl && special_scheme(t, a, sl))
         ok = authority_host(s, skip_slashes(t, body, b), b);
     else if (sl && scheme_is(t, a, sl, "mailto")) {
-        if (has_byte(t, body, b, "%") || memmem(t + body, b - body, "&#", 2))
+        if (memchr(t + body, '%', b - body) || memmem(t + body, b - body, "&#", 2))
             ok = false;
         else
             mailto_emails(s, body, b);
@@ -363,7 +405,8 @@ static size_t trim_url(const char *t, size_t min, size_t b, size_t a)
     }
     while (b > min) {
         char c = t[b - 1];
-        if (c != 0 && strchr("?!.,:;*_~'", c))
+        if (c == '?' || c == '!' || c == '.' || c == ',' || c == ':' || c == ';' || c == '*' ||
+            c == '_' || c == '~' || c == '\'')
             b--;
         else if (c == ')' && close > open) {
             b--;
@@ -525,38 +568,52 @@ static size_t css_url(scan *s, size_t k)
     return e;
 }
 
-static const char *const link_attrs[] = {"href",   "src",        "srcset", "action",
-                                         "poster", "formaction", "background"};
+/* The attributes whose value is a link, by first letter (lowercase). */
+typedef struct link_word {
+    const char *word;
+    size_t len;
+} link_word;
 
-/* Link syntax starting with a letter at the start of a word. */
+static const link_word attrs_a[] = {{"action", 6}}, attrs_b[] = {{"background", 10}},
+                       attrs_f[] = {{"formaction", 10}}, attrs_h[] = {{"href", 4}},
+                       attrs_p[] = {{"poster", 6}}, attrs_s[] = {{"src", 3}, {"srcset", 6}};
+
+/* A link attribute's name starting at t[i]; the end of its value consumed, or 0. */
+static size_t attr_at(scan *s, size_t i, const link_word *w, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (starts_ci(s->t, i, s->n, w[k].word) &&
+            (i + w[k].len == s->n || !name_char((unsigned char)s->t[i + w[k].len])))
+            return attr_value(s, i + w[k].len);
+    return 0;
+}
+
+#define ATTRS(a) (a), sizeof(a) / sizeof(a)[0]
+
+/* Link syntax starting with a letter at the start of a word (dispatched on that letter). */
 static size_t word_link(scan *s, size_t i)
 {
     const char *t = s->t;
-    size_t k;
     char prev = i ? t[i - 1] : ' ';
-    /*
-     * Every word below starts with one of these letter pairs, and most words
-     * with none: the scan looks at each word's start, so this test is what
-     * it costs on ordinary text.
-     */
-    static const char pairs[] = "hr sr ac po fo ba ur ma ww";
-    char two[3] = {(char)fold((unsigned char)t[i]),
-                   (char)(i + 1 < s->n ? fold((unsigned char)t[i + 1]) : ' '), '\0'};
-    if (two[1] == ' ' || !strstr(pairs, two))
+    switch (fold((unsigned char)t[i])) {
+    case 'a': return attr_at(s, i, ATTRS(attrs_a));
+    case 'b': return attr_at(s, i, ATTRS(attrs_b));
+    case 'f': return attr_at(s, i, ATTRS(attrs_f));
+    case 'h': return attr_at(s, i, ATTRS(attrs_h));
+    case 'p': return attr_at(s, i, ATTRS(attrs_p));
+    case 's': return attr_at(s, i, ATTRS(attrs_s));
+    case 'u': return starts_ci(t, i, s->n, "url(") ? css_url(s, i + 4) : 0;
+    case 'm':
+        if (starts_ci(t, i, s->n, "mailto:") && !scheme_char((unsigned char)prev))
+            return bare_url(s, i, i + 7);
         return 0;
-    for (k = 0; k < sizeof link_attrs / sizeof link_attrs[0]; k++) {
-        size_t l = strlen(link_attrs[k]);
-        if (starts_ci(t, i, s->n, link_attrs[k]) &&
-            (i + l == s->n || !name_char((unsigned char)t[i + l])))
-            return attr_value(s, i + l);
+    case 'w':
+        if (starts_ci(t, i, s->n, "www.") && prev != '.' && prev != '@' && prev != '/' &&
+            prev != ':')
+            return bare_url(s, i, i + 4);
+        return 0;
+    default: return 0;
     }
-    if (starts_ci(t, i, s->n, "url("))
-        return css_url(s, i + 4);
-    if (starts_ci(t, i, s->n, "mailto:") && !scheme_char((unsigned char)prev))
-        return bare_url(s, i, i + 7);
-    if (starts_ci(t, i, s->n, "www.") && (prev == 0 || !strchr(".@/:", prev)))
-        return bare_url(s, i, i + 4);
-    return 0;
 }
 
 /* ---- IBAN-like tokens ---- */
@@ -601,10 +658,20 @@ static size_t iban_at(const char *t, size_t i, size_t n)
 /* ---- the scan ---- */
 
 /*
- * What starts at t[i], given the starts of the runs of scheme and
- * local-part bytes that end there: the end of what was consumed, or 0.
+ * The start of the run of bytes of class cls that ends at t[i], going back
+ * no further than last (the end of what was consumed). Each run ends at one
+ * trigger (':' and '@' are in neither class), so these walks back read every
+ * byte at most once in a scan.
  */
-static size_t item_at(scan *s, size_t i, size_t run, size_t loc)
+static size_t run_start(const char *t, size_t i, size_t last, unsigned cls)
+{
+    while (i > last && has_class((unsigned char)t[i - 1], cls))
+        i--;
+    return i;
+}
+
+/* What a punctuation byte at t[i] starts: the end of what was consumed, or 0. */
+static size_t trigger_at(scan *s, size_t i, size_t last)
 {
     const char *t = s->t;
     unsigned char c = (unsigned char)t[i], next = i + 1 < s->n ? (unsigned char)t[i + 1] : 0;
@@ -615,38 +682,61 @@ static size_t item_at(scan *s, size_t i, size_t run, size_t loc)
     if (c == '<')
         return autolink(s, i);
     if (c == ':' && next == '/' && i + 2 < s->n && t[i + 2] == '/')
-        return scheme_url(s, run, i);
+        return scheme_url(s, run_start(t, i, last, C_SCHEME), i);
     if (c == '@')
-        return email_at(s, loc, i, s->n);
-    if (!is_alpha(c) || (i > 0 && is_alnum((unsigned char)t[i - 1])))
-        return 0;
+        return email_at(s, run_start(t, i, last, C_LOCAL), i, s->n);
+    return 0;
+}
+
+/*
+ * What a letter at the start of a word (t[i], no letter or digit before it)
+ * starts: the end of what was consumed, or 0. Most words start nothing,
+ * which two lookups settle before any call.
+ */
+static size_t word_at(scan *s, size_t i, unsigned short cls)
+{
+    const char *t = s->t;
     /* Not consumed: the token may be the start of an address or a URL's scheme. */
-    if (s->mask & AZ_X_IBAN) {
+    if ((s->mask & AZ_X_IBAN) && i + 3 < s->n && is_digit((unsigned char)t[i + 2])) {
         size_t e = iban_at(t, i, s->n);
         if (e)
             emit(s, AZ_X_IBAN, i, e);
     }
-    return (i > 0 && name_char((unsigned char)t[i - 1])) ? 0 : word_link(s, i);
+    if (!(cls & C_WORD) || (i > 0 && name_char((unsigned char)t[i - 1])))
+        return 0;
+    return word_link(s, i);
 }
 
 int az_extract(const char *text, size_t len, unsigned mask, size_t max_items, az_extract_fn fn,
                void *ctx)
 {
     scan s = {text, len, mask, max_items, 0, fn, ctx, 0};
-    size_t i = 0, run = 0, loc = 0, e;
+    size_t i = 0, last = 0, e;
     if (!fn || (!text && len))
         return AGENTAUTHZ_EINVAL;
     while (i < len && !s.rc) {
-        e = item_at(&s, i, run, loc);
-        if (e > i) {
-            i = run = loc = e;
+        unsigned short cls = byte_class[(unsigned char)text[i]];
+        if (cls & C_ALNUM) {
+            /*
+             * A word: only its first letter can start something (an IBAN, an
+             * attribute name, www., mailto:, url(); the rest is skipped in a
+             * tight loop. A byte before it is a letter or digit only where a
+             * consumed item ended (the loop skips whole words otherwise).
+             */
+            bool start = !(i == last && i > 0 && is_alnum((unsigned char)text[i - 1]));
+            if (start && !is_digit((unsigned char)text[i]) && (e = word_at(&s, i, cls)) > i) {
+                i = last = e;
+                continue;
+            }
+            while (++i < len && is_alnum((unsigned char)text[i]))
+                ;
             continue;
         }
-        if (!scheme_char((unsigned char)text[i]))
-            run = i + 1;
-        if (!local_char((unsigned char)text[i], false))
-            loc = i + 1;
-        i++;
+        e = (cls & C_TRIGGER) ? trigger_at(&s, i, last) : 0;
+        if (e > i)
+            i = last = e;
+        else
+            i++;
     }
     return s.rc;
 }
