@@ -65,6 +65,11 @@ void cli_help_replay(FILE *out)
           "close the session after this action). {\"advance\": SECONDS} moves the\n"
           "replay clock, which starts at 0. Blank lines are skipped.\n"
           "\n"
+          "{\"session\": S, \"observe\": {\"tool\": T, \"output\": VALUE, \"labels\": [L]}}\n"
+          "records what tool T returned in session S (for from and not_from; the\n"
+          "catalogue's output labels of T apply too) and prints {\"line\":N,\n"
+          "\"session\":..,\"observed\":T}; it may open S as an action line does.\n"
+          "\n"
           "A later line of a session may repeat identity, task, ttl and params only\n"
           "with the values the session was opened with.\n"
           "\n"
@@ -326,6 +331,51 @@ static int do_action(replay *r, const replay_line *l, char *msg, size_t cap)
     return 0;
 }
 
+/*
+ * An observe line: records what a tool returned for the session (opening
+ * it, as an action line would), printing {"line":N,"session":..,
+ * "observed":TOOL}; an output that cannot be recorded whole is an error
+ * line, since later from checks of that session now fail closed.
+ */
+static int do_observe(replay *r, const replay_line *l, char *msg, size_t cap)
+{
+    const char *labels[64];
+    size_t n = l->obs_labels ? agentauthz_value_length(l->obs_labels) : 0;
+    rsession *rs = find_session(r, l->session);
+    agentauthz_error err;
+    int rc;
+    if (rs && same_opening(rs, l, msg, cap) != 0)
+        return -1;
+    if (!rs && !(rs = open_session(r, l, msg, cap)))
+        return -1;
+    if (rs->state != RS_OPEN || !rs->s) {
+        snprintf(msg, cap, "observe: session \"%.128s\" is not open: %s", l->session,
+                 rs->reason ? rs->reason : "session closed");
+        return -1;
+    }
+    if (n > 64) {
+        snprintf(msg, cap, "observe: more than 64 labels");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        labels[i] = agentauthz_value_get_string(agentauthz_value_list_get(l->obs_labels, i), NULL);
+    agentauthz_action_reset(r->action);
+    memset(&err, 0, sizeof err);
+    rc = agentauthz_action_set_tool(r->action, l->obs_tool);
+    if (rc == 0)
+        rc = agentauthz_session_observe_value(rs->s, r->action, l->output, labels, n, &err);
+    if (rc != 0) {
+        snprintf(msg, cap, "observe: %s", err.message[0] ? err.message : agentauthz_strerror(rc));
+        return -1;
+    }
+    printf("{\"line\":%lu,\"session\":", r->line);
+    cli_json_string(stdout, l->session, strlen(l->session));
+    fputs(",\"observed\":", stdout);
+    cli_json_string(stdout, l->obs_tool, strlen(l->obs_tool));
+    fputs("}\n", stdout);
+    return 0;
+}
+
 static int is_blank(const char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++)
@@ -351,7 +401,9 @@ static void do_line(replay *r, const char *text, size_t len)
         print_error(r, msg);
     else if (l.has_advance && cli_clock_advance(&r->clock, l.advance_ns) != 0)
         print_error(r, "\"advance\" moves the clock out of range");
-    else if (!l.has_advance && do_action(r, &l, msg, sizeof msg) != 0)
+    else if (!l.has_advance && l.observe && do_observe(r, &l, msg, sizeof msg) != 0)
+        print_error(r, msg);
+    else if (!l.has_advance && !l.observe && do_action(r, &l, msg, sizeof msg) != 0)
         print_error(r, msg);
     agentauthz_value_free(obj);
 }

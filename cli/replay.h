@@ -21,6 +21,11 @@ typedef struct replay_line {
     int has_advance;
     int close;
     int approve; /* 0, AGENTAUTHZ_APPROVE_ONCE or AGENTAUTHZ_APPROVE_SESSION */
+    /* an observe line: {"observe": {"tool": T, "output": VALUE, "labels": [L, ...]}} */
+    const agentauthz_value *observe; /* the object, or NULL */
+    const char *obs_tool;
+    const agentauthz_value *output;
+    const agentauthz_value *obs_labels; /* a list of strings, or NULL */
 } replay_line;
 
 /*

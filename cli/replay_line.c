@@ -193,6 +193,37 @@ static int f_approve(replay_line *l, const agentauthz_value *v, char *msg, size_
     return -1;
 }
 
+static int f_observe(replay_line *l, const agentauthz_value *v, char *msg, size_t cap)
+{
+    l->observe = v;
+    if (agentauthz_value_type(v) != AGENTAUTHZ_MAP) {
+        snprintf(msg, cap, "\"observe\" must be an object of tool, output and labels");
+        return -1;
+    }
+    for (size_t i = 0; i < agentauthz_value_length(v); i++) {
+        const char *key = agentauthz_value_map_key(v, i);
+        const agentauthz_value *x = agentauthz_value_map_value(v, i);
+        if (strcmp(key, "tool") == 0) {
+            if (get_cstring(x, &l->obs_tool, "observe.tool", msg, cap) != 0)
+                return -1;
+        } else if (strcmp(key, "labels") == 0) {
+            if (string_list(x, "observe.labels", msg, cap) != 0)
+                return -1;
+            l->obs_labels = x;
+        } else if (strcmp(key, "output") == 0) {
+            l->output = x;
+        } else {
+            snprintf(msg, cap, "unknown key \"%.64s\" in \"observe\"", key);
+            return -1;
+        }
+    }
+    if (!l->obs_tool || !l->output) {
+        snprintf(msg, cap, "\"observe\" needs \"tool\" and \"output\"");
+        return -1;
+    }
+    return 0;
+}
+
 static const struct {
     const char *key;
     field_fn fn;
@@ -201,7 +232,7 @@ static const struct {
     {"tool", f_tool},       {"resource", f_resource}, {"destination", f_destination},
     {"args", f_args},       {"labels", f_labels},     {"payload", f_payload},
     {"ttl", f_ttl},         {"params", f_params},     {"advance", f_advance},
-    {"close", f_close},     {"approve", f_approve},
+    {"close", f_close},     {"approve", f_approve},  {"observe", f_observe},
 };
 
 static int parse_field(replay_line *l, const char *key, const agentauthz_value *v, char *msg,
@@ -227,6 +258,15 @@ static int check_shape(const replay_line *l, char *msg, size_t cap)
     if (!l->session) {
         snprintf(msg, cap, "missing \"session\"");
         return -1;
+    }
+    if (l->observe) {
+        if (l->tool || l->resource || l->destination || l->args || l->labels || l->payload ||
+            l->approve || l->close) {
+            snprintf(msg, cap, "an observe line takes no action keys (tool, resource, "
+                               "destination, args, labels, payload, approve, close)");
+            return -1;
+        }
+        return 0;
     }
     if (!l->tool) {
         snprintf(msg, cap, "missing \"tool\"");

@@ -38,7 +38,9 @@ void cli_help_test(FILE *out)
           "destination (a string or a list), args, labels, payload, rule (the rule\n"
           "expected to decide) and approve (true or session: approve the action before\n"
           "checking it). { advance: DURATION } moves the clock (90s, 31m, 2h, 1d, or\n"
-          "plain seconds). All steps of a test share one session; when it may not be\n"
+          "plain seconds). { observe: { tool: T, output: VALUE, labels: [L, ...] } }\n"
+          "records what tool T returned, for from and not_from (a FAIL when it cannot\n"
+          "be recorded whole). All steps of a test share one session; when it may not be\n"
           "opened, every action is a deny with rule \"session\".\n"
           "\n"
           "Prints a FAIL line for each failing step, then 'N passed, N failed'.\n"
@@ -83,6 +85,37 @@ static int run_action(trun *t, agentauthz_session *s, const char *refused, const
     return 0;
 }
 
+/*
+ * Records a tool's output for the session (observe step). Returns -1, after
+ * printing why, when it could not be recorded whole.
+ */
+static int run_observe(trun *t, agentauthz_session *s, const tstep *st, const tcase *c,
+                       size_t k)
+{
+    const char *labels[64];
+    size_t n = st->obs_labels ? st->obs_labels->n : 0;
+    agentauthz_error err;
+    int rc;
+    if (!s)
+        return 0; /* a refused session: its every action is denied anyway */
+    if (n > 64) {
+        printf("FAIL %s: step %zu: observe: more than 64 labels\n", c->name, k);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        labels[i] = st->obs_labels->items[i]->str;
+    agentauthz_action_reset(t->action);
+    memset(&err, 0, sizeof err);
+    rc = agentauthz_action_set_tool(t->action, st->obs_tool);
+    if (rc == 0)
+        rc = agentauthz_session_observe_value(s, t->action, st->output, labels, n, &err);
+    if (rc == 0)
+        return 0;
+    printf("FAIL %s: step %zu: observe: %s\n", c->name, k,
+           err.message[0] ? err.message : agentauthz_strerror(rc));
+    return -1;
+}
+
 /* Runs every step; returns 1 when all of them met their expectation. */
 static int run_steps(trun *t, const tcase *c, agentauthz_session *s, const char *refused)
 {
@@ -95,6 +128,11 @@ static int run_steps(trun *t, const tcase *c, agentauthz_session *s, const char 
                 printf("FAIL %s: step %zu: the clock would overflow\n", c->name, i + 1);
                 return 0;
             }
+            continue;
+        }
+        if (st->is_observe) {
+            if (run_observe(t, s, st, c, i + 1) != 0)
+                ok = 0;
             continue;
         }
         if (run_action(t, s, refused, st, &d, c, i + 1) != 0) {

@@ -117,6 +117,40 @@ static int st_rule(tstep *s, const ynode *v, agentauthz_error *err)
     return get_text(v, &s->rule, "rule", err);
 }
 
+/* observe: { tool: TOOL, output: VALUE, labels: [LABEL, ...] } */
+static int st_observe(tstep *s, const ynode *v, agentauthz_error *err)
+{
+    const ynode *output = NULL;
+    s->is_observe = 1;
+    if (v->kind != YN_MAP)
+        return ytree_error(err, v, "'observe' must be a map of tool, output and labels");
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const ynode *k = v->items[i], *x = v->items[i + 1];
+        const char *key = k->kind == YN_SCALAR ? k->str : "?";
+        int rc;
+        if (strcmp(key, "tool") == 0)
+            rc = get_text(x, &s->obs_tool, "tool", err);
+        else if (strcmp(key, "labels") == 0)
+            rc = get_texts(x, "labels", err);
+        else if (strcmp(key, "output") == 0)
+            rc = 0;
+        else
+            return ytree_error(err, k,
+                               "unknown key '%.64s' in observe (expected tool, output or "
+                               "labels)",
+                               key);
+        if (rc != 0)
+            return -1;
+        if (strcmp(key, "labels") == 0)
+            s->obs_labels = x;
+        if (strcmp(key, "output") == 0)
+            output = x;
+    }
+    if (!s->obs_tool || !output)
+        return ytree_error(err, v, "'observe' needs 'tool' and 'output'");
+    return ytree_to_value(output, &s->output, err);
+}
+
 static int st_advance(tstep *s, const ynode *v, agentauthz_error *err)
 {
     s->is_advance = 1;
@@ -130,7 +164,7 @@ static const struct {
     {"tool", st_tool},       {"resource", st_resource}, {"destination", st_destination},
     {"args", st_args},       {"labels", st_labels},     {"payload", st_payload},
     {"approve", st_approve}, {"expect", st_expect},     {"rule", st_rule},
-    {"advance", st_advance},
+    {"advance", st_advance}, {"observe", st_observe},
 };
 
 #define NSTEP_FIELDS (sizeof step_fields / sizeof step_fields[0])
@@ -149,7 +183,9 @@ static int check_step(const ynode *n, const tstep *s, size_t nkeys, int has_expe
 {
     if (s->is_advance && nkeys != 1)
         return ytree_error(err, n, "an advance step takes no other keys");
-    if (s->is_advance)
+    if (s->is_observe && nkeys != 1)
+        return ytree_error(err, n, "an observe step takes no other keys");
+    if (s->is_advance || s->is_observe)
         return 0;
     if (!s->tool)
         return ytree_error(err, n, "a step needs 'tool' (or 'advance')");
@@ -169,8 +205,8 @@ static int parse_step(const ynode *n, tstep *s, agentauthz_error *err)
         if (f == NSTEP_FIELDS)
             return ytree_error(err, n->items[i],
                                "unknown key '%.64s' in a step (expected tool, resource, "
-                               "destination, args, labels, payload, approve, expect, rule "
-                               "or advance)",
+                               "destination, args, labels, payload, approve, expect, rule, "
+                               "observe or advance)",
                                n->items[i]->kind == YN_SCALAR ? n->items[i]->str : "?");
         if (step_fields[f].fn(s, n->items[i + 1], err) != 0)
             return -1;
@@ -304,8 +340,10 @@ void tfile_free(tfile *tf)
 {
     for (size_t i = 0; i < tf->ncases; i++) {
         tcase *c = &tf->cases[i];
-        for (size_t j = 0; j < c->nsteps; j++)
+        for (size_t j = 0; j < c->nsteps; j++) {
             agentauthz_value_free(c->steps[j].args);
+            agentauthz_value_free(c->steps[j].output);
+        }
         free(c->steps);
         agentauthz_value_free(c->params);
     }

@@ -4,9 +4,13 @@
 
 #include "ytree.h"
 
-/* One step: an action to check, or a move of the clock. */
+/* One step: an action to check, a tool's output to observe, or a move of the clock. */
 typedef struct tstep {
     const ynode *at; /* the step's node, for its line */
+    int is_observe;            /* observe: { tool, output, labels } */
+    const char *obs_tool;      /* borrowed from the tree */
+    agentauthz_value *output;  /* owned */
+    const ynode *obs_labels;   /* a sequence of scalars, or NULL */
     int is_advance;
     uint64_t advance_ns;
     const char *tool, *resource; /* borrowed from the tree */

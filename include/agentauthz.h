@@ -518,6 +518,40 @@ AGENTAUTHZ_API int agentauthz_approve(agentauthz_session *s, const agentauthz_ac
                                       agentauthz_approval scope);
 
 /* ------------------------------------------------------------------ */
+/* Provenance: what the session's tools returned                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Records a tool's output for the session, so that the policy's from and
+ * not_from predicates can ask whether an argument's value came from it
+ * (agentauthz-policy(5), PROVENANCE; agentauthz_session_observe(3)). The
+ * output is labelled with labels (n names, copied) and with the output
+ * labels the policy's catalogue gives a's tool (a may be NULL: the
+ * caller's labels only); at least one label is needed (EINVAL), "param" is
+ * reserved. agentauthz_session_observe takes the output as text (any
+ * bytes, at most 16 MiB); _observe_value takes a parsed value and indexes
+ * each string and number in it. The session's ancestors record it too.
+ * Within the task's limits (observe_min_len, observed_values,
+ * observed_bytes) the oldest observations are dropped first. Returns 0;
+ * AGENTAUTHZ_ELIMIT or ENOMEM when the output could not be recorded whole
+ * (what was taken is kept; later from and not_from checks that do not find
+ * their value are denied: they could be wrong); ESESSION for an ended
+ * session; EIO when the audit record could not be written (the
+ * observation stands). No observed value reaches the audit log but as a
+ * keyed digest. Thread-safe: concurrent with checks and observations on
+ * the same session.
+ */
+AGENTAUTHZ_API int agentauthz_session_observe(agentauthz_session *s, const agentauthz_action *a,
+                                              const void *output, size_t len,
+                                              const char *const *labels, size_t nlabels,
+                                              agentauthz_error *err);
+AGENTAUTHZ_API int agentauthz_session_observe_value(agentauthz_session *s,
+                                                    const agentauthz_action *a,
+                                                    const agentauthz_value *output,
+                                                    const char *const *labels, size_t nlabels,
+                                                    agentauthz_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Secrets: leases, placeholders, scrubbing                            */
 /* ------------------------------------------------------------------ */
 

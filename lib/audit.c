@@ -127,7 +127,7 @@ struct az_audit {
 
 static const char *const kind_names[AZ_AUDIT_KIND_COUNT] = {
     "open",   "close",  "revoke", "expire",     "check", "approve", "lease", "lease_refused",
-    "reload", "start", "resume", "checkpoint",
+    "reload", "observe", "start", "resume", "checkpoint",
 };
 
 const char *az_audit_kind_name(az_audit_kind k)

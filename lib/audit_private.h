@@ -34,6 +34,7 @@ typedef enum az_audit_kind {
     AZ_AUDIT_LEASE,
     AZ_AUDIT_LEASE_REFUSED,
     AZ_AUDIT_RELOAD,
+    AZ_AUDIT_OBSERVE,    /* a tool's output recorded for provenance (digest only) */
     AZ_AUDIT_START,      /* the first record of a log: engine, key, log id; signed */
     AZ_AUDIT_RESUME,     /* an engine continues a log from its file; signed */
     AZ_AUDIT_CHECKPOINT, /* signs the hash chain so far */

@@ -49,8 +49,8 @@ const char *agentauthz_effect_name(agentauthz_effect effect)
 
 /* ---- session state ---- */
 
-/* Moves the session onto the policy in force, if a reload replaced it. */
-static int refresh_view(agentauthz_session *s)
+/* Moves the session onto the policy in force, if a reload replaced it; s->lock is held. */
+int az_session_refresh_view(agentauthz_session *s)
 {
     az_policy *cur = atomic_load_explicit(&s->e->policy, memory_order_acquire);
     az_view fresh;
@@ -383,8 +383,8 @@ static int rules_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decision
         decide(d, AGENTAUTHZ_DENY, rule ? rule->id : "default",
                ev->eval_why ? ev->eval_why
                             : "a condition could not be evaluated (invalid parameter pattern, "
-                              "missing parameter, or a value whose host cidr or domain cannot "
-                              "read)");
+                              "missing parameter, a value whose host cidr or domain cannot "
+                              "read, or provenance the session dropped)");
     else if (!rule)
         decide_default(s, d);
     else
@@ -398,7 +398,8 @@ static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz
     uint64_t now = az_engine_now(s->e);
     az_eval ev;
     int rc;
-    if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d) || undelegated_tool(s, a, d))
+    if ((rc = az_session_refresh_view(s)) != 0 || session_refused(s, now, d) ||
+        undelegated_tool(s, a, d))
         return rc;
     if (az_eval_init(&ev, s, a, now)) {
         decide_input(&ev, d);
@@ -486,7 +487,7 @@ static int check_locked(agentauthz_session *s, const agentauthz_action *a,
 {
     uint64_t now = az_engine_now(s->e);
     int rc;
-    if ((rc = refresh_view(s)) != 0 || session_refused(s, now, d))
+    if ((rc = az_session_refresh_view(s)) != 0 || session_refused(s, now, d))
         return rc;
     if (s->nsecrets)
         az_secrets_expire(s, now);

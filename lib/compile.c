@@ -27,7 +27,7 @@ typedef struct cc {
     const az_node **list_keys;
     const az_node **list_vals;
     size_t nlists;
-    bool defaults_seen[4]; /* session_ttl, max_session_ttl, on_deny, name */
+    bool defaults_seen[5]; /* session_ttl, max_session_ttl, on_deny, limits, name */
     /*
      * The rule ids seen so far, for the duplicate check: open addressing over
      * az_hash_bytes, each slot a rule index + 1 (0: empty). NULL if it could
@@ -331,15 +331,59 @@ static bool compile_tool_globs(cc *c, const az_node *n, const char *what, az_glo
 
 /* ---- pass 1: declarations ---- */
 
+/* A count in [lo, hi] for limits.what; false after reporting. */
+static bool expect_bound(cc *c, const az_node *n, const char *what, uint64_t lo, uint64_t hi,
+                         uint64_t *out)
+{
+    if (!expect_count(c, n, what, out))
+        return false;
+    if (*out >= lo && *out <= hi)
+        return true;
+    fail(c, n, "%s must be between %llu and %llu", what, (unsigned long long)lo,
+         (unsigned long long)hi);
+    return false;
+}
+
+/* observe_min_len, observed_values, observed_bytes of a limits map, over what *lim holds. */
+static void compile_observe_limits(cc *c, const az_node *n, az_obs_limits *lim)
+{
+    const az_node *x;
+    uint64_t v;
+    if ((x = map_get(n, "observe_min_len")) != NULL &&
+        expect_bound(c, x, "observe_min_len", AZ_OBSERVE_MIN_LEN_LO, AZ_OBSERVE_MIN_LEN_HI, &v))
+        lim->min_len = (uint32_t)v;
+    if ((x = map_get(n, "observed_values")) != NULL &&
+        expect_bound(c, x, "observed_values", 1, AZ_OBSERVED_VALUES_HI, &v))
+        lim->values = (uint32_t)v;
+    if ((x = map_get(n, "observed_bytes")) != NULL &&
+        expect_bound(c, x, "observed_bytes", 1, AZ_OBSERVED_BYTES_HI, &v))
+        lim->bytes = v;
+}
+
+/* defaults: limits: the bounds of observed output every task starts from. */
+static void compile_default_limits(cc *c, const az_node *v)
+{
+    static const char *const keys[] = {"observe_min_len", "observed_values", "observed_bytes",
+                                       NULL};
+    if (!expect_map(c, v, "defaults.limits"))
+        return;
+    check_keys(c, v, "defaults.limits", keys);
+    compile_observe_limits(c, v, &c->p->observe);
+}
+
 static void compile_defaults(cc *c, const az_node *n)
 {
-    static const char *const keys[] = {"session_ttl", "max_session_ttl", "on_deny", NULL};
+    static const char *const keys[] = {"session_ttl", "max_session_ttl", "on_deny", "limits",
+                                       NULL};
     if (!expect_map(c, n, "defaults"))
         return;
     check_keys(c, n, "defaults", keys);
     for (size_t i = 0; i < n->n; i += 2) {
         const az_node *k = n->items[i], *v = n->items[i + 1];
-        size_t slot = key_is(k, "session_ttl") ? 0 : key_is(k, "max_session_ttl") ? 1 : 2;
+        size_t slot = key_is(k, "session_ttl")       ? 0
+                      : key_is(k, "max_session_ttl") ? 1
+                      : key_is(k, "on_deny")         ? 2
+                                                     : 3;
         if (!key_is(k, keys[slot]))
             continue;
         if (c->defaults_seen[slot])
@@ -349,6 +393,8 @@ static void compile_defaults(cc *c, const az_node *n)
             expect_duration(c, v, "defaults.session_ttl", &c->p->session_ttl_s);
         else if (slot == 1)
             expect_duration(c, v, "defaults.max_session_ttl", &c->p->max_session_ttl_s);
+        else if (slot == 3)
+            compile_default_limits(c, v);
         else if (is_string(v) && (key_is(v, "continue") || key_is(v, "revoke")))
             c->p->revoke_on_deny = key_is(v, "revoke");
         else
@@ -495,9 +541,38 @@ static void compile_tool_paths(cc *c, const az_node *n, az_tool_entry *t)
     }
 }
 
+/*
+ * output: [LABEL...], the labels an observation of the tool's output gets
+ * (agentauthz_session_observe). "param" is the pseudo-label of from.
+ */
+static void compile_tool_output(cc *c, const az_node *n, az_tool_entry *t)
+{
+    if (!expect_seq(c, n, "output"))
+        return;
+    if (n->n > 64) {
+        fail(c, n, "output takes at most 64 labels");
+        return;
+    }
+    if (!(t->output = agentauthz_value_list())) {
+        oom(c, n);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const az_node *l = n->items[i];
+        if (!expect_name(c, l, "label"))
+            continue;
+        if (key_is(l, "param"))
+            fail(c, l, "\"param\" is not an output label: from: [param] stands for the task's "
+                       "parameters");
+        else if (agentauthz_value_list_append(t->output, agentauthz_value_stringn(l->str,
+                                                                                  l->len)) != 0)
+            oom(c, l);
+    }
+}
+
 static void compile_tool_entry(cc *c, const az_node *k, const az_node *v, az_tool_entry *t)
 {
-    static const char *const keys[] = {"produces", "sink", "paths", NULL};
+    static const char *const keys[] = {"produces", "sink", "paths", "output", NULL};
     const az_node *prod;
     t->name = xstrndup(k->str, k->len);
     t->produces = agentauthz_value_list();
@@ -512,6 +587,8 @@ static void compile_tool_entry(cc *c, const az_node *k, const az_node *v, az_too
         expect_bool(c, map_get(v, "sink"), "sink", &t->sink);
     if (map_get(v, "paths"))
         compile_tool_paths(c, map_get(v, "paths"), t);
+    if (map_get(v, "output"))
+        compile_tool_output(c, map_get(v, "output"), t);
     prod = map_get(v, "produces");
     if (!prod || !expect_seq(c, prod, "produces"))
         return;
@@ -547,8 +624,10 @@ static void compile_tools(cc *c, const az_node *n)
         /* Out of memory for the name: not an entry (every reader takes the name for a string). */
         if (grown[c->p->ntools].name)
             c->p->ntools++;
-        else
+        else {
             agentauthz_value_free(grown[c->p->ntools].produces);
+            agentauthz_value_free(grown[c->p->ntools].output);
+        }
     }
 }
 
@@ -656,11 +735,13 @@ static void compile_task_secrets(cc *c, const az_node *n, az_task *t)
 
 static void compile_limits(cc *c, const az_node *n, az_task *t)
 {
-    static const char *const keys[] = {"calls", "per_tool", NULL};
+    static const char *const keys[] = {"calls",           "per_tool",       "observe_min_len",
+                                       "observed_values", "observed_bytes", NULL};
     const az_node *pt;
     if (!expect_map(c, n, "limits"))
         return;
     check_keys(c, n, "limits", keys);
+    compile_observe_limits(c, n, &t->observe);
     if (map_get(n, "calls"))
         t->has_calls = expect_count(c, map_get(n, "calls"), "calls", &t->calls);
     pt = map_get(n, "per_tool");
@@ -845,6 +926,7 @@ static void compile_tasks(cc *c, const az_node *n)
         }
         memset(t, 0, sizeof *t);
         t->on_deny = -1;
+        t->observe = c->p->observe;
         if (!(t->name = xstrndup(k->str, k->len))) {
             oom(c, k);
             return;
@@ -909,6 +991,8 @@ static const op_info op_table[] = {
     {"not", AZ_OP_NOT, FORM_PRED, false},
     {"any", AZ_OP_ANY, FORM_PREDS, false},
     {"all", AZ_OP_ALL, FORM_PREDS, false},
+    {"from", AZ_OP_FROM, FORM_SCALAR_OR_LIST, false},
+    {"not_from", AZ_OP_NOT_FROM, FORM_SCALAR_OR_LIST, false},
 };
 
 static const op_info *find_op(const az_node *k)
@@ -1093,6 +1177,12 @@ static bool literal_fits(cc *c, const az_node *n, az_op op)
         if (!is_string(n))
             fail(c, n, "expected a string");
         return is_string(n);
+    case AZ_OP_FROM:
+    case AZ_OP_NOT_FROM:
+        if (is_string(n) && az_name_valid(n->str, n->len))
+            return true;
+        fail(c, n, "from and not_from take labels (names such as untrusted) or param");
+        return false;
     default: return true;
     }
 }
@@ -2112,6 +2202,7 @@ int az_policy_compile(const az_source *src, size_t n, az_diag *d, az_policy **ou
     if (!c.p || !c.roots)
         goto out;
     c.p->session_ttl_s = 15 * 60;
+    c.p->observe = (az_obs_limits){AZ_OBSERVE_MIN_LEN, AZ_OBSERVED_VALUES, AZ_OBSERVED_BYTES};
     if ((rc = record_files(&c)) != 0 || (rc = hash_sources(src, n, c.p->hash)) != 0)
         goto out;
     rc = parse_sources(&c);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "extract.h"
+#include "provenance.h"
 #include "session.h"
 
 /* An argument; a JSON null is absent, for every predicate (agentauthz-policy(5)). */
@@ -459,6 +460,136 @@ static int value_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     return 1;
 }
 
+/*
+ * ---- from and not_from (agentauthz-policy(5), PROVENANCE) ----
+ *
+ * Only a rule that names them reaches this code: a check with none looks
+ * at no provenance at all.
+ */
+
+typedef struct from_query {
+    uint64_t mask; /* the observed labels named that the session knows */
+    bool param;    /* "param": the session's task parameters */
+    bool observed; /* some other label is named */
+} from_query;
+
+static void from_labels(const az_eval *ev, const az_pred *p, from_query *q)
+{
+    q->mask = 0;
+    q->param = q->observed = false;
+    for (size_t i = 0; i < p->nitems; i++) {
+        const agentauthz_value *l = p->items[i].lit;
+        if (l->u.str.len == 5 && memcmp(l->u.str.p, "param", 5) == 0) {
+            q->param = true;
+            continue;
+        }
+        q->observed = true;
+        q->mask |= az_prov_label_bit(ev->s->prov, l->u.str.p, l->u.str.len);
+    }
+}
+
+/* A string or number's text as provenance compares it (numbers canonical); false otherwise. */
+static bool leaf_text(const agentauthz_value *v, char *buf, size_t cap, const char **s, size_t *n)
+{
+    if (v->type == AGENTAUTHZ_STRING) {
+        *s = v->u.str.p;
+        *n = v->u.str.len;
+        return true;
+    }
+    if (v->type != AGENTAUTHZ_NUMBER)
+        return false;
+    *s = buf;
+    *n = az_number_text(v->u.num, buf, cap);
+    return *n > 0;
+}
+
+/* Whether the text equals a task parameter: a string, a number, or an item of a list one. */
+static bool equals_param(const agentauthz_value *pv, const char *s, size_t n, unsigned depth)
+{
+    char buf[64];
+    const char *t;
+    size_t tn;
+    if (pv->type == AGENTAUTHZ_LIST && depth == 0) {
+        for (size_t i = 0; i < pv->u.list.n; i++)
+            if (equals_param(pv->u.list.items[i], s, n, 1))
+                return true;
+        return false;
+    }
+    return leaf_text(pv, buf, sizeof buf, &t, &tn) && tn == n && memcmp(t, s, n) == 0;
+}
+
+static bool from_params(const agentauthz_value *params, const char *s, size_t n)
+{
+    for (size_t i = 0; params && i < params->u.map.n; i++)
+        if (equals_param(params->u.map.items[i].val, s, n, 0))
+            return true;
+    return false;
+}
+
+static bool text_from(const az_eval *ev, const from_query *q, const char *s, size_t n)
+{
+    return (q->param && from_params(ev->s->params, s, n)) ||
+           (q->mask && az_prov_find(ev->s->prov, q->mask, s, n));
+}
+
+/* One string or number: as given, and as the other predicates see it (a path normalised). */
+static bool leaf_from(az_eval *ev, const from_query *q, const agentauthz_value *x)
+{
+    char buf[64];
+    agentauthz_value view;
+    const agentauthz_value *checked;
+    const char *s;
+    size_t n;
+    if (!leaf_text(x, buf, sizeof buf, &s, &n))
+        return false;
+    if (text_from(ev, q, s, n))
+        return true;
+    checked = as_checked(ev, x, &view);
+    return checked && checked != x && text_from(ev, q, checked->u.str.p, checked->u.str.len);
+}
+
+/* Some string or number in v, at any depth, is from the labels: 1, 0, or -1 when too deep. */
+static int value_from(az_eval *ev, const from_query *q, const agentauthz_value *v,
+                      unsigned depth)
+{
+    size_t n = v->type == AGENTAUTHZ_LIST ? v->u.list.n : v->type == AGENTAUTHZ_MAP ? v->u.map.n : 0;
+    if (depth > AZ_MAX_DEPTH)
+        return -1;
+    if (v->type != AGENTAUTHZ_LIST && v->type != AGENTAUTHZ_MAP)
+        return leaf_from(ev, q, v);
+    for (size_t i = 0; i < n; i++) {
+        const agentauthz_value *x =
+            v->type == AGENTAUTHZ_LIST ? v->u.list.items[i] : v->u.map.items[i].val;
+        int r = value_from(ev, q, x, depth + 1);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/*
+ * from holds when some string or number of the value (the value itself,
+ * or any element or member) is from one of the labels; not_from when the
+ * value is present and none is. Absent (or null), both are false. When
+ * the session has dropped observations, a value not found might have been
+ * observed: neither answer can be given and the check is denied (-1).
+ */
+static int from_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
+{
+    const agentauthz_session *s = ev->s;
+    from_query q;
+    int r;
+    if (!v || v->type == AGENTAUTHZ_NULL)
+        return 0;
+    from_labels(ev, p, &q);
+    r = value_from(ev, &q, v, 0);
+    if (r == 0 && ev->a->has_resource && v == &ev->resource)
+        r = text_from(ev, &q, ev->a->resource.p, ev->a->resource.len); /* as given, too */
+    if (r == 0 && q.observed && (s->observe_lost || az_prov_incomplete(s->prov)))
+        return -1;
+    return r < 0 ? r : p->op == AZ_OP_NOT_FROM ? !r : r;
+}
+
 static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
 {
     int r;
@@ -474,6 +605,8 @@ static int eval_pred(az_eval *ev, const az_pred *p, const agentauthz_value *v)
     case AZ_OP_TYPE: return v && (p->types & (1u << v->type)) != 0;
     case AZ_OP_LEN_LTE: return length_op(ev, p, v);
     case AZ_OP_HAS: return v ? has_op(ev, p, v) : 0;
+    case AZ_OP_FROM:
+    case AZ_OP_NOT_FROM: return from_op(ev, p, v);
     default: return value_op(ev, p, v);
     }
 }

@@ -34,6 +34,24 @@
 /* 2^53: below it every integral double is exact and prints as an integer. */
 #define AZ_EXACT_INT_LIMIT 9007199254740992.0
 
+/*
+ * Bounds of a session's observed output (agentauthz-policy(5), limits:
+ * observe_min_len, observed_values, observed_bytes): defaults and ranges.
+ */
+#define AZ_OBSERVE_MIN_LEN 8
+#define AZ_OBSERVE_MIN_LEN_LO 4
+#define AZ_OBSERVE_MIN_LEN_HI 1024
+#define AZ_OBSERVED_VALUES 65536
+#define AZ_OBSERVED_VALUES_HI (1024u * 1024u)
+#define AZ_OBSERVED_BYTES (8u * 1024u * 1024u)
+#define AZ_OBSERVED_BYTES_HI (256u * 1024u * 1024u)
+
+typedef struct az_obs_limits {
+    uint32_t min_len; /* shortest value indexed */
+    uint32_t values;  /* items indexed at once */
+    uint64_t bytes;   /* bytes of output kept at once */
+} az_obs_limits;
+
 /* ---- errors and diagnostics (error.c) ---- */
 
 /* Fills err (if not NULL) and returns code. */
@@ -176,6 +194,11 @@ struct crypto_generichash_blake2b_state;
 int az_value_hash(const agentauthz_value *v, struct crypto_generichash_blake2b_state *st);
 /* Appends v as compact JSON. */
 int az_value_write_json(az_buf *b, const agentauthz_value *v);
+/*
+ * A finite number as JSON writes it ("1500", "0.5", "1e+300"), into buf
+ * (at least 32 bytes, NUL-terminated); its length, or 0 for NaN/infinity.
+ */
+size_t az_number_text(double d, char *buf, size_t cap);
 
 /*
  * Values in an arena (value.c): the same trees, with every node, string and
@@ -452,7 +475,9 @@ typedef enum az_op {
     AZ_OP_LEN_LTE,
     AZ_OP_NOT,
     AZ_OP_ANY,
-    AZ_OP_ALL
+    AZ_OP_ALL,
+    AZ_OP_FROM,    /* observed under a label (provenance.h) */
+    AZ_OP_NOT_FROM
 } az_op;
 
 /* An operator that compares one scalar with its operands (eq ... gte). */
@@ -591,6 +616,7 @@ typedef struct az_task {
     bool ask_otherwise;
     az_param_decl *params;
     size_t nparams;
+    az_obs_limits observe; /* the defaults' unless the task's limits say otherwise */
     uint32_t *token_params; /* token_params: indexes into params, shared in task tokens */
     size_t ntoken_params;
 } az_task;
@@ -622,6 +648,7 @@ typedef struct az_tool_entry {
     char *name;
     bool sink;
     agentauthz_value *produces; /* a list of label strings */
+    agentauthz_value *output;   /* labels of what it returns (observe), a list or NULL */
     char **paths; /* arguments that hold paths, dotted as in args.<path> */
     size_t npaths;
 } az_tool_entry;
@@ -646,6 +673,7 @@ typedef struct az_policy {
     uint64_t session_ttl_s;
     uint64_t max_session_ttl_s; /* 0: none */
     bool revoke_on_deny;
+    az_obs_limits observe; /* defaults: limits */
     bool has_identities;
     az_identity *identities;
     size_t nidentities;

@@ -100,6 +100,7 @@ static void catalogue_free(az_policy *p)
     for (size_t i = 0; i < p->ntools; i++) {
         free(p->tools[i].name);
         agentauthz_value_free(p->tools[i].produces);
+        agentauthz_value_free(p->tools[i].output);
         for (size_t j = 0; j < p->tools[i].npaths; j++)
             free(p->tools[i].paths[j]);
         free(p->tools[i].paths);

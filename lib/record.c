@@ -65,6 +65,19 @@ static int emit(agentauthz_engine *e, az_audit_event *ev)
     return rc;
 }
 
+static void describe_session(az_audit_event *ev, agentauthz_session *s, az_audit_kind kind)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->session = s->id;
+    ev->parent = s->parent ? s->parent->id : NULL;
+    ev->identity = s->identity;
+    ev->task = s->task;
+    ev->scan = holds_secret;
+    ev->scan_ctx = s->leaks;
+    describe_policy(ev, s->view.p);
+}
+
 int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz_action *a,
                      const agentauthz_decision *d, const char *secret)
 {
@@ -73,16 +86,8 @@ int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz
     /* Without a log, a check builds no event (emit looks again under the lock). */
     if (!s->e || !atomic_load_explicit(&s->e->audit, memory_order_acquire))
         return 0;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = kind;
-    ev.session = s->id;
-    ev.parent = s->parent ? s->parent->id : NULL;
-    ev.identity = s->identity;
-    ev.task = s->task;
+    describe_session(&ev, s, kind);
     ev.secret = secret;
-    ev.scan = holds_secret;
-    ev.scan_ctx = s->leaks;
-    describe_policy(&ev, s->view.p);
     describe_action(&ev, a, checked);
     if (kind == AZ_AUDIT_CLOSE || kind == AZ_AUDIT_REVOKE || kind == AZ_AUDIT_EXPIRE)
         ev.reason = s->ended_why;
@@ -109,6 +114,32 @@ int az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
     arc = az_audit_session(s, rc ? AZ_AUDIT_LEASE_REFUSED : AZ_AUDIT_LEASE, a, &d, secret);
     pthread_mutex_unlock(&s->lock);
     return arc;
+}
+
+/*
+ * An observation: the tool, and the output as one argument "output" that
+ * is always digested (the policy's clear_args do not apply), so that no
+ * observed value reaches the log in clear; reason says what was indexed.
+ */
+int az_audit_observe(agentauthz_session *s, const char *tool, const agentauthz_value *output,
+                     const char *reason)
+{
+    az_audit_event ev;
+    az_kv kv = {(char *)"output", 6, (agentauthz_value *)output};
+    agentauthz_value args;
+    if (!s->e || !atomic_load_explicit(&s->e->audit, memory_order_acquire))
+        return 0;
+    describe_session(&ev, s, AZ_AUDIT_OBSERVE);
+    memset(&args, 0, sizeof args);
+    args.type = AGENTAUTHZ_MAP;
+    args.u.map.items = &kv;
+    args.u.map.n = args.u.map.cap = 1;
+    ev.tool = tool;
+    ev.args = &args;
+    ev.clear_args = NULL;
+    ev.nclear = 0;
+    ev.reason = reason;
+    return emit(s->e, &ev);
 }
 
 void az_audit_engine(agentauthz_engine *e, az_audit_kind kind)

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "provenance.h"
 #include "session.h"
 
 /* ---- views: a session under one policy ---- */
@@ -279,6 +280,7 @@ static void secrets_free(agentauthz_session *s)
 static void session_free(agentauthz_session *s)
 {
     secrets_free(s);
+    az_prov_free(s->prov);
     for (size_t i = 0; i < s->ntools; i++)
         az_glob_free(&s->tools[i]);
     free(s->tools);

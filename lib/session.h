@@ -137,6 +137,9 @@ struct agentauthz_session {
     bool no_secrets; /* a downstream one-check session issues none */
     az_glob *tools; /* the delegated tools, or NULL for all */
     size_t ntools;
+    /* provenance: what its tools returned (observe.c); NULL until the first observation */
+    struct az_prov *prov;
+    bool observe_lost; /* an observation found no index to go into (out of memory) */
     /*
      * Scratch for the lists of links(), hosts() and emails() during a check
      * (s->lock held): kept across checks, so that only the first check that
@@ -215,9 +218,14 @@ void az_view_clear(az_view *v);
 void az_session_end(agentauthz_session *s, az_state state, const char *why);
 void az_session_unref(agentauthz_session *s);
 
+/* check.c: moves s onto the policy in force (s->lock held); 0 or ENOMEM/ENOPOLICY */
+int az_session_refresh_view(agentauthz_session *s);
+
 /* record.c: audit records of session events; 0 or the audit's error */
 int az_audit_session(agentauthz_session *s, az_audit_kind kind, const agentauthz_action *a,
                      const agentauthz_decision *d, const char *secret);
+int az_audit_observe(agentauthz_session *s, const char *tool, const agentauthz_value *output,
+                     const char *reason);
 int az_session_audit_lease(agentauthz_session *s, const agentauthz_action *a,
                            const char *secret, int rc, const agentauthz_error *err);
 void az_audit_engine(agentauthz_engine *e, az_audit_kind kind);

@@ -669,6 +669,21 @@ static int write_number(az_buf *b, double d)
     return write_double(b, d);
 }
 
+/* The text write_number gives, into a caller's buffer: provenance compares numbers by it. */
+size_t az_number_text(double d, char *buf, size_t cap)
+{
+    char small[64];
+    az_buf b = {small, 0, sizeof small, sizeof small - 1};
+    size_t n;
+    small[0] = '\0';
+    if (cap == 0 || write_number(&b, d) != 0 || b.p != small || b.len >= cap)
+        return 0;
+    n = b.len;
+    memcpy(buf, small, n);
+    buf[n] = '\0';
+    return n;
+}
+
 /*
  * Strings made through the API may hold invalid UTF-8. Each bad byte is
  * rendered as U+FFFD so that the output is always valid JSON.

@@ -451,6 +451,10 @@ static void fill_kind(az_audit_event *ev, az_audit_kind k)
         ev->tool = "db.query";
         ev->secret = "scratch_db";
     }
+    if (k == AZ_AUDIT_OBSERVE) {
+        ev->tool = "read_inbox";
+        ev->reason = "labels untrusted: 1 values indexed";
+    }
 }
 
 START_TEST(test_every_kind)
@@ -465,10 +469,11 @@ START_TEST(test_every_kind)
         "v,seq,log,time,event,policy,session,identity,task,tool,secret,prev,mac",
         "v,seq,log,time,event,policy,session,identity,task,tool,reason,secret,prev,mac",
         "v,seq,log,time,event,policy,prev,mac",
+        "v,seq,log,time,event,policy,session,identity,task,tool,reason,prev,mac",
     };
     static const char *const names[AZ_AUDIT_KIND_COUNT] = {
-        "open",   "close", "revoke", "expire",     "check", "approve", "lease", "lease_refused",
-        "reload", "start", "resume", "checkpoint",
+        "open",   "close",   "revoke", "expire", "check",     "approve", "lease", "lease_refused",
+        "reload", "observe", "start",  "resume", "checkpoint",
     };
     char path[512], order[512];
     const char *paths[1] = {path};

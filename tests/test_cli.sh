@@ -236,7 +236,7 @@ expect_out "check: cidr on a v4-mapped [IPv6]:port" 0 \
     '{"decision":"deny","rule":"metadata","reason":""}' \
     m --tool fetch --destination '[::ffff:169.254.169.254]:80'
 expect_out "check: a decimal IPv4 host is not guessed" 0 \
-    '{"decision":"deny","rule":"metadata","reason":"a condition could not be evaluated (invalid parameter pattern, missing parameter, or a value whose host cidr or domain cannot read)"}' \
+    '{"decision":"deny","rule":"metadata","reason":"a condition could not be evaluated (invalid parameter pattern, missing parameter, a value whose host cidr or domain cannot read, or provenance the session dropped)"}' \
     m --tool fetch --destination http://2852039166/
 expect_out "check: cidr near miss" 0 '{"decision":"allow","rule":"fetch","reason":""}' \
     m --tool fetch --destination http://169.255.169.254/
@@ -855,6 +855,33 @@ expect_err "token verify: --now is a number" 2 "--now must be" tv --pubkey "$PUB
 expect_err "token verify: --now 0" 2 "--now must be" tv --pubkey "$PUB" --now 0 "$T"
 expect_err "token: verify or sign" 2 "unknown subcommand 'mint' (expected verify or sign)" \
     "$bin" token mint
+
+# ---- provenance: observe lines and steps, from and not_from (issue 11) ----
+PP=provenance-policy.yaml
+expect_file "replay: observe lines, from, not_from, dropped output fails closed" 1 \
+    provenance-trace.expected "$bin" replay $PP provenance-trace.jsonl
+expect_out "test: observe steps" 0 "1 passed, 0 failed" "$bin" test $PP provenance-tests.yaml
+expect_file "test: an observation that cannot be recorded fails its step" 1 \
+    provenance-failing-tests.expected "$bin" test $PP provenance-failing-tests.yaml
+printf 'tests:\n  - name: x\n    identity: a\n    task: pay\n    steps:\n      - { observe: { tool: t, output: x }, tool: y }\n' >"$tmp/obs1.yaml"
+expect_err "test: an observe step takes no other keys" 2 \
+    "obs1.yaml:6:9: error: an observe step takes no other keys" "$bin" test $PP "$tmp/obs1.yaml"
+printf 'tests:\n  - name: x\n    identity: a\n    task: pay\n    steps:\n      - { observe: { tool: t, outptu: x } }\n' >"$tmp/obs2.yaml"
+expect_err "test: observe keys are checked" 2 \
+    "obs2.yaml:6:31: error: unknown key 'outptu' in observe (expected tool, output or labels)" \
+    "$bin" test $PP "$tmp/obs2.yaml"
+printf 'tests:\n  - name: x\n    identity: a\n    task: pay\n    steps:\n      - { observe: { tool: t } }\n' >"$tmp/obs3.yaml"
+expect_err "test: observe needs an output" 2 \
+    "obs3.yaml:6:20: error: 'observe' needs 'tool' and 'output'" "$bin" test $PP "$tmp/obs3.yaml"
+printf '%s\n' 'agentauthz: 1' 'rules:' \
+    '  - { id: r, effect: allow, tools: [x], where: { args.a: { from: 3 } } }' \
+    >"$tmp/badfrom.yaml"
+expect_err "lint: from takes labels" 1 \
+    "badfrom.yaml:3:66: error: from and not_from take labels (names such as untrusted) or param" \
+    "$bin" lint "$tmp/badfrom.yaml"
+printf '%s\n' 'agentauthz: 1' 'tools: { t: { output: [param] } }' 'rules: []' >"$tmp/badout.yaml"
+expect_err "lint: param is no output label" 1 \
+    "badout.yaml:2:24: error: \"param\" is not an output label" "$bin" lint "$tmp/badout.yaml"
 
 # ---- links in text and optional parameters (issue 11, items 3 and 4) ----
 L=links-policy.yaml

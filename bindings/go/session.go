@@ -6,6 +6,7 @@ package agentauthz
 import "C"
 
 import (
+	"encoding/json"
 	"runtime"
 	"strconv"
 	"sync"
@@ -256,6 +257,81 @@ func (s *Session) Scrub(data []byte) ([]byte, error) {
 	}
 	defer C.agentauthz_free(unsafe.Pointer(out))
 	return append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outlen))...), nil
+}
+
+// Observe records what a tool returned to the session's agent, as text (any
+// bytes), for the policy's from and not_from predicates
+// (agentauthz_session_observe(3)). labels join the output labels the
+// policy's catalogue gives tool ("" for none: the labels given only). An
+// error with ErrLimit means the output could not be recorded whole: what
+// was kept stays, and later from and not_from checks that do not find their
+// value are denied.
+func (s *Session) Observe(tool string, output []byte, labels ...string) error {
+	return s.observe(tool, labels, func(c *C.agentauthz_session, a *C.agentauthz_action,
+		l **C.char, n C.size_t, cerr *C.agentauthz_error) C.int {
+		return C.agentauthz_session_observe(c, a, bytesPtr(output), C.size_t(len(output)), l, n,
+			cerr)
+	})
+}
+
+// ObserveValue is Observe for a value that encoding/json can marshal (a
+// tool's JSON result): each string and number in it is indexed.
+func (s *Session) ObserveValue(tool string, v any, labels ...string) error {
+	text, err := json.Marshal(v)
+	if err != nil {
+		return misuse(ErrInvalid, "the output cannot be encoded as JSON: "+err.Error())
+	}
+	var val *C.agentauthz_value
+	var cerr C.agentauthz_error
+	if rc := C.agentauthz_value_parse_json((*C.char)(bytesPtr(text)), C.size_t(len(text)), &val,
+		&cerr); rc != 0 {
+		return newError(rc, &cerr)
+	}
+	defer C.agentauthz_value_free(val)
+	return s.observe(tool, labels, func(c *C.agentauthz_session, a *C.agentauthz_action,
+		l **C.char, n C.size_t, cerr *C.agentauthz_error) C.int {
+		return C.agentauthz_session_observe_value(c, a, val, l, n, cerr)
+	})
+}
+
+type observeFn func(*C.agentauthz_session, *C.agentauthz_action, **C.char, C.size_t,
+	*C.agentauthz_error) C.int
+
+// observe passes the labels as a C array, and the tool as an action (or none).
+func (s *Session) observe(tool string, labels []string, f observeFn) error {
+	for _, l := range labels {
+		for i := 0; i < len(l); i++ {
+			if l[i] == 0 {
+				return misuse(ErrInvalid, "a label contains a NUL byte")
+			}
+		}
+	}
+	arr := (**C.char)(C.calloc(C.size_t(len(labels)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	if arr == nil {
+		return newError(C.AGENTAUTHZ_ENOMEM, nil)
+	}
+	items := unsafe.Slice(arr, len(labels)+1)
+	defer func() {
+		for _, p := range items {
+			C.free(unsafe.Pointer(p))
+		}
+		C.free(unsafe.Pointer(arr))
+	}()
+	for i, l := range labels {
+		items[i] = C.CString(l)
+	}
+	var cerr C.agentauthz_error
+	if tool == "" {
+		c, err := s.lock()
+		if err != nil {
+			return err
+		}
+		defer s.unlock()
+		return newError(f(c, nil, arr, C.size_t(len(labels)), &cerr), &cerr)
+	}
+	return s.withAction(&Action{Tool: tool}, func(c *C.agentauthz_session, sc *scratch) error {
+		return newError(f(c, sc.c.action, arr, C.size_t(len(labels)), &cerr), &cerr)
+	})
 }
 
 // bytesPtr is a pointer to b's bytes for the duration of a cgo call, or

@@ -278,6 +278,16 @@ export declare class Session {
     lease(decision: Decision, secret: string): Lease;
     /** Fills ${secret:NAME} placeholders for an allowed action. */
     substitute(decision: Decision, text: string | Uint8Array): Substitution;
+    /**
+     * Records what a tool returned, for the policy's from and not_from
+     * predicates: text or bytes, or any JSON value (each string and number
+     * in it). labels join the catalogue's output labels of tool (null: the
+     * labels given only). Throws a LimitError (code ELIMIT) when the output
+     * could not be recorded whole; later from and not_from checks that do
+     * not find their value are then denied.
+     */
+    observe(tool: string | CheckRequest | null, output: string | Uint8Array | JsonValue,
+            options?: { labels?: string | readonly string[] }): void;
     /** Replaces every live secret with [redacted:NAME]. */
     scrub(text: string): string;
     scrub(data: Uint8Array): Buffer;

@@ -18,6 +18,12 @@
  *    server will open);
  *  - an allowed call is forwarded, and every string of its result is
  *    scrubbed of the session's live secrets (agentauthz_scrub);
+ *  - the scrubbed result is recorded for the session
+ *    (agentauthz_session_observe) under the output labels the policy's
+ *    tool catalogue gives the tool (tools: {read_text_file: {output:
+ *    [untrusted]}}), so that rules can ask where a later call's arguments
+ *    came from (from / not_from); a tool the catalogue gives no output
+ *    labels is not recorded;
  *  - a denied call is answered with a tool result with isError: true whose
  *    text names the rule and the reason, and whose _meta.agentauthz holds
  *    the decision. A tool result rather than a JSON-RPC error, because the
@@ -241,7 +247,25 @@ class Connection {
             const code = e instanceof McpError ? e.code : ErrorCode.InternalError;
             throw new McpError(code, this.session.scrub(String(e.message || e)));
         }
-        return scrubDeep(this.session, result, 0);
+        const scrubbed = scrubDeep(this.session, result, 0);
+        this.observe(name, scrubbed);
+        return scrubbed;
+    }
+
+    /*
+     * Records a result for the session's from / not_from rules, labelled by
+     * the policy's catalogue. The library refuses an observation with no
+     * label (EINVAL): the tool has no output labels, and nothing is
+     * recorded. Any other failure (an output over the task's bounds) is
+     * reported; the library then denies the checks whose answer depends on
+     * what it could not record.
+     */
+    observe(name, result) {
+        try {
+            this.session.observe(name, result);
+        } catch (e) {
+            if (e.code !== 'EINVAL') process.stderr.write(`gateway: ${name}: observe: ${e.message}\n`);
+        }
     }
 
     close() {

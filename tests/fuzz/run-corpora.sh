@@ -5,7 +5,7 @@ set -u
 srcdir=${top_srcdir:-.}
 bin=${top_builddir:-.}/tests/fuzz
 passed=0 failed=0
-for name in json glob yaml leak policy replay_line testfile audit keys check_token secrets extract; do
+for name in json glob yaml leak policy replay_line testfile audit keys check_token secrets extract observe; do
     if "$bin/replay_$name" "$srcdir/tests/fuzz/corpus/$name"; then
         passed=$((passed + 1))
     else

@@ -276,6 +276,8 @@ const PROTOTYPES = [
     'void *agentauthz_secret_buffer_data(void *b, _Out_ size_t *len)',
     'void agentauthz_secret_buffer_free(void *b)',
     'int agentauthz_scrub(void *s, const void *data, size_t len, _Out_ void **out, _Out_ size_t *outlen, void *err)',
+    'int agentauthz_session_observe(void *s, void *a, const void *output, size_t len, const char **labels, size_t nlabels, void *err)',
+    'int agentauthz_session_observe_value(void *s, void *a, void *output, const char **labels, size_t nlabels, void *err)',
     'int agentauthz_pubkey_parse(const char *text, void *pk, void *err)',
     'int agentauthz_token_verify(const void *pk, const void *token, size_t len, const agentauthz_token_verify_options *opt, _Out_ void **out, void *err)',
     'void agentauthz_token_claims_free(void *c)',

@@ -620,6 +620,43 @@ class Session {
     }
 
     /*
+     * Records what a tool returned, for the policy's from and not_from
+     * predicates: output is a string or bytes (indexed as text) or any
+     * JSON-able value (each string and number in it). options.labels (a
+     * string or an array) join the output labels the policy's catalogue
+     * gives tool (which may be null: the labels given only). Throws a
+     * LimitError when the output could not be recorded whole: what was kept
+     * stays, and later from and not_from checks that do not find their value
+     * are denied.
+     */
+    observe(tool, output, { labels } = {}) {
+        const list = strList(labels, 'label') || [];
+        const h = this.#handle();
+        const err = Buffer.alloc(SIZE.error);
+        let run;
+        if (typeof output === 'string' || output instanceof Uint8Array) {
+            const raw = bytesOf(output, 'output');
+            run = (a) => C.agentauthz_session_observe(h, a, nonNull(raw), raw.length, list,
+                list.length, err);
+        } else {
+            const json = output === undefined ? undefined : JSON.stringify(output);
+            if (json === undefined) throw new TypeError('output must be a string, bytes or a JSON value');
+            const text = Buffer.from(json, 'utf8');
+            const out = [null];
+            check(C.agentauthz_value_parse_json(text, text.length, out, err), err, 'output');
+            run = (a) => {
+                try {
+                    return C.agentauthz_session_observe_value(h, a, out[0], list, list.length, err);
+                } finally {
+                    C.agentauthz_value_free(out[0]);
+                }
+            };
+        }
+        const rc = tool === null || tool === undefined ? run(null) : withCAction(toAction(tool), run);
+        check(rc, err);
+    }
+
+    /*
      * Opens a narrower child session for a sub-agent. options: tools (names
      * or globs the child may use; absent: as the parent), secrets (parent
      * secrets to hand down), ttl (seconds), params.

@@ -360,6 +360,8 @@ _PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
         c_int,
         [P, c_char_p, c_size_t, POINTER(c_void_p), POINTER(c_size_t), ERR],
     ),
+    "agentauthz_session_observe": (c_int, [P, P, c_char_p, c_size_t, P, c_size_t, ERR]),
+    "agentauthz_session_observe_value": (c_int, [P, P, P, P, c_size_t, ERR]),
 }
 
 

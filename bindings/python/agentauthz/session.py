@@ -690,6 +690,45 @@ class Session(_util.Closing):
             _L.agentauthz_free(out)
         return result.decode("utf-8", "surrogateescape") if as_text else result
 
+    def observe(self, tool: Optional[str], output: Any,
+                labels: Union[None, str, Iterable[str]] = None) -> None:
+        """Records what a tool returned, for the policy's from and not_from predicates.
+
+        output is str or bytes (indexed as text) or any JSON-able value (each
+        string and number in it, at any depth). labels (a str or a list of
+        str) join the output labels the policy's catalogue gives tool (which
+        may be None: the labels given only). Raises LimitError when the
+        output could not be recorded whole: what was kept stays, and later
+        from and not_from checks that do not find their value are denied.
+        """
+        label_list = str_list(labels, "label") or []
+        larr = char_pp(label_list)
+        n = len(label_list)
+        err = _lib.Error()
+        h = self._handle()
+        if isinstance(output, (str, bytes, bytearray, memoryview)):
+            raw = (output.encode("utf-8", "surrogateescape") if isinstance(output, str)
+                   else bytes(output))
+
+            def run(a: Any) -> int:
+                return int(_L.agentauthz_session_observe(h, a, raw, len(raw), larr, n, err))
+        else:
+            text = _dumps(output).encode("utf-8")
+            value = ctypes.c_void_p()
+            check(_L.agentauthz_value_parse_json(text, len(text), _byref(value), err), err,
+                  "output")
+
+            def run(a: Any) -> int:
+                try:
+                    return int(_L.agentauthz_session_observe_value(h, a, value, larr, n, err))
+                finally:
+                    _L.agentauthz_value_free(value)
+        if tool is None:
+            rc = run(None)
+        else:
+            rc = _with_c_action(Action(tool), run)
+        check(rc, err)
+
     def delegate(self, identity: str, task: str,
                  tools: Union[None, str, Iterable[str]] = None,
                  secrets: Union[None, str, Iterable[str]] = None, ttl: Optional[float] = None,

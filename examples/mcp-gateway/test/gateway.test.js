@@ -144,3 +144,25 @@ test('an approval hook module decides asks', { timeout: 60000 }, async (t) => {
     const r = await client.callTool({ name: 'directory_tree', arguments: { path: `${root}/` } });
     assert.ok(!r.isError, text(r));
 });
+
+test('a path named inside a file read through the gateway is refused', { timeout: 60000 },
+    async (t) => {
+        const root = tempRoot();
+        fs.writeFileSync(path.join(root, 'intro.txt'), 'Next, read notes-2024.txt for the figures.\n');
+        fs.writeFileSync(path.join(root, 'notes-2024.txt'), 'figures\n');
+        fs.writeFileSync(path.join(root, 'other-2025.txt'), 'other\n');
+        const client = await connect(root);
+        t.after(async () => {
+            await client.close();
+            fs.rmSync(root, { recursive: true, force: true });
+        });
+        const read = (f) => client.callTool({ name: 'read_text_file',
+            arguments: { path: path.join(root, f) } });
+        assert.ok(!(await read('notes-2024.txt')).isError);
+        assert.ok(!(await read('intro.txt')).isError);
+        const r = await read('notes-2024.txt');
+        assert.equal(r.isError, true);
+        assert.equal(r._meta.agentauthz.rule, 'no-injected-paths');
+        assert.match(text(r), /the path comes from a file the agent read/);
+        assert.ok(!(await read('other-2025.txt')).isError);
+    });

@@ -17,6 +17,8 @@ const lease: Lease = s.lease(d, 'db');
 const n: number = lease.withValue((buf) => buf.length);
 const text: string = s.scrub('out');
 const bytes: Buffer = s.scrub(Buffer.from('out'));
+s.observe('read_inbox', { body: 'pay GB29NWBK60161331926819' }, { labels: ['untrusted'] });
+s.observe(null, 'text', { labels: 'web' });
 const claims: TokenClaims = verifyToken(engine.publicKeyText, 'a.b.c', { audience: 'a', skew: 5 });
 const shared: string | number | undefined = claims.params === null ? undefined
     : (claims.params['ticket'] as string | number);

@@ -1,0 +1,772 @@
+/*
+ * The provenance index (provenance.h): preparing an observation, adding it
+ * to a session's index within its bounds, and the lookup a from predicate
+ * makes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "leak_private.h"
+#include "provenance.h"
+
+#if defined(__has_include)
+#if __has_include("extract.h")
+#include "extract.h"
+#define AZ_HAVE_EXTRACT 1
+#endif
+#endif
+
+/* ---- hashing ---- */
+
+#define ROLL_B UINT64_C(0x100000001b3)
+#define MIX_K UINT64_C(0x9e3779b97f4a7c15)
+#define SALT_ICASE UINT64_C(0x5bd1e9955bd1e995)
+
+static inline unsigned char lc(unsigned char c)
+{
+    return (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+static inline uint64_t fmix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    return h ^ (h >> 33);
+}
+
+/* ASCII upper case to lower case in the eight bytes of w, others unchanged. */
+static inline uint64_t lower8(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t low7 = w & ~high;
+    uint64_t ge_a = low7 + ones * (0x80 - 'A');
+    uint64_t gt_z = low7 + ones * (0x80 - 'Z' - 1);
+    uint64_t upper = (ge_a ^ gt_z) & ~w & high;
+    return w | (upper >> 2);
+}
+
+/* A hash of the whole of s, eight bytes a step; icase hashes its lower-case form. */
+static uint64_t hash_whole(const char *s, size_t len, bool icase)
+{
+    uint64_t h = (uint64_t)len * MIX_K ^ (icase ? SALT_ICASE : 0);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (icase)
+            w = lower8(w);
+        h = (h ^ w) * MIX_K;
+        h ^= h >> 29;
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, s + i, len - i);
+        if (icase)
+            w = lower8(w);
+        h = (h ^ w) * MIX_K;
+    }
+    return fmix(h);
+}
+
+/* The polynomial hash of m bytes (a window); the rolling step below keeps it. */
+static uint64_t hash_window(const char *s, size_t m, bool icase)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < m; i++)
+        h = h * ROLL_B + (icase ? lc((unsigned char)s[i]) : (unsigned char)s[i]);
+    return h;
+}
+
+static uint64_t power(uint64_t b, size_t e)
+{
+    uint64_t r = 1;
+    while (e--)
+        r *= b;
+    return r;
+}
+
+/* ---- preparing an observation ---- */
+
+void az_obs_init(az_obs *o, const az_obs_limits *lim, const struct az_leak_set *leaks)
+{
+    memset(o, 0, sizeof *o);
+    o->lim = *lim;
+    o->leaks = leaks;
+    o->text.max = (size_t)lim->bytes;
+}
+
+void az_obs_free(az_obs *o)
+{
+    az_buf_free(&o->text);
+    free(o->items);
+    memset(o, 0, sizeof *o);
+}
+
+static void drop(az_obs *o, int why)
+{
+    o->dropped++;
+    if (!o->err)
+        o->err = why;
+}
+
+/* Whether the bytes hold a live secret (an error counts as one: such bytes are not indexed). */
+static bool secret_in(const az_obs *o, const char *s, size_t len)
+{
+    return o->leaks && az_leak_scan(o->leaks, s, len, NULL) != 0;
+}
+
+/* Files text[off, off + len) as an item. */
+static void add_item(az_obs *o, size_t off, size_t len, bool icase)
+{
+    const char *s = o->text.p + off;
+    az_obs_item *it;
+    if (len > UINT32_MAX || secret_in(o, s, len))
+        return;
+    if (o->n >= o->lim.values) {
+        drop(o, AGENTAUTHZ_ELIMIT);
+        return;
+    }
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        az_obs_item *grown = realloc(o->items, cap * sizeof *grown);
+        if (!grown) {
+            drop(o, AGENTAUTHZ_ENOMEM);
+            return;
+        }
+        o->items = grown;
+        o->cap = cap;
+    }
+    it = &o->items[o->n++];
+    it->off = off;
+    it->len = (uint32_t)len;
+    it->icase = icase;
+    it->hash = hash_whole(s, len, icase);
+    it->first_m = len >= o->lim.min_len ? o->lim.min_len : 0;
+    it->first = it->first_m ? hash_window(s, it->first_m, icase) : 0;
+}
+
+/*
+ * Words: what lies between white space, control bytes and the punctuation
+ * that separates rather than joins ("'`<>()[]{},;|\ : = & ? # ! *), less
+ * the joining punctuation at either end (. - / _ + ~ % @). Only a word
+ * with a digit is an item of its own: identifiers, account numbers,
+ * references, paths with numbers; plain words ("tomorrow") are not, or
+ * every long word of an untrusted mail would taint what the agent writes.
+ */
+/* Byte classes of words: a separator, a digit, joining punctuation trimmed at the ends. */
+enum { C_SEP = 1, C_DIGIT = 2, C_TRIM = 4 };
+
+static const uint8_t byte_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 0, 4, 1, 1, 1, 1, 1, 4, 1, 4, 4, 4,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1,
+    4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 4,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 4, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* The word s[a, b) of the string at base, which holds a digit: trimmed, filed when long enough. */
+static void add_word(az_obs *o, size_t base, size_t a, size_t b, size_t whole)
+{
+    const unsigned char *s = (const unsigned char *)o->text.p + base;
+    while (a < b && (byte_class[s[a]] & C_TRIM))
+        a++;
+    while (b > a && (byte_class[s[b - 1]] & C_TRIM))
+        b--;
+    if (b - a >= o->lim.min_len && b - a != whole)
+        add_item(o, base + a, b - a, false);
+}
+
+/* One pass of a table lookup a byte; only words with a digit go further. */
+static void add_words(az_obs *o, size_t base, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)o->text.p + base;
+    size_t i = 0, min = o->lim.min_len;
+    while (i < len) {
+        size_t a;
+        unsigned seen = 0;
+        while (i < len && (byte_class[s[i]] & C_SEP))
+            i++;
+        a = i;
+        while (i < len && !(byte_class[s[i]] & C_SEP))
+            seen |= byte_class[s[i++]];
+        if ((seen & C_DIGIT) && i - a >= min)
+            add_word(o, base, a, i, len);
+    }
+}
+
+#ifdef AZ_HAVE_EXTRACT
+typedef struct found_item {
+    az_extract_kind kind;
+    size_t off, len; /* in the string scanned */
+} found_item;
+
+typedef struct found_ctx {
+    const char *s;
+    size_t len;
+    found_item *items;
+    size_t n, cap;
+    int err;
+} found_ctx;
+
+/* Collects what the extractor finds; the text may move once items are appended to it. */
+static int found(void *ctx, az_extract_kind kind, const char *s, size_t len)
+{
+    found_ctx *f = ctx;
+    if (len == f->len && kind == AZ_X_URL)
+        return 0; /* the whole string is an item already (hosts and addresses are not: case) */
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        found_item *grown = realloc(f->items, cap * sizeof *grown);
+        if (!grown) {
+            f->err = AGENTAUTHZ_ENOMEM;
+            return 1;
+        }
+        f->items = grown;
+        f->cap = cap;
+    }
+    f->items[f->n++] = (found_item){kind, (size_t)(s - f->s), len};
+    return 0;
+}
+
+/*
+ * A normalised copy of a host or address (lower case) or an IBAN (upper
+ * case, no spaces), appended to the text; its offset, or SIZE_MAX.
+ */
+static size_t append_normal(az_obs *o, size_t from, size_t len, az_extract_kind kind)
+{
+    size_t off = o->text.len;
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        unsigned char c = (unsigned char)o->text.p[from + i];
+        if (kind == AZ_X_IBAN && c == ' ')
+            continue;
+        if (kind == AZ_X_IBAN && c >= 'a' && c <= 'z')
+            c = (unsigned char)(c - 32);
+        rc = az_buf_putc(&o->text, (char)(kind == AZ_X_IBAN ? c : lc(c)));
+    }
+    if (rc) {
+        o->text.len = off;
+        o->text.p[off] = '\0';
+        drop(o, rc);
+        return SIZE_MAX;
+    }
+    return off;
+}
+
+static void add_found(az_obs *o, size_t base, const found_item *fi)
+{
+    bool icase = fi->kind == AZ_X_HOST || fi->kind == AZ_X_EMAIL;
+    size_t least = icase ? AZ_PROV_SHORT_MIN : o->lim.min_len, off;
+    if (fi->len < least)
+        return;
+    if (fi->kind == AZ_X_URL) {
+        add_item(o, base + fi->off, fi->len, false);
+        return;
+    }
+    if ((off = append_normal(o, base + fi->off, fi->len, fi->kind)) == SIZE_MAX)
+        return;
+    if (o->text.len - off >= least)
+        add_item(o, off, o->text.len - off, icase);
+}
+
+/* What the extractor finds inside the string at text[base, base + len). */
+static void add_extracted(az_obs *o, size_t base, size_t len)
+{
+    found_ctx f = {o->text.p + base, len, NULL, 0, 0, 0};
+    int rc = az_extract(o->text.p + base, len, AZ_X_URL | AZ_X_HOST | AZ_X_EMAIL | AZ_X_IBAN,
+                        o->lim.values, found, &f);
+    if (rc == AGENTAUTHZ_ELIMIT || f.err)
+        drop(o, f.err ? f.err : rc);
+    for (size_t i = 0; i < f.n; i++)
+        add_found(o, base, &f.items[i]);
+    free(f.items);
+}
+#endif
+
+void az_obs_add_text(az_obs *o, const char *s, size_t len)
+{
+    size_t base = o->text.len;
+    int rc;
+    if (len < AZ_PROV_SHORT_MIN)
+        return; /* not even an address could be in it */
+    if ((rc = az_buf_append(&o->text, s, len)) != 0) {
+        drop(o, rc);
+        return;
+    }
+    if (len >= o->lim.min_len)
+        add_item(o, base, len, false);
+    add_words(o, base, len);
+#ifdef AZ_HAVE_EXTRACT
+    add_extracted(o, base, len);
+#endif
+}
+
+static void add_number(az_obs *o, double d)
+{
+    char buf[64];
+    size_t n = az_number_text(d, buf, sizeof buf);
+    if (n >= o->lim.min_len)
+        az_obs_add_text(o, buf, n);
+}
+
+void az_obs_add_value(az_obs *o, const agentauthz_value *v)
+{
+    if (!v)
+        return;
+    if (o->depth >= AZ_MAX_DEPTH) {
+        drop(o, AGENTAUTHZ_ELIMIT);
+        return;
+    }
+    o->depth++;
+    switch (v->type) {
+    case AGENTAUTHZ_STRING: az_obs_add_text(o, v->u.str.p, v->u.str.len); break;
+    case AGENTAUTHZ_NUMBER: add_number(o, v->u.num); break;
+    case AGENTAUTHZ_LIST:
+        for (size_t i = 0; i < v->u.list.n; i++)
+            az_obs_add_value(o, v->u.list.items[i]);
+        break;
+    case AGENTAUTHZ_MAP:
+        for (size_t i = 0; i < v->u.map.n; i++)
+            az_obs_add_value(o, v->u.map.items[i].val);
+        break;
+    default: break;
+    }
+    o->depth--;
+}
+
+/* ---- the index ---- */
+
+#define NO_BUCKET UINT32_MAX
+
+typedef struct prov_item {
+    const char *p;
+    uint32_t len;
+    uint32_t keyoff;   /* offset of the window it is filed by */
+    uint32_t bucket;   /* in the window table, or NO_BUCKET (shorter than min_len) */
+    bool icase;
+    uint64_t key;      /* the window's hash */
+    uint64_t hash;     /* the whole item's */
+    uint64_t labels;
+    uint64_t next_key; /* links: an item's sequence number + 1, 0 for none */
+    uint64_t next_eq;
+} prov_item;
+
+typedef struct prov_entry {
+    char *text;
+    size_t size;
+    uint64_t end; /* the sequence number after its last item */
+} prov_entry;
+
+/* A window-table bucket: its chain and how many live items it holds (one cache access). */
+typedef struct key_bucket {
+    uint64_t head;
+    uint64_t count;
+} key_bucket;
+
+struct az_prov {
+    az_obs_limits lim;
+    uint64_t roll_top; /* ROLL_B^(min_len - 1) */
+    char *labels[AZ_PROV_MAX_LABELS];
+    size_t nlabels;
+    prov_item *items; /* ring: item s at items[s & (icap - 1)] */
+    size_t icap;
+    uint64_t lo, hi;  /* live items: [lo, hi) */
+    prov_entry *ents; /* ring of observations */
+    size_t ecap;
+    uint64_t elo, ehi;
+    key_bucket *keys;  /* tcap buckets each */
+    uint64_t *eq_heads;
+    size_t tcap;
+    size_t bytes;
+    uint64_t dropped;
+    bool incomplete;
+};
+
+az_prov *az_prov_new(const az_obs_limits *lim)
+{
+    az_prov *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->lim = *lim;
+    p->roll_top = power(ROLL_B, lim->min_len - 1);
+    return p;
+}
+
+static void free_tables(az_prov *p)
+{
+    free(p->keys);
+    free(p->eq_heads);
+}
+
+void az_prov_free(az_prov *p)
+{
+    if (!p)
+        return;
+    for (uint64_t e = p->elo; e < p->ehi; e++)
+        free(p->ents[e & (p->ecap - 1)].text);
+    free(p->ents);
+    free(p->items);
+    free_tables(p);
+    for (size_t i = 0; i < p->nlabels; i++)
+        free(p->labels[i]);
+    free(p);
+}
+
+void az_prov_mark_dropped(az_prov *p, uint64_t n)
+{
+    p->dropped += n;
+    p->incomplete = true;
+}
+
+bool az_prov_incomplete(const az_prov *p)
+{
+    return p && p->incomplete;
+}
+
+void az_prov_stats(const az_prov *p, size_t *items, size_t *bytes, uint64_t *dropped)
+{
+    *items = p ? (size_t)(p->hi - p->lo) : 0;
+    *bytes = p ? p->bytes : 0;
+    *dropped = p ? p->dropped : 0;
+}
+
+uint64_t az_prov_label_bit(const az_prov *p, const char *name, size_t len)
+{
+    for (size_t i = 0; p && i < p->nlabels; i++)
+        if (strlen(p->labels[i]) == len && memcmp(p->labels[i], name, len) == 0)
+            return UINT64_C(1) << i;
+    return 0;
+}
+
+int az_prov_labels(az_prov *p, const char *const *names, size_t n, uint64_t *mask)
+{
+    *mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t bit = az_prov_label_bit(p, names[i], strlen(names[i]));
+        if (!bit) {
+            if (p->nlabels >= AZ_PROV_MAX_LABELS)
+                return AGENTAUTHZ_ELIMIT;
+            if (!(p->labels[p->nlabels] = strdup(names[i])))
+                return AGENTAUTHZ_ENOMEM;
+            bit = UINT64_C(1) << p->nlabels++;
+        }
+        *mask |= bit;
+    }
+    return 0;
+}
+
+static inline size_t bucket_of(const az_prov *p, uint64_t h, bool icase)
+{
+    return (size_t)(fmix(h ^ (icase ? SALT_ICASE : 0)) & (p->tcap - 1));
+}
+
+static inline prov_item *item_at(const az_prov *p, uint64_t seq)
+{
+    return &p->items[seq & (p->icap - 1)];
+}
+
+/* The item a link names, or NULL at the chain's end (none, or dropped). */
+static inline const prov_item *follow(const az_prov *p, uint64_t link)
+{
+    return link && link - 1 >= p->lo ? item_at(p, link - 1) : NULL;
+}
+
+static void link_item(az_prov *p, uint64_t seq)
+{
+    prov_item *it = item_at(p, seq);
+    size_t eb = (size_t)(it->hash & (p->tcap - 1));
+    it->next_eq = p->eq_heads[eb];
+    p->eq_heads[eb] = seq + 1;
+    it->next_key = 0;
+    if (it->bucket == NO_BUCKET)
+        return;
+    it->bucket = (uint32_t)bucket_of(p, it->key, it->icase);
+    it->next_key = p->keys[it->bucket].head;
+    p->keys[it->bucket].head = seq + 1;
+    p->keys[it->bucket].count++;
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t c = 16;
+    while (c < n)
+        c *= 2;
+    return c;
+}
+
+/* Tables of at least twice want buckets, the live items linked oldest first. */
+static int grow_tables(az_prov *p, size_t want)
+{
+    size_t cap = pow2_at_least(want * 2);
+    key_bucket *kb;
+    uint64_t *eh;
+    if (cap <= p->tcap)
+        return 0;
+    kb = calloc(cap, sizeof *kb);
+    eh = calloc(cap, sizeof *eh);
+    if (!kb || !eh) {
+        free(kb);
+        free(eh);
+        return AGENTAUTHZ_ENOMEM;
+    }
+    free_tables(p);
+    p->keys = kb;
+    p->eq_heads = eh;
+    p->tcap = cap;
+    for (uint64_t s = p->lo; s < p->hi; s++)
+        link_item(p, s);
+    return 0;
+}
+
+/* A ring of at least want items (the links are sequence numbers: they stay valid). */
+static int grow_items(az_prov *p, size_t want)
+{
+    size_t cap = pow2_at_least(want);
+    prov_item *ring;
+    if (cap <= p->icap)
+        return 0;
+    if (!(ring = calloc(cap, sizeof *ring)))
+        return AGENTAUTHZ_ENOMEM;
+    for (uint64_t s = p->lo; s < p->hi; s++)
+        ring[s & (cap - 1)] = *item_at(p, s);
+    free(p->items);
+    p->items = ring;
+    p->icap = cap;
+    return 0;
+}
+
+static int grow_entries(az_prov *p)
+{
+    size_t cap;
+    prov_entry *ring;
+    if (p->ehi - p->elo < p->ecap)
+        return 0;
+    cap = p->ecap ? p->ecap * 2 : 16;
+    if (!(ring = calloc(cap, sizeof *ring)))
+        return AGENTAUTHZ_ENOMEM;
+    for (uint64_t e = p->elo; e < p->ehi; e++)
+        ring[e & (cap - 1)] = p->ents[e & (p->ecap - 1)];
+    free(p->ents);
+    p->ents = ring;
+    p->ecap = cap;
+    return 0;
+}
+
+/* Drops the oldest observation: its items leave the chains by falling below lo. */
+static void evict_oldest(az_prov *p)
+{
+    prov_entry *e = &p->ents[p->elo & (p->ecap - 1)];
+    for (uint64_t s = p->lo; s < e->end; s++) {
+        const prov_item *it = item_at(p, s);
+        if (it->bucket != NO_BUCKET)
+            p->keys[it->bucket].count--;
+    }
+    p->dropped += e->end - p->lo;
+    p->incomplete = true;
+    p->lo = e->end;
+    p->bytes -= e->size;
+    free(e->text);
+    e->text = NULL;
+    p->elo++;
+}
+
+/* A live item equal to o's item it (same bytes, same case rule), or NULL. */
+static prov_item *find_equal(az_prov *p, const char *s, const az_obs_item *it)
+{
+    uint64_t link = p->eq_heads[it->hash & (p->tcap - 1)];
+    for (const prov_item *x; (x = follow(p, link)) != NULL; link = x->next_eq)
+        if (x->hash == it->hash && x->len == it->len && x->icase == it->icase &&
+            memcmp(x->p, s, it->len) == 0)
+            return (prov_item *)x;
+    return NULL;
+}
+
+static void insert(az_prov *p, const char *text, const az_obs_item *it, uint64_t labels)
+{
+    const char *s = text + it->off;
+    prov_item *x = find_equal(p, s, it);
+    size_t m = p->lim.min_len;
+    if (x) {
+        x->labels |= labels;
+        return;
+    }
+    x = item_at(p, p->hi);
+    memset(x, 0, sizeof *x);
+    x->p = s;
+    x->len = it->len;
+    x->icase = it->icase;
+    x->hash = it->hash;
+    x->labels = labels;
+    x->bucket = NO_BUCKET;
+    if (it->len >= m) {
+        /*
+         * Filed by its first window, or by its last when the first's chain
+         * is crowded and the last's is not as long: items that share a
+         * beginning ("https://", a common domain) do not pile up in one
+         * chain that every check would walk.
+         */
+        uint64_t first = it->first_m == m ? it->first : hash_window(s, m, it->icase), end = 0;
+        size_t bf = bucket_of(p, first, it->icase), bl = bf;
+        bool last = false;
+        if (p->keys[bf].count > 2) {
+            end = hash_window(s + it->len - m, m, it->icase);
+            bl = bucket_of(p, end, it->icase);
+            last = p->keys[bl].count < p->keys[bf].count;
+        }
+        x->key = last ? end : first;
+        x->keyoff = last ? it->len - (uint32_t)m : 0;
+        x->bucket = 0; /* link_item sets it */
+    }
+    link_item(p, p->hi++);
+}
+
+static void prefetch_item(const az_prov *p, const az_obs_item *it)
+{
+    __builtin_prefetch(&p->eq_heads[it->hash & (p->tcap - 1)]);
+    if (it->first_m == p->lim.min_len)
+        __builtin_prefetch(&p->keys[bucket_of(p, it->first, it->icase)]);
+}
+
+/* Room for o: the oldest observations go until its bytes and items fit. */
+static int make_room(az_prov *p, const az_obs *o)
+{
+    int rc;
+    if (o->text.len > p->lim.bytes || o->n > p->lim.values)
+        return AGENTAUTHZ_ELIMIT;
+    while (p->elo < p->ehi &&
+           (p->bytes + o->text.len > p->lim.bytes || (p->hi - p->lo) + o->n > p->lim.values))
+        evict_oldest(p);
+    if ((rc = grow_items(p, (size_t)(p->hi - p->lo) + o->n)) != 0 ||
+        (rc = grow_tables(p, (size_t)(p->hi - p->lo) + o->n)) != 0)
+        return rc;
+    return grow_entries(p);
+}
+
+static int record_failed(az_prov *p, const az_obs *o, int rc)
+{
+    p->dropped += o->n ? o->n : 1;
+    p->incomplete = true;
+    return rc;
+}
+
+int az_prov_add(az_prov *p, az_obs *o, uint64_t labels, bool copy, size_t *indexed)
+{
+    char *text;
+    size_t size = o->text.len;
+    uint64_t before = p->hi;
+    int rc;
+    *indexed = 0;
+    if (o->dropped) {
+        p->dropped += o->dropped;
+        p->incomplete = true;
+    }
+    if (o->n == 0)
+        return o->err;
+    if ((rc = make_room(p, o)) != 0)
+        return record_failed(p, o, rc);
+    if (copy) {
+        if (!(text = malloc(size + 1)))
+            return record_failed(p, o, AGENTAUTHZ_ENOMEM);
+        memcpy(text, o->text.p, size + 1);
+    } else {
+        text = o->text.p;
+        o->text.p = NULL;
+        o->text.len = o->text.cap = 0;
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        /* The buckets of an item a few ahead are fetched while this one is filed. */
+        if (i + 4 < o->n)
+            prefetch_item(p, &o->items[i + 4]);
+        insert(p, text, &o->items[i], labels);
+    }
+    *indexed = (size_t)(p->hi - before);
+    if (p->hi == before) {
+        free(text);
+        return o->err;
+    }
+    p->ents[p->ehi++ & (p->ecap - 1)] = (prov_entry){text, size, p->hi};
+    p->bytes += size;
+    return o->err;
+}
+
+/* ---- lookups ---- */
+
+static bool bytes_equal(const char *x, const char *item, size_t n, bool icase)
+{
+    if (!icase)
+        return memcmp(x, item, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (lc((unsigned char)x[i]) != (unsigned char)item[i])
+            return false;
+    return true;
+}
+
+static bool equal_to_item(const az_prov *p, uint64_t mask, const char *s, size_t len,
+                          bool icase)
+{
+    uint64_t h = hash_whole(s, len, icase);
+    uint64_t link = p->eq_heads[h & (p->tcap - 1)];
+    for (const prov_item *x; (x = follow(p, link)) != NULL; link = x->next_eq)
+        if ((x->labels & mask) && x->hash == h && x->len == len && x->icase == icase &&
+            bytes_equal(s, x->p, len, icase))
+            return true;
+    return false;
+}
+
+/* An item filed by the window at j of s, wholly inside s. */
+static bool item_at_window(const az_prov *p, uint64_t mask, const char *s, size_t len, size_t j,
+                           uint64_t h, bool icase)
+{
+    uint64_t link = p->keys[bucket_of(p, h, icase)].head;
+    for (const prov_item *x; (x = follow(p, link)) != NULL; link = x->next_key) {
+        size_t start;
+        if (x->key != h || x->icase != icase || !(x->labels & mask) || x->keyoff > j)
+            continue;
+        start = j - x->keyoff;
+        if (x->len <= len - start && bytes_equal(s + start, x->p, x->len, icase))
+            return true;
+    }
+    return false;
+}
+
+/* Whether s contains an item of min_len or more, by a rolling window over it. */
+static bool contains_item(const az_prov *p, uint64_t mask, const char *s, size_t len)
+{
+    size_t m = p->lim.min_len;
+    uint64_t hc, hi;
+    if (len < m)
+        return false;
+    hc = hash_window(s, m, false);
+    hi = hash_window(s, m, true);
+    for (size_t j = 0;; j++) {
+        if (item_at_window(p, mask, s, len, j, hc, false) ||
+            item_at_window(p, mask, s, len, j, hi, true))
+            return true;
+        if (j + m >= len)
+            return false;
+        hc = (hc - (unsigned char)s[j] * p->roll_top) * ROLL_B + (unsigned char)s[j + m];
+        hi = (hi - lc((unsigned char)s[j]) * p->roll_top) * ROLL_B + lc((unsigned char)s[j + m]);
+    }
+}
+
+bool az_prov_find(const az_prov *p, uint64_t mask, const char *s, size_t len)
+{
+    if (!p || !mask || p->hi == p->lo || len < AZ_PROV_SHORT_MIN)
+        return false;
+    if (equal_to_item(p, mask, s, len, false) || equal_to_item(p, mask, s, len, true))
+        return true;
+    return contains_item(p, mask, s, len);
+}
