@@ -707,15 +707,103 @@ static size_t word_at(scan *s, size_t i, unsigned short cls)
     return word_link(s, i);
 }
 
+/* ---- skipping what cannot start anything ---- */
+
+/*
+ * Key bytes: every item the scan can report has one at a known place with
+ * only letters, digits and spaces between its start and it, and nothing
+ * else starts an item:
+ *  - ] < : @ start what they trigger (they are their own key byte);
+ *  - an IBAN-like token has a digit two letters after its start;
+ *  - a link attribute's name is followed by spaces and '=', url by '(',
+ *    mailto by ':', www by '.' (as a key byte only after 'w' or 'W').
+ * So the first key byte c at or after a position i bounds every item that
+ * starts in [i, c]: it starts at c, or in the run of letters and digits
+ * (then spaces) that ends at c. Bytes before that run start nothing, and the
+ * scan skips them, 16 at a time where SSE2 is there. The key bytes are a
+ * superset (the range '0'..'@' holds ; > ? too): a key byte that starts
+ * nothing costs a few steps of the byte-wise scan, never a missed item.
+ */
+static bool key_byte(const char *t, size_t i)
+{
+    unsigned char c = (unsigned char)t[i];
+    if (c == '.')
+        return i > 0 && fold((unsigned char)t[i - 1]) == 'w';
+    return (c >= '0' && c <= '@') || c == ']' || c == '(';
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The first key byte at or after i, or n: 16 bytes a step from i >= 1. */
+static size_t next_key(const char *t, size_t i, size_t n)
+{
+    const __m128i lo = _mm_set1_epi8('0'), span = _mm_set1_epi8('@' - '0');
+    const __m128i par = _mm_set1_epi8('('), brk = _mm_set1_epi8(']');
+    const __m128i dot = _mm_set1_epi8('.'), w = _mm_set1_epi8('w'), low = _mm_set1_epi8(0x20);
+    if (i == 0 && n > 0) {
+        if (key_byte(t, 0))
+            return 0;
+        i = 1;
+    }
+    for (; n - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+        __m128i prev = _mm_loadu_si128((const __m128i *)(const void *)(t + i - 1));
+        __m128i d = _mm_sub_epi8(x, lo);
+        __m128i m = _mm_cmpeq_epi8(_mm_min_epu8(d, span), d);
+        __m128i ww = _mm_cmpeq_epi8(_mm_or_si128(prev, low), w);
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, par), _mm_cmpeq_epi8(x, brk)));
+        m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(x, dot), ww));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+    }
+    while (i < n && !key_byte(t, i))
+        i++;
+    return i;
+}
+#else
+static size_t next_key(const char *t, size_t i, size_t n)
+{
+    while (i < n && !key_byte(t, i))
+        i++;
+    return i;
+}
+#endif
+
+/*
+ * Where the byte-wise scan resumes for the key byte at c, from i (a place
+ * it would visit): the start of the run of letters and digits, then
+ * spaces, that ends at c. That is a place the scan would visit too (the
+ * byte before it is neither letter nor digit), and the bytes skipped
+ * before it start nothing.
+ */
+static size_t resume_at(const char *t, size_t i, size_t c)
+{
+    while (c > i && is_space((unsigned char)t[c - 1]))
+        c--;
+    while (c > i && is_alnum((unsigned char)t[c - 1]))
+        c--;
+    return c;
+}
+
 int az_extract(const char *text, size_t len, unsigned mask, size_t max_items, az_extract_fn fn,
                void *ctx)
 {
     scan s = {text, len, mask, max_items, 0, fn, ctx, 0};
-    size_t i = 0, last = 0, e;
+    size_t i = 0, last = 0, e, till = 0; /* byte by byte while i < till */
     if (!fn || (!text && len))
         return AGENTAUTHZ_EINVAL;
     while (i < len && !s.rc) {
-        unsigned short cls = byte_class[(unsigned char)text[i]];
+        unsigned short cls;
+        if (i >= till) {
+            /* Past the last key byte: on to the next, from where its item could start. */
+            size_t key = next_key(text, i, len);
+            if (key == len)
+                break;
+            i = resume_at(text, i, key);
+            till = key + 1;
+        }
+        cls = byte_class[(unsigned char)text[i]];
         if (cls & C_ALNUM) {
             /*
              * A word: only its first letter can start something (an IBAN, an
