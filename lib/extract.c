@@ -298,11 +298,16 @@ static bool scheme_is(const char *t, size_t a, size_t len, const char *name)
     return strlen(name) == len && starts_ci(t, a, a + len, name);
 }
 
+/* http, https, ws, wss, ftp: by length first, as most schemes are http or https. */
 static bool special_scheme(const char *t, size_t a, size_t len)
 {
-    return scheme_is(t, a, len, "http") || scheme_is(t, a, len, "https") ||
-           scheme_is(t, a, len, "ws") || scheme_is(t, a, len, "wss") ||
-           scheme_is(t, a, len, "ftp");
+    switch (len) {
+    case 2: return starts_ci(t, a, a + len, "ws");
+    case 3: return starts_ci(t, a, a + len, "wss") || starts_ci(t, a, a + len, "ftp");
+    case 4: return starts_ci(t, a, a + len, "http");
+    case 5: return starts_ci(t, a, a + len, "https");
+    default: return false;
+    }
 }
 
 static size_t skip_slashes(const char *t, size_t k, size_t b)
@@ -395,16 +400,31 @@ static void report_url(scan *s, size_t a, size_t b, bool explicit)
 
 /* ---- where URLs are ---- */
 
-/* Drops a bare URL's trailing punctuation, t[a..b) with b > min. */
+/* The count of byte c in t[a..b). */
+static size_t count_byte(const char *t, size_t a, size_t b, char c)
+{
+    size_t n = 0;
+    for (size_t i = a; i < b; i++)
+        n += t[i] == c;
+    return n;
+}
+
+/*
+ * Drops a bare URL's trailing punctuation, t[a..b) with b > min. The
+ * parentheses are counted only when one is to be dropped (most URLs end in
+ * a letter or digit).
+ */
 static size_t trim_url(const char *t, size_t min, size_t b, size_t a)
 {
     size_t open = 0, close = 0;
-    for (size_t i = a; i < b; i++) {
-        open += t[i] == '(';
-        close += t[i] == ')';
-    }
+    bool counted = false;
     while (b > min) {
         char c = t[b - 1];
+        if (c == ')' && !counted) {
+            open = count_byte(t, a, b, '(');
+            close = count_byte(t, a, b, ')');
+            counted = true;
+        }
         if (c == '?' || c == '!' || c == '.' || c == ',' || c == ':' || c == ';' || c == '*' ||
             c == '_' || c == '~' || c == '\'')
             b--;

@@ -63,6 +63,19 @@ static uint64_t hash_whole(const char *s, size_t len, bool icase)
 {
     uint64_t h = (uint64_t)len * MIX_K ^ (icase ? SALT_ICASE : 0), w;
     size_t i = 0;
+    if (len >= 64) {
+        /* Four independent lanes a 32-byte step, so that long strings do not wait on one chain. */
+        uint64_t l[4] = {h, h ^ ROLL_B, h ^ SALT_ICASE, h ^ MIX_K};
+        for (; i + 32 <= len; i += 32)
+            for (size_t k = 0; k < 4; k++) {
+                w = load8(s + i + 8 * k);
+                if (icase)
+                    w = lower8(w);
+                l[k] = (l[k] ^ w) * MIX_K;
+                l[k] ^= l[k] >> 29;
+            }
+        h = fmix(l[0]) ^ fmix(l[1] + 1) ^ fmix(l[2] + 2) ^ fmix(l[3] + 3);
+    }
     for (; i + 8 <= len; i += 8) {
         w = load8(s + i);
         if (icase)
@@ -764,6 +777,12 @@ int az_prov_add(az_prov *p, az_obs *o, uint64_t labels, bool copy, size_t *index
         memcpy(text, o->text.p, size + 1);
     } else {
         text = o->text.p;
+        /* Kept for the session's life: without the slack of its growth (fewer pages to touch). */
+        if (o->text.cap - size > 256) {
+            char *fit = realloc(text, size + 1);
+            if (fit)
+                text = fit;
+        }
         o->text.p = NULL;
         o->text.len = o->text.cap = 0;
     }
