@@ -54,6 +54,20 @@ static inline uint64_t load8(const char *s)
     return w;
 }
 
+/* Eight bytes of s, lower-cased for icase. */
+static inline uint64_t word8(const char *s, bool icase)
+{
+    uint64_t w = load8(s);
+    return icase ? lower8(w) : w;
+}
+
+/* One step of a lane of hash_whole. */
+static inline uint64_t lane(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * MIX_K;
+    return h ^ (h >> 29);
+}
+
 /*
  * A hash of the whole of s, eight bytes a step (the last step reads the
  * last eight bytes, overlapping the one before it; len is in the seed);
@@ -65,24 +79,17 @@ static uint64_t hash_whole(const char *s, size_t len, bool icase)
     size_t i = 0;
     if (len >= 64) {
         /* Four independent lanes a 32-byte step, so that long strings do not wait on one chain. */
-        uint64_t l[4] = {h, h ^ ROLL_B, h ^ SALT_ICASE, h ^ MIX_K};
-        for (; i + 32 <= len; i += 32)
-            for (size_t k = 0; k < 4; k++) {
-                w = load8(s + i + 8 * k);
-                if (icase)
-                    w = lower8(w);
-                l[k] = (l[k] ^ w) * MIX_K;
-                l[k] ^= l[k] >> 29;
-            }
-        h = fmix(l[0]) ^ fmix(l[1] + 1) ^ fmix(l[2] + 2) ^ fmix(l[3] + 3);
+        uint64_t a = h, b = h ^ ROLL_B, c = h ^ SALT_ICASE, d = h ^ MIX_K;
+        for (; i + 32 <= len; i += 32) {
+            a = lane(a, word8(s + i, icase));
+            b = lane(b, word8(s + i + 8, icase));
+            c = lane(c, word8(s + i + 16, icase));
+            d = lane(d, word8(s + i + 24, icase));
+        }
+        h = fmix(a) ^ fmix(b + 1) ^ fmix(c + 2) ^ fmix(d + 3);
     }
-    for (; i + 8 <= len; i += 8) {
-        w = load8(s + i);
-        if (icase)
-            w = lower8(w);
-        h = (h ^ w) * MIX_K;
-        h ^= h >> 29;
-    }
+    for (; i + 8 <= len; i += 8)
+        h = lane(h, word8(s + i, icase));
     if (i < len) {
         if (len >= 8)
             w = load8(s + len - 8);
@@ -96,17 +103,28 @@ static uint64_t hash_whole(const char *s, size_t len, bool icase)
     return fmix(h);
 }
 
-/* The polynomial hash of m bytes (a window); the rolling step below keeps it. */
+/*
+ * The polynomial hash of m bytes (a window); the rolling step below keeps
+ * it. Four bytes a step with the powers of ROLL_B (the same sum, fewer
+ * multiplications waiting on each other).
+ */
 static uint64_t hash_window(const char *s, size_t m, bool icase)
 {
+    const uint64_t b2 = ROLL_B * ROLL_B, b3 = b2 * ROLL_B, b4 = b3 * ROLL_B;
     const unsigned char *u = (const unsigned char *)s;
     uint64_t h = 0;
-    if (icase)
-        for (size_t i = 0; i < m; i++)
+    size_t i = 0;
+    if (icase) {
+        for (; i + 4 <= m; i += 4)
+            h = h * b4 + lc(u[i]) * b3 + lc(u[i + 1]) * b2 + lc(u[i + 2]) * ROLL_B + lc(u[i + 3]);
+        for (; i < m; i++)
             h = h * ROLL_B + lc(u[i]);
-    else
-        for (size_t i = 0; i < m; i++)
+    } else {
+        for (; i + 4 <= m; i += 4)
+            h = h * b4 + u[i] * b3 + u[i + 1] * b2 + u[i + 2] * ROLL_B + u[i + 3];
+        for (; i < m; i++)
             h = h * ROLL_B + u[i];
+    }
     return h;
 }
 
