@@ -327,16 +327,16 @@ static int found(void *ctx, az_extract_kind kind, const char *s, size_t len)
  * A normalised copy of a host or address (lower case) or an IBAN (upper
  * case, no spaces), appended to the text; its offset, or SIZE_MAX.
  */
-/* ASCII upper case to lower case in s[0, n), eight bytes a step. */
-static void lower(char *s, size_t n)
+/* src[0, n) in ASCII lower case into dst, eight bytes a step. */
+static void lower_copy(char *dst, const char *src, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t w = lower8(load8(s + i));
-        memcpy(s + i, &w, 8);
+        uint64_t w = lower8(load8(src + i));
+        memcpy(dst + i, &w, 8);
     }
     for (; i < n; i++)
-        s[i] = (char)lc((unsigned char)s[i]);
+        dst[i] = (char)lc((unsigned char)src[i]);
 }
 
 static size_t append_normal(az_obs *o, size_t from, size_t len, az_extract_kind kind)
@@ -349,8 +349,7 @@ static size_t append_normal(az_obs *o, size_t from, size_t len, az_extract_kind 
         size_t k = 0;
         if (kind != AZ_X_IBAN) {
             k = len - i < sizeof chunk ? len - i : sizeof chunk;
-            memcpy(chunk, o->text.p + from + i, k);
-            lower(chunk, k);
+            lower_copy(chunk, o->text.p + from + i, k);
             i += k;
         } else {
             for (; i < len && k < sizeof chunk; i++) {
