@@ -734,45 +734,59 @@ static size_t word_at(scan *s, size_t i, unsigned short cls)
  * only letters, digits and spaces between its start and it, and nothing
  * else starts an item:
  *  - ] < : @ start what they trigger (they are their own key byte);
- *  - an IBAN-like token has a digit two letters after its start;
+ *  - an IBAN-like token has a digit right after its first two letters (a
+ *    key byte when the two bytes before it are letters);
  *  - a link attribute's name is followed by spaces and '=', url by '(',
- *    mailto by ':', www by '.' (as a key byte only after 'w' or 'W').
+ *    mailto by ':', www by '.' (a key byte only after 'w' or 'W').
  * So the first key byte c at or after a position i bounds every item that
  * starts in [i, c]: it starts at c, or in the run of letters and digits
  * (then spaces) that ends at c. Bytes before that run start nothing, and the
  * scan skips them, 16 at a time where SSE2 is there. The key bytes are a
- * superset (the range '0'..'@' holds ; > ? too): a key byte that starts
- * nothing costs a few steps of the byte-wise scan, never a missed item.
+ * superset (: to @ holds ; > ? too, and a digit after two letters is not
+ * always an IBAN's): a key byte that starts nothing costs a few steps of
+ * the byte-wise scan, never a missed item.
  */
 static bool key_byte(const char *t, size_t i)
 {
     unsigned char c = (unsigned char)t[i];
     if (c == '.')
         return i > 0 && fold((unsigned char)t[i - 1]) == 'w';
-    return (c >= '0' && c <= '@') || c == ']' || c == '(';
+    if (is_digit(c))
+        return i > 1 && is_alpha((unsigned char)t[i - 1]) && is_alpha((unsigned char)t[i - 2]);
+    return (c >= ':' && c <= '@') || c == ']' || c == '(';
 }
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
-/* The first key byte at or after i, or n: 16 bytes a step from i >= 1. */
+/* Bytes of x in [lo, lo + span], as a mask (one compare: no unsigned compare in SSE2). */
+static inline __m128i in_range(__m128i x, char lo, char span)
+{
+    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d);
+}
+
+static inline __m128i letters(__m128i x)
+{
+    return in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z' - 'a');
+}
+
+/* The first key byte at or after i, or n: 16 bytes a step from i >= 2. */
 static size_t next_key(const char *t, size_t i, size_t n)
 {
-    const __m128i lo = _mm_set1_epi8('0'), span = _mm_set1_epi8('@' - '0');
-    const __m128i par = _mm_set1_epi8('('), brk = _mm_set1_epi8(']');
-    const __m128i dot = _mm_set1_epi8('.'), w = _mm_set1_epi8('w'), low = _mm_set1_epi8(0x20);
-    if (i == 0 && n > 0) {
-        if (key_byte(t, 0))
-            return 0;
-        i = 1;
-    }
+    for (; i < 2 && i < n; i++)
+        if (key_byte(t, i))
+            return i;
     for (; n - i >= 16; i += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
-        __m128i prev = _mm_loadu_si128((const __m128i *)(const void *)(t + i - 1));
-        __m128i d = _mm_sub_epi8(x, lo);
-        __m128i m = _mm_cmpeq_epi8(_mm_min_epu8(d, span), d);
-        __m128i ww = _mm_cmpeq_epi8(_mm_or_si128(prev, low), w);
-        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, par), _mm_cmpeq_epi8(x, brk)));
-        m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(x, dot), ww));
+        __m128i p1 = _mm_loadu_si128((const __m128i *)(const void *)(t + i - 1));
+        __m128i p2 = _mm_loadu_si128((const __m128i *)(const void *)(t + i - 2));
+        __m128i m = in_range(x, ':', '@' - ':');
+        __m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
+        __m128i w = _mm_cmpeq_epi8(_mm_or_si128(p1, _mm_set1_epi8(0x20)), _mm_set1_epi8('w'));
+        __m128i iban = _mm_and_si128(in_range(x, '0', 9), _mm_and_si128(letters(p1), letters(p2)));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('(')),
+                                         _mm_cmpeq_epi8(x, _mm_set1_epi8(']'))));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_and_si128(dot, w), iban));
         unsigned bits = (unsigned)_mm_movemask_epi8(m);
         if (bits)
             return i + (size_t)__builtin_ctz(bits);
