@@ -63,6 +63,7 @@
  * to 30 in all (printed form). Letters in either case.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "agentauthz.h"
@@ -91,12 +92,14 @@ enum {
     C_LOCAL = 4,   /* a local part's: alnum, >= 0x80, ! # $ % & * + - = ^ _ ~ . */
     C_DOMAIN = 8,  /* a domain's: alnum, >= 0x80, . - _ */
     C_NAME = 16,   /* an attribute name's: alnum _ - */
-    C_STOP = 32,   /* ends a bare URL: space, control, < > " ` */
+    C_STOP = 32,   /* ends a bare URL: space, control, < > " ` (C_BARE holds them) */
     C_SPACE = 64,  /* space or control byte (<= 0x20, 0x7F) */
     C_DECODE = 128, /* & and \, which a renderer may decode into other bytes */
     C_TRIGGER = 256, /* ] < : @, which may start a link or an address */
-    C_WORD = 512     /* first letters of href src srcset action formaction poster
+    C_WORD = 512,    /* first letters of href src srcset action formaction poster
                         background url( mailto: www. (any case) */
+    C_AUTH = 1024,   /* what an authority's scan stops at: / ? # @ : & \ control */
+    C_BARE = 2048    /* what may end a bare URL: its stop bytes and ] (of "](") */
 };
 
 #define X_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
@@ -117,7 +120,12 @@ enum {
      (X_SPACE(c) || (c) == '<' || (c) == '>' || (c) == '"' || (c) == '`' ? C_STOP : 0) |     \
      (X_SPACE(c) ? C_SPACE : 0) | ((c) == '&' || (c) == '\\' ? C_DECODE : 0) |                  \
      ((c) == ']' || (c) == '<' || (c) == ':' || (c) == '@' ? C_TRIGGER : 0) |                   \
-     (X_WORD((c) | 0x20) ? C_WORD : 0))
+     (X_WORD((c) | 0x20) ? C_WORD : 0) |                                                      \
+     ((c) == '/' || (c) == '?' || (c) == '#' || (c) == '@' || (c) == ':' || (c) == '&' ||        \
+              (c) == '\\' || (c) < 0x20 || (c) == 0x7F                                          \
+          ? C_AUTH                                                                             \
+          : 0) |                                                                               \
+     (X_SPACE(c) || (c) == '<' || (c) == '>' || (c) == '"' || (c) == '`' || (c) == ']' ? C_BARE : 0))
 #define X_R4(b) X_CLASS(b), X_CLASS(b + 1), X_CLASS(b + 2), X_CLASS(b + 3)
 #define X_R16(b) X_R4(b), X_R4(b + 4), X_R4(b + 8), X_R4(b + 12)
 #define X_R64(b) X_R16(b), X_R16(b + 16), X_R16(b + 32), X_R16(b + 48)
@@ -147,12 +155,6 @@ static bool is_alnum(unsigned char c)
 static bool is_space(unsigned char c)
 {
     return has_class(c, C_SPACE);
-}
-
-/* Bytes that end a bare URL: those that cannot appear in one in running text. */
-static bool url_stop(unsigned char c)
-{
-    return has_class(c, C_STOP);
 }
 
 static bool scheme_char(unsigned char c)
@@ -325,15 +327,21 @@ static size_t skip_slashes(const char *t, size_t k, size_t b)
 static bool authority_host(scan *s, size_t a, size_t b)
 {
     const char *t = s->t;
-    size_t end, h = a, k;
+    size_t end, h = a, k, colon = SIZE_MAX; /* the first ':' after the last '@' */
     for (end = a; end < b; end++) {
         unsigned char c = (unsigned char)t[end];
+        if (!has_class(c, C_AUTH))
+            continue; /* most bytes: one lookup */
         if (c == '/' || c == '?' || c == '#')
             break;
-        if (has_class(c, C_DECODE) || c < 0x20 || c == 0x7F)
-            return false;
-        if (c == '@')
+        if (c == '@') {
             h = end + 1;
+            colon = SIZE_MAX;
+        } else if (c == ':') {
+            if (colon == SIZE_MAX)
+                colon = end;
+        } else
+            return false; /* & \ or a control byte */
     }
     if (h < end && t[h] == '[') {
         const char *close = memchr(t + h, ']', end - h);
@@ -341,8 +349,7 @@ static bool authority_host(scan *s, size_t a, size_t b)
             return false;
         k = (size_t)(close - t) + 1;
     } else {
-        for (k = h; k < end && t[k] != ':'; k++)
-            ;
+        k = colon == SIZE_MAX ? end : colon;
         if (k - h > 1 && t[k - 1] == '.')
             k--;
     }
@@ -440,9 +447,12 @@ static size_t trim_url(const char *t, size_t min, size_t b, size_t a)
 /* The end of a bare URL's run from k: a stop byte or "](". */
 static size_t bare_end(const char *t, size_t k, size_t n)
 {
-    while (k < n && !url_stop((unsigned char)t[k]) && !(t[k] == ']' && k + 1 < n && t[k + 1] == '('))
-        k++;
-    return k;
+    for (;; k++) {
+        while (k < n && !has_class((unsigned char)t[k], C_BARE))
+            k++;
+        if (k >= n || t[k] != ']' || (k + 1 < n && t[k + 1] == '('))
+            return k;
+    }
 }
 
 /* A bare URL t[a..) whose text must go beyond min; returns the end consumed or 0. */
