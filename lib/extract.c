@@ -840,12 +840,16 @@ int az_extract(const char *text, size_t len, unsigned mask, size_t max_items, az
     while (i < len && !s.rc) {
         unsigned short cls;
         if (i >= till) {
-            /* Past the last key byte: on to the next, from where its item could start. */
+            /*
+             * Past the last key byte: on to the next, from where its item
+             * could start. One found close by says the text is dense with
+             * them (hostile text is): the next 16 bytes go byte by byte.
+             */
             size_t key = next_key(text, i, len);
             if (key == len)
                 break;
+            till = key + (key - i < 16 ? 16 : 1);
             i = resume_at(text, i, key);
-            till = key + 1;
         }
         cls = byte_class[(unsigned char)text[i]];
         if (cls & C_ALNUM) {
