@@ -73,7 +73,8 @@ static inline uint64_t lane(uint64_t h, uint64_t w)
  * last eight bytes, overlapping the one before it; len is in the seed);
  * icase hashes its lower-case form.
  */
-static uint64_t hash_whole(const char *s, size_t len, bool icase)
+static inline __attribute__((always_inline)) uint64_t hash_whole_as(const char *s, size_t len,
+                                                                    bool icase)
 {
     uint64_t h = (uint64_t)len * MIX_K ^ (icase ? SALT_ICASE : 0), w;
     size_t i = 0;
@@ -101,6 +102,12 @@ static uint64_t hash_whole(const char *s, size_t len, bool icase)
         h = (h ^ w) * MIX_K;
     }
     return fmix(h);
+}
+
+/* Compiled once for each case rule, so that the loops hold no test of it. */
+static uint64_t hash_whole(const char *s, size_t len, bool icase)
+{
+    return icase ? hash_whole_as(s, len, true) : hash_whole_as(s, len, false);
 }
 
 /*
