@@ -63,6 +63,7 @@
  * to 30 in all (printed form). Letters in either case.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "agentauthz.h"
@@ -91,12 +92,14 @@ enum {
     C_LOCAL = 4,   /* a local part's: alnum, >= 0x80, ! # $ % & * + - = ^ _ ~ . */
     C_DOMAIN = 8,  /* a domain's: alnum, >= 0x80, . - _ */
     C_NAME = 16,   /* an attribute name's: alnum _ - */
-    C_STOP = 32,   /* ends a bare URL: space, control, < > " ` */
+    C_STOP = 32,   /* ends a bare URL: space, control, < > " ` (C_BARE holds them) */
     C_SPACE = 64,  /* space or control byte (<= 0x20, 0x7F) */
     C_DECODE = 128, /* & and \, which a renderer may decode into other bytes */
     C_TRIGGER = 256, /* ] < : @, which may start a link or an address */
-    C_WORD = 512     /* first letters of href src srcset action formaction poster
+    C_WORD = 512,    /* first letters of href src srcset action formaction poster
                         background url( mailto: www. (any case) */
+    C_AUTH = 1024,   /* what an authority's scan stops at: / ? # @ : & \ control */
+    C_BARE = 2048    /* what may end a bare URL: its stop bytes and ] (of "](") */
 };
 
 #define X_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
@@ -117,7 +120,12 @@ enum {
      (X_SPACE(c) || (c) == '<' || (c) == '>' || (c) == '"' || (c) == '`' ? C_STOP : 0) |     \
      (X_SPACE(c) ? C_SPACE : 0) | ((c) == '&' || (c) == '\\' ? C_DECODE : 0) |                  \
      ((c) == ']' || (c) == '<' || (c) == ':' || (c) == '@' ? C_TRIGGER : 0) |                   \
-     (X_WORD((c) | 0x20) ? C_WORD : 0))
+     (X_WORD((c) | 0x20) ? C_WORD : 0) |                                                      \
+     ((c) == '/' || (c) == '?' || (c) == '#' || (c) == '@' || (c) == ':' || (c) == '&' ||        \
+              (c) == '\\' || (c) < 0x20 || (c) == 0x7F                                          \
+          ? C_AUTH                                                                             \
+          : 0) |                                                                               \
+     (X_SPACE(c) || (c) == '<' || (c) == '>' || (c) == '"' || (c) == '`' || (c) == ']' ? C_BARE : 0))
 #define X_R4(b) X_CLASS(b), X_CLASS(b + 1), X_CLASS(b + 2), X_CLASS(b + 3)
 #define X_R16(b) X_R4(b), X_R4(b + 4), X_R4(b + 8), X_R4(b + 12)
 #define X_R64(b) X_R16(b), X_R16(b + 16), X_R16(b + 32), X_R16(b + 48)
@@ -147,12 +155,6 @@ static bool is_alnum(unsigned char c)
 static bool is_space(unsigned char c)
 {
     return has_class(c, C_SPACE);
-}
-
-/* Bytes that end a bare URL: those that cannot appear in one in running text. */
-static bool url_stop(unsigned char c)
-{
-    return has_class(c, C_STOP);
 }
 
 static bool scheme_char(unsigned char c)
@@ -298,11 +300,16 @@ static bool scheme_is(const char *t, size_t a, size_t len, const char *name)
     return strlen(name) == len && starts_ci(t, a, a + len, name);
 }
 
+/* http, https, ws, wss, ftp: by length first, as most schemes are http or https. */
 static bool special_scheme(const char *t, size_t a, size_t len)
 {
-    return scheme_is(t, a, len, "http") || scheme_is(t, a, len, "https") ||
-           scheme_is(t, a, len, "ws") || scheme_is(t, a, len, "wss") ||
-           scheme_is(t, a, len, "ftp");
+    switch (len) {
+    case 2: return starts_ci(t, a, a + len, "ws");
+    case 3: return starts_ci(t, a, a + len, "wss") || starts_ci(t, a, a + len, "ftp");
+    case 4: return starts_ci(t, a, a + len, "http");
+    case 5: return starts_ci(t, a, a + len, "https");
+    default: return false;
+    }
 }
 
 static size_t skip_slashes(const char *t, size_t k, size_t b)
@@ -320,15 +327,21 @@ static size_t skip_slashes(const char *t, size_t k, size_t b)
 static bool authority_host(scan *s, size_t a, size_t b)
 {
     const char *t = s->t;
-    size_t end, h = a, k;
+    size_t end, h = a, k, colon = SIZE_MAX; /* the first ':' after the last '@' */
     for (end = a; end < b; end++) {
         unsigned char c = (unsigned char)t[end];
+        if (!has_class(c, C_AUTH))
+            continue; /* most bytes: one lookup */
         if (c == '/' || c == '?' || c == '#')
             break;
-        if (has_class(c, C_DECODE) || c < 0x20 || c == 0x7F)
-            return false;
-        if (c == '@')
+        if (c == '@') {
             h = end + 1;
+            colon = SIZE_MAX;
+        } else if (c == ':') {
+            if (colon == SIZE_MAX)
+                colon = end;
+        } else
+            return false; /* & \ or a control byte */
     }
     if (h < end && t[h] == '[') {
         const char *close = memchr(t + h, ']', end - h);
@@ -336,8 +349,7 @@ static bool authority_host(scan *s, size_t a, size_t b)
             return false;
         k = (size_t)(close - t) + 1;
     } else {
-        for (k = h; k < end && t[k] != ':'; k++)
-            ;
+        k = colon == SIZE_MAX ? end : colon;
         if (k - h > 1 && t[k - 1] == '.')
             k--;
     }
@@ -395,16 +407,31 @@ static void report_url(scan *s, size_t a, size_t b, bool explicit)
 
 /* ---- where URLs are ---- */
 
-/* Drops a bare URL's trailing punctuation, t[a..b) with b > min. */
+/* The count of byte c in t[a..b). */
+static size_t count_byte(const char *t, size_t a, size_t b, char c)
+{
+    size_t n = 0;
+    for (size_t i = a; i < b; i++)
+        n += t[i] == c;
+    return n;
+}
+
+/*
+ * Drops a bare URL's trailing punctuation, t[a..b) with b > min. The
+ * parentheses are counted only when one is to be dropped (most URLs end in
+ * a letter or digit).
+ */
 static size_t trim_url(const char *t, size_t min, size_t b, size_t a)
 {
     size_t open = 0, close = 0;
-    for (size_t i = a; i < b; i++) {
-        open += t[i] == '(';
-        close += t[i] == ')';
-    }
+    bool counted = false;
     while (b > min) {
         char c = t[b - 1];
+        if (c == ')' && !counted) {
+            open = count_byte(t, a, b, '(');
+            close = count_byte(t, a, b, ')');
+            counted = true;
+        }
         if (c == '?' || c == '!' || c == '.' || c == ',' || c == ':' || c == ';' || c == '*' ||
             c == '_' || c == '~' || c == '\'')
             b--;
@@ -420,9 +447,12 @@ static size_t trim_url(const char *t, size_t min, size_t b, size_t a)
 /* The end of a bare URL's run from k: a stop byte or "](". */
 static size_t bare_end(const char *t, size_t k, size_t n)
 {
-    while (k < n && !url_stop((unsigned char)t[k]) && !(t[k] == ']' && k + 1 < n && t[k + 1] == '('))
-        k++;
-    return k;
+    for (;; k++) {
+        while (k < n && !has_class((unsigned char)t[k], C_BARE))
+            k++;
+        if (k >= n || t[k] != ']' || (k + 1 < n && t[k + 1] == '('))
+            return k;
+    }
 }
 
 /* A bare URL t[a..) whose text must go beyond min; returns the end consumed or 0. */
@@ -707,15 +737,121 @@ static size_t word_at(scan *s, size_t i, unsigned short cls)
     return word_link(s, i);
 }
 
+/* ---- skipping what cannot start anything ---- */
+
+/*
+ * Key bytes: every item the scan can report has one at a known place with
+ * only letters, digits and spaces between its start and it, and nothing
+ * else starts an item:
+ *  - ] < : @ start what they trigger (they are their own key byte);
+ *  - an IBAN-like token has a digit right after its first two letters (a
+ *    key byte when the two bytes before it are letters);
+ *  - a link attribute's name is followed by spaces and '=', url by '(',
+ *    mailto by ':', www by '.' (a key byte only after 'w' or 'W').
+ * So the first key byte c at or after a position i bounds every item that
+ * starts in [i, c]: it starts at c, or in the run of letters and digits
+ * (then spaces) that ends at c. Bytes before that run start nothing, and the
+ * scan skips them, 16 at a time where SSE2 is there. The key bytes are a
+ * superset (: to @ holds ; > ? too, and a digit after two letters is not
+ * always an IBAN's): a key byte that starts nothing costs a few steps of
+ * the byte-wise scan, never a missed item.
+ */
+static bool key_byte(const char *t, size_t i)
+{
+    unsigned char c = (unsigned char)t[i];
+    if (c == '.')
+        return i > 0 && fold((unsigned char)t[i - 1]) == 'w';
+    if (is_digit(c))
+        return i > 1 && is_alpha((unsigned char)t[i - 1]) && is_alpha((unsigned char)t[i - 2]);
+    return (c >= ':' && c <= '@') || c == ']' || c == '(';
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* Bytes of x in [lo, lo + span], as a mask (one compare: no unsigned compare in SSE2). */
+static inline __m128i in_range(__m128i x, char lo, char span)
+{
+    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d);
+}
+
+static inline __m128i letters(__m128i x)
+{
+    return in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z' - 'a');
+}
+
+/* The first key byte at or after i, or n: 16 bytes a step from i >= 2. */
+static size_t next_key(const char *t, size_t i, size_t n)
+{
+    for (; i < 2 && i < n; i++)
+        if (key_byte(t, i))
+            return i;
+    for (; n - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+        __m128i p1 = _mm_loadu_si128((const __m128i *)(const void *)(t + i - 1));
+        __m128i p2 = _mm_loadu_si128((const __m128i *)(const void *)(t + i - 2));
+        __m128i m = in_range(x, ':', '@' - ':');
+        __m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
+        __m128i w = _mm_cmpeq_epi8(_mm_or_si128(p1, _mm_set1_epi8(0x20)), _mm_set1_epi8('w'));
+        __m128i iban = _mm_and_si128(in_range(x, '0', 9), _mm_and_si128(letters(p1), letters(p2)));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('(')),
+                                         _mm_cmpeq_epi8(x, _mm_set1_epi8(']'))));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_and_si128(dot, w), iban));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+    }
+    while (i < n && !key_byte(t, i))
+        i++;
+    return i;
+}
+#else
+static size_t next_key(const char *t, size_t i, size_t n)
+{
+    while (i < n && !key_byte(t, i))
+        i++;
+    return i;
+}
+#endif
+
+/*
+ * Where the byte-wise scan resumes for the key byte at c, from i (a place
+ * it would visit): the start of the run of letters and digits, then
+ * spaces, that ends at c. That is a place the scan would visit too (the
+ * byte before it is neither letter nor digit), and the bytes skipped
+ * before it start nothing.
+ */
+static size_t resume_at(const char *t, size_t i, size_t c)
+{
+    while (c > i && is_space((unsigned char)t[c - 1]))
+        c--;
+    while (c > i && is_alnum((unsigned char)t[c - 1]))
+        c--;
+    return c;
+}
+
 int az_extract(const char *text, size_t len, unsigned mask, size_t max_items, az_extract_fn fn,
                void *ctx)
 {
     scan s = {text, len, mask, max_items, 0, fn, ctx, 0};
-    size_t i = 0, last = 0, e;
+    size_t i = 0, last = 0, e, till = 0; /* byte by byte while i < till */
     if (!fn || (!text && len))
         return AGENTAUTHZ_EINVAL;
     while (i < len && !s.rc) {
-        unsigned short cls = byte_class[(unsigned char)text[i]];
+        unsigned short cls;
+        if (i >= till) {
+            /*
+             * Past the last key byte: on to the next, from where its item
+             * could start. One found close by says the text is dense with
+             * them (hostile text is): the next 16 bytes go byte by byte.
+             */
+            size_t key = next_key(text, i, len);
+            if (key == len)
+                break;
+            till = key + (key - i < 16 ? 16 : 1);
+            i = resume_at(text, i, key);
+        }
+        cls = byte_class[(unsigned char)text[i]];
         if (cls & C_ALNUM) {
             /*
              * A word: only its first letter can start something (an IBAN, an

@@ -47,22 +47,56 @@ static inline uint64_t lower8(uint64_t w)
     return w | (upper >> 2);
 }
 
-/* A hash of the whole of s, eight bytes a step; icase hashes its lower-case form. */
-static uint64_t hash_whole(const char *s, size_t len, bool icase)
+static inline uint64_t load8(const char *s)
 {
-    uint64_t h = (uint64_t)len * MIX_K ^ (icase ? SALT_ICASE : 0);
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* Eight bytes of s, lower-cased for icase. */
+static inline uint64_t word8(const char *s, bool icase)
+{
+    uint64_t w = load8(s);
+    return icase ? lower8(w) : w;
+}
+
+/* One step of a lane of hash_whole. */
+static inline uint64_t lane(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * MIX_K;
+    return h ^ (h >> 29);
+}
+
+/*
+ * A hash of the whole of s, eight bytes a step (the last step reads the
+ * last eight bytes, overlapping the one before it; len is in the seed);
+ * icase hashes its lower-case form.
+ */
+static inline __attribute__((always_inline)) uint64_t hash_whole_as(const char *s, size_t len,
+                                                                    bool icase)
+{
+    uint64_t h = (uint64_t)len * MIX_K ^ (icase ? SALT_ICASE : 0), w;
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        if (icase)
-            w = lower8(w);
-        h = (h ^ w) * MIX_K;
-        h ^= h >> 29;
+    if (len >= 64) {
+        /* Four independent lanes a 32-byte step, so that long strings do not wait on one chain. */
+        uint64_t a = h, b = h ^ ROLL_B, c = h ^ SALT_ICASE, d = h ^ MIX_K;
+        for (; i + 32 <= len; i += 32) {
+            a = lane(a, word8(s + i, icase));
+            b = lane(b, word8(s + i + 8, icase));
+            c = lane(c, word8(s + i + 16, icase));
+            d = lane(d, word8(s + i + 24, icase));
+        }
+        h = fmix(a) ^ fmix(b + 1) ^ fmix(c + 2) ^ fmix(d + 3);
     }
+    for (; i + 8 <= len; i += 8)
+        h = lane(h, word8(s + i, icase));
     if (i < len) {
-        uint64_t w = 0;
-        memcpy(&w, s + i, len - i);
+        if (len >= 8)
+            w = load8(s + len - 8);
+        else
+            for (w = 0; i < len; i++)
+                w |= (uint64_t)(unsigned char)s[i] << (8 * i);
         if (icase)
             w = lower8(w);
         h = (h ^ w) * MIX_K;
@@ -70,12 +104,34 @@ static uint64_t hash_whole(const char *s, size_t len, bool icase)
     return fmix(h);
 }
 
-/* The polynomial hash of m bytes (a window); the rolling step below keeps it. */
+/* Compiled once for each case rule, so that the loops hold no test of it. */
+static uint64_t hash_whole(const char *s, size_t len, bool icase)
+{
+    return icase ? hash_whole_as(s, len, true) : hash_whole_as(s, len, false);
+}
+
+/*
+ * The polynomial hash of m bytes (a window); the rolling step below keeps
+ * it. Four bytes a step with the powers of ROLL_B (the same sum, fewer
+ * multiplications waiting on each other).
+ */
 static uint64_t hash_window(const char *s, size_t m, bool icase)
 {
+    const uint64_t b2 = ROLL_B * ROLL_B, b3 = b2 * ROLL_B, b4 = b3 * ROLL_B;
+    const unsigned char *u = (const unsigned char *)s;
     uint64_t h = 0;
-    for (size_t i = 0; i < m; i++)
-        h = h * ROLL_B + (icase ? lc((unsigned char)s[i]) : (unsigned char)s[i]);
+    size_t i = 0;
+    if (icase) {
+        for (; i + 4 <= m; i += 4)
+            h = h * b4 + lc(u[i]) * b3 + lc(u[i + 1]) * b2 + lc(u[i + 2]) * ROLL_B + lc(u[i + 3]);
+        for (; i < m; i++)
+            h = h * ROLL_B + lc(u[i]);
+    } else {
+        for (; i + 4 <= m; i += 4)
+            h = h * b4 + u[i] * b3 + u[i + 1] * b2 + u[i + 2] * ROLL_B + u[i + 3];
+        for (; i < m; i++)
+            h = h * ROLL_B + u[i];
+    }
     return h;
 }
 
@@ -129,7 +185,7 @@ static void add_item(az_obs *o, size_t off, size_t len, bool icase)
         return;
     }
     if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 16;
+        size_t cap = o->cap ? o->cap * 2 : 64; /* a KiB of mail holds 20 to 40 */
         az_obs_item *grown = realloc(o->items, cap * sizeof *grown);
         if (!grown) {
             drop(o, AGENTAUTHZ_ENOMEM);
@@ -189,21 +245,50 @@ static void add_word(az_obs *o, size_t base, size_t a, size_t b, size_t whole)
         add_item(o, base + a, b - a, false);
 }
 
-/* One pass of a table lookup a byte; only words with a digit go further. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The first digit at or after i, or len: 16 bytes a step. */
+static size_t next_digit(const unsigned char *s, size_t i, size_t len)
+{
+    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+    for (; len - i >= 16; i += 16) {
+        __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), zero);
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d));
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+    }
+    while (i < len && !(byte_class[s[i]] & C_DIGIT))
+        i++;
+    return i;
+}
+#else
+static size_t next_digit(const unsigned char *s, size_t i, size_t len)
+{
+    while (i < len && !(byte_class[s[i]] & C_DIGIT))
+        i++;
+    return i;
+}
+#endif
+
+/*
+ * Only words with a digit go further, so the pass goes from digit to
+ * digit: the word around one runs back to a separator (no further than
+ * the end of the last word) and on to the next, and the search for the
+ * next digit resumes after it. Words without a digit are never looked at.
+ */
 static void add_words(az_obs *o, size_t base, size_t len)
 {
     const unsigned char *s = (const unsigned char *)o->text.p + base;
-    size_t i = 0, min = o->lim.min_len;
-    while (i < len) {
-        size_t a;
-        unsigned seen = 0;
-        while (i < len && (byte_class[s[i]] & C_SEP))
-            i++;
-        a = i;
+    size_t i = 0, done = 0, min = o->lim.min_len;
+    while ((i = next_digit(s, i, len)) < len) {
+        size_t a = i;
+        while (a > done && !(byte_class[s[a - 1]] & C_SEP))
+            a--;
         while (i < len && !(byte_class[s[i]] & C_SEP))
-            seen |= byte_class[s[i++]];
-        if ((seen & C_DIGIT) && i - a >= min)
+            i++;
+        if (i - a >= min)
             add_word(o, base, a, i, len);
+        done = i;
     }
 }
 
@@ -216,9 +301,10 @@ typedef struct found_item {
 typedef struct found_ctx {
     const char *s;
     size_t len;
-    found_item *items;
+    found_item *items; /* first the one on the stack, then on the heap */
     size_t n, cap;
     int err;
+    found_item stack[64];
 } found_ctx;
 
 /* Collects what the extractor finds; the text may move once items are appended to it. */
@@ -228,12 +314,15 @@ static int found(void *ctx, az_extract_kind kind, const char *s, size_t len)
     if (len == f->len && kind == AZ_X_URL)
         return 0; /* the whole string is an item already (hosts and addresses are not: case) */
     if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        found_item *grown = realloc(f->items, cap * sizeof *grown);
+        size_t cap = f->cap * 2;
+        found_item *grown = malloc(cap * sizeof *grown);
         if (!grown) {
             f->err = AGENTAUTHZ_ENOMEM;
             return 1;
         }
+        memcpy(grown, f->items, f->n * sizeof *grown);
+        if (f->items != f->stack)
+            free(f->items);
         f->items = grown;
         f->cap = cap;
     }
@@ -245,17 +334,38 @@ static int found(void *ctx, az_extract_kind kind, const char *s, size_t len)
  * A normalised copy of a host or address (lower case) or an IBAN (upper
  * case, no spaces), appended to the text; its offset, or SIZE_MAX.
  */
+/* src[0, n) in ASCII lower case into dst, eight bytes a step. */
+static void lower_copy(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = lower8(load8(src + i));
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = (char)lc((unsigned char)src[i]);
+}
+
 static size_t append_normal(az_obs *o, size_t from, size_t len, az_extract_kind kind)
 {
     size_t off = o->text.len;
+    char chunk[256];
     int rc = 0;
-    for (size_t i = 0; i < len && rc == 0; i++) {
-        unsigned char c = (unsigned char)o->text.p[from + i];
-        if (kind == AZ_X_IBAN && c == ' ')
-            continue;
-        if (kind == AZ_X_IBAN && c >= 'a' && c <= 'z')
-            c = (unsigned char)(c - 32);
-        rc = az_buf_putc(&o->text, (char)(kind == AZ_X_IBAN ? c : lc(c)));
+    /* Through a chunk on the stack: appending may move the text being read. */
+    for (size_t i = 0; i < len && rc == 0;) {
+        size_t k = 0;
+        if (kind != AZ_X_IBAN) {
+            k = len - i < sizeof chunk ? len - i : sizeof chunk;
+            lower_copy(chunk, o->text.p + from + i, k);
+            i += k;
+        } else {
+            for (; i < len && k < sizeof chunk; i++) {
+                unsigned char c = (unsigned char)o->text.p[from + i];
+                if (c != ' ')
+                    chunk[k++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+            }
+        }
+        rc = az_buf_append(&o->text, chunk, k);
     }
     if (rc) {
         o->text.len = off;
@@ -285,14 +395,22 @@ static void add_found(az_obs *o, size_t base, const found_item *fi)
 /* What the extractor finds inside the string at text[base, base + len). */
 static void add_extracted(az_obs *o, size_t base, size_t len)
 {
-    found_ctx f = {o->text.p + base, len, NULL, 0, 0, 0};
-    int rc = az_extract(o->text.p + base, len, AZ_X_URL | AZ_X_HOST | AZ_X_EMAIL | AZ_X_IBAN,
+    found_ctx f;
+    int rc;
+    f.s = o->text.p + base;
+    f.len = len;
+    f.items = f.stack;
+    f.n = 0;
+    f.cap = sizeof f.stack / sizeof *f.stack;
+    f.err = 0;
+    rc = az_extract(o->text.p + base, len, AZ_X_URL | AZ_X_HOST | AZ_X_EMAIL | AZ_X_IBAN,
                         o->lim.values, found, &f);
     if (rc == AGENTAUTHZ_ELIMIT || f.err)
         drop(o, f.err ? f.err : rc);
     for (size_t i = 0; i < f.n; i++)
         add_found(o, base, &f.items[i]);
-    free(f.items);
+    if (f.items != f.stack)
+        free(f.items);
 }
 #endif
 
@@ -683,6 +801,12 @@ int az_prov_add(az_prov *p, az_obs *o, uint64_t labels, bool copy, size_t *index
         memcpy(text, o->text.p, size + 1);
     } else {
         text = o->text.p;
+        /* Kept for the session's life: without the slack of its growth (fewer pages to touch). */
+        if (o->text.cap - size > 256) {
+            char *fit = realloc(text, size + 1);
+            if (fit)
+                text = fit;
+        }
         o->text.p = NULL;
         o->text.len = o->text.cap = 0;
     }

@@ -1,11 +1,13 @@
 /* Tests of lib/extract.c: links, hosts, e-mail addresses and IBAN-like tokens in text. */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "extract.h"
+#include "extract_ref.h"
 
 #define ALL (AZ_X_URL | AZ_X_HOST | AZ_X_EMAIL | AZ_X_IBAN)
 
@@ -286,11 +288,144 @@ START_TEST(test_hostile_mix)
 }
 END_TEST
 
+/* ---- the same items as the reference scanner (tests/extract_ref.c) ---- */
+
+#define LOG_MAX 8192
+
+typedef struct xlog {
+    const char *t;
+    size_t n, stop_at; /* the callback returns 7 at item stop_at (0: never) */
+    struct {
+        az_extract_kind kind;
+        size_t off, len;
+    } it[LOG_MAX];
+} xlog;
+
+static int log_item(void *ctx, az_extract_kind kind, const char *s, size_t len)
+{
+    xlog *l = ctx;
+    ck_assert_uint_lt(l->n, LOG_MAX);
+    l->it[l->n].kind = kind;
+    l->it[l->n].off = (size_t)(s - l->t);
+    l->it[l->n].len = len;
+    return ++l->n == l->stop_at ? 7 : 0;
+}
+
+/* az_extract and az_extract_ref on t: the same return value and the same items, in order. */
+static void same_as_ref(const char *t, size_t n, unsigned mask, size_t max, size_t stop_at)
+{
+    static xlog a, b;
+    int ra, rb;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.t = b.t = t;
+    a.stop_at = b.stop_at = stop_at;
+    ra = az_extract(t, n, mask, max, log_item, &a);
+    rb = az_extract_ref(t, n, mask, max, log_item, &b);
+    if (ra != rb || a.n != b.n || memcmp(a.it, b.it, a.n * sizeof a.it[0]) != 0) {
+        size_t k = 0;
+        while (k < a.n && k < b.n && memcmp(&a.it[k], &b.it[k], sizeof a.it[0]) == 0)
+            k++;
+        ck_abort_msg("differs from the reference (rc %d/%d, %zu/%zu items, first at %zu) on "
+                     "%zu bytes, mask %u, max %zu: \"%.*s\"",
+                     ra, rb, a.n, b.n, k, n, mask, max, (int)(n < 300 ? n : 300), t);
+    }
+}
+
+/* Units that start, half-start or end items, prose, and bytes of every class. */
+static const char *const diff_units[] = {
+    "the ", "invoice ", "please ", "payment ", "with ", "and ", "for ", "shipping ", "a",
+    "w", "ww", "WWW.", "www.", "Www.", ".", "..", "w.", "href", "HREF", " = ", "=", "src",
+    "srcset", "Src =", "action", "formaction", "poster", "background", "url", "URL(", "(",
+    ")", "mailto", "MailTo:", ":", "://", "http", "https", "ftp", "ws", "javascript:", "<",
+    ">", "]", "[", "](", "]:", "] :", "\"", "'", "@", "a@b", "user12@example.com",
+    "x@1.2.3", "GB82", "gb82", "GB82WEST1234", "5698 7654 32", " ", "  ", "\t", "\n", "\r",
+    "\x01", "\x7f", "\xc3\xa9", "\xff", "0", "12", "345", "INV-2024-000123", "&#", "&", "\\",
+    "//", "/", "?", "#", "!", ",", ";", "-", "_", "~", "%", "*", "+", "b", "f", "h", "m",
+    "p", "s", "u", "Z", "ab", "x1", "=\"", "='", "site7.example/p/42", "[x](<a b>)",
+};
+
+static uint64_t xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Random mixes of the units, random bytes among them, every mask, limits and stops. */
+START_TEST(test_same_as_reference)
+{
+    static char t[2048];
+    size_t nunits = sizeof diff_units / sizeof *diff_units;
+    uint64_t x = 0x2545F4914F6CDD1Du * (uint64_t)(_i + 1);
+    for (int round = 0; round < 2500; round++) {
+        size_t want = xs(&x) % sizeof t, n = 0;
+        unsigned mask = (xs(&x) % 4) ? ALL : (unsigned)(xs(&x) % 16);
+        size_t max = (xs(&x) % 4) ? SIZE_MAX : xs(&x) % 12, stop = (xs(&x) % 8) ? 0 : xs(&x) % 10;
+        while (n < want) {
+            uint64_t r = xs(&x);
+            if (r % 16 == 0) {
+                t[n++] = (char)(r >> 8);
+                continue;
+            }
+            for (const char *u = diff_units[(r >> 8) % nunits]; *u && n < want; u++)
+                t[n++] = *u;
+        }
+        /* every alignment of the 16-byte steps, and every tail length */
+        for (size_t k = 0; k < 3 && k <= n; k++)
+            same_as_ref(t + k, n - k, mask, max, stop);
+    }
+}
+END_TEST
+
+/* The table cases, the hostile units (whole and cut at every length) and the fuzz corpus. */
+START_TEST(test_same_as_reference_fixed)
+{
+    const char *top = getenv("top_srcdir");
+    char dir[4096], path[4400];
+    static char buf[65536];
+    DIR *d;
+    struct dirent *de;
+    size_t files = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (size_t k = 0; k <= strlen(cases[i].text); k++)
+            same_as_ref(cases[i].text, k, ALL, SIZE_MAX, 0);
+    for (size_t i = 0; i < sizeof hostile_units / sizeof *hostile_units; i++) {
+        size_t ul = strlen(hostile_units[i]);
+        for (size_t k = 0; k < 300; k++)
+            buf[k] = hostile_units[i][k % ul];
+        for (size_t k = 0; k <= 300; k++)
+            same_as_ref(buf, k, ALL, SIZE_MAX, 0);
+    }
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/extract", top ? top : ".");
+    if (!(d = opendir(dir))) {
+        printf("test_extract: no corpus at %s: corpus comparison skipped\n", dir);
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        FILE *f;
+        size_t n;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+        n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        same_as_ref(buf, n, ALL, SIZE_MAX, 0);
+        files++;
+    }
+    closedir(d);
+    ck_assert_uint_gt(files, 0);
+}
+END_TEST
+
 static Suite *extract_suite(void)
 {
     Suite *s = suite_create("extract");
     TCase *tc = tcase_create("rules");
     TCase *hostile = tcase_create("hostile");
+    TCase *same = tcase_create("same as the reference");
     tcase_add_loop_test(tc, test_cases, 0, (int)(sizeof cases / sizeof *cases));
     tcase_add_test(tc, test_mask);
     tcase_add_test(tc, test_limits);
@@ -299,8 +434,12 @@ static Suite *extract_suite(void)
     tcase_add_loop_test(hostile, test_hostile, 0,
                         (int)(sizeof hostile_units / sizeof *hostile_units));
     tcase_add_loop_test(hostile, test_hostile_mix, 0, 8);
+    tcase_set_timeout(same, 60);
+    tcase_add_loop_test(same, test_same_as_reference, 0, 8);
+    tcase_add_test(same, test_same_as_reference_fixed);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, hostile);
+    suite_add_tcase(s, same);
     return s;
 }
 

@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include "provenance.h"
+#include "observe_ref.h"
 #include "session.h"
 
 static const char *const policy_template =
@@ -764,6 +765,75 @@ START_TEST(test_from_extracted)
 END_TEST
 #endif
 
+/* ---- the same items as the reference preparation (tests/observe_ref.c) ---- */
+
+static const char *const prep_units[] = {
+    "the ", "invoice ", "INV-2024-0001 ", "x1", "12345678", "user12@Example.COM ",
+    "https://Site7.example/p/42 ", "GB82 WEST 1234 5698 7654 32", "gb82west12345698765432", " ",
+    "\t", "\n", ".", "-", "/", "_", "+", "~", "%", "@", ":", "=", "&", "?", "#", "!", "*", "(",
+    ")", "[", "]", "{", "}", "<", ">", "\"", "'", "`", ",", ";", "|", "\\",
+    "www.a.example/x1 ", "mailto:A@B.example?cc=c@d.example ",
+    "<a href=\"http://h.example/1\">", "\xc3\xa9", "\xff", "0", "9", "a", "Z", "1.2.3",
+    "v1.2.30-rc1", "ftp://[::1]:21/f ",
+};
+
+static uint64_t prep_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/*
+ * Random texts of the units and random bytes, under random bounds (minimum
+ * length, item count, bytes): the faster preparation files the same items
+ * (offsets, lengths, case rule, first-window hashes), copies the same
+ * normalised text and counts the same drops as the reference.
+ */
+START_TEST(test_prepare_same_as_reference)
+{
+    static char t[3000];
+    uint64_t x = 88172645463325252u * (uint64_t)(_i + 1);
+    size_t nu = sizeof prep_units / sizeof *prep_units;
+    for (int r = 0; r < 20000; r++) {
+        size_t want = prep_rand(&x) % (r % 10 == 0 ? sizeof t : 200), n = 0;
+        az_obs_limits lim;
+        az_obs a, b;
+        lim.min_len = (uint32_t)(4 + prep_rand(&x) % 12);
+        lim.values = (uint32_t)(prep_rand(&x) % 4 ? 65536 : 1 + prep_rand(&x) % 20);
+        lim.bytes = prep_rand(&x) % 4 ? (8u << 20) : 64 + prep_rand(&x) % 4000;
+        while (n < want) {
+            uint64_t v = prep_rand(&x);
+            if (v % 13 == 0) {
+                t[n++] = (char)(v >> 8);
+                continue;
+            }
+            for (const char *u = prep_units[(v >> 8) % nu]; *u && n < want; u++)
+                t[n++] = *u;
+        }
+        az_obs_init(&a, &lim, NULL);
+        ref_obs_init(&b, &lim, NULL);
+        az_obs_add_text(&a, t, n);
+        ref_obs_add_text(&b, t, n);
+        ck_assert_uint_eq(a.n, b.n);
+        ck_assert_uint_eq(a.dropped, b.dropped);
+        ck_assert_int_eq(a.err, b.err);
+        ck_assert_uint_eq(a.text.len, b.text.len);
+        ck_assert(a.text.len == 0 || memcmp(a.text.p, b.text.p, a.text.len) == 0);
+        for (size_t i = 0; i < a.n; i++) {
+            ck_assert_uint_eq(a.items[i].off, b.items[i].off);
+            ck_assert_uint_eq(a.items[i].len, b.items[i].len);
+            ck_assert_int_eq(a.items[i].icase, b.items[i].icase);
+            ck_assert_uint_eq(a.items[i].first_m, b.items[i].first_m);
+            ck_assert_uint_eq(a.items[i].first, b.items[i].first);
+        }
+        az_obs_free(&a);
+        ref_obs_free(&b);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("provenance");
@@ -787,6 +857,7 @@ static Suite *suite(void)
                         (int)(sizeof bad_policies / sizeof bad_policies[0]));
     tcase_add_test(tc, test_default_limits);
     tcase_add_test(tc, test_observe_races_checks);
+    tcase_add_loop_test(tc, test_prepare_same_as_reference, 0, 4);
 #ifdef HAVE_EXTRACT
     tcase_add_loop_test(tc, test_from_extracted, 0,
                         (int)(sizeof extract_cases / sizeof extract_cases[0]));

@@ -24,10 +24,11 @@ SAN="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-r
 CPPFLAGS="-D_GNU_SOURCE -DAZ_LIBFUZZER -I$version_dir -I$src/include -I$src/lib -I$src/cli"
 LIBS="$(pkg-config --libs yaml-0.1 libsodium 2>/dev/null || echo -lyaml -lsodium) -lpthread -lm"
 
-# The library and the command's parsers, instrumented for coverage.
+# The library and the command's parsers, instrumented for coverage (and the
+# reference link scanner that fuzz_extract compares with).
 objs=""
 for f in "$src"/lib/*.c "$src"/cli/replay_line.c "$src"/cli/testfile.c "$src"/cli/ytree.c \
-    "$src"/cli/ytree_value.c "$src"/cli/util.c; do
+    "$src"/cli/ytree_value.c "$src"/cli/util.c "$src"/tests/extract_ref.c; do
     o="$out/obj/$(basename "$(dirname "$f")")_$(basename "$f" .c).o"
     $CC $SAN -fsanitize=fuzzer-no-link $CPPFLAGS -c "$f" -o "$o"
     objs="$objs $o"

@@ -9,7 +9,9 @@
  *    items of that kind that the full scan reported;
  *  - max_items: a scan stopped at half the items reports that prefix and
  *    returns AGENTAUTHZ_ELIMIT;
- *  - the number of items is bounded by the length of the text.
+ *  - the number of items is bounded by the length of the text;
+ *  - the items are exactly those of the reference scanner
+ *    (tests/extract_ref.c, the scanner before its fast skip), in order.
  * Any broken property aborts.
  *
  * Build: tests/fuzz/build-libfuzzer.sh (build/fuzz/fuzz_extract).
@@ -20,6 +22,7 @@
 
 #include "internal.h"
 #include "extract.h"
+#include "../extract_ref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -84,7 +87,8 @@ static int record(void *ctx, az_extract_kind kind, const char *s, size_t len)
     return 0;
 }
 
-static log_t *scan(const char *t, size_t n, unsigned mask, size_t max, int *rc)
+static log_t *scan_with(int (*fn)(const char *, size_t, unsigned, size_t, az_extract_fn, void *),
+                        const char *t, size_t n, unsigned mask, size_t max, int *rc)
 {
     log_t *l = calloc(1, sizeof *l);
     if (!l)
@@ -92,8 +96,27 @@ static log_t *scan(const char *t, size_t n, unsigned mask, size_t max, int *rc)
     l->t = t;
     l->n = n;
     l->full = (mask & 5u) == 5u;
-    *rc = az_extract(t, n, mask, max, record, l);
+    *rc = fn(t, n, mask, max, record, l);
     return l;
+}
+
+static log_t *scan(const char *t, size_t n, unsigned mask, size_t max, int *rc)
+{
+    return scan_with(az_extract, t, n, mask, max, rc);
+}
+
+/* The same items as the reference scanner, and the same count past MAX_LOG. */
+static void same_as_ref(const log_t *all, const char *t, size_t n)
+{
+    int rc;
+    log_t *ref = scan_with(az_extract_ref, t, n, AZ_X_URL | AZ_X_HOST | AZ_X_EMAIL | AZ_X_IBAN,
+                           SIZE_MAX, &rc);
+    if (!ref)
+        return;
+    if (rc != 0 || ref->count != all->count ||
+        memcmp(ref->it, all->it, (all->count < MAX_LOG ? all->count : MAX_LOG) * sizeof(item)))
+        abort();
+    free(ref);
 }
 
 /* The items of all that are of kind k equal one's. */
@@ -124,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (rc != 0 || all->count > 3 * size + 1)
         abort();
+    same_as_ref(all, t, size);
     for (k = 0; k < sizeof kinds / sizeof *kinds; k++) {
         one = scan(t, size, kinds[k], SIZE_MAX, &rc);
         if (!one)
