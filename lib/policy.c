@@ -104,6 +104,12 @@ static void catalogue_free(az_policy *p)
         for (size_t j = 0; j < p->tools[i].npaths; j++)
             free(p->tools[i].paths[j]);
         free(p->tools[i].paths);
+        for (size_t j = 0; j < p->tools[i].nresources; j++)
+            free(p->tools[i].resources[j]);
+        free(p->tools[i].resources);
+        for (size_t j = 0; j < p->tools[i].ndests; j++)
+            free(p->tools[i].dests[j]);
+        free(p->tools[i].dests);
     }
     free(p->tools);
     for (size_t i = 0; i < p->nsecrets; i++) {
