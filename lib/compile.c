@@ -555,10 +555,11 @@ static void merge_resource_args(cc *c, const az_node *v, az_tool_entry *t)
 {
     const az_node *dn = map_get(v, "destinations");
     char **grown;
-    for (size_t i = 0; dn && i < t->nresources; i++)
-        if (arg_listed(t->dests, t->ndests, t->resources[i], strlen(t->resources[i])))
-            fail(c, dn, "argument \"%.128s\" is listed in both resources and destinations",
-                 t->resources[i]);
+    for (size_t i = 0; dn && dn->type == AZ_NODE_SEQ && i < dn->n; i++)
+        if (is_string(dn->items[i]) &&
+            arg_listed(t->resources, t->nresources, dn->items[i]->str, dn->items[i]->len))
+            fail(c, dn->items[i], "argument \"%.128s\" is listed in both resources and "
+                                  "destinations", dn->items[i]->str);
     if (!t->nresources)
         return;
     if (!(grown = realloc(t->paths, (t->npaths + t->nresources) * sizeof *grown))) {
