@@ -372,6 +372,21 @@ static void decide_input(const az_eval *ev, agentauthz_decision *d)
 }
 
 /*
+ * defaults: {uncatalogued_tools: deny}: a tool the catalogue does not list
+ * is denied before the rules, since nobody said which of its arguments are
+ * resources or destinations (agentauthz-policy(5)).
+ */
+static bool uncatalogued_tool(const az_eval *ev, agentauthz_decision *d)
+{
+    char why[AGENTAUTHZ_REASON_MAX];
+    if (ev->entry || !ev->s->view.p->deny_uncatalogued)
+        return false;
+    snprintf(why, sizeof why, "tool \"%.128s\" is not in the policy's catalogue", ev->a->tool.p);
+    decide(d, AGENTAUTHZ_DENY, "catalogue", why);
+    return true;
+}
+
+/*
  * Policy.md's step 4: the matching rules' verdict, or the task's default.
  * Returns 0, or the internal error (out of memory) that forced a deny.
  */
@@ -522,6 +537,8 @@ static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz
         decide_input(&ev, d);
         return 0;
     }
+    if (uncatalogued_tool(&ev, d))
+        return 0;
     return rules_verdict_all(s, &ev, d);
 }
 
@@ -591,6 +608,8 @@ static int decide_live(agentauthz_session *s, const agentauthz_action *a,
         decide_input(&ev, d);
         return 0;
     }
+    if (uncatalogued_tool(&ev, d))
+        return 0;
     if ((rc = decide_by_rules(s, &ev, up, d, pend)) != 0)
         return rc;
     if (d->effect != AGENTAUTHZ_ALLOW)

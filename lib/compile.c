@@ -27,7 +27,7 @@ typedef struct cc {
     const az_node **list_keys;
     const az_node **list_vals;
     size_t nlists;
-    bool defaults_seen[5]; /* session_ttl, max_session_ttl, on_deny, limits, name */
+    bool defaults_seen[5]; /* session_ttl, max_session_ttl, on_deny, limits, uncatalogued_tools */
     /*
      * The rule ids seen so far, for the duplicate check: open addressing over
      * az_hash_bytes, each slot a rule index + 1 (0: empty). NULL if it could
@@ -374,7 +374,7 @@ static void compile_default_limits(cc *c, const az_node *v)
 static void compile_defaults(cc *c, const az_node *n)
 {
     static const char *const keys[] = {"session_ttl", "max_session_ttl", "on_deny", "limits",
-                                       NULL};
+                                       "uncatalogued_tools", NULL};
     if (!expect_map(c, n, "defaults"))
         return;
     check_keys(c, n, "defaults", keys);
@@ -383,7 +383,8 @@ static void compile_defaults(cc *c, const az_node *n)
         size_t slot = key_is(k, "session_ttl")       ? 0
                       : key_is(k, "max_session_ttl") ? 1
                       : key_is(k, "on_deny")         ? 2
-                                                     : 3;
+                      : key_is(k, "limits")          ? 3
+                                                     : 4;
         if (!key_is(k, keys[slot]))
             continue;
         if (c->defaults_seen[slot])
@@ -395,6 +396,10 @@ static void compile_defaults(cc *c, const az_node *n)
             expect_duration(c, v, "defaults.max_session_ttl", &c->p->max_session_ttl_s);
         else if (slot == 3)
             compile_default_limits(c, v);
+        else if (slot == 4 && is_string(v) && (key_is(v, "allow") || key_is(v, "deny")))
+            c->p->deny_uncatalogued = key_is(v, "deny");
+        else if (slot == 4)
+            fail(c, v, "uncatalogued_tools must be allow or deny");
         else if (is_string(v) && (key_is(v, "continue") || key_is(v, "revoke")))
             c->p->revoke_on_deny = key_is(v, "revoke");
         else

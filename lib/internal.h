@@ -678,6 +678,7 @@ typedef struct az_policy {
     uint64_t session_ttl_s;
     uint64_t max_session_ttl_s; /* 0: none */
     bool revoke_on_deny;
+    bool deny_uncatalogued; /* defaults.uncatalogued_tools: deny */
     az_obs_limits observe; /* defaults: limits */
     bool has_identities;
     az_identity *identities;

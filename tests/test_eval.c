@@ -796,6 +796,49 @@ START_TEST(test_label_bound_denies_and_adds_nothing)
 }
 END_TEST
 
+/* defaults: {uncatalogued_tools: deny} (issue 12, item 2): a tool the catalogue lacks is denied. */
+START_TEST(test_uncatalogued_tools)
+{
+    static const char *const pol =
+        "agentauthz: 1\n"
+        "defaults: { uncatalogued_tools: deny }\n"
+        "tools:\n"
+        "  fs.read_file: { resources: [path] }\n"
+        "  list_allowed_directories: {}\n"
+        "tasks:\n  t: {}\n"
+        "rules:\n"
+        "  - { id: all, effect: allow, tools: [\"*\"] }\n";
+    agentauthz_engine *e = engine_with(NULL, pol, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    expect_decision(s, "{\"tool\":\"fs.read_file\",\"args\":{\"path\":\"/a\"}}", AGENTAUTHZ_ALLOW,
+                    "all");
+    expect_decision(s, "{\"tool\":\"list_allowed_directories\"}", AGENTAUTHZ_ALLOW, "all");
+    a = action_from_json("{\"tool\":\"fs.read_file2\",\"args\":{\"path\":\"/a\"}}");
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_str_eq(d.rule, "catalogue");
+    ck_assert_str_eq(d.reason, "tool \"fs.read_file2\" is not in the policy's catalogue");
+    agentauthz_action_free(a);
+    expect_decision(s, "{\"tool\":\"FS.READ_FILE\"}", AGENTAUTHZ_DENY, "catalogue");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    /* allow, and the default, keep today's behaviour */
+    e = engine_with(NULL,
+                    "agentauthz: 1\ndefaults: { uncatalogued_tools: allow }\ntasks:\n  t: {}\n"
+                    "rules:\n  - { id: all, effect: allow, tools: [\"*\"] }\n",
+                    NULL);
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    expect_decision(s, "{\"tool\":\"fs.read_file2\"}", AGENTAUTHZ_ALLOW, "all");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 /* ---- paths (issue 9, item 3) ---- */
 
 static const char *const paths_policy =
@@ -1400,6 +1443,7 @@ static Suite *eval_suite(void)
     tcase_add_loop_test(tc, test_catargs_case, 0,
                         (int)(sizeof catargs_cases / sizeof catargs_cases[0]));
     tcase_add_test(tc, test_catargs_effects_once);
+    tcase_add_test(tc, test_uncatalogued_tools);
     suite_add_tcase(s, tc);
     return s;
 }
