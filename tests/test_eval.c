@@ -796,49 +796,6 @@ START_TEST(test_label_bound_denies_and_adds_nothing)
 }
 END_TEST
 
-/* defaults: {uncatalogued_tools: deny} (issue 12, item 2): a tool the catalogue lacks is denied. */
-START_TEST(test_uncatalogued_tools)
-{
-    static const char *const pol =
-        "agentauthz: 1\n"
-        "defaults: { uncatalogued_tools: deny }\n"
-        "tools:\n"
-        "  fs.read_file: { resources: [path] }\n"
-        "  list_allowed_directories: {}\n"
-        "tasks:\n  t: {}\n"
-        "rules:\n"
-        "  - { id: all, effect: allow, tools: [\"*\"] }\n";
-    agentauthz_engine *e = engine_with(NULL, pol, NULL);
-    agentauthz_session *s;
-    agentauthz_action *a;
-    agentauthz_decision d;
-    ck_assert_ptr_nonnull(e);
-    s = open_session(e, "x", "t", NULL);
-    expect_decision(s, "{\"tool\":\"fs.read_file\",\"args\":{\"path\":\"/a\"}}", AGENTAUTHZ_ALLOW,
-                    "all");
-    expect_decision(s, "{\"tool\":\"list_allowed_directories\"}", AGENTAUTHZ_ALLOW, "all");
-    a = action_from_json("{\"tool\":\"fs.read_file2\",\"args\":{\"path\":\"/a\"}}");
-    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
-    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
-    ck_assert_str_eq(d.rule, "catalogue");
-    ck_assert_str_eq(d.reason, "tool \"fs.read_file2\" is not in the policy's catalogue");
-    agentauthz_action_free(a);
-    expect_decision(s, "{\"tool\":\"FS.READ_FILE\"}", AGENTAUTHZ_DENY, "catalogue");
-    agentauthz_session_close(s);
-    agentauthz_engine_free(e);
-    /* allow, and the default, keep today's behaviour */
-    e = engine_with(NULL,
-                    "agentauthz: 1\ndefaults: { uncatalogued_tools: allow }\ntasks:\n  t: {}\n"
-                    "rules:\n  - { id: all, effect: allow, tools: [\"*\"] }\n",
-                    NULL);
-    ck_assert_ptr_nonnull(e);
-    s = open_session(e, "x", "t", NULL);
-    expect_decision(s, "{\"tool\":\"fs.read_file2\"}", AGENTAUTHZ_ALLOW, "all");
-    agentauthz_session_close(s);
-    agentauthz_engine_free(e);
-}
-END_TEST
-
 /* ---- paths (issue 9, item 3) ---- */
 
 static const char *const paths_policy =
@@ -1137,6 +1094,82 @@ START_TEST(test_catargs_effects_once)
     ck_assert_str_eq(d.rule, "limit");
     ck_assert_uint_eq(d.seq, 3);
     agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* A delegated session's ancestors decide per value too (their dry run). */
+START_TEST(test_catargs_delegated)
+{
+    static const char *const pol =
+        "agentauthz: 1\n"
+        "tools:\n  fs.move_file: { resources: [source, destination] }\n"
+        "tasks:\n  p: {}\n  c: {}\n"
+        "rules:\n"
+        "  - { id: parent-moves, effect: allow, tasks: [p], tools: [fs.move_file] }\n"
+        "  - { id: parent-private, effect: deny, tasks: [p], tools: [fs.move_file],\n"
+        "      where: { resource: { glob: \"/ws/private/**\" } } }\n"
+        "  - { id: child-ws, effect: allow, tasks: [c], tools: [fs.move_file],\n"
+        "      where: { resource: { glob: \"/ws/**\" } } }\n";
+    agentauthz_engine *e = engine_with(NULL, pol, NULL);
+    agentauthz_session *s, *child = NULL;
+    agentauthz_error err;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "p", NULL);
+    ck_assert_int_eq(agentauthz_session_delegate(s, "y", "c", NULL, &child, &err), 0);
+    expect_decision(child, MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/b\"}"),
+                    AGENTAUTHZ_ALLOW, "child-ws");
+    expect_decision(child, MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/private/b\"}"),
+                    AGENTAUTHZ_DENY, "parent-private");
+    expect_decision(child, MOVE("{\"source\":\"/ws/private/a\",\"destination\":\"/ws/b\"}"),
+                    AGENTAUTHZ_DENY, "parent-private");
+    expect_decision(child, MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/privatex/b\"}"),
+                    AGENTAUTHZ_ALLOW, "child-ws");
+    agentauthz_session_close(child);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* defaults: {uncatalogued_tools: deny} (issue 12, item 2): a tool the catalogue lacks is denied. */
+START_TEST(test_uncatalogued_tools)
+{
+    static const char *const pol =
+        "agentauthz: 1\n"
+        "defaults: { uncatalogued_tools: deny }\n"
+        "tools:\n"
+        "  fs.read_file: { resources: [path] }\n"
+        "  list_allowed_directories: {}\n"
+        "tasks:\n  t: {}\n"
+        "rules:\n"
+        "  - { id: all, effect: allow, tools: [\"*\"] }\n";
+    agentauthz_engine *e = engine_with(NULL, pol, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    expect_decision(s, "{\"tool\":\"fs.read_file\",\"args\":{\"path\":\"/a\"}}", AGENTAUTHZ_ALLOW,
+                    "all");
+    expect_decision(s, "{\"tool\":\"list_allowed_directories\"}", AGENTAUTHZ_ALLOW, "all");
+    a = action_from_json("{\"tool\":\"fs.read_file2\",\"args\":{\"path\":\"/a\"}}");
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_str_eq(d.rule, "catalogue");
+    ck_assert_str_eq(d.reason, "tool \"fs.read_file2\" is not in the policy's catalogue");
+    agentauthz_action_free(a);
+    expect_decision(s, "{\"tool\":\"FS.READ_FILE\"}", AGENTAUTHZ_DENY, "catalogue");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    /* allow, and the default, keep today's behaviour */
+    e = engine_with(NULL,
+                    "agentauthz: 1\ndefaults: { uncatalogued_tools: allow }\ntasks:\n  t: {}\n"
+                    "rules:\n  - { id: all, effect: allow, tools: [\"*\"] }\n",
+                    NULL);
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    expect_decision(s, "{\"tool\":\"fs.read_file2\"}", AGENTAUTHZ_ALLOW, "all");
     agentauthz_session_close(s);
     agentauthz_engine_free(e);
 }
@@ -1444,6 +1477,7 @@ static Suite *eval_suite(void)
                         (int)(sizeof catargs_cases / sizeof catargs_cases[0]));
     tcase_add_test(tc, test_catargs_effects_once);
     tcase_add_test(tc, test_uncatalogued_tools);
+    tcase_add_test(tc, test_catargs_delegated);
     suite_add_tcase(s, tc);
     return s;
 }
