@@ -1099,6 +1099,41 @@ START_TEST(test_catargs_effects_once)
 }
 END_TEST
 
+/* At most 1024 resource values (AZ_MAX_ARG_VALUES) are checked; more is refused. */
+START_TEST(test_catargs_bound)
+{
+    agentauthz_engine *e = engine_with(NULL, catargs_policy, NULL);
+    agentauthz_session *s;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    for (size_t n = 1024; n <= 1025; n++) {
+        agentauthz_action *a = NULL;
+        agentauthz_value *paths = agentauthz_value_list();
+        ck_assert_ptr_nonnull(paths);
+        for (size_t i = 0; i < n; i++) {
+            char p[32];
+            snprintf(p, sizeof p, "/ws/f%zu", i);
+            /* one near the end is denied: every value is looked at */
+            ck_assert_int_eq(agentauthz_value_list_append(
+                                 paths, agentauthz_value_string(i == 1022 ? "/secret/k" : p)),
+                             0);
+        }
+        ck_assert_int_eq(agentauthz_action_new(&a), 0);
+        ck_assert_int_eq(agentauthz_action_set_tool(a, "fs.read_multiple_files"), 0);
+        ck_assert_int_eq(agentauthz_action_set_arg(a, "paths", paths), 0);
+        ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+        ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+        ck_assert_str_eq(d.rule, n == 1024 ? "no-secret" : "input");
+        if (n == 1025)
+            ck_assert_ptr_nonnull(strstr(d.reason, "over 1024 resource or destination values"));
+        agentauthz_action_free(a);
+    }
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 /* A delegated session's ancestors decide per value too (their dry run). */
 START_TEST(test_catargs_delegated)
 {
@@ -1478,6 +1513,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_catargs_effects_once);
     tcase_add_test(tc, test_uncatalogued_tools);
     tcase_add_test(tc, test_catargs_delegated);
+    tcase_add_test(tc, test_catargs_bound);
     suite_add_tcase(s, tc);
     return s;
 }
