@@ -2506,10 +2506,10 @@ static int catalogue_rows(bench *b)
         rc = session_on(e, "c", &s);
     if (!rc)
         rc = catalogue_row(b, s, "fs.read_file", "/ws/a/b.txt", "{\"path\":\"/ws/a/b.txt\"}",
-                           "1 resource, tool not catalogued");
+                           "uncatalogued tool, 1 resource");
     if (!rc)
         rc = catalogue_row(b, s, "fs.read_file", "/ws/a/b.txt", "{\"paths\":[\"/ws/a/b.txt\"]}",
-                           "1 resource, tool not catalogued, a list argument");
+                           "uncatalogued tool, list argument");
     if (!rc)
         rc = catalogue_row(b, s, "fs.read_multiple_files", NULL, "{\"paths\":[\"/ws/a/b.txt\"]}",
                            "read_multiple_files, 1 path");
