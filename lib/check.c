@@ -372,6 +372,21 @@ static void decide_input(const az_eval *ev, agentauthz_decision *d)
 }
 
 /*
+ * defaults: {uncatalogued_tools: deny}: a tool the catalogue does not list
+ * is denied before the rules, since nobody said which of its arguments are
+ * resources or destinations (agentauthz-policy(5)).
+ */
+static bool uncatalogued_tool(const az_eval *ev, agentauthz_decision *d)
+{
+    char why[AGENTAUTHZ_REASON_MAX];
+    if (ev->entry || !ev->s->view.p->deny_uncatalogued)
+        return false;
+    snprintf(why, sizeof why, "tool \"%.128s\" is not in the policy's catalogue", ev->a->tool.p);
+    decide(d, AGENTAUTHZ_DENY, "catalogue", why);
+    return true;
+}
+
+/*
  * Policy.md's step 4: the matching rules' verdict, or the task's default.
  * Returns 0, or the internal error (out of memory) that forced a deny.
  */
@@ -392,6 +407,123 @@ static int rules_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decision
     return ev->eval_err;
 }
 
+/*
+ * The values a catalogued tool's check is made for (agentauthz-policy(5),
+ * "Resource and destination arguments"): the resources (the action's own
+ * first, then the catalogued arguments'), and the destinations as one list
+ * (the action's own items, then the arguments') followed by each of them
+ * alone (as a list of one). Views into the action; at most one allocation.
+ */
+typedef struct az_values {
+    const agentauthz_value **res; /* nres resource values */
+    size_t nres;
+    const agentauthz_value **dst; /* ndst destination values */
+    size_t ndst;
+    agentauthz_value all; /* a list view on dst */
+    const agentauthz_value **mem; /* small, or the heap when more are needed */
+    const agentauthz_value *small[32];
+} az_values;
+
+static int values_collect(const az_eval *ev, az_values *vals)
+{
+    const az_tool_entry *t = ev->entry;
+    const agentauthz_value *hd = ev->a->dest;
+    size_t nhost = !hd ? 0 : hd->type == AGENTAUTHZ_LIST ? hd->u.list.n : 1;
+    size_t nres = az_eval_arg_values(ev, t->resources, t->nresources, NULL, SIZE_MAX);
+    size_t ndst = az_eval_arg_values(ev, t->dests, t->ndests, NULL, SIZE_MAX);
+    size_t need = nres + nhost + ndst; /* each at most AZ_MAX_ARG_VALUES */
+    vals->mem = vals->small;
+    if (need > sizeof vals->small / sizeof *vals->small &&
+        !(vals->mem = calloc(need, sizeof *vals->mem)))
+        return AGENTAUTHZ_ENOMEM;
+    vals->res = vals->mem;
+    vals->nres = az_eval_arg_values(ev, t->resources, t->nresources, vals->res, nres);
+    vals->dst = vals->mem + nres;
+    vals->ndst = az_eval_arg_values(ev, t->dests, t->ndests, vals->dst + nhost, ndst);
+    if (!vals->ndst) /* no catalogued destination: the action's, as it is */
+        return 0;
+    for (size_t i = 0; i < nhost; i++)
+        vals->dst[i] = hd->type == AGENTAUTHZ_LIST ? hd->u.list.items[i] : hd;
+    vals->ndst += nhost;
+    memset(&vals->all, 0, sizeof vals->all);
+    vals->all.type = AGENTAUTHZ_LIST;
+    vals->all.u.list.items = (agentauthz_value **)vals->dst;
+    vals->all.u.list.n = vals->all.u.list.cap = vals->ndst;
+    return 0;
+}
+
+/* Keeps in best the more restrictive of best and d; the earlier on a tie. */
+static void keep_stricter(agentauthz_decision *best, const agentauthz_decision *d, bool first)
+{
+    if (first || strength(d->effect) < strength(best->effect))
+        decide(best, d->effect, d->rule, d->reason);
+}
+
+/* The destination variants of one resource: the list, then each value. 0 or an error. */
+static int dest_verdicts(agentauthz_session *s, az_eval *ev, const az_values *vals,
+                         agentauthz_decision *best, bool *first)
+{
+    agentauthz_decision d;
+    agentauthz_value one = vals->all; /* a list of one: count rules still count recipients */
+    int rc;
+    for (size_t j = 0; j <= vals->ndst; j++) {
+        if (j > 0) {
+            one.u.list.items = (agentauthz_value **)&vals->dst[j - 1];
+            one.u.list.n = one.u.list.cap = 1;
+        }
+        if (vals->ndst)
+            ev->dest = j == 0 ? &vals->all : &one;
+        ev->eval_why = NULL;
+        ev->eval_err = 0;
+        d.seq = 0;
+        rc = rules_verdict(s, ev, &d);
+        keep_stricter(best, &d, *first);
+        *first = false;
+        if (rc || best->effect == AGENTAUTHZ_DENY)
+            return rc ? rc : 1;
+        if (!vals->ndst)
+            break;
+    }
+    return 0;
+}
+
+/*
+ * The rules' verdict over every value of a catalogued tool's resource and
+ * destination arguments: the most restrictive, the first deny ending it.
+ * Pure, like rules_verdict: the check's effects are made once, by the
+ * caller, for the decision it returns.
+ */
+static int values_verdict(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
+{
+    az_values vals;
+    bool first = true;
+    size_t nres;
+    int rc = values_collect(ev, &vals);
+    if (rc) {
+        decide(d, AGENTAUTHZ_DENY, "default", "internal error");
+        return rc;
+    }
+    /* The action's own resource (or none) first, unless only arguments give one. */
+    nres = vals.nres + (ev->a->has_resource || !vals.nres);
+    for (size_t i = 0, skip = nres - vals.nres; i < nres && !rc; i++) {
+        az_eval_set_resource(ev, i < skip ? NULL : vals.res[i - skip]);
+        rc = dest_verdicts(s, ev, &vals, d, &first);
+    }
+    az_eval_set_resource(ev, NULL);
+    ev->dest = ev->a->dest;
+    if (vals.mem != vals.small)
+        free(vals.mem);
+    return rc > 0 ? 0 : rc;
+}
+
+/* rules_verdict, per value for a tool whose catalogue entry names resource or destination args. */
+static int rules_verdict_all(agentauthz_session *s, az_eval *ev, agentauthz_decision *d)
+{
+    if (!ev->entry || (!ev->entry->nresources && !ev->entry->ndests) || !ev->a->args)
+        return rules_verdict(s, ev, d);
+    return values_verdict(s, ev, d);
+}
+
 /* The rules' verdict in s, changing nothing; the caller holds s->lock. */
 static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz_decision *d)
 {
@@ -405,7 +537,9 @@ static int dry_run(agentauthz_session *s, const agentauthz_action *a, agentauthz
         decide_input(&ev, d);
         return 0;
     }
-    return rules_verdict(s, &ev, d);
+    if (uncatalogued_tool(&ev, d))
+        return 0;
+    return rules_verdict_all(s, &ev, d);
 }
 
 /*
@@ -440,7 +574,7 @@ static int decide_by_rules(agentauthz_session *s, az_eval *ev, const agentauthz_
 {
     bool approved;
     int rc;
-    if ((rc = rules_verdict(s, ev, d)) != 0)
+    if ((rc = rules_verdict_all(s, ev, d)) != 0)
         return rc;
     if (up && strength(up->effect) < strength(d->effect))
         decide(d, up->effect, up->rule, up->reason);
@@ -474,6 +608,8 @@ static int decide_live(agentauthz_session *s, const agentauthz_action *a,
         decide_input(&ev, d);
         return 0;
     }
+    if (uncatalogued_tool(&ev, d))
+        return 0;
     if ((rc = decide_by_rules(s, &ev, up, d, pend)) != 0)
         return rc;
     if (d->effect != AGENTAUTHZ_ALLOW)

@@ -27,7 +27,7 @@ typedef struct cc {
     const az_node **list_keys;
     const az_node **list_vals;
     size_t nlists;
-    bool defaults_seen[5]; /* session_ttl, max_session_ttl, on_deny, limits, name */
+    bool defaults_seen[5]; /* session_ttl, max_session_ttl, on_deny, limits, uncatalogued_tools */
     /*
      * The rule ids seen so far, for the duplicate check: open addressing over
      * az_hash_bytes, each slot a rule index + 1 (0: empty). NULL if it could
@@ -374,7 +374,7 @@ static void compile_default_limits(cc *c, const az_node *v)
 static void compile_defaults(cc *c, const az_node *n)
 {
     static const char *const keys[] = {"session_ttl", "max_session_ttl", "on_deny", "limits",
-                                       NULL};
+                                       "uncatalogued_tools", NULL};
     if (!expect_map(c, n, "defaults"))
         return;
     check_keys(c, n, "defaults", keys);
@@ -383,7 +383,8 @@ static void compile_defaults(cc *c, const az_node *n)
         size_t slot = key_is(k, "session_ttl")       ? 0
                       : key_is(k, "max_session_ttl") ? 1
                       : key_is(k, "on_deny")         ? 2
-                                                     : 3;
+                      : key_is(k, "limits")          ? 3
+                                                     : 4;
         if (!key_is(k, keys[slot]))
             continue;
         if (c->defaults_seen[slot])
@@ -395,6 +396,10 @@ static void compile_defaults(cc *c, const az_node *n)
             expect_duration(c, v, "defaults.max_session_ttl", &c->p->max_session_ttl_s);
         else if (slot == 3)
             compile_default_limits(c, v);
+        else if (slot == 4 && is_string(v) && (key_is(v, "allow") || key_is(v, "deny")))
+            c->p->deny_uncatalogued = key_is(v, "deny");
+        else if (slot == 4)
+            fail(c, v, "uncatalogued_tools must be allow or deny");
         else if (is_string(v) && (key_is(v, "continue") || key_is(v, "revoke")))
             c->p->revoke_on_deny = key_is(v, "revoke");
         else
@@ -480,61 +485,99 @@ static void collect_lists(cc *c, const az_node *n)
 }
 
 /*
- * One entry of a tool's paths: an argument named as in args.<path>, each
- * dotted segment 1 to 128 bytes, at most AZ_MAX_DEPTH segments.
+ * One entry of a tool's paths, resources or destinations (key): an argument
+ * named as in args.<path>, each dotted segment 1 to 128 bytes, at most
+ * AZ_MAX_DEPTH segments.
  */
-static bool path_arg_ok(cc *c, const az_node *n)
+static bool path_arg_ok(cc *c, const az_node *n, const char *key)
 {
     const char *p, *end;
     size_t segments = 0;
     if (!is_string(n)) {
-        fail(c, n, "an entry of paths must be an argument name (a string)");
+        fail(c, n, "an entry of %s must be an argument name (a string)", key);
         return false;
     }
     for (p = n->str, end = n->str + n->len; p <= end; segments++) {
         const char *dot = memchr(p, '.', (size_t)(end - p));
         size_t len = dot ? (size_t)(dot - p) : (size_t)(end - p);
         if (len == 0 || len > AZ_MAX_NAME || memchr(p, '\0', len)) {
-            fail(c, n, "bad argument \"%.128s\" in paths: a segment is empty, over %d bytes "
-                       "or holds a NUL byte", n->str, AZ_MAX_NAME);
+            fail(c, n, "bad argument \"%.128s\" in %s: a segment is empty, over %d bytes "
+                       "or holds a NUL byte", n->str, key, AZ_MAX_NAME);
             return false;
         }
         p += len + 1;
     }
     if (segments > AZ_MAX_DEPTH) {
-        fail(c, n, "bad argument \"%.128s\" in paths: deeper than %d", n->str, AZ_MAX_DEPTH);
+        fail(c, n, "bad argument \"%.128s\" in %s: deeper than %d", n->str, key, AZ_MAX_DEPTH);
         return false;
     }
     return true;
 }
 
-static bool path_arg_seen(const az_tool_entry *t, const az_node *n)
+static bool arg_listed(char *const *args, size_t n, const char *name, size_t len)
 {
-    for (size_t i = 0; i < t->npaths; i++)
-        if (strlen(t->paths[i]) == n->len && memcmp(t->paths[i], n->str, n->len) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strlen(args[i]) == len && memcmp(args[i], name, len) == 0)
             return true;
     return false;
 }
 
-/* paths: [ARG, ...]: the arguments of the tool that hold paths (agentauthz-policy(5), PATHS). */
-static void compile_tool_paths(cc *c, const az_node *n, az_tool_entry *t)
+/*
+ * paths, resources or destinations: [ARG, ...], argument names of the tool
+ * (agentauthz-policy(5), PATHS and "Resource and destination arguments").
+ */
+static void compile_tool_args(cc *c, const az_node *n, const char *key, char ***out,
+                              size_t *nout)
 {
-    if (!expect_seq(c, n, "paths"))
+    if (!expect_seq(c, n, key))
         return;
-    if (!(t->paths = xcalloc(n->n, sizeof *t->paths))) {
+    if (!(*out = xcalloc(n->n, sizeof **out))) {
         oom(c, n);
         return;
     }
     for (size_t i = 0; i < n->n; i++) {
         const az_node *a = n->items[i];
-        if (!path_arg_ok(c, a))
+        if (!path_arg_ok(c, a, key))
             continue;
-        if (path_arg_seen(t, a)) {
-            fail(c, a, "argument \"%.128s\" is listed twice in paths", a->str);
+        if (arg_listed(*out, *nout, a->str, a->len)) {
+            fail(c, a, "argument \"%.128s\" is listed twice in %s", a->str, key);
             continue;
         }
-        if (!(t->paths[t->npaths] = xstrndup(a->str, a->len))) {
+        if (!((*out)[*nout] = xstrndup(a->str, a->len))) {
             oom(c, a);
+            return;
+        }
+        (*nout)++;
+    }
+}
+
+/*
+ * A resource argument is a path argument too (its strings normalised for
+ * args.<path> conditions as for resource); an argument is a resource or a
+ * destination, not both.
+ */
+static void merge_resource_args(cc *c, const az_node *v, az_tool_entry *t)
+{
+    const az_node *dn = map_get(v, "destinations");
+    char **grown;
+    for (size_t i = 0; dn && dn->type == AZ_NODE_SEQ && i < dn->n; i++)
+        if (is_string(dn->items[i]) &&
+            arg_listed(t->resources, t->nresources, dn->items[i]->str, dn->items[i]->len))
+            fail(c, dn->items[i], "argument \"%.128s\" is listed in both resources and "
+                                  "destinations", dn->items[i]->str);
+    if (!t->nresources)
+        return;
+    if (!(grown = realloc(t->paths, (t->npaths + t->nresources) * sizeof *grown))) {
+        oom(c, v);
+        return;
+    }
+    t->paths = grown;
+    for (size_t i = 0; i < t->nresources; i++) {
+        const char *r = t->resources[i];
+        if (arg_listed(t->paths, t->npaths, r, strlen(r)))
+            continue;
+        if (!(t->paths[t->npaths] = strdup(r))) {
+            oom(c, v);
             return;
         }
         t->npaths++;
@@ -572,7 +615,8 @@ static void compile_tool_output(cc *c, const az_node *n, az_tool_entry *t)
 
 static void compile_tool_entry(cc *c, const az_node *k, const az_node *v, az_tool_entry *t)
 {
-    static const char *const keys[] = {"produces", "sink", "paths", "output", NULL};
+    static const char *const keys[] = {"produces",  "sink",         "paths", "output",
+                                       "resources", "destinations", NULL};
     const az_node *prod;
     t->name = xstrndup(k->str, k->len);
     t->produces = agentauthz_value_list();
@@ -586,7 +630,14 @@ static void compile_tool_entry(cc *c, const az_node *k, const az_node *v, az_too
     if (map_get(v, "sink"))
         expect_bool(c, map_get(v, "sink"), "sink", &t->sink);
     if (map_get(v, "paths"))
-        compile_tool_paths(c, map_get(v, "paths"), t);
+        compile_tool_args(c, map_get(v, "paths"), "paths", &t->paths, &t->npaths);
+    if (map_get(v, "resources"))
+        compile_tool_args(c, map_get(v, "resources"), "resources", &t->resources,
+                          &t->nresources);
+    if (map_get(v, "destinations"))
+        compile_tool_args(c, map_get(v, "destinations"), "destinations", &t->dests,
+                          &t->ndests);
+    merge_resource_args(c, v, t);
     if (map_get(v, "output"))
         compile_tool_output(c, map_get(v, "output"), t);
     prod = map_get(v, "produces");

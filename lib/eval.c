@@ -105,8 +105,8 @@ static const agentauthz_value *field_value(az_eval *ev, const az_cond *c)
         ev->task = az_value_view_string(s->task, strlen(s->task));
         return &ev->task;
     case AZ_F_TOOL: return &ev->tool;
-    case AZ_F_RESOURCE: return ev->a->has_resource ? &ev->resource : NULL;
-    case AZ_F_DESTINATION: return ev->a->dest;
+    case AZ_F_RESOURCE: return ev->has_resource ? &ev->resource : NULL;
+    case AZ_F_DESTINATION: return ev->dest;
     case AZ_F_ARGS: return args_path(ev->a->args, c);
     case AZ_F_LABELS: return ev->a->labels ? ev->a->labels : &ev->empty;
     case AZ_F_SESSION_LABELS: return s->labels;
@@ -583,8 +583,8 @@ static int from_op(az_eval *ev, const az_pred *p, const agentauthz_value *v)
         return 0;
     from_labels(ev, p, &q);
     r = value_from(ev, &q, v, 0);
-    if (r == 0 && ev->a->has_resource && v == &ev->resource)
-        r = text_from(ev, &q, ev->a->resource.p, ev->a->resource.len); /* as given, too */
+    if (r == 0 && ev->has_resource && v == &ev->resource)
+        r = text_from(ev, &q, ev->res_raw, ev->res_raw_len); /* as given, too */
     if (r == 0 && q.observed && (s->observe_lost || az_prov_incomplete(s->prov)))
         return -1;
     return r < 0 ? r : p->op == AZ_OP_NOT_FROM ? !r : r;
@@ -829,6 +829,9 @@ static int check_resource(az_eval *ev)
     const char *p;
     size_t n;
     ev->resource = az_value_view_string(a->resource.p ? a->resource.p : "", a->resource.len);
+    ev->has_resource = a->has_resource;
+    ev->res_raw = ev->resource.u.str.p;
+    ev->res_raw_len = a->resource.len;
     if (!a->has_resource)
         return 0;
     ev->input_why = az_path_normalize_resource(a->resource.p, a->resource.len,
@@ -888,6 +891,75 @@ static int check_path_args(az_eval *ev)
     return 0;
 }
 
+/*
+ * The catalogued resource and destination arguments hold a string or a list
+ * of strings (null or absent: no value), at most AZ_MAX_ARG_VALUES in all
+ * for each kind: anything else is refused before the rules, so that no
+ * value escapes the per-value checks. 0, or 1 with the refusal.
+ */
+static int check_kind_args(az_eval *ev, char *const *names, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const agentauthz_value *v = dotted_arg(ev->a->args, names[i]);
+        bool list = v && v->type == AGENTAUTHZ_LIST;
+        size_t k = !v ? 0 : list ? v->u.list.n : 1;
+        ev->input_arg = names[i];
+        for (size_t j = 0; j < k; j++)
+            if ((list ? v->u.list.items[j] : v)->type != AGENTAUTHZ_STRING) {
+                ev->input_why = "a resource or destination argument must be a string or a "
+                                "list of strings";
+                return 1;
+            }
+        total += k;
+        if (total > AZ_MAX_ARG_VALUES) {
+            ev->input_why = "over 1024 resource or destination values"; /* AZ_MAX_ARG_VALUES */
+            return 1;
+        }
+    }
+    ev->input_arg = NULL;
+    return 0;
+}
+
+size_t az_eval_arg_values(const az_eval *ev, char *const *names, size_t n,
+                          const agentauthz_value **out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const agentauthz_value *v = dotted_arg(ev->a->args, names[i]);
+        if (v && v->type == AGENTAUTHZ_LIST) {
+            for (size_t j = 0; j < v->u.list.n && k < cap; j++, k++)
+                if (out)
+                    out[k] = v->u.list.items[j];
+        } else if (v && k < cap) {
+            if (out)
+                out[k] = v;
+            k++;
+        }
+    }
+    return k;
+}
+
+void az_eval_set_resource(az_eval *ev, const agentauthz_value *v)
+{
+    const char *p;
+    size_t n;
+    if (!v) {
+        (void)check_resource(ev); /* accepted by az_eval_init already */
+        return;
+    }
+    ev->has_resource = true;
+    ev->res_raw = v->u.str.p;
+    ev->res_raw_len = v->u.str.len;
+    if (az_path_normalize_arg(v->u.str.p, v->u.str.len, ev->resource_buf, AZ_MAX_PATH, &p, &n)) {
+        p = "";
+        n = 0; /* unreachable: az_eval_init refused it through paths */
+    } else if (p == ev->resource_buf) {
+        ev->resource_buf[n] = '\0';
+    }
+    ev->resource = az_value_view_string(p, n);
+}
+
 int az_eval_init(az_eval *ev, agentauthz_session *s, const agentauthz_action *a, uint64_t now)
 {
     ev->s = s;
@@ -909,9 +981,15 @@ int az_eval_init(az_eval *ev, agentauthz_session *s, const agentauthz_action *a,
     ev->eval_why = NULL;
     ev->eval_err = 0;
     ev->as_path = false;
+    ev->dest = a->dest;
     if (check_resource(ev))
         return 1;
-    return ev->entry && ev->entry->npaths && a->args ? check_path_args(ev) : 0;
+    if (!ev->entry || !a->args)
+        return 0;
+    if (ev->entry->npaths && check_path_args(ev))
+        return 1;
+    return check_kind_args(ev, ev->entry->resources, ev->entry->nresources) ||
+           check_kind_args(ev, ev->entry->dests, ev->entry->ndests);
 }
 
 /* A candidate's conditions: from the candidate itself when they are flat. */

@@ -28,6 +28,7 @@
 #define AZ_MAX_REGEX 256                   /* one regex                  */
 #define AZ_MAX_LABELS 1024                 /* labels of a session/action */
 #define AZ_MAX_PATH 4096                   /* a path once normalised     */
+#define AZ_MAX_ARG_VALUES 1024             /* catalogued resource or destination values of a check */
 #define AZ_MAX_DERIVED 1024                /* items of links()/hosts()/emails() of one field */
 #define AZ_MAX_SPIFFE_ID 2048              /* an identity "spiffe://..." */
 
@@ -651,6 +652,10 @@ typedef struct az_tool_entry {
     agentauthz_value *output;   /* labels of what it returns (observe), a list or NULL */
     char **paths; /* arguments that hold paths, dotted as in args.<path> */
     size_t npaths;
+    char **resources; /* arguments that name resources (also in paths) */
+    size_t nresources;
+    char **dests; /* arguments that name destinations */
+    size_t ndests;
 } az_tool_entry;
 
 /* Candidate rules for one tool name, in file order. */
@@ -673,6 +678,7 @@ typedef struct az_policy {
     uint64_t session_ttl_s;
     uint64_t max_session_ttl_s; /* 0: none */
     bool revoke_on_deny;
+    bool deny_uncatalogued; /* defaults.uncatalogued_tools: deny */
     az_obs_limits observe; /* defaults: limits */
     bool has_identities;
     az_identity *identities;

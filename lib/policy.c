@@ -104,6 +104,12 @@ static void catalogue_free(az_policy *p)
         for (size_t j = 0; j < p->tools[i].npaths; j++)
             free(p->tools[i].paths[j]);
         free(p->tools[i].paths);
+        for (size_t j = 0; j < p->tools[i].nresources; j++)
+            free(p->tools[i].resources[j]);
+        free(p->tools[i].resources);
+        for (size_t j = 0; j < p->tools[i].ndests; j++)
+            free(p->tools[i].dests[j]);
+        free(p->tools[i].dests);
     }
     free(p->tools);
     for (size_t i = 0; i < p->nsecrets; i++) {
@@ -506,6 +512,25 @@ static const az_rule *shadowing_deny(const az_policy *p, const az_rule *r)
     return NULL;
 }
 
+/*
+ * With defaults.uncatalogued_tools: deny, an allow or ask rule naming a tool
+ * the catalogue lacks can never decide for it: the check is denied first.
+ */
+static void warn_uncatalogued(const az_policy *p, const az_rule *r, az_diag *d)
+{
+    if (!p->deny_uncatalogued || r->effect == AGENTAUTHZ_DENY)
+        return;
+    for (size_t i = 0; i < r->ntools; i++) {
+        const az_tool_index *e;
+        if (!is_literal_pattern(&r->tools[i]))
+            continue;
+        e = az_policy_lookup_tool(p, r->tools[i].pat, r->tools[i].len);
+        if (!e || !e->entry)
+            warn_rule(p, r, d, "names a tool that uncatalogued_tools: deny always denies:",
+                      r->tools[i].pat);
+    }
+}
+
 void az_policy_lint(const az_policy *p, az_diag *d)
 {
     for (size_t i = 0; i < p->nrules; i++) {
@@ -515,6 +540,7 @@ void az_policy_lint(const az_policy *p, az_diag *d)
             warn_rule(p, r, d, "can never match: none of its roles may open its tasks", NULL);
             continue;
         }
+        warn_uncatalogued(p, r, d);
         if (r->effect == AGENTAUTHZ_DENY)
             continue;
         if ((deny = shadowing_deny(p, r)) != NULL)

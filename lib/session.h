@@ -246,6 +246,15 @@ typedef struct az_eval {
     const char *input_arg;
     bool as_path; /* the condition being evaluated is on a path argument */
     /*
+     * The resource and destination the rules see: the action's, or one
+     * value of a catalogued argument (agentauthz-policy(5), "Resource and
+     * destination arguments"); res_raw is the resource as given.
+     */
+    bool has_resource;
+    const char *res_raw;
+    size_t res_raw_len;
+    const agentauthz_value *dest;
+    /*
      * Normalised paths, on the caller's stack: the resource's (for the
      * whole check) and one argument string's (for one predicate at a time).
      */
@@ -259,6 +268,18 @@ typedef struct az_eval {
  * or 1 when that input is refused (ev->input_why says why).
  */
 int az_eval_init(az_eval *ev, agentauthz_session *s, const agentauthz_action *a, uint64_t now);
+/*
+ * The rules see v (a string of a catalogued resource argument, checked by
+ * az_eval_init) as the resource, or the action's own when v is NULL.
+ */
+void az_eval_set_resource(az_eval *ev, const agentauthz_value *v);
+/*
+ * The string values of the catalogued arguments names[0..n) of ev's action,
+ * in order (a list argument's items in turn), into out (cap entries), or
+ * only counted when out is NULL. Returns how many.
+ */
+size_t az_eval_arg_values(const az_eval *ev, char *const *names, size_t n,
+                          const agentauthz_value **out, size_t cap);
 /* Returns the deciding rule (or NULL for the default) and its effect; -1 on error. */
 int az_eval_rules(az_eval *ev, const az_rule **rule, agentauthz_effect *effect);
 

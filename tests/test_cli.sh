@@ -943,5 +943,30 @@ expect_file "replay: links in text and optional parameters" 0 links-trace.expect
 expect_out "test: links in text and optional parameters" 0 "5 passed, 0 failed" \
     "$bin" test $L links-tests.yaml
 
+
+# ---- resource and destination arguments (issue 12, item 2) ----
+CA=catargs-policy.yaml
+ca() { "$bin" check $CA --identity i --task work "$@"; }
+expect_out "catalogue: move_file with both ends allowed" 0 \
+    '{"decision":"allow","rule":"ws","reason":""}' \
+    ca --tool fs.move_file --args '{"source":"/ws/a","destination":"/ws/b"}'
+expect_out "catalogue: move_file's destination is checked" 0 \
+    '{"decision":"deny","rule":"no-secret","reason":"secrets stay put"}' \
+    ca --tool fs.move_file --args '{"source":"/ws/a","destination":"/secret/b"}'
+expect_out "catalogue: one path of read_multiple_files one segment away" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    ca --tool fs.read_multiple_files --args '{"paths":["/ws/a","/wsx/b"]}'
+expect_out "catalogue: an outside bcc" 0 \
+    '{"decision":"deny","rule":"default","reason":"no rule matched"}' \
+    ca --tool mail.send --arg to='"a@corp.example"' --arg bcc='["x@evil.example"]'
+expect_file "replay: resource and destination arguments" 0 catargs-trace.expected \
+    "$bin" replay $CA catargs-trace.jsonl
+# One audit record per check, however many values it was made for.
+"$bin" replay --keys "$K" --audit "$tmp/catargs.log" $CA catargs-trace.jsonl >/dev/null 2>&1
+if [ "$(grep -c '"event":"check"' "$tmp/catargs.log")" -eq 9 ]; then
+    passed=$((passed + 1))
+else
+    fail "replay: one audit record per check" "$(grep -c '"event":"check"' "$tmp/catargs.log")"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

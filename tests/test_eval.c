@@ -918,6 +918,298 @@ static const path_case path_cases[] = {
     {FS("{\"other\":\"../../x\"}"), AGENTAUTHZ_DENY, "default", NULL},
 };
 
+/* ---- resource and destination arguments (issue 12, item 2) ---- */
+
+static const char *const catargs_policy =
+    "agentauthz: 1\n"
+    "tools:\n"
+    "  fs.move_file: { resources: [source, destination] }\n"
+    "  fs.read_multiple_files: { resources: [paths], produces: [internal] }\n"
+    "  fs.copy: { resources: [opts.from], destinations: [opts.to] }\n"
+    "  mail.send: { destinations: [to, cc, bcc], sink: true }\n"
+    "tasks:\n"
+    "  t: { limits: { per_tool: { fs.move_file: 2 } } }\n"
+    "rules:\n"
+    "  - id: no-secret\n"
+    "    effect: deny\n"
+    "    tools: [\"*\"]\n"
+    "    where: { resource: { glob: \"/secret/**\" } }\n"
+    "  - id: ws\n"
+    "    effect: allow\n"
+    "    tools: [fs.move_file, fs.read_multiple_files]\n"
+    "    where: { resource: { glob: \"/ws/**\" } }\n"
+    "  - id: shared-ask\n"
+    "    effect: ask\n"
+    "    tools: [fs.move_file]\n"
+    "    where: { resource: { glob: \"/ws/shared/**\" } }\n"
+    "  - id: copy-out\n"
+    "    effect: allow\n"
+    "    tools: [fs.copy]\n"
+    "    where: { resource: { glob: \"/ws/**\" }, destination: { domain: [backup.example] } }\n"
+    "  - id: corp-mail\n"
+    "    effect: allow\n"
+    "    tools: [mail.send]\n"
+    "    where: { destination: { domain: [corp.example] } }\n"
+    "  - id: no-bob\n"
+    "    effect: deny\n"
+    "    tools: [mail.send]\n"
+    "    where: { destination: { eq: bob@corp.example } }\n"
+    "  - id: few\n"
+    "    effect: deny\n"
+    "    tools: [mail.send]\n"
+    "    where: { destination: { not: { len_lte: 3 } } }\n";
+
+#define MOVE(args) "{\"tool\":\"fs.move_file\",\"args\":" args "}"
+#define READN(args) "{\"tool\":\"fs.read_multiple_files\",\"args\":" args "}"
+#define SEND(args) "{\"tool\":\"mail.send\",\"args\":" args "}"
+
+static const path_case catargs_cases[] = {
+    /* move_file: both ends are resources */
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/b\"}"), AGENTAUTHZ_ALLOW, "ws", NULL},
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":\"/secret/b\"}"), AGENTAUTHZ_DENY,
+     "no-secret", NULL},
+    {MOVE("{\"source\":\"/secret/a\",\"destination\":\"/ws/b\"}"), AGENTAUTHZ_DENY,
+     "no-secret", NULL},
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":\"/etc/b\"}"), AGENTAUTHZ_DENY, "default",
+     NULL},
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/../secret/b\"}"), AGENTAUTHZ_DENY,
+     "no-secret", NULL},
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/../../b\"}"), AGENTAUTHZ_DENY, "input",
+     "argument \"destination\": path climbs above its root"},
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/shared/b\"}"), AGENTAUTHZ_ASK,
+     "shared-ask", NULL},
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/secret/b\"}"), AGENTAUTHZ_ALLOW, "ws",
+     NULL},
+    /* one side missing or null: the other still decides */
+    {MOVE("{\"source\":\"/ws/a\"}"), AGENTAUTHZ_ALLOW, "ws", NULL},
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":null}"), AGENTAUTHZ_ALLOW, "ws", NULL},
+    {MOVE("{\"other\":\"/ws/a\"}"), AGENTAUTHZ_DENY, "default", NULL},
+    /* the host's resource counts as a value too */
+    {"{\"tool\":\"fs.move_file\",\"resource\":\"/secret/x\",\"args\":{\"source\":\"/ws/a\","
+     "\"destination\":\"/ws/b\"}}",
+     AGENTAUTHZ_DENY, "no-secret", NULL},
+    {"{\"tool\":\"fs.move_file\",\"resource\":\"/ws/x\",\"args\":{\"source\":\"/ws/a\"}}",
+     AGENTAUTHZ_ALLOW, "ws", NULL},
+    /* other types are refused before the rules */
+    {MOVE("{\"source\":\"/ws/a\",\"destination\":7}"), AGENTAUTHZ_DENY, "input",
+     "argument \"destination\": a resource or destination argument must be a string"},
+    {MOVE("{\"source\":{\"p\":\"/secret/a\"}}"), AGENTAUTHZ_DENY, "input", "argument \"source\""},
+    {READN("{\"paths\":[\"/ws/a\",[\"/secret/x\"]]}"), AGENTAUTHZ_DENY, "input",
+     "argument \"paths\""},
+    /* read_multiple_files: every path of the list */
+    {READN("{\"paths\":[\"/ws/a\",\"/ws/b\",\"/ws/c\"]}"), AGENTAUTHZ_ALLOW, "ws", NULL},
+    {READN("{\"paths\":[\"/ws/a\",\"/secret/k\",\"/ws/c\"]}"), AGENTAUTHZ_DENY, "no-secret",
+     NULL},
+    {READN("{\"paths\":[\"/ws/a\",\"/ws/b\",\"/wsx/c\"]}"), AGENTAUTHZ_DENY, "default", NULL},
+    {READN("{\"paths\":[\"/ws/a\",\"/ws/./b/../../secret/k\"]}"), AGENTAUTHZ_DENY, "no-secret",
+     NULL},
+    {READN("{\"paths\":[]}"), AGENTAUTHZ_DENY, "default", NULL},
+    {READN("{\"paths\":\"/ws/a\"}"), AGENTAUTHZ_ALLOW, "ws", NULL},
+    /* nested arguments, resources and destinations together */
+    {"{\"tool\":\"fs.copy\",\"args\":{\"opts\":{\"from\":\"/ws/a\",\"to\":"
+     "\"https://backup.example/x\"}}}",
+     AGENTAUTHZ_ALLOW, "copy-out", NULL},
+    {"{\"tool\":\"fs.copy\",\"args\":{\"opts\":{\"from\":\"/ws/a\",\"to\":"
+     "[\"https://backup.example/x\",\"https://evil.example/x\"]}}}",
+     AGENTAUTHZ_DENY, "default", NULL},
+    {"{\"tool\":\"fs.copy\",\"args\":{\"opts\":{\"from\":[\"/ws/a\",\"/secret/b\"],\"to\":"
+     "\"https://backup.example/x\"}}}",
+     AGENTAUTHZ_DENY, "no-secret", NULL},
+    /* send: to, cc and bcc are all destinations */
+    {SEND("{\"to\":\"a@corp.example\",\"cc\":[\"b@corp.example\"]}"), AGENTAUTHZ_ALLOW,
+     "corp-mail", NULL},
+    {SEND("{\"to\":\"a@corp.example\",\"bcc\":[\"x@evil.example\"]}"), AGENTAUTHZ_DENY,
+     "default", NULL},
+    {SEND("{\"to\":\"a@corp.example\",\"bcc\":\"x@corp.example.evil.example\"}"),
+     AGENTAUTHZ_DENY, "default", NULL},
+    {SEND("{\"to\":\"a@corp.example\",\"cc\":[\"c@corp.example\",\"bob@corp.example\"]}"),
+     AGENTAUTHZ_DENY, "no-bob", NULL},
+    {SEND("{\"to\":\"a@corp.example\",\"bcc\":\"bob@corp.example\"}"), AGENTAUTHZ_DENY, "no-bob",
+     NULL},
+    {SEND("{\"to\":[\"a@corp.example\",\"b@corp.example\"],\"cc\":\"c@corp.example\"}"),
+     AGENTAUTHZ_ALLOW, "corp-mail", NULL},
+    {SEND("{\"to\":[\"a@corp.example\",\"b@corp.example\"],\"cc\":\"c@corp.example\","
+          "\"bcc\":\"d@corp.example\"}"),
+     AGENTAUTHZ_DENY, "few", NULL},
+    {SEND("{\"to\":\"a@corp.example\",\"bcc\":5}"), AGENTAUTHZ_DENY, "input",
+     "argument \"bcc\""},
+    /* the host's destinations count too */
+    {"{\"tool\":\"mail.send\",\"destination\":\"x@evil.example\",\"args\":"
+     "{\"to\":\"a@corp.example\"}}",
+     AGENTAUTHZ_DENY, "default", NULL},
+    {"{\"tool\":\"mail.send\",\"destination\":[\"b@corp.example\"],\"args\":"
+     "{\"to\":\"a@corp.example\"}}",
+     AGENTAUTHZ_ALLOW, "corp-mail", NULL},
+    /* no recipient at all: destination is absent, as without the catalogue */
+    {SEND("{}"), AGENTAUTHZ_DENY, "few", NULL},
+};
+
+START_TEST(test_catargs_case)
+{
+    const path_case *c = &catargs_cases[_i];
+    agentauthz_engine *e = engine_with(NULL, catargs_policy, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    a = action_from_json(c->action);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_msg(d.effect == c->effect && strcmp(d.rule, c->rule) == 0 &&
+                      (!c->reason || strstr(d.reason, c->reason)),
+                  "%s: expected %s (%s: %s), got %s (%s: %s)", c->action,
+                  agentauthz_effect_name(c->effect), c->rule, c->reason ? c->reason : "",
+                  agentauthz_effect_name(d.effect), d.rule, d.reason);
+    ck_assert_uint_eq(d.seq, 1);
+    agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/*
+ * A check over several values is one check: one call counted (seq, the
+ * per-tool limit), one approval used.
+ */
+START_TEST(test_catargs_effects_once)
+{
+    agentauthz_engine *e = engine_with(NULL, catargs_policy, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    a = action_from_json(MOVE("{\"source\":\"/ws/shared/a\",\"destination\":\"/ws/shared/b\"}"));
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ASK);
+    ck_assert_uint_eq(d.seq, 1);
+    ck_assert_int_eq(agentauthz_approve(s, a, AGENTAUTHZ_APPROVE_ONCE), 0);
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_ALLOW);
+    ck_assert_str_eq(d.reason, "approved by the host");
+    ck_assert_uint_eq(d.seq, 2);
+    /* the approval was used once, and the per-tool limit (2) counted checks, not values */
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_str_eq(d.rule, "limit");
+    ck_assert_uint_eq(d.seq, 3);
+    agentauthz_action_free(a);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* At most 1024 resource values (AZ_MAX_ARG_VALUES) are checked; more is refused. */
+START_TEST(test_catargs_bound)
+{
+    agentauthz_engine *e = engine_with(NULL, catargs_policy, NULL);
+    agentauthz_session *s;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    for (size_t n = 1024; n <= 1025; n++) {
+        agentauthz_action *a = NULL;
+        agentauthz_value *paths = agentauthz_value_list();
+        ck_assert_ptr_nonnull(paths);
+        for (size_t i = 0; i < n; i++) {
+            char p[32];
+            snprintf(p, sizeof p, "/ws/f%zu", i);
+            /* one near the end is denied: every value is looked at */
+            ck_assert_int_eq(agentauthz_value_list_append(
+                                 paths, agentauthz_value_string(i == 1022 ? "/secret/k" : p)),
+                             0);
+        }
+        ck_assert_int_eq(agentauthz_action_new(&a), 0);
+        ck_assert_int_eq(agentauthz_action_set_tool(a, "fs.read_multiple_files"), 0);
+        ck_assert_int_eq(agentauthz_action_set_arg(a, "paths", paths), 0);
+        ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+        ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+        ck_assert_str_eq(d.rule, n == 1024 ? "no-secret" : "input");
+        if (n == 1025)
+            ck_assert_ptr_nonnull(strstr(d.reason, "over 1024 resource or destination values"));
+        agentauthz_action_free(a);
+    }
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* A delegated session's ancestors decide per value too (their dry run). */
+START_TEST(test_catargs_delegated)
+{
+    static const char *const pol =
+        "agentauthz: 1\n"
+        "tools:\n  fs.move_file: { resources: [source, destination] }\n"
+        "tasks:\n  p: {}\n  c: {}\n"
+        "rules:\n"
+        "  - { id: parent-moves, effect: allow, tasks: [p], tools: [fs.move_file] }\n"
+        "  - { id: parent-private, effect: deny, tasks: [p], tools: [fs.move_file],\n"
+        "      where: { resource: { glob: \"/ws/private/**\" } } }\n"
+        "  - { id: child-ws, effect: allow, tasks: [c], tools: [fs.move_file],\n"
+        "      where: { resource: { glob: \"/ws/**\" } } }\n";
+    agentauthz_engine *e = engine_with(NULL, pol, NULL);
+    agentauthz_session *s, *child = NULL;
+    agentauthz_error err;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "p", NULL);
+    ck_assert_int_eq(agentauthz_session_delegate(s, "y", "c", NULL, &child, &err), 0);
+    expect_decision(child, MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/b\"}"),
+                    AGENTAUTHZ_ALLOW, "child-ws");
+    expect_decision(child, MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/private/b\"}"),
+                    AGENTAUTHZ_DENY, "parent-private");
+    expect_decision(child, MOVE("{\"source\":\"/ws/private/a\",\"destination\":\"/ws/b\"}"),
+                    AGENTAUTHZ_DENY, "parent-private");
+    expect_decision(child, MOVE("{\"source\":\"/ws/a\",\"destination\":\"/ws/privatex/b\"}"),
+                    AGENTAUTHZ_ALLOW, "child-ws");
+    agentauthz_session_close(child);
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
+/* defaults: {uncatalogued_tools: deny} (issue 12, item 2): a tool the catalogue lacks is denied. */
+START_TEST(test_uncatalogued_tools)
+{
+    static const char *const pol =
+        "agentauthz: 1\n"
+        "defaults: { uncatalogued_tools: deny }\n"
+        "tools:\n"
+        "  fs.read_file: { resources: [path] }\n"
+        "  list_allowed_directories: {}\n"
+        "tasks:\n  t: {}\n"
+        "rules:\n"
+        "  - { id: all, effect: allow, tools: [\"*\"] }\n";
+    agentauthz_engine *e = engine_with(NULL, pol, NULL);
+    agentauthz_session *s;
+    agentauthz_action *a;
+    agentauthz_decision d;
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    expect_decision(s, "{\"tool\":\"fs.read_file\",\"args\":{\"path\":\"/a\"}}", AGENTAUTHZ_ALLOW,
+                    "all");
+    expect_decision(s, "{\"tool\":\"list_allowed_directories\"}", AGENTAUTHZ_ALLOW, "all");
+    a = action_from_json("{\"tool\":\"fs.read_file2\",\"args\":{\"path\":\"/a\"}}");
+    ck_assert_int_eq(agentauthz_check(s, a, &d), 0);
+    ck_assert_int_eq(d.effect, AGENTAUTHZ_DENY);
+    ck_assert_str_eq(d.rule, "catalogue");
+    ck_assert_str_eq(d.reason, "tool \"fs.read_file2\" is not in the policy's catalogue");
+    agentauthz_action_free(a);
+    expect_decision(s, "{\"tool\":\"FS.READ_FILE\"}", AGENTAUTHZ_DENY, "catalogue");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+    /* allow, and the default, keep today's behaviour */
+    e = engine_with(NULL,
+                    "agentauthz: 1\ndefaults: { uncatalogued_tools: allow }\ntasks:\n  t: {}\n"
+                    "rules:\n  - { id: all, effect: allow, tools: [\"*\"] }\n",
+                    NULL);
+    ck_assert_ptr_nonnull(e);
+    s = open_session(e, "x", "t", NULL);
+    expect_decision(s, "{\"tool\":\"fs.read_file2\"}", AGENTAUTHZ_ALLOW, "all");
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 START_TEST(test_path_case)
 {
     const path_case *c = &path_cases[_i];
@@ -1216,6 +1508,12 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_path_bounds);
     tcase_add_test(tc, test_path_delegated);
     tcase_add_test(tc, test_derived_bounds);
+    tcase_add_loop_test(tc, test_catargs_case, 0,
+                        (int)(sizeof catargs_cases / sizeof catargs_cases[0]));
+    tcase_add_test(tc, test_catargs_effects_once);
+    tcase_add_test(tc, test_uncatalogued_tools);
+    tcase_add_test(tc, test_catargs_delegated);
+    tcase_add_test(tc, test_catargs_bound);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,7 +37,7 @@ func (e Effect) String() string {
 }
 
 // Decision is the outcome of a check. Rule is the id of the deciding rule,
-// or one of the engine's own ("session", "limit", "leak", "input", "default");
+// or one of the engine's own ("session", "limit", "leak", "input", "catalogue", "default");
 // Reason is the rule's reason or the engine's explanation; Seq numbers the
 // checks of a session from 1.
 type Decision struct {

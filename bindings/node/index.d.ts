@@ -221,7 +221,7 @@ export type Effect = 'allow' | 'deny' | 'ask';
 
 export declare class Decision {
     readonly effect: Effect;
-    /** The deciding rule's id, or 'session', 'limit', 'leak', 'input', 'default'. */
+    /** The deciding rule's id, or 'session', 'limit', 'leak', 'input', 'catalogue', 'default'. */
     readonly rule: string;
     readonly reason: string;
     /** The check's number in its session, from 1. */

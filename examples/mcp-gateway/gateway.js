@@ -12,10 +12,12 @@
  * session (identity, task and parameters from the command line), and then:
  *
  *  - tools/list is forwarded unchanged;
- *  - tools/call is checked with the tool's name, its arguments as args, and
- *    as resource the `path` argument when there is one (normalized when
- *    absolute, so that "/root/../etc" is checked as "/etc", the path the
- *    server will open);
+ *  - tools/call is checked with the tool's name and its arguments as args;
+ *    which arguments are resources (paths) and destinations is the policy
+ *    catalogue's to say (tools: {move_file: {resources: [source,
+ *    destination]}}), and the library checks every one of their values,
+ *    normalised ("/root/../etc" is checked as "/etc"), so that no argument
+ *    the gateway does not know about escapes the path rules;
  *  - an allowed call is forwarded, and every string of its result is
  *    scrubbed of the session's live secrets (agentauthz_scrub);
  *  - the scrubbed result is recorded for the session
@@ -147,14 +149,14 @@ function loadHook(options) {
     return fn;
 }
 
-/* The action a tools/call asks for, as agentauthz sees it. */
+/*
+ * The action a tools/call asks for, as agentauthz sees it: the tool and its
+ * arguments. No resource is picked here: the policy's catalogue names the
+ * resource and destination arguments of each tool (agentauthz-policy(5),
+ * RESOURCE AND DESTINATION ARGUMENTS), and the library checks them all.
+ */
 function actionOf(name, args) {
-    const req = { tool: name, args: args || {} };
-    const p = req.args.path;
-    if (typeof p === 'string' && p.length > 0) {
-        req.resource = path.isAbsolute(p) ? path.normalize(p) : p;
-    }
-    return req;
+    return { tool: name, args: args || {} };
 }
 
 /* The answer to a call the policy did not allow; info is a decision's JSON form. */

@@ -176,7 +176,7 @@ function withCAction(act, fn) {
 /*
  * The policy's decision on an action: effect is 'allow', 'deny' or 'ask';
  * rule names the deciding rule (or the engine's own 'session', 'limit',
- * 'leak', 'input', 'default'), reason its reason, seq the check's number in
+ * 'leak', 'input', 'catalogue', 'default'), reason its reason, seq the check's number in
  * the session; allowed is true only for 'allow'. error is 0, or the code of an
  * internal failure that forced this deny.
  */

@@ -195,7 +195,7 @@ class Decision:
     """The policy's decision on an action: effect is "allow", "deny" or "ask".
 
     rule names the deciding rule (or the engine's own "session", "limit",
-    "leak", "input", "default"), reason its reason, seq the check's number
+    "leak", "input", "catalogue", "default"), reason its reason, seq the check's number
     in the session. True only for "allow". error is 0, or the code of an internal
     failure that forced this deny.
     """

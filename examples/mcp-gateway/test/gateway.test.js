@@ -91,12 +91,52 @@ test('the gateway fronts the filesystem server under the policy', { timeout: 600
         assert.equal(r._meta.agentauthz.rule, 'stay-inside-root');
     });
 
+    await t.test('move_file inside the root is allowed and moves the file', async () => {
+        fs.writeFileSync(path.join(root, 'm1.txt'), 'm');
+        const r = await client.callTool({ name: 'move_file',
+            arguments: { source: path.join(root, 'm1.txt'), destination: path.join(root, 'm2.txt') } });
+        assert.ok(!r.isError, text(r));
+        assert.equal(fs.existsSync(path.join(root, 'm2.txt')), true);
+    });
+
+    await t.test("move_file's destination is checked: out of the root is denied", async () => {
+        const outside = tempRoot();
+        t.after(() => fs.rmSync(outside, { recursive: true, force: true }));
+        fs.writeFileSync(path.join(root, 'keep.txt'), 'k');
+        const r = await client.callTool({ name: 'move_file',
+            arguments: { source: path.join(root, 'keep.txt'), destination: path.join(outside, 'x.txt') } });
+        assert.equal(r.isError, true);
+        assert.equal(r._meta.agentauthz.rule, 'stay-inside-root');
+        assert.equal(fs.existsSync(path.join(root, 'keep.txt')), true);
+        assert.equal(fs.existsSync(path.join(outside, 'x.txt')), false);
+    });
+
+    await t.test('move_file to a sibling of the root (one path segment away) is denied', async () => {
+        fs.writeFileSync(path.join(root, 'keep2.txt'), 'k');
+        const r = await client.callTool({ name: 'move_file',
+            arguments: { source: path.join(root, 'keep2.txt'), destination: `${root}-old/x.txt` } });
+        assert.equal(r.isError, true);
+        assert.equal(r._meta.agentauthz.rule, 'stay-inside-root');
+        assert.equal(fs.existsSync(path.join(root, 'keep2.txt')), true);
+    });
+
+    await t.test('read_multiple_files: one path outside the root denies the call', async () => {
+        const r = await client.callTool({ name: 'read_multiple_files',
+            arguments: { paths: [path.join(root, 'hello.txt'), '/etc/hostname'] } });
+        assert.equal(r.isError, true);
+        assert.equal(r._meta.agentauthz.rule, 'stay-inside-root');
+        const ok = await client.callTool({ name: 'read_multiple_files',
+            arguments: { paths: [path.join(root, 'hello.txt'), `${root}/./hello.txt`] } });
+        assert.ok(!ok.isError, text(ok));
+        assert.match(text(ok), /hello from inside/);
+    });
+
     await t.test('a write is denied and nothing is written', async () => {
         const target = path.join(root, 'new.txt');
         const r = await client.callTool({ name: 'write_file',
             arguments: { path: target, content: 'should not exist' } });
         assert.equal(r.isError, true);
-        assert.match(text(r), /rule no-writes: this agent only reads/);
+        assert.match(text(r), /rule no-writes: this agent only reads, and moves files inside its root/);
         assert.equal(fs.existsSync(target), false);
     });
 

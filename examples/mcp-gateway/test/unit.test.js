@@ -32,13 +32,13 @@ test('parseArgs refuses incomplete or contradictory command lines', () => {
     for (const argv of bad) assert.throws(() => parseArgs(argv), UsageError, argv.join(' '));
 });
 
-test('actionOf takes the path argument as the resource, normalized when absolute', () => {
+test('actionOf leaves resources to the catalogue: tool and arguments only', () => {
     assert.deepEqual(actionOf('read_text_file', { path: '/srv/a/../../etc/passwd' }),
-        { tool: 'read_text_file', args: { path: '/srv/a/../../etc/passwd' }, resource: '/etc/passwd' });
-    assert.deepEqual(actionOf('read_text_file', { path: 'rel/./x' }).resource, 'rel/./x');
+        { tool: 'read_text_file', args: { path: '/srv/a/../../etc/passwd' } });
+    assert.deepEqual(actionOf('move_file', { source: '/a', destination: '/b' }),
+        { tool: 'move_file', args: { source: '/a', destination: '/b' } });
     assert.equal(actionOf('list_allowed_directories', undefined).resource, undefined);
     assert.deepEqual(actionOf('list_allowed_directories', undefined).args, {});
-    assert.equal(actionOf('t', { path: 42 }).resource, undefined);
 });
 
 test('refusal names the rule and reason and carries the decision', () => {
