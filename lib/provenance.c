@@ -330,10 +330,6 @@ static int found(void *ctx, az_extract_kind kind, const char *s, size_t len)
     return 0;
 }
 
-/*
- * A normalised copy of a host or address (lower case) or an IBAN (upper
- * case, no spaces), appended to the text; its offset, or SIZE_MAX.
- */
 /* src[0, n) in ASCII lower case into dst, eight bytes a step. */
 static void lower_copy(char *dst, const char *src, size_t n)
 {
@@ -346,33 +342,62 @@ static void lower_copy(char *dst, const char *src, size_t n)
         dst[i] = (char)lc((unsigned char)src[i]);
 }
 
+/* ASCII lower case to upper case in the eight bytes of w, others unchanged. */
+static inline uint64_t upper8(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t low7 = w & ~high;
+    uint64_t ge_a = low7 + ones * (0x80 - 'a');
+    uint64_t gt_z = low7 + ones * (0x80 - 'z' - 1);
+    uint64_t lower = (ge_a ^ gt_z) & ~w & high;
+    return w ^ (lower >> 2);
+}
+
+/* src[0, n) in ASCII upper case into dst, less its spaces (spaces of them); the bytes written. */
+static size_t iban_copy(char *dst, const char *src, size_t n, size_t spaces)
+{
+    size_t i = 0, k = 0;
+    if (spaces == 0)
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w = upper8(load8(src + i));
+            memcpy(dst + i, &w, 8);
+        }
+    for (k = i; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c != ' ')
+            dst[k++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    return k;
+}
+
+/*
+ * A normalised copy of a host or address (lower case) or an IBAN (upper
+ * case, no spaces), appended to the text; its offset, or SIZE_MAX.
+ */
 static size_t append_normal(az_obs *o, size_t from, size_t len, az_extract_kind kind)
 {
-    size_t off = o->text.len;
-    char chunk[256];
-    int rc = 0;
-    /* Through a chunk on the stack: appending may move the text being read. */
-    for (size_t i = 0; i < len && rc == 0;) {
-        size_t k = 0;
-        if (kind != AZ_X_IBAN) {
-            k = len - i < sizeof chunk ? len - i : sizeof chunk;
-            lower_copy(chunk, o->text.p + from + i, k);
-            i += k;
-        } else {
-            for (; i < len && k < sizeof chunk; i++) {
-                unsigned char c = (unsigned char)o->text.p[from + i];
-                if (c != ' ')
-                    chunk[k++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
-            }
-        }
-        rc = az_buf_append(&o->text, chunk, k);
-    }
-    if (rc) {
-        o->text.len = off;
-        o->text.p[off] = '\0';
+    size_t off = o->text.len, spaces = 0, k;
+    int rc;
+    if (kind == AZ_X_IBAN)
+        for (size_t i = 0; i < len; i++)
+            spaces += o->text.p[from + i] == ' ';
+    /*
+     * Room for the copy first (the text may move, and fails as appending
+     * it would), then the copy straight into it: it lies after the bytes
+     * it is made from.
+     */
+    if ((rc = az_buf_reserve(&o->text, len - spaces)) != 0) {
         drop(o, rc);
         return SIZE_MAX;
     }
+    if (kind != AZ_X_IBAN) {
+        lower_copy(o->text.p + off, o->text.p + from, len);
+        k = len;
+    } else {
+        k = iban_copy(o->text.p + off, o->text.p + from, len, spaces);
+    }
+    o->text.len = off + k;
+    o->text.p[o->text.len] = '\0';
     return off;
 }
 
