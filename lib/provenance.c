@@ -111,28 +111,35 @@ static uint64_t hash_whole(const char *s, size_t len, bool icase)
 }
 
 /*
- * The polynomial hash of m bytes (a window); the rolling step below keeps
- * it. Four bytes a step with the powers of ROLL_B (the same sum, fewer
- * multiplications waiting on each other).
+ * The polynomial hash of m bytes (a window), sum of s[i] * ROLL_B^(m-1-i);
+ * the rolling step below keeps it. Eight bytes a step with the powers of
+ * ROLL_B (the same sum, fewer multiplications waiting on each other).
  */
-static uint64_t hash_window(const char *s, size_t m, bool icase)
+static inline __attribute__((always_inline)) uint64_t hash_window_as(const char *s, size_t m,
+                                                                     bool icase)
 {
-    const uint64_t b2 = ROLL_B * ROLL_B, b3 = b2 * ROLL_B, b4 = b3 * ROLL_B;
-    const unsigned char *u = (const unsigned char *)s;
+    const uint64_t b2 = ROLL_B * ROLL_B, b3 = b2 * ROLL_B, b4 = b3 * ROLL_B, b5 = b4 * ROLL_B,
+                   b6 = b5 * ROLL_B, b7 = b6 * ROLL_B, b8 = b7 * ROLL_B;
     uint64_t h = 0;
     size_t i = 0;
-    if (icase) {
-        for (; i + 4 <= m; i += 4)
-            h = h * b4 + lc(u[i]) * b3 + lc(u[i + 1]) * b2 + lc(u[i + 2]) * ROLL_B + lc(u[i + 3]);
-        for (; i < m; i++)
-            h = h * ROLL_B + lc(u[i]);
-    } else {
-        for (; i + 4 <= m; i += 4)
-            h = h * b4 + u[i] * b3 + u[i + 1] * b2 + u[i + 2] * ROLL_B + u[i + 3];
-        for (; i < m; i++)
-            h = h * ROLL_B + u[i];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= m; i += 8) { /* s[i] is the low byte of w */
+        uint64_t w = word8(s + i, icase);
+        h = h * b8 + (w & 0xff) * b7 + (w >> 8 & 0xff) * b6 + (w >> 16 & 0xff) * b5 +
+            (w >> 24 & 0xff) * b4 + (w >> 32 & 0xff) * b3 + (w >> 40 & 0xff) * b2 +
+            (w >> 48 & 0xff) * ROLL_B + (w >> 56);
+    }
+#endif
+    for (; i < m; i++) {
+        unsigned char c = (unsigned char)s[i];
+        h = h * ROLL_B + (icase ? lc(c) : c);
     }
     return h;
+}
+
+static uint64_t hash_window(const char *s, size_t m, bool icase)
+{
+    return icase ? hash_window_as(s, m, true) : hash_window_as(s, m, false);
 }
 
 static uint64_t power(uint64_t b, size_t e)
@@ -198,9 +205,15 @@ static void add_item(az_obs *o, size_t off, size_t len, bool icase)
     it->off = off;
     it->len = (uint32_t)len;
     it->icase = icase;
-    it->hash = hash_whole(s, len, icase);
     it->first_m = len >= o->lim.min_len ? o->lim.min_len : 0;
-    it->first = it->first_m ? hash_window(s, it->first_m, icase) : 0;
+    /* Both hashes inline, each case rule compiled apart (no test of it in their loops). */
+    if (icase) {
+        it->hash = hash_whole_as(s, len, true);
+        it->first = it->first_m ? hash_window_as(s, it->first_m, true) : 0;
+    } else {
+        it->hash = hash_whole_as(s, len, false);
+        it->first = it->first_m ? hash_window_as(s, it->first_m, false) : 0;
+    }
 }
 
 /*
