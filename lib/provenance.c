@@ -391,7 +391,7 @@ static size_t append_normal(az_obs *o, size_t from, size_t len, az_extract_kind 
 {
     size_t off = o->text.len, spaces = 0, k;
     int rc;
-    if (kind == AZ_X_IBAN)
+    if (kind == AZ_X_IBAN && memchr(o->text.p + from, ' ', len))
         for (size_t i = 0; i < len; i++)
             spaces += o->text.p[from + i] == ' ';
     /*
@@ -640,7 +640,8 @@ static inline const prov_item *follow(const az_prov *p, uint64_t link)
     return link && link - 1 >= p->lo ? item_at(p, link - 1) : NULL;
 }
 
-static void link_item(az_prov *p, uint64_t seq)
+/* Links item seq into its chains; its window's bucket is found anew when rehash. */
+static void link_item(az_prov *p, uint64_t seq, bool rehash)
 {
     prov_item *it = item_at(p, seq);
     size_t eb = (size_t)(it->hash & (p->tcap - 1));
@@ -649,7 +650,8 @@ static void link_item(az_prov *p, uint64_t seq)
     it->next_key = 0;
     if (it->bucket == NO_BUCKET)
         return;
-    it->bucket = (uint32_t)bucket_of(p, it->key, it->icase);
+    if (rehash)
+        it->bucket = (uint32_t)bucket_of(p, it->key, it->icase);
     it->next_key = p->keys[it->bucket].head;
     p->keys[it->bucket].head = seq + 1;
     p->keys[it->bucket].count++;
@@ -683,7 +685,7 @@ static int grow_tables(az_prov *p, size_t want)
     p->eq_heads = eh;
     p->tcap = cap;
     for (uint64_t s = p->lo; s < p->hi; s++)
-        link_item(p, s);
+        link_item(p, s, true);
     return 0;
 }
 
@@ -784,9 +786,9 @@ static void insert(az_prov *p, const char *text, const az_obs_item *it, uint64_t
         }
         x->key = last ? end : first;
         x->keyoff = last ? it->len - (uint32_t)m : 0;
-        x->bucket = 0; /* link_item sets it */
+        x->bucket = (uint32_t)(last ? bl : bf);
     }
-    link_item(p, p->hi++);
+    link_item(p, p->hi++, false);
 }
 
 static void prefetch_item(const az_prov *p, const az_obs_item *it)
