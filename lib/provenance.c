@@ -105,7 +105,8 @@ static inline __attribute__((always_inline)) uint64_t hash_whole_as(const char *
 }
 
 /* Compiled once for each case rule, so that the loops hold no test of it. */
-static uint64_t hash_whole(const char *s, size_t len, bool icase)
+/* Not inlined into the checks (as before add_item inlined its own): their code stays as it was. */
+__attribute__((noinline)) static uint64_t hash_whole(const char *s, size_t len, bool icase)
 {
     return icase ? hash_whole_as(s, len, true) : hash_whole_as(s, len, false);
 }
@@ -137,9 +138,29 @@ static inline __attribute__((always_inline)) uint64_t hash_window_as(const char 
     return h;
 }
 
+/*
+ * The same hash, four bytes a step, for the checks and the rest: in a
+ * check's rolling lookup the eight-byte form measured slower (about 5% on
+ * the bench's from rows), preparing an observation faster.
+ */
 static uint64_t hash_window(const char *s, size_t m, bool icase)
 {
-    return icase ? hash_window_as(s, m, true) : hash_window_as(s, m, false);
+    const uint64_t b2 = ROLL_B * ROLL_B, b3 = b2 * ROLL_B, b4 = b3 * ROLL_B;
+    const unsigned char *u = (const unsigned char *)s;
+    uint64_t h = 0;
+    size_t i = 0;
+    if (icase) {
+        for (; i + 4 <= m; i += 4)
+            h = h * b4 + lc(u[i]) * b3 + lc(u[i + 1]) * b2 + lc(u[i + 2]) * ROLL_B + lc(u[i + 3]);
+        for (; i < m; i++)
+            h = h * ROLL_B + lc(u[i]);
+    } else {
+        for (; i + 4 <= m; i += 4)
+            h = h * b4 + u[i] * b3 + u[i + 1] * b2 + u[i + 2] * ROLL_B + u[i + 3];
+        for (; i < m; i++)
+            h = h * ROLL_B + u[i];
+    }
+    return h;
 }
 
 static uint64_t power(uint64_t b, size_t e)
