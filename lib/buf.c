@@ -30,11 +30,6 @@ static int buf_reserve(az_buf *b, size_t extra)
     return 0;
 }
 
-int az_buf_reserve(az_buf *b, size_t extra)
-{
-    return buf_reserve(b, extra);
-}
-
 int az_buf_append(az_buf *b, const void *data, size_t len)
 {
     int rc = buf_reserve(b, len);

@@ -91,8 +91,6 @@ typedef struct az_buf {
 } az_buf;
 
 int az_buf_append(az_buf *b, const void *data, size_t len); /* 0 or ENOMEM/ELIMIT */
-/* Room for extra more bytes (and the NUL): 0, or ENOMEM/ELIMIT as az_buf_append would fail. */
-int az_buf_reserve(az_buf *b, size_t extra);
 int az_buf_putc(az_buf *b, char c);
 int az_buf_printf(az_buf *b, const char *fmt, ...) AZ_PRINTF(2, 3);
 void az_buf_free(az_buf *b);
