@@ -765,6 +765,34 @@ START_TEST(test_from_extracted)
 END_TEST
 #endif
 
+/*
+ * Values that share their first window ("REF-2024") crowd its chain, and
+ * later ones are filed by their last window instead: a check containing
+ * one of them still finds it, and a near miss does not.
+ */
+START_TEST(test_crowded_first_window)
+{
+    agentauthz_engine *e = engine_for("{ args.memo: { from: [untrusted] } }");
+    agentauthz_session *s = open_session(e, "agent", "t", params);
+    char out[64];
+    for (int i = 0; i < 16; i++) {
+        snprintf(out, sizeof out, "\"REF-2024-%04d-abc\"", i);
+        observe_json(s, "read_web", out, "untrusted", 0);
+    }
+    for (int i = 0; i < 16; i++) {
+        char action[160];
+        snprintf(action, sizeof action,
+                 "{\"tool\":\"send\",\"args\":{\"memo\":\"see REF-2024-%04d-abc now\"}}", i);
+        expect_decision(s, action, AGENTAUTHZ_ALLOW, "r");
+        snprintf(action, sizeof action,
+                 "{\"tool\":\"send\",\"args\":{\"memo\":\"see REF-2024-%04d-abd now\"}}", i);
+        expect_decision(s, action, AGENTAUTHZ_DENY, "default");
+    }
+    agentauthz_session_close(s);
+    agentauthz_engine_free(e);
+}
+END_TEST
+
 /* ---- the same items as the reference preparation (tests/observe_ref.c) ---- */
 
 static const char *const prep_units[] = {
@@ -858,6 +886,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_default_limits);
     tcase_add_test(tc, test_observe_races_checks);
     tcase_add_loop_test(tc, test_prepare_same_as_reference, 0, 4);
+    tcase_add_test(tc, test_crowded_first_window);
 #ifdef HAVE_EXTRACT
     tcase_add_loop_test(tc, test_from_extracted, 0,
                         (int)(sizeof extract_cases / sizeof extract_cases[0]));
