@@ -2027,6 +2027,27 @@ static int time_action(bench *b, agentauthz_session *s, agentauthz_action *a, si
     return rc;
 }
 
+/* A row "check, WHAT": the latency of checking action a again and again, and its effect. */
+static int action_row(bench *b, agentauthz_session *s, agentauthz_action *a, const char *what,
+                      double *median)
+{
+    agentauthz_effect effect = AGENTAUTHZ_DENY;
+    samples sm;
+    size_t n = reps(b, 200000, 20000);
+    int rc = samples_init(&sm, n);
+    if (!rc)
+        rc = time_action(b, s, a, n, &sm, &effect);
+    if (!rc) {
+        row *r = row_add(b, "ns", "check, %s", what);
+        row_latency(r, &sm);
+        row_note(r, "%s", agentauthz_effect_name(effect));
+        if (median)
+            *median = r->median;
+    }
+    samples_free(&sm);
+    return rc;
+}
+
 /* A check of the worst glob i against its 16 MiB string. */
 static int worst_glob_row(bench *b, agentauthz_session *s, size_t i, double *worst)
 {
@@ -2066,26 +2087,16 @@ static int path_glob_row(bench *b, agentauthz_session *s, const char *tool, cons
                          const char *resource, double *median)
 {
     agentauthz_action *a = NULL;
-    agentauthz_effect effect = AGENTAUTHZ_DENY;
-    samples sm;
-    size_t n = reps(b, 200000, 20000);
-    int rc = samples_init(&sm, n);
-    if (!rc)
-        rc = agentauthz_action_new(&a);
+    char label[160];
+    int rc = agentauthz_action_new(&a);
+    snprintf(label, sizeof label, "one glob rule: %s", what);
     if (!rc)
         rc = agentauthz_action_set_tool(a, tool);
     if (!rc)
         rc = agentauthz_action_set_resource(a, resource);
     if (!rc)
-        rc = time_action(b, s, a, n, &sm, &effect);
-    if (!rc) {
-        row *r = row_add(b, "ns", "check, one glob rule: %s", what);
-        row_latency(r, &sm);
-        row_note(r, "%s", effect == AGENTAUTHZ_ALLOW ? "allowed" : "denied");
-        *median = r->median;
-    }
+        rc = action_row(b, s, a, label, median);
     agentauthz_action_free(a);
-    samples_free(&sm);
     return rc;
 }
 
@@ -2191,27 +2202,14 @@ static int prov_check_row(bench *b, agentauthz_session *s, const char *tool, con
                           const char *value, const char *what, double *median)
 {
     agentauthz_action *a = NULL;
-    agentauthz_effect effect = AGENTAUTHZ_DENY;
-    samples sm;
-    size_t n = reps(b, 200000, 20000);
-    int rc = samples_init(&sm, n);
-    if (!rc)
-        rc = agentauthz_action_new(&a);
+    int rc = agentauthz_action_new(&a);
     if (!rc)
         rc = agentauthz_action_set_tool(a, tool);
     if (!rc && key)
         rc = agentauthz_action_set_arg_string(a, key, value, strlen(value));
     if (!rc)
-        rc = time_action(b, s, a, n, &sm, &effect);
-    if (!rc) {
-        row *r = row_add(b, "ns", "check, %s", what);
-        row_latency(r, &sm);
-        row_note(r, "%s", effect == AGENTAUTHZ_ALLOW ? "allowed" : "denied");
-        if (median)
-            *median = r->median;
-    }
+        rc = action_row(b, s, a, what, median);
     agentauthz_action_free(a);
-    samples_free(&sm);
     return rc;
 }
 
@@ -2464,32 +2462,16 @@ static int catalogue_row(bench *b, agentauthz_session *s, const char *tool, cons
                          const char *args, const char *what)
 {
     agentauthz_action *a = NULL;
-    agentauthz_effect effect = AGENTAUTHZ_DENY;
-    agentauthz_value *v = NULL;
-    samples sm;
-    size_t n = reps(b, 200000, 20000);
-    int rc = samples_init(&sm, n);
-    if (!rc)
-        rc = agentauthz_action_new(&a);
+    int rc = agentauthz_action_new(&a);
     if (!rc)
         rc = agentauthz_action_set_tool(a, tool);
     if (!rc && resource)
         rc = agentauthz_action_set_resource(a, resource);
     if (!rc && args)
-        rc = agentauthz_value_parse_json(args, strlen(args), &v, NULL);
-    for (size_t i = 0; !rc && v && i < agentauthz_value_length(v); i++)
-        rc = agentauthz_action_set_arg(a, agentauthz_value_map_key(v, i),
-                                       agentauthz_value_copy(agentauthz_value_map_value(v, i)));
+        rc = agentauthz_action_set_args_json(a, args, strlen(args), NULL);
     if (!rc)
-        rc = time_action(b, s, a, n, &sm, &effect);
-    if (!rc) {
-        row *r = row_add(b, "ns", "check, %s", what);
-        row_latency(r, &sm);
-        row_note(r, "%s", agentauthz_effect_name(effect));
-    }
-    agentauthz_value_free(v);
+        rc = action_row(b, s, a, what, NULL);
     agentauthz_action_free(a);
-    samples_free(&sm);
     return rc;
 }
 
