@@ -872,11 +872,7 @@ undo:
 
 static uint64_t wall_now(const az_audit *a)
 {
-    struct timespec ts;
-    if (a->wall)
-        return a->wall(a->wall_ctx);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return a->wall ? a->wall(a->wall_ctx) : az_realtime_ns();
 }
 
 /*

@@ -24,12 +24,18 @@ static uint64_t monotonic_ns(void *ctx)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t realtime_ns(void *ctx)
+uint64_t az_realtime_ns(void)
 {
     struct timespec ts;
-    AZ_UNUSED(ctx);
-    clock_gettime(CLOCK_REALTIME, &ts);
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t realtime_ns(void *ctx)
+{
+    AZ_UNUSED(ctx);
+    return az_realtime_ns();
 }
 
 uint64_t az_engine_now(const agentauthz_engine *e)

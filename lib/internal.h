@@ -772,4 +772,7 @@ size_t az_jwk_header(const char *kid, char *out, size_t cap);
  */
 int az_jwks_parse(const char *text, size_t len, az_jwk *keys, size_t *n, agentauthz_error *err);
 
+/* CLOCK_REALTIME in Unix ns (0 if the clock cannot be read); engine.c. */
+uint64_t az_realtime_ns(void);
+
 #endif /* AZ_INTERNAL_H */

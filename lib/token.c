@@ -733,10 +733,7 @@ static int verify_full(const az_jwk *keys, size_t nkeys, const char *t, size_t l
  */
 static int64_t unix_seconds_now(void)
 {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec;
+    return (int64_t)(az_realtime_ns() / 1000000000u);
 }
 
 static int resolve_opts(const agentauthz_token_verify_options *opt, vopts *o,
